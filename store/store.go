@@ -1,0 +1,301 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors. Backends wrap nothing else across this boundary: callers
+// compare with errors.Is and never see a driver or ORM error type.
+var (
+	ErrNotFound      = errors.New("store: not found")
+	ErrAlreadyExists = errors.New("store: already exists")
+	ErrConflict      = errors.New("store: concurrent update conflict")
+)
+
+// Store is the persistence contract. It is declared by the provider (see
+// STYLE.md) and enforced by store/storetest against every implementation.
+//
+// Update* methods are read-modify-write through an updater closure backed by a
+// version column: the closure receives a copy of the current record and may
+// mutate it; returning an error aborts without writing and that error is
+// returned as is. A concurrent writer makes the conditional UPDATE touch zero
+// rows; the backend then re-reads and re-applies the closure a bounded number
+// of times before returning ErrConflict. Closures must therefore be free of side
+// effects other than on the record they receive.
+type Store interface {
+	// Users. CreateUser returns ErrAlreadyExists for a taken ExternalID.
+	CreateUser(ctx context.Context, u *User) error
+	GetUser(ctx context.Context, id string) (User, error)
+	GetUserByExternalID(ctx context.Context, externalID string) (User, error)
+	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
+
+	// Credentials, all kinds. LookupKey, when set, is unique per kind across all
+	// users (a WebAuthn credential id, an activation code); ErrAlreadyExists.
+	CreateCredential(ctx context.Context, c *Credential) error
+	GetCredential(ctx context.Context, id string) (Credential, error)
+	GetCredentialByLookupKey(ctx context.Context, kind CredentialKind, key string) (Credential, error)
+	ListCredentials(ctx context.Context, f CredentialFilter) ([]Credential, error)
+	UpdateCredential(ctx context.Context, id string, fn func(*Credential) error) (Credential, error)
+
+	// Operations. IdempotencyKey, when set, is unique; ErrAlreadyExists.
+	CreateOperation(ctx context.Context, o *Operation) error
+	GetOperation(ctx context.Context, id string) (Operation, error)
+	GetOperationByIdempotencyKey(ctx context.Context, key string) (Operation, error)
+	ListOperations(ctx context.Context, f OperationFilter) ([]Operation, error)
+	UpdateOperation(ctx context.Context, id string, fn func(*Operation) error) (Operation, error)
+
+	// Audit log, append-only: there is no update or delete. AppendAudit sets
+	// Seq. ListAudit returns events in ascending Seq order and a cursor for the
+	// next page ("" when there is none).
+	AppendAudit(ctx context.Context, e *AuditEvent) error
+	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, string, error)
+
+	// Signing keys for transaction tokens (private key encrypted by the caller).
+	CreateSigningKey(ctx context.Context, k *SigningKey) error
+	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
+	UpdateSigningKey(ctx context.Context, id string, fn func(*SigningKey) error) (SigningKey, error)
+
+	// Ceremony state: enrollment links, registration codes, WebAuthn sessions.
+	// ConsumeCeremony atomically marks a ceremony used and returns it; a second
+	// call, an unknown id or an expired ceremony gives ErrNotFound.
+	CreateCeremony(ctx context.Context, c *Ceremony) error
+	GetCeremony(ctx context.Context, id string) (Ceremony, error)
+	GetCeremonyByLookupKey(ctx context.Context, kind, key string) (Ceremony, error)
+	UpdateCeremony(ctx context.Context, id string, fn func(*Ceremony) error) (Ceremony, error)
+	ConsumeCeremony(ctx context.Context, id string, now time.Time) (Ceremony, error)
+	DeleteExpiredCeremonies(ctx context.Context, before time.Time) (int64, error)
+
+	// Webhook outbox. ClaimOutbox leases up to limit due, undelivered events
+	// (NextAttemptAt <= now) by pushing their NextAttemptAt to now+lease, so two
+	// replicas never deliver the same event at the same time.
+	EnqueueOutbox(ctx context.Context, e *OutboxEvent) error
+	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxEvent, error)
+	UpdateOutbox(ctx context.Context, id string, fn func(*OutboxEvent) error) (OutboxEvent, error)
+
+	// Ping checks the database is reachable (readiness).
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// User is a bank customer, identified by the bank's own ExternalID.
+type User struct {
+	ID          string
+	ExternalID  string
+	DisplayName string
+	// WebAuthnID is the random user handle given to authenticators (1–64 bytes).
+	WebAuthnID []byte
+	// Passcode verifier (Argon2id, peppered); nil when no passcode is set.
+	PasscodeVerifier []byte
+	PasscodeFailed   int
+	PasscodeLocked   bool
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Version          int64
+}
+
+// CredentialKind names one of the three ways to sign.
+type CredentialKind string
+
+const (
+	KindPasskey   CredentialKind = "passkey"
+	KindPowerAuth CredentialKind = "powerauth"
+	KindDeviceKey CredentialKind = "device_key"
+)
+
+// Valid reports whether k is a known kind.
+func (k CredentialKind) Valid() bool {
+	switch k {
+	case KindPasskey, KindPowerAuth, KindDeviceKey:
+		return true
+	}
+	return false
+}
+
+// Credential is any credential of any kind, with one lifecycle (lifecycle.go).
+type Credential struct {
+	ID                string
+	UserID            string
+	Kind              CredentialKind
+	Status            Status
+	BlockReason       BlockReason
+	FailedAttempts    int
+	MaxFailedAttempts int
+	Label             string
+	// LookupKey is a kind-specific unique handle: the WebAuthn credential id
+	// (base64url) or the PowerAuth activation code while it is pending.
+	LookupKey string
+	// PublicKey is the credential's public key: COSE for passkeys, PKIX DER for
+	// device keys and PowerAuth device keys.
+	PublicKey []byte
+	// Counter is the signature counter (WebAuthn sign count, PowerAuth CTR).
+	Counter int64
+	// Device holds device metadata (platform, model, OS and app version) as JSON.
+	Device []byte
+	// Data holds kind-specific public state as JSON.
+	Data []byte
+	// Secret holds kind-specific secrets, encrypted by the caller under the KEK.
+	Secret []byte
+
+	CreatedAt   time.Time
+	ActivatedAt *time.Time
+	LastUsedAt  *time.Time
+	RemovedAt   *time.Time
+	ExpiresAt   *time.Time
+	Version     int64
+}
+
+// CredentialFilter selects credentials; zero fields do not filter.
+type CredentialFilter struct {
+	UserID string
+	Kind   CredentialKind
+	Status Status
+}
+
+// OperationStatus is the state of an operation.
+type OperationStatus string
+
+const (
+	OpPending  OperationStatus = "PENDING"
+	OpApproved OperationStatus = "APPROVED"
+	OpRejected OperationStatus = "REJECTED"
+	OpCanceled OperationStatus = "CANCELED"
+	OpExpired  OperationStatus = "EXPIRED"
+	OpFailed   OperationStatus = "FAILED"
+)
+
+// Valid reports whether s is a known operation status.
+func (s OperationStatus) Valid() bool {
+	switch s {
+	case OpPending, OpApproved, OpRejected, OpCanceled, OpExpired, OpFailed:
+		return true
+	}
+	return false
+}
+
+// Terminal reports whether no further transition is possible.
+func (s OperationStatus) Terminal() bool { return s != OpPending && s.Valid() }
+
+// Operation is what a user approves: a payment, a login, a beneficiary change.
+type Operation struct {
+	ID                string
+	UserID            string
+	Type              string
+	PayeeAccount      string
+	PayeeName         string
+	Amount            string // canonical decimal string in the currency's minor units
+	Currency          string
+	Text              string
+	Nonce             string // base64url, no padding
+	DL                []byte // dynamic-linking digest, 32 bytes
+	Status            OperationStatus
+	Factors           string // comma-separated acceptable credential kinds; "" = any
+	CallbackURL       string
+	IdempotencyKey    string
+	FailedAttempts    int
+	MaxFailedAttempts int
+	// Data holds extra JSON (e.g. PowerAuth operation data, return URLs).
+	Data []byte
+
+	ApprovedCredentialID string
+	ApprovedAt           *time.Time
+	// Token and its id while it is readable again by the bank.
+	TokenJTI       string
+	Token          string
+	TokenExpiresAt *time.Time
+
+	ExpiresAt time.Time
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int64
+}
+
+// OperationFilter selects operations; zero fields do not filter.
+type OperationFilter struct {
+	UserID string
+	Status OperationStatus
+	// ExpiresBefore, when set, selects operations expiring before it.
+	ExpiresBefore time.Time
+	Limit         int // 0 = backend default (100)
+}
+
+// AuditEvent is one append-only audit record.
+type AuditEvent struct {
+	Seq          int64 // assigned by AppendAudit, strictly increasing
+	ID           string
+	Time         time.Time
+	Type         string // e.g. "operation.approve", "credential.block"
+	Outcome      string // "success" or "failure"
+	Reason       string
+	Actor        string // API key name, "device", "browser", "system"
+	UserID       string
+	OperationID  string
+	CredentialID string
+	// Evidence is JSON with what is needed to re-verify the event later.
+	Evidence []byte
+}
+
+// AuditFilter selects audit events; zero fields do not filter.
+type AuditFilter struct {
+	UserID       string
+	OperationID  string
+	CredentialID string
+	Since        time.Time
+	Until        time.Time
+	Cursor       string
+	Limit        int // 0 = backend default (100), capped at 1000
+}
+
+// SigningKeyState is the rotation state of a token signing key.
+type SigningKeyState string
+
+const (
+	KeyNext    SigningKeyState = "next"
+	KeyActive  SigningKeyState = "active"
+	KeyRetired SigningKeyState = "retired"
+)
+
+// SigningKey is an ES256 transaction-token key.
+type SigningKey struct {
+	ID          string // kid: RFC 7638 thumbprint
+	State       SigningKeyState
+	Algorithm   string
+	PublicKey   []byte // PKIX DER
+	PrivateKey  []byte // encrypted by the caller (AES-256-GCM under the KEK)
+	CreatedAt   time.Time
+	ActivatedAt *time.Time
+	RetiredAt   *time.Time
+	// PublishUntil: a retired key stays in the JWKS until then.
+	PublishUntil *time.Time
+	Version      int64
+}
+
+// Ceremony is single-use server-side state of a multi-step exchange.
+type Ceremony struct {
+	ID          string
+	Kind        string // "enrollment", "registration_code", "webauthn_login", ...
+	LookupKey   string // unique per kind when set (e.g. a hash of a code)
+	UserID      string
+	OperationID string
+	Data        []byte
+	Attempts    int
+	ExpiresAt   time.Time
+	CreatedAt   time.Time
+	ConsumedAt  *time.Time
+	Version     int64
+}
+
+// OutboxEvent is a webhook delivery waiting in the database.
+type OutboxEvent struct {
+	ID            string // stable event id, sent to the receiver
+	Endpoint      string
+	Type          string
+	Payload       []byte
+	Attempts      int
+	NextAttemptAt time.Time
+	DeliveredAt   *time.Time
+	LastError     string
+	CreatedAt     time.Time
+	Version       int64
+}
