@@ -1,0 +1,232 @@
+// Package config loads Signet's one Config struct from SIGNET_* environment
+// variables (secrets also from *_FILE) and validates it, reporting every
+// problem at once. Defaults give the embedded mode.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+)
+
+// Config is the whole configuration. Field tags name the public environment
+// variables; README.md documents each.
+type Config struct {
+	HTTPAddr    string `env:"SIGNET_HTTP_ADDR" envDefault:":8080"`
+	DatabaseURL string `env:"SIGNET_DATABASE_URL"` // default: <DataDir>/signet.db
+	RedisURL    string `env:"SIGNET_REDIS_URL"`
+	DataDir     string `env:"SIGNET_DATA_DIR" envDefault:"./data"`
+
+	// APIKeys are "name:secret" pairs, comma separated (secret: also _FILE).
+	APIKeys string `env:"SIGNET_API_KEYS"`
+	// KEK is a comma-separated list of base64 32-byte key-encryption keys; the
+	// first encrypts, all decrypt (secret: also _FILE).
+	KEK string `env:"SIGNET_KEK"`
+
+	Issuer        string        `env:"SIGNET_ISSUER" envDefault:"http://localhost:8080"`
+	PublicURL     string        `env:"SIGNET_PUBLIC_URL"` // default: Issuer
+	RPID          string        `env:"SIGNET_RP_ID" envDefault:"localhost"`
+	RPOrigins     []string      `env:"SIGNET_RP_ORIGINS" envDefault:"http://localhost:8080" envSeparator:","`
+	TokenTTL      time.Duration `env:"SIGNET_TOKEN_TTL" envDefault:"120s"`
+	TokenAudience string        `env:"SIGNET_TOKEN_AUDIENCE" envDefault:"signet-gateway"`
+
+	KeyRotation     time.Duration `env:"SIGNET_KEY_ROTATION" envDefault:"720h"`
+	MaxFailures     int           `env:"SIGNET_OPERATION_MAX_FAILURES" envDefault:"5"`
+	AutoMigrate     bool          `env:"SIGNET_AUTO_MIGRATE" envDefault:"true"`
+	MaxBodyBytes    int           `env:"SIGNET_MAX_BODY_BYTES" envDefault:"65536"`
+	RequestTimeout  time.Duration `env:"SIGNET_REQUEST_TIMEOUT" envDefault:"15s"`
+	ShutdownTimeout time.Duration `env:"SIGNET_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	LogFormat       string        `env:"SIGNET_LOG_FORMAT" envDefault:"text"`
+	LogLevel        string        `env:"SIGNET_LOG_LEVEL" envDefault:"info"`
+}
+
+// secretVars may also be given as <NAME>_FILE, a path whose content is the value.
+var secretVars = []string{"SIGNET_API_KEYS", "SIGNET_KEK", "SIGNET_REDIS_URL", "SIGNET_DATABASE_URL"}
+
+// MaxTokenTTL is the longest transaction-token lifetime (ARCHITECTURE.md).
+const MaxTokenTTL = 300 * time.Second
+
+// Load reads the configuration from environ (os.Environ() form). It does not
+// validate; call Validate.
+func Load(environ []string) (Config, error) {
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	var errs []error
+	for _, name := range secretVars {
+		path, ok := vars[name+"_FILE"]
+		if !ok || path == "" {
+			continue
+		}
+		if _, both := vars[name]; both {
+			errs = append(errs, fmt.Errorf("%s and %s_FILE are both set; use one", name, name))
+			continue
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s_FILE: %w", name, err))
+			continue
+		}
+		vars[name] = strings.TrimSpace(string(b))
+	}
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
+		errs = append(errs, err)
+	}
+	if c.DatabaseURL == "" {
+		c.DatabaseURL = strings.TrimRight(c.DataDir, "/") + "/signet.db"
+	}
+	if c.PublicURL == "" {
+		c.PublicURL = c.Issuer
+	}
+	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	return c, errors.Join(errs...)
+}
+
+// Embedded reports whether the configuration is the zero-setup embedded mode
+// (SQLite and the in-process replay store).
+func (c Config) Embedded() bool { return !c.Postgres() && c.RedisURL == "" }
+
+// Postgres reports whether the database URL selects PostgreSQL.
+func (c Config) Postgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+// Validate reports every problem at once, joined. Missing API keys and KEK are
+// allowed only in embedded mode, where the server generates and persists them.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.HTTPAddr == "" {
+		bad("SIGNET_HTTP_ADDR must not be empty")
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel") {
+			bad("SIGNET_REDIS_URL must be a redis://, rediss:// or redis-sentinel:// URL")
+		}
+	}
+	if _, err := ParseAPIKeys(c.APIKeys); err != nil {
+		bad("SIGNET_API_KEYS: %v", err)
+	} else if c.APIKeys == "" && !c.Embedded() {
+		bad("SIGNET_API_KEYS is required outside embedded mode")
+	}
+	if _, err := ParseKEKs(c.KEK); err != nil {
+		bad("SIGNET_KEK: %v", err)
+	} else if c.KEK == "" && !c.Embedded() {
+		bad("SIGNET_KEK is required outside embedded mode")
+	}
+	for name, v := range map[string]string{"SIGNET_ISSUER": c.Issuer, "SIGNET_PUBLIC_URL": c.PublicURL} {
+		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("%s must be an absolute http(s) URL, got %q", name, v)
+		}
+	}
+	if c.RPID == "" {
+		bad("SIGNET_RP_ID must not be empty")
+	}
+	if len(c.RPOrigins) == 0 {
+		bad("SIGNET_RP_ORIGINS must list at least one origin")
+	}
+	for _, o := range c.RPOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("SIGNET_RP_ORIGINS: %q is not an origin (scheme://host[:port])", o)
+		}
+	}
+	if c.TokenTTL <= 0 || c.TokenTTL > MaxTokenTTL {
+		bad("SIGNET_TOKEN_TTL must be between 1s and %s, got %s", MaxTokenTTL, c.TokenTTL)
+	}
+	if c.TokenAudience == "" {
+		bad("SIGNET_TOKEN_AUDIENCE must not be empty")
+	}
+	if c.KeyRotation != 0 && c.KeyRotation < 2*MaxTokenTTL {
+		bad("SIGNET_KEY_ROTATION must be 0 (off) or at least %s", 2*MaxTokenTTL)
+	}
+	if c.MaxFailures < 1 || c.MaxFailures > 100 {
+		bad("SIGNET_OPERATION_MAX_FAILURES must be between 1 and 100")
+	}
+	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 16<<20 {
+		bad("SIGNET_MAX_BODY_BYTES must be between 1024 and 16777216")
+	}
+	if c.RequestTimeout <= 0 {
+		bad("SIGNET_REQUEST_TIMEOUT must be positive")
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("SIGNET_SHUTDOWN_TIMEOUT must be positive")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("SIGNET_LOG_FORMAT must be text or json")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("SIGNET_LOG_LEVEL must be debug, info, warn or error")
+	}
+	return errors.Join(errs...)
+}
+
+// APIKey is one bank-backend credential for the private API.
+type APIKey struct {
+	Name   string
+	Secret string
+}
+
+// String keeps the secret out of any formatted output.
+func (k APIKey) String() string { return k.Name + ":[redacted]" }
+
+// LogValue keeps the secret out of logs.
+func (k APIKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
+// ParseAPIKeys parses "name:secret,name2:secret2". Names are unique; secrets
+// are at least 16 characters.
+func ParseAPIKeys(s string) ([]APIKey, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var keys []APIKey
+	seen := map[string]bool{}
+	for i, part := range strings.Split(s, ",") {
+		name, secret, ok := strings.Cut(strings.TrimSpace(part), ":")
+		switch {
+		case !ok || name == "":
+			return nil, fmt.Errorf("entry %d is not name:secret", i+1)
+		case len(secret) < 16:
+			return nil, fmt.Errorf("secret of %q is shorter than 16 characters", name)
+		case seen[name]:
+			return nil, fmt.Errorf("name %q appears twice", name)
+		}
+		seen[name] = true
+		keys = append(keys, APIKey{Name: name, Secret: secret})
+	}
+	return keys, nil
+}
+
+// ParseKEKs parses the comma-separated base64 KEK list; each must decode to
+// exactly 32 bytes (AES-256).
+func ParseKEKs(s string) ([][]byte, error) {
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var keys [][]byte
+	for i, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		b, err := base64.StdEncoding.DecodeString(part)
+		if err != nil {
+			b, err = base64.RawURLEncoding.DecodeString(part)
+		}
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("key %d is not base64 of 32 bytes", i+1)
+		}
+		keys = append(keys, b)
+	}
+	return keys, nil
+}

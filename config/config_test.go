@@ -1,0 +1,99 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+const kek = "q0wLxGSEGpW1G1tx2d0k1m3vP9V0hP4a0bB5l3P6yS8="
+
+func TestDefaultsAreEmbedded(t *testing.T) {
+	c, err := Load(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTPAddr != ":8080" || c.DatabaseURL != "./data/signet.db" || !c.Embedded() || c.TokenTTL != 120*time.Second {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("embedded defaults must validate: %v", err)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	c, err := Load([]string{
+		"SIGNET_DATABASE_URL=postgres://x/y",
+		"SIGNET_TOKEN_TTL=10m",
+		"SIGNET_RP_ORIGINS=http://ok.example,not an origin",
+		"SIGNET_LOG_FORMAT=xml",
+		"SIGNET_REDIS_URL=http://nope",
+		"SIGNET_ISSUER=relative",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Validate()
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"SIGNET_TOKEN_TTL", "SIGNET_RP_ORIGINS", "SIGNET_LOG_FORMAT", "SIGNET_REDIS_URL",
+		"SIGNET_ISSUER", "SIGNET_API_KEYS is required", "SIGNET_KEK is required"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+}
+
+func TestSecretsFromFiles(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	kekFile := filepath.Join(dir, "kek")
+	os.WriteFile(keys, []byte("bank:0123456789abcdef0123\n"), 0o600)
+	os.WriteFile(kekFile, []byte(kek+"\n"), 0o600)
+	c, err := Load([]string{"SIGNET_API_KEYS_FILE=" + keys, "SIGNET_KEK_FILE=" + kekFile, "SIGNET_DATABASE_URL=postgres://h/db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	k, _ := ParseAPIKeys(c.APIKeys)
+	if len(k) != 1 || k[0].Name != "bank" || k[0].Secret != "0123456789abcdef0123" {
+		t.Fatalf("keys %v", k)
+	}
+	if _, err := Load([]string{"SIGNET_KEK=" + kek, "SIGNET_KEK_FILE=" + kekFile}); err == nil {
+		t.Fatal("both value and _FILE must be refused")
+	}
+	if _, err := Load([]string{"SIGNET_KEK_FILE=" + filepath.Join(dir, "missing")}); err == nil {
+		t.Fatal("a missing file must be an error")
+	}
+}
+
+func TestParseAPIKeys(t *testing.T) {
+	for _, bad := range []string{"noseparator", ":secret-0123456789abc", "a:short", "a:0123456789abcdef,a:0123456789abcdeg"} {
+		if _, err := ParseAPIKeys(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	k, err := ParseAPIKeys("a:0123456789abcdef, b:fedcba9876543210:with-colon")
+	if err != nil || len(k) != 2 || k[1].Secret != "fedcba9876543210:with-colon" {
+		t.Fatalf("%v %v", k, err)
+	}
+	if s := k[0].String(); strings.Contains(s, "0123") {
+		t.Fatalf("secret printed: %s", s)
+	}
+}
+
+func TestParseKEKs(t *testing.T) {
+	for _, bad := range []string{"!!!", "AAAA", kek + ",short"} {
+		if _, err := ParseKEKs(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if k, err := ParseKEKs(kek + "," + kek); err != nil || len(k) != 2 || len(k[0]) != 32 {
+		t.Fatal(k, err)
+	}
+}

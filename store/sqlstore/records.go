@@ -1,0 +1,229 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/signet-sca/signet/store"
+)
+
+// Users.
+
+// CreateUser inserts u, assigning ID (UUIDv4 when empty), CreatedAt and
+// UpdatedAt (when zero) and Version 1, and writes the stored form back to u.
+func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
+	rec := *u
+	if rec.ID == "" {
+		rec.ID = newID()
+	}
+	rec.CreatedAt = s.stamp(rec.CreatedAt)
+	if rec.UpdatedAt.IsZero() {
+		rec.UpdatedAt = rec.CreatedAt
+	}
+	rec.Version = 1
+	r := toUserRow(&rec)
+	if err := s.insert(ctx, "create user", &r); err != nil {
+		return err
+	}
+	*u = r.record()
+	return nil
+}
+
+// GetUser returns the user with id, or store.ErrNotFound.
+func (s *Store) GetUser(ctx context.Context, id string) (store.User, error) {
+	return take[userRow](ctx, s, "get user", "id = ?", id)
+}
+
+// GetUserByExternalID returns the user with the bank's externalID.
+func (s *Store) GetUserByExternalID(ctx context.Context, externalID string) (store.User, error) {
+	if externalID == "" {
+		return store.User{}, fmt.Errorf("sqlstore: get user by external id: %w", store.ErrNotFound)
+	}
+	return take[userRow](ctx, s, "get user by external id", "external_id = ?", externalID)
+}
+
+// UpdateUser is a compare-and-swap read-modify-write of user id. ID,
+// CreatedAt and Version are the store's; UpdatedAt is stamped unless fn set it.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
+	const op = "update user"
+	return casLoop(ctx, s, op, fn,
+		func(ctx context.Context) (store.User, error) { return s.GetUser(ctx, id) },
+		func(ctx context.Context, old store.User, next *store.User) (int64, error) {
+			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
+			if next.UpdatedAt.Equal(old.UpdatedAt) {
+				next.UpdatedAt = s.now()
+			}
+			r := toUserRow(next)
+			*next = r.record()
+			return s.swap(ctx, op, &r, old.ID, old.Version)
+		})
+}
+
+// Credentials.
+
+// CreateCredential inserts c (ID, CreatedAt and Version assigned as for
+// CreateUser). A taken (Kind, LookupKey) gives store.ErrAlreadyExists; an
+// unknown UserID gives store.ErrNotFound.
+func (s *Store) CreateCredential(ctx context.Context, c *store.Credential) error {
+	rec := *c
+	if rec.ID == "" {
+		rec.ID = newID()
+	}
+	rec.CreatedAt = s.stamp(rec.CreatedAt)
+	rec.Version = 1
+	r := toCredentialRow(&rec)
+	if err := s.insert(ctx, "create credential", &r); err != nil {
+		return err
+	}
+	*c = r.record()
+	return nil
+}
+
+// GetCredential returns the credential with id, or store.ErrNotFound.
+func (s *Store) GetCredential(ctx context.Context, id string) (store.Credential, error) {
+	return take[credentialRow](ctx, s, "get credential", "id = ?", id)
+}
+
+// GetCredentialByLookupKey returns the credential of kind with key.
+func (s *Store) GetCredentialByLookupKey(ctx context.Context, kind store.CredentialKind, key string) (store.Credential, error) {
+	if key == "" {
+		return store.Credential{}, fmt.Errorf("sqlstore: get credential by lookup key: %w", store.ErrNotFound)
+	}
+	return take[credentialRow](ctx, s, "get credential by lookup key", "kind = ? AND lookup_key = ?", string(kind), key)
+}
+
+// ListCredentials returns the credentials f selects, oldest first.
+func (s *Store) ListCredentials(ctx context.Context, f store.CredentialFilter) ([]store.Credential, error) {
+	q := s.db.WithContext(ctx).Model(&credentialRow{})
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind = ?", string(f.Kind))
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", string(f.Status))
+	}
+	return find[credentialRow](ctx, s, "list credentials", q.Order("created_at, id"))
+}
+
+// UpdateCredential is a compare-and-swap read-modify-write of credential id.
+func (s *Store) UpdateCredential(ctx context.Context, id string, fn func(*store.Credential) error) (store.Credential, error) {
+	const op = "update credential"
+	return casLoop(ctx, s, op, fn,
+		func(ctx context.Context) (store.Credential, error) { return s.GetCredential(ctx, id) },
+		func(ctx context.Context, old store.Credential, next *store.Credential) (int64, error) {
+			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
+			r := toCredentialRow(next)
+			*next = r.record()
+			return s.swap(ctx, op, &r, old.ID, old.Version)
+		})
+}
+
+// Operations.
+
+// CreateOperation inserts o (ID, CreatedAt, UpdatedAt and Version assigned as
+// for CreateUser). A taken IdempotencyKey gives store.ErrAlreadyExists.
+func (s *Store) CreateOperation(ctx context.Context, o *store.Operation) error {
+	rec := *o
+	if rec.ID == "" {
+		rec.ID = newID()
+	}
+	rec.CreatedAt = s.stamp(rec.CreatedAt)
+	if rec.UpdatedAt.IsZero() {
+		rec.UpdatedAt = rec.CreatedAt
+	}
+	rec.Version = 1
+	r := toOperationRow(&rec)
+	if err := s.insert(ctx, "create operation", &r); err != nil {
+		return err
+	}
+	*o = r.record()
+	return nil
+}
+
+// GetOperation returns the operation with id, or store.ErrNotFound.
+func (s *Store) GetOperation(ctx context.Context, id string) (store.Operation, error) {
+	return take[operationRow](ctx, s, "get operation", "id = ?", id)
+}
+
+// GetOperationByIdempotencyKey returns the operation created with key.
+func (s *Store) GetOperationByIdempotencyKey(ctx context.Context, key string) (store.Operation, error) {
+	if key == "" {
+		return store.Operation{}, fmt.Errorf("sqlstore: get operation by idempotency key: %w", store.ErrNotFound)
+	}
+	return take[operationRow](ctx, s, "get operation by idempotency key", "idempotency_key = ?", key)
+}
+
+// ListOperations returns up to f.Limit (default 100, at most 1000) operations
+// f selects, oldest first. ExpiresBefore selects ExpiresAt < ExpiresBefore.
+func (s *Store) ListOperations(ctx context.Context, f store.OperationFilter) ([]store.Operation, error) {
+	q := s.db.WithContext(ctx).Model(&operationRow{})
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", string(f.Status))
+	}
+	if !f.ExpiresBefore.IsZero() {
+		q = q.Where("expires_at < ?", newTime(f.ExpiresBefore))
+	}
+	return find[operationRow](ctx, s, "list operations", q.Order("created_at, id").Limit(clampLimit(f.Limit)))
+}
+
+// UpdateOperation is a compare-and-swap read-modify-write of operation id;
+// UpdatedAt is stamped unless fn set it.
+func (s *Store) UpdateOperation(ctx context.Context, id string, fn func(*store.Operation) error) (store.Operation, error) {
+	const op = "update operation"
+	return casLoop(ctx, s, op, fn,
+		func(ctx context.Context) (store.Operation, error) { return s.GetOperation(ctx, id) },
+		func(ctx context.Context, old store.Operation, next *store.Operation) (int64, error) {
+			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
+			if next.UpdatedAt.Equal(old.UpdatedAt) {
+				next.UpdatedAt = s.now()
+			}
+			r := toOperationRow(next)
+			*next = r.record()
+			return s.swap(ctx, op, &r, old.ID, old.Version)
+		})
+}
+
+// Signing keys.
+
+// CreateSigningKey inserts k (CreatedAt and Version assigned; ID should be
+// the key's RFC 7638 thumbprint, a UUIDv4 is assigned only when empty).
+func (s *Store) CreateSigningKey(ctx context.Context, k *store.SigningKey) error {
+	rec := *k
+	if rec.ID == "" {
+		rec.ID = newID()
+	}
+	rec.CreatedAt = s.stamp(rec.CreatedAt)
+	rec.Version = 1
+	r := toSigningKeyRow(&rec)
+	if err := s.insert(ctx, "create signing key", &r); err != nil {
+		return err
+	}
+	*k = r.record()
+	return nil
+}
+
+// ListSigningKeys returns every signing key, oldest first.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	q := s.db.WithContext(ctx).Model(&signingKeyRow{}).Order("created_at, id")
+	return find[signingKeyRow](ctx, s, "list signing keys", q)
+}
+
+// UpdateSigningKey is a compare-and-swap read-modify-write of key id.
+func (s *Store) UpdateSigningKey(ctx context.Context, id string, fn func(*store.SigningKey) error) (store.SigningKey, error) {
+	const op = "update signing key"
+	return casLoop(ctx, s, op, fn,
+		func(ctx context.Context) (store.SigningKey, error) {
+			return take[signingKeyRow](ctx, s, "get signing key", "id = ?", id)
+		},
+		func(ctx context.Context, old store.SigningKey, next *store.SigningKey) (int64, error) {
+			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
+			r := toSigningKeyRow(next)
+			*next = r.record()
+			return s.swap(ctx, op, &r, old.ID, old.Version)
+		})
+}

@@ -1,0 +1,392 @@
+package storetest
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/signet-sca/signet/store"
+)
+
+var errVeto = errors.New("storetest: closure refuses")
+
+func testCompareAndSwap(t *testing.T, newStore NewStore) {
+	t.Run("closure error is returned as is and nothing is written", func(t *testing.T) {
+		s := newStore(t)
+		ctx := ctxT(t)
+		u := mustUser(t, s, "a")
+		c := mustCredential(t, s, store.Credential{UserID: u.ID})
+		o := mustOperation(t, s, store.Operation{UserID: u.ID})
+		k := store.SigningKey{ID: "kid", State: store.KeyNext, Algorithm: "ES256"}
+		noErr(t, "CreateSigningKey", s.CreateSigningKey(ctx, &k))
+		cer := store.Ceremony{Kind: "enrollment", ExpiresAt: base}
+		noErr(t, "CreateCeremony", s.CreateCeremony(ctx, &cer))
+		ev := store.OutboxEvent{Endpoint: "https://x", Type: "t", NextAttemptAt: base}
+		noErr(t, "EnqueueOutbox", s.EnqueueOutbox(ctx, &ev))
+
+		tests := []struct {
+			name   string
+			update func() error
+			reread func() (any, error)
+			before any
+		}{
+			{"user", func() error {
+				_, err := s.UpdateUser(ctx, u.ID, func(v *store.User) error { v.DisplayName = "changed"; return errVeto })
+				return err
+			}, func() (any, error) { return s.GetUser(ctx, u.ID) }, u},
+			{"credential", func() error {
+				_, err := s.UpdateCredential(ctx, c.ID, func(v *store.Credential) error { v.Counter = 99; return errVeto })
+				return err
+			}, func() (any, error) { return s.GetCredential(ctx, c.ID) }, c},
+			{"operation", func() error {
+				_, err := s.UpdateOperation(ctx, o.ID, func(v *store.Operation) error { v.Status = store.OpApproved; return errVeto })
+				return err
+			}, func() (any, error) { return s.GetOperation(ctx, o.ID) }, o},
+			{"signing key", func() error {
+				_, err := s.UpdateSigningKey(ctx, k.ID, func(v *store.SigningKey) error { v.State = store.KeyActive; return errVeto })
+				return err
+			}, func() (any, error) {
+				keys, err := s.ListSigningKeys(ctx)
+				if err != nil || len(keys) != 1 {
+					return nil, fmt.Errorf("ListSigningKeys: %d keys, %v", len(keys), err)
+				}
+				return keys[0], nil
+			}, k},
+			{"ceremony", func() error {
+				_, err := s.UpdateCeremony(ctx, cer.ID, func(v *store.Ceremony) error { v.Attempts = 3; return errVeto })
+				return err
+			}, func() (any, error) { return s.GetCeremony(ctx, cer.ID) }, cer},
+			{"outbox", func() error {
+				_, err := s.UpdateOutbox(ctx, ev.ID, func(v *store.OutboxEvent) error { v.Attempts = 3; return errVeto })
+				return err
+			}, func() (any, error) {
+				got, err := s.ClaimOutbox(ctx, base, 0, 10) // lease 0 leaves it due; it bumps Version
+				if err != nil || len(got) != 1 {
+					return nil, fmt.Errorf("ClaimOutbox: %d events, %v", len(got), err)
+				}
+				return got[0], nil
+			}, ev},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				if err := tt.update(); err != errVeto { //nolint:errorlint // identity is the contract
+					t.Fatalf("got error %v, want the closure's own error value", err)
+				}
+				got, err := tt.reread()
+				noErr(t, "re-read", err)
+				if e, ok := got.(store.OutboxEvent); ok { // the claim itself wrote NextAttemptAt and Version
+					want := tt.before.(store.OutboxEvent)
+					if e.Attempts != want.Attempts || e.Version != want.Version+1 {
+						t.Fatalf("refused update wrote: %+v", e)
+					}
+					return
+				}
+				sameRecord(t, "record after a refused update", got, tt.before)
+			})
+		}
+	})
+
+	t.Run("50 concurrent increments", func(t *testing.T) {
+		s := newStore(t)
+		u := mustUser(t, s, "a")
+		c := mustCredential(t, s, store.Credential{UserID: u.ID})
+		const n = 50
+		var (
+			wg   sync.WaitGroup
+			mu   sync.Mutex
+			errs []error
+		)
+		start := make(chan struct{})
+		for range n {
+			wg.Go(func() {
+				<-start
+				_, err := s.UpdateCredential(ctxT(t), c.ID, func(v *store.Credential) error { v.Counter++; return nil })
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(errs) > 0 {
+			t.Fatalf("%d of %d updates failed, first: %v", len(errs), n, errs[0])
+		}
+		got, err := s.GetCredential(ctxT(t), c.ID)
+		noErr(t, "GetCredential", err)
+		if got.Counter != n || got.Version != c.Version+n {
+			t.Fatalf("Counter %d Version %d; want %d and %d", got.Counter, got.Version, n, c.Version+n)
+		}
+	})
+
+	t.Run("one concurrent update is retried", func(t *testing.T) {
+		s := newStore(t)
+		ctx := ctxT(t)
+		u := mustUser(t, s, "a")
+		c := mustCredential(t, s, store.Credential{UserID: u.ID})
+		calls := 0
+		got, err := s.UpdateCredential(ctx, c.ID, func(v *store.Credential) error {
+			calls++
+			if calls == 1 { // another writer sneaks in between our read and our write
+				if _, err := s.UpdateCredential(ctx, c.ID, func(w *store.Credential) error { w.Label = "other"; return nil }); err != nil {
+					return err
+				}
+			}
+			v.Counter++
+			return nil
+		})
+		noErr(t, "UpdateCredential", err)
+		if calls != 2 {
+			t.Fatalf("closure ran %d times, want 2 (one retry)", calls)
+		}
+		if got.Label != "other" || got.Counter != 1 || got.Version != c.Version+2 {
+			t.Fatalf("lost an update: Label %q Counter %d Version %d", got.Label, got.Counter, got.Version)
+		}
+		stored, err := s.GetCredential(ctx, c.ID)
+		noErr(t, "GetCredential", err)
+		sameRecord(t, "stored credential", stored, got)
+	})
+
+	t.Run("endless concurrent updates give ErrConflict", func(t *testing.T) {
+		s := newStore(t)
+		ctx := ctxT(t)
+		u := mustUser(t, s, "a")
+		c := mustCredential(t, s, store.Credential{UserID: u.ID})
+		calls := 0
+		_, err := s.UpdateCredential(ctx, c.ID, func(v *store.Credential) error {
+			calls++
+			if _, err := s.UpdateCredential(ctx, c.ID, func(w *store.Credential) error { w.Counter++; return nil }); err != nil {
+				return err
+			}
+			v.Label = "outer"
+			return nil
+		})
+		wantErr(t, "UpdateCredential against a writer that always wins", err, store.ErrConflict)
+		if calls < 2 {
+			t.Fatalf("closure ran %d times: no retry before giving up", calls)
+		}
+		got, err := s.GetCredential(ctx, c.ID)
+		noErr(t, "GetCredential", err)
+		if got.Label == "outer" || got.Counter != int64(calls) {
+			t.Fatalf("Label %q Counter %d after %d attempts: the losing writes must leave no trace", got.Label, got.Counter, calls)
+		}
+	})
+}
+
+// testTimes: every time goes in with nanoseconds in a non-UTC zone and comes
+// back as t.UTC().Truncate(time.Microsecond), in UTC, on every record type.
+func testTimes(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	ctx := ctxT(t)
+	zone := time.FixedZone("UTC+05:30", 5*3600+1800)
+	in := time.Date(2031, 5, 6, 7, 8, 9, 123456789, zone)
+	want := in.UTC().Truncate(time.Microsecond)
+	check := func(t *testing.T, what string, got time.Time) {
+		t.Helper()
+		if !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("%s = %v (%v), want %v in UTC", what, got, got.Location(), want)
+		}
+	}
+	checkPtr := func(t *testing.T, what string, got *time.Time) {
+		t.Helper()
+		if got == nil {
+			t.Errorf("%s is nil", what)
+			return
+		}
+		check(t, what, *got)
+	}
+
+	u := store.User{ExternalID: "a", CreatedAt: in, UpdatedAt: in}
+	noErr(t, "CreateUser", s.CreateUser(ctx, &u))
+	t.Run("user", func(t *testing.T) {
+		got, err := s.GetUser(ctx, u.ID)
+		noErr(t, "GetUser", err)
+		check(t, "CreatedAt", got.CreatedAt)
+		check(t, "UpdatedAt", got.UpdatedAt)
+	})
+	t.Run("credential", func(t *testing.T) {
+		c := store.Credential{UserID: u.ID, Kind: store.KindPasskey, Status: store.StatusActive,
+			CreatedAt: in, ActivatedAt: &in, LastUsedAt: &in, RemovedAt: &in, ExpiresAt: &in}
+		noErr(t, "CreateCredential", s.CreateCredential(ctx, &c))
+		got, err := s.GetCredential(ctx, c.ID)
+		noErr(t, "GetCredential", err)
+		check(t, "CreatedAt", got.CreatedAt)
+		checkPtr(t, "ActivatedAt", got.ActivatedAt)
+		checkPtr(t, "LastUsedAt", got.LastUsedAt)
+		checkPtr(t, "RemovedAt", got.RemovedAt)
+		checkPtr(t, "ExpiresAt", got.ExpiresAt)
+		up, err := s.UpdateCredential(ctx, c.ID, func(v *store.Credential) error {
+			later := in.Add(time.Hour)
+			v.LastUsedAt = &later
+			return nil
+		})
+		noErr(t, "UpdateCredential", err)
+		if up.LastUsedAt == nil || !up.LastUsedAt.Equal(want.Add(time.Hour)) || up.LastUsedAt.Location() != time.UTC {
+			t.Errorf("updated LastUsedAt = %v", up.LastUsedAt)
+		}
+	})
+	t.Run("operation", func(t *testing.T) {
+		o := store.Operation{UserID: u.ID, Type: "payment", Status: store.OpPending,
+			ExpiresAt: in, CreatedAt: in, UpdatedAt: in, ApprovedAt: &in, TokenExpiresAt: &in}
+		noErr(t, "CreateOperation", s.CreateOperation(ctx, &o))
+		got, err := s.GetOperation(ctx, o.ID)
+		noErr(t, "GetOperation", err)
+		check(t, "ExpiresAt", got.ExpiresAt)
+		check(t, "CreatedAt", got.CreatedAt)
+		check(t, "UpdatedAt", got.UpdatedAt)
+		checkPtr(t, "ApprovedAt", got.ApprovedAt)
+		checkPtr(t, "TokenExpiresAt", got.TokenExpiresAt)
+		// Filters compare instants, whatever the zone they are given in.
+		list, err := s.ListOperations(ctx, store.OperationFilter{ExpiresBefore: want.Add(time.Second).In(zone)})
+		noErr(t, "ListOperations", err)
+		if len(list) != 1 {
+			t.Errorf("ExpiresBefore one second later (other zone) found %d operations, want 1", len(list))
+		}
+		list, err = s.ListOperations(ctx, store.OperationFilter{ExpiresBefore: want.Add(-time.Second).In(zone)})
+		noErr(t, "ListOperations", err)
+		if len(list) != 0 {
+			t.Errorf("ExpiresBefore one second earlier (other zone) found %d operations, want 0", len(list))
+		}
+	})
+	t.Run("audit", func(t *testing.T) {
+		e := store.AuditEvent{Time: in, Type: "t", Outcome: "success", UserID: "times"}
+		noErr(t, "AppendAudit", s.AppendAudit(ctx, &e))
+		got, _, err := s.ListAudit(ctx, store.AuditFilter{UserID: "times", Since: want.In(zone), Until: want.Add(time.Microsecond).In(zone)})
+		noErr(t, "ListAudit", err)
+		if len(got) != 1 {
+			t.Fatalf("ListAudit over [t, t+1µs) found %d events, want 1", len(got))
+		}
+		check(t, "Time", got[0].Time)
+	})
+	t.Run("signing key", func(t *testing.T) {
+		k := store.SigningKey{ID: "kid", State: store.KeyActive, Algorithm: "ES256",
+			CreatedAt: in, ActivatedAt: &in, RetiredAt: &in, PublishUntil: &in}
+		noErr(t, "CreateSigningKey", s.CreateSigningKey(ctx, &k))
+		keys, err := s.ListSigningKeys(ctx)
+		noErr(t, "ListSigningKeys", err)
+		if len(keys) != 1 {
+			t.Fatalf("%d keys", len(keys))
+		}
+		check(t, "CreatedAt", keys[0].CreatedAt)
+		checkPtr(t, "ActivatedAt", keys[0].ActivatedAt)
+		checkPtr(t, "RetiredAt", keys[0].RetiredAt)
+		checkPtr(t, "PublishUntil", keys[0].PublishUntil)
+	})
+	t.Run("ceremony", func(t *testing.T) {
+		c := store.Ceremony{Kind: "k", ExpiresAt: in, CreatedAt: in}
+		noErr(t, "CreateCeremony", s.CreateCeremony(ctx, &c))
+		got, err := s.ConsumeCeremony(ctx, c.ID, in.Add(-time.Minute))
+		noErr(t, "ConsumeCeremony", err)
+		check(t, "ExpiresAt", got.ExpiresAt)
+		check(t, "CreatedAt", got.CreatedAt)
+		if got.ConsumedAt == nil || !got.ConsumedAt.Equal(want.Add(-time.Minute)) || got.ConsumedAt.Location() != time.UTC {
+			t.Errorf("ConsumedAt = %v", got.ConsumedAt)
+		}
+	})
+	t.Run("outbox", func(t *testing.T) {
+		e := store.OutboxEvent{Endpoint: "x", Type: "t", NextAttemptAt: in, CreatedAt: in, DeliveredAt: &in}
+		noErr(t, "EnqueueOutbox", s.EnqueueOutbox(ctx, &e))
+		got, err := s.UpdateOutbox(ctx, e.ID, func(*store.OutboxEvent) error { return nil })
+		noErr(t, "UpdateOutbox", err)
+		check(t, "NextAttemptAt", got.NextAttemptAt)
+		check(t, "CreatedAt", got.CreatedAt)
+		checkPtr(t, "DeliveredAt", got.DeliveredAt)
+	})
+}
+
+// testBytes: byte strings round-trip exactly, zero bytes and 0xff included,
+// and nil and empty come back alike.
+func testBytes(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	ctx := ctxT(t)
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	values := []struct {
+		name string
+		b    []byte
+	}{
+		{"nil", nil},
+		{"empty", []byte{}},
+		{"one zero", []byte{0}},
+		{"zeros", []byte{0, 0, 0, 0}},
+		{"ff", []byte{0xff}},
+		{"invalid UTF-8", []byte{0xc3, 0x28, 0xa0, 0xa1}},
+		{"every byte", all},
+	}
+	u := mustUser(t, s, "bytes")
+	var nilLike [2]bool // for "nil" and "empty": read back as nil?
+	for i, v := range values {
+		t.Run(v.name, func(t *testing.T) {
+			c := store.Credential{UserID: u.ID, Kind: store.KindDeviceKey, Status: store.StatusActive,
+				PublicKey: v.b, Device: v.b, Data: v.b, Secret: v.b}
+			noErr(t, "CreateCredential", s.CreateCredential(ctx, &c))
+			got, err := s.GetCredential(ctx, c.ID)
+			noErr(t, "GetCredential", err)
+			for name, b := range map[string][]byte{"PublicKey": got.PublicKey, "Device": got.Device, "Data": got.Data, "Secret": got.Secret} {
+				if !bytes.Equal(b, v.b) {
+					t.Errorf("%s = %x, want %x", name, b, v.b)
+				}
+			}
+			if i < 2 {
+				nilLike[i] = got.PublicKey == nil
+			}
+
+			usr := store.User{ExternalID: "bytes-" + v.name, WebAuthnID: v.b, PasscodeVerifier: v.b}
+			noErr(t, "CreateUser", s.CreateUser(ctx, &usr))
+			gu, err := s.GetUser(ctx, usr.ID)
+			noErr(t, "GetUser", err)
+			if !bytes.Equal(gu.WebAuthnID, v.b) || !bytes.Equal(gu.PasscodeVerifier, v.b) {
+				t.Errorf("user bytes %x %x, want %x", gu.WebAuthnID, gu.PasscodeVerifier, v.b)
+			}
+
+			o := store.Operation{UserID: u.ID, Type: "payment", Status: store.OpPending, ExpiresAt: base, DL: v.b, Data: v.b}
+			noErr(t, "CreateOperation", s.CreateOperation(ctx, &o))
+			got2, err := s.GetOperation(ctx, o.ID)
+			noErr(t, "GetOperation", err)
+			if !bytes.Equal(got2.DL, v.b) || !bytes.Equal(got2.Data, v.b) {
+				t.Errorf("operation bytes %x %x, want %x", got2.DL, got2.Data, v.b)
+			}
+
+			e := store.AuditEvent{Time: base, Type: "t", Outcome: "success", UserID: "bytes-" + v.name, Evidence: v.b}
+			noErr(t, "AppendAudit", s.AppendAudit(ctx, &e))
+			evs, _, err := s.ListAudit(ctx, store.AuditFilter{UserID: "bytes-" + v.name})
+			noErr(t, "ListAudit", err)
+			if len(evs) != 1 || !bytes.Equal(evs[0].Evidence, v.b) {
+				t.Errorf("audit evidence %v, want %x", evs, v.b)
+			}
+
+			cer := store.Ceremony{Kind: "k", ExpiresAt: base, Data: v.b}
+			noErr(t, "CreateCeremony", s.CreateCeremony(ctx, &cer))
+			gc, err := s.GetCeremony(ctx, cer.ID)
+			noErr(t, "GetCeremony", err)
+			if !bytes.Equal(gc.Data, v.b) {
+				t.Errorf("ceremony data %x, want %x", gc.Data, v.b)
+			}
+
+			ob := store.OutboxEvent{Endpoint: "x", Type: "t", NextAttemptAt: base, Payload: v.b}
+			noErr(t, "EnqueueOutbox", s.EnqueueOutbox(ctx, &ob))
+			gob, err := s.UpdateOutbox(ctx, ob.ID, func(*store.OutboxEvent) error { return nil })
+			noErr(t, "UpdateOutbox", err)
+			if !bytes.Equal(gob.Payload, v.b) {
+				t.Errorf("outbox payload %x, want %x", gob.Payload, v.b)
+			}
+
+			k := store.SigningKey{ID: "kid-" + v.name, State: store.KeyNext, Algorithm: "ES256", PublicKey: v.b, PrivateKey: v.b}
+			noErr(t, "CreateSigningKey", s.CreateSigningKey(ctx, &k))
+			gk, err := s.UpdateSigningKey(ctx, k.ID, func(*store.SigningKey) error { return nil })
+			noErr(t, "UpdateSigningKey", err)
+			if !bytes.Equal(gk.PublicKey, v.b) || !bytes.Equal(gk.PrivateKey, v.b) {
+				t.Errorf("signing key bytes %x %x, want %x", gk.PublicKey, gk.PrivateKey, v.b)
+			}
+		})
+	}
+	if nilLike[0] != nilLike[1] {
+		t.Errorf("nil reads back as nil=%v but empty as nil=%v: treat them alike", nilLike[0], nilLike[1])
+	}
+}
