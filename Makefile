@@ -1,0 +1,37 @@
+# Signet — developer commands. Only Go is needed for `run` and `test`.
+GO        ?= go
+TESTFLAGS ?=
+PG_URL    ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
+REDIS_URL ?= redis://127.0.0.1:6379/0
+
+.PHONY: run build test test-services bench lint fmt
+
+## run: serve on :8080 with the embedded default (SQLite in ./data, in-process replay store)
+run:
+	$(GO) run ./cmd/signet serve
+
+## build: build the signet binary into ./bin
+build:
+	$(GO) build -o bin/signet ./cmd/signet
+
+## test: the whole test suite; PostgreSQL, Redis and browser tests join when their env vars are set
+test:
+	$(GO) test $(TESTFLAGS) ./...
+
+## test-services: the suite against local PostgreSQL and Redis, failing if either is missing
+test-services:
+	SIGNET_TEST_POSTGRES_URL='$(PG_URL)' SIGNET_TEST_REDIS_URL='$(REDIS_URL)' SIGNET_TEST_REQUIRE_SERVICES=1 \
+		$(GO) test -race -count=1 $(TESTFLAGS) ./...
+
+## bench: benchmarks (uses PostgreSQL/Redis when SIGNET_TEST_POSTGRES_URL / SIGNET_TEST_REDIS_URL are set)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(TESTFLAGS) ./...
+
+## lint: go vet and gofmt check
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+## fmt: format the code
+fmt:
+	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/signet-sca/signet/account"
+	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/config"
+	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/kek"
+	"github.com/signet-sca/signet/server"
+	"github.com/signet-sca/signet/store/sqlstore"
+	"github.com/signet-sca/signet/txsign"
+	"github.com/signet-sca/signet/txsign/replay"
+	"github.com/signet-sca/signet/txsign/replay/redisreplay"
+)
+
+func newServeCmd(environ []string) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Signet server (embedded SQLite by default; PostgreSQL and Redis when configured)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(environ)
+			if err != nil {
+				return err
+			}
+			if err := ensureEmbeddedSecrets(&cfg, cmd.ErrOrStderr()); err != nil {
+				return err
+			}
+			if err := cfg.Validate(); err != nil {
+				return fmt.Errorf("configuration:\n  %s", indent(err.Error()))
+			}
+			logger := newLogger(cmd.ErrOrStderr(), cfg)
+			return serve(cmd.Context(), cfg, logger, nil, cmd.ErrOrStderr())
+		},
+	}
+}
+
+// app is everything serve wires together; close releases it.
+type app struct {
+	server     *server.Server
+	close      func()
+	background []background
+}
+
+// buildApp opens the stores, applies migrations when configured and wires the
+// services into the HTTP server.
+func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, error) {
+	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	closers := []func(){func() { _ = st.Close() }}
+	cleanup := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	if cfg.AutoMigrate {
+		applied, err := st.Migrate(ctx)
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("migrations: %w", err)
+		}
+		for _, m := range applied {
+			logger.Info("migration applied", "version", m)
+		}
+	}
+	ready := map[string]server.Pinger{"database": st}
+	var rp replay.Store
+	if cfg.RedisURL == "" {
+		rp = replay.NewMemory(nil)
+	} else {
+		r, err := redisreplay.Open(cfg.RedisURL, "signet:jti:")
+		if err != nil {
+			cleanup()
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		closers = append(closers, func() { _ = r.Close() })
+		rp, ready["redis"] = r, r
+	}
+	keks, _ := config.ParseKEKs(cfg.KEK)
+	ring, err := kek.New(keks)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	auditLog := audit.New(st, nil, logger)
+	keyring := txsign.NewKeyring(st, ring, txsign.KeyringConfig{RotateEvery: cfg.KeyRotation, MaxTokenTTL: config.MaxTokenTTL})
+	if err := keyring.Ensure(ctx); err != nil {
+		cleanup()
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	ops := txsign.NewService(st, auditLog, keyring, rp, txsign.Config{Issuer: cfg.Issuer, Audience: cfg.TokenAudience,
+		TokenTTL: cfg.TokenTTL, MaxFailures: cfg.MaxFailures, PublicURL: cfg.PublicURL})
+	apiKeys, _ := config.ParseAPIKeys(cfg.APIKeys)
+	deps := server.Deps{
+		Logger:     logger,
+		APIKeys:    apiKeys,
+		Accounts:   account.New(st, auditLog, nil),
+		Operations: ops,
+		Devices:    devicekey.New(st, auditLog, nil),
+		Ready:      ready,
+	}
+	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout})
+	bg := []background{
+		{"operation expiry", 5 * time.Second, func(ctx context.Context) error { _, err := ops.ExpireDue(ctx); return err }},
+		{"key rotation", time.Minute, func(ctx context.Context) error {
+			rotated, err := keyring.RotateIfDue(ctx)
+			if rotated {
+				logger.Info("transaction-token signing key rotated")
+			}
+			return err
+		}},
+	}
+	return &app{server: srv, close: cleanup, background: bg}, nil
+}
+
+// background is a periodic job that runs while the server serves.
+type background struct {
+	name  string
+	every time.Duration
+	run   func(ctx context.Context) error
+}
+
+func runBackground(ctx context.Context, logger *slog.Logger, jobs []background) {
+	for _, j := range jobs {
+		go func() {
+			t := time.NewTicker(j.every)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					jctx, cancel := context.WithTimeout(ctx, j.every)
+					if err := j.run(jctx); err != nil && ctx.Err() == nil {
+						logger.Warn("background job failed", "job", j.name, "err", err)
+					}
+					cancel()
+				}
+			}
+		}()
+	}
+}
+
+// serve runs until ctx is cancelled (SIGINT/SIGTERM), then shuts down
+// gracefully: stop accepting, finish in-flight requests, close the stores.
+// ready, when non-nil, receives the bound address (tests).
+func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready chan<- string, out io.Writer) error {
+	a, err := buildApp(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return err
+	}
+	mode := "embedded (SQLite, in-process replay store)"
+	if !cfg.Embedded() {
+		mode = "production (PostgreSQL/Redis)"
+	}
+	logger.Info("signet listening", "addr", ln.Addr().String(), "mode", mode, "issuer", cfg.Issuer)
+	fmt.Fprintf(out, "Signet is serving on http://%s\n", displayAddr(ln.Addr()))
+	if ready != nil {
+		ready <- ln.Addr().String()
+	}
+	bgctx, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	runBackground(bgctx, logger, a.background)
+	errc := make(chan error, 1)
+	go func() { errc <- a.server.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := a.server.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(time.Second):
+		return nil
+	}
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}

@@ -1,0 +1,275 @@
+// Package devicekey enrols device keys (Midships-style transaction signing):
+// the bank issues a single-use registration code, the app registers the P-256
+// public key from its secure enclave with device metadata, and the credential
+// joins the one credential store as kind device_key.
+package devicekey
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+
+	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/store"
+)
+
+// Store is the part of store.Store this service uses.
+type Store interface {
+	GetUser(ctx context.Context, id string) (store.User, error)
+	CreateCeremony(ctx context.Context, c *store.Ceremony) error
+	GetCeremonyByLookupKey(ctx context.Context, kind, key string) (store.Ceremony, error)
+	UpdateCeremony(ctx context.Context, id string, fn func(*store.Ceremony) error) (store.Ceremony, error)
+	ConsumeCeremony(ctx context.Context, id string, now time.Time) (store.Ceremony, error)
+	CreateCredential(ctx context.Context, c *store.Credential) error
+}
+
+// Registration-code policy.
+const (
+	CodeTTL         = 10 * time.Minute
+	MaxCodeAttempts = 5
+	ceremonyKind    = "registration_code"
+	// DefaultMaxFailures bounds bad signatures before a device key is BLOCKED.
+	DefaultMaxFailures = 5
+)
+
+// Service issues registration codes and registers device keys.
+type Service struct {
+	store Store
+	audit *audit.Log
+	now   func() time.Time
+}
+
+// New returns the service; now may be nil.
+func New(s Store, a *audit.Log, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: s, audit: a, now: now}
+}
+
+// A registration code is 20 characters of Crockford-free Base32 (RFC 4648
+// alphabet) in groups of four: the first 8 name the code (40 bits, the lookup
+// key), the last 12 are its secret (60 bits, stored only as a SHA-256 hash).
+// Naming the code lets wrong secrets be counted, so 5 wrong tries burn it.
+var codeEnc = base32.StdEncoding.WithPadding(base32.NoPadding)
+
+type codeData struct {
+	SecretHash []byte `json:"secret_hash"`
+}
+
+// IssueCode creates a registration code for a user.
+func (s *Service) IssueCode(ctx context.Context, actor, userID string) (string, time.Time, error) {
+	if _, err := uuid.Parse(userID); err != nil || len(userID) != 36 {
+		return "", time.Time{}, fault.Invalid("id", "is not a valid identifier")
+	}
+	if _, err := s.store.GetUser(ctx, userID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return "", time.Time{}, fmt.Errorf("%w: user", fault.ErrNotFound)
+		}
+		return "", time.Time{}, err
+	}
+	raw := make([]byte, 15)
+	_, _ = rand.Read(raw)
+	enc := codeEnc.EncodeToString(raw)[:20]
+	lookup, secret := enc[:8], enc[8:]
+	sum := sha256.Sum256([]byte(secret))
+	data, _ := json.Marshal(codeData{SecretHash: sum[:]})
+	now := s.now().UTC()
+	c := &store.Ceremony{ID: uuid.NewString(), Kind: ceremonyKind, LookupKey: lookup, UserID: userID, Data: data,
+		ExpiresAt: now.Add(CodeTTL), CreatedAt: now}
+	if err := s.store.CreateCeremony(ctx, c); err != nil {
+		return "", time.Time{}, err
+	}
+	if err := s.audit.Record(ctx, audit.Event{Type: "device.registration_code.issue", Outcome: audit.Success,
+		Actor: actor, UserID: userID}); err != nil {
+		return "", time.Time{}, err
+	}
+	return formatCode(enc), c.ExpiresAt, nil
+}
+
+func formatCode(s string) string {
+	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20]
+}
+
+// parseCode accepts the code with or without dashes or spaces, any case.
+func parseCode(code string) (lookup, secret string, ok bool) {
+	s := strings.ToUpper(strings.NewReplacer("-", "", " ", "").Replace(code))
+	if len(s) != 20 {
+		return "", "", false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z') && !(r >= '2' && r <= '7') {
+			return "", "", false
+		}
+	}
+	return s[:8], s[8:], true
+}
+
+// Registration is what the app sends.
+type Registration struct {
+	Code       string
+	PublicKey  json.RawMessage // JWK, EC P-256
+	Label      string
+	Platform   string
+	Model      string
+	OSVersion  string
+	AppVersion string
+}
+
+// Device is the metadata stored with the credential.
+type Device struct {
+	Platform   string `json:"platform,omitempty"`
+	Model      string `json:"model,omitempty"`
+	OSVersion  string `json:"os_version,omitempty"`
+	AppVersion string `json:"app_version,omitempty"`
+}
+
+func (r Registration) validate() (*ecdsa.PublicKey, error) {
+	var c fault.Collector
+	c.Check(r.Code != "", "registration_code", "is required")
+	pub, err := ParseJWK(r.PublicKey)
+	c.Merge("public_key", err)
+	for field, v := range map[string]string{"label": r.Label, "platform": r.Platform, "model": r.Model,
+		"os_version": r.OSVersion, "app_version": r.AppVersion} {
+		c.Check(utf8.RuneCountInString(v) <= 64, field, "must be at most 64 characters")
+		c.Check(strings.IndexFunc(v, unicode.IsControl) < 0 && utf8.ValidString(v), field, "must not contain control characters")
+	}
+	return pub, c.Err()
+}
+
+// errBadCode is the one answer for every way a code can be wrong: unknown,
+// expired, used, burned or mistyped.
+var errBadCode = fmt.Errorf("%w: the registration code is invalid, expired or already used", fault.ErrUnauthenticated)
+
+// Register consumes a registration code and creates an ACTIVE device key.
+func (s *Service) Register(ctx context.Context, r Registration) (store.Credential, error) {
+	pub, err := r.validate()
+	if err != nil {
+		return store.Credential{}, err
+	}
+	ev := audit.Event{Type: "device.register", Actor: "device"}
+	fail := func(reason string) (store.Credential, error) {
+		ev.Outcome, ev.Reason = audit.Failure, reason
+		if err := s.audit.Record(ctx, ev); err != nil {
+			return store.Credential{}, err
+		}
+		return store.Credential{}, errBadCode
+	}
+	lookup, secret, ok := parseCode(r.Code)
+	if !ok {
+		return fail("malformed registration code")
+	}
+	cer, err := s.store.GetCeremonyByLookupKey(ctx, ceremonyKind, lookup)
+	if errors.Is(err, store.ErrNotFound) {
+		return fail("unknown registration code")
+	} else if err != nil {
+		return store.Credential{}, err
+	}
+	ev.UserID = cer.UserID
+	now := s.now().UTC()
+	if cer.ConsumedAt != nil || !now.Before(cer.ExpiresAt) {
+		return fail("registration code expired, used or burned")
+	}
+	var data codeData
+	_ = json.Unmarshal(cer.Data, &data)
+	sum := sha256.Sum256([]byte(secret))
+	if subtle.ConstantTimeCompare(sum[:], data.SecretHash) != 1 {
+		_, _ = s.store.UpdateCeremony(ctx, cer.ID, func(c *store.Ceremony) error {
+			c.Attempts++
+			if c.Attempts >= MaxCodeAttempts && c.ConsumedAt == nil {
+				c.ConsumedAt = &now // burned
+			}
+			return nil
+		})
+		return fail("wrong registration code secret")
+	}
+	if _, err := s.store.ConsumeCeremony(ctx, cer.ID, now); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fail("registration code used concurrently")
+		}
+		return store.Credential{}, err
+	}
+	der, _ := x509.MarshalPKIXPublicKey(pub)
+	meta, _ := json.Marshal(Device{Platform: r.Platform, Model: r.Model, OSVersion: r.OSVersion, AppVersion: r.AppVersion})
+	label := r.Label
+	if label == "" {
+		label = strings.TrimSpace(r.Platform + " " + r.Model)
+	}
+	cred := store.Credential{ID: uuid.NewString(), UserID: cer.UserID, Kind: store.KindDeviceKey, Status: store.StatusCreated,
+		MaxFailedAttempts: DefaultMaxFailures, Label: label, LookupKey: keyID(der), PublicKey: der, Device: meta, CreatedAt: now}
+	if err := cred.Transition(store.StatusActive, store.ReasonNone, now); err != nil {
+		return store.Credential{}, err
+	}
+	if err := s.store.CreateCredential(ctx, &cred); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) {
+			ev.Outcome, ev.Reason = audit.Failure, "public key already registered"
+			_ = s.audit.Record(ctx, ev)
+			return store.Credential{}, fmt.Errorf("%w: this public key is already registered", fault.ErrConflict)
+		}
+		return store.Credential{}, err
+	}
+	ev.Outcome, ev.CredentialID = audit.Success, cred.ID
+	ev.Evidence = map[string]any{"public_key": base64.RawURLEncoding.EncodeToString(der), "device": json.RawMessage(meta)}
+	if err := s.audit.Record(ctx, ev); err != nil {
+		return store.Credential{}, err
+	}
+	return cred, nil
+}
+
+// keyID is the unique lookup key of a device public key: SHA-256 of its PKIX
+// encoding, so one key cannot be registered twice.
+func keyID(der []byte) string {
+	sum := sha256.Sum256(der)
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// ParseJWK parses an untrusted EC P-256 public JWK (RFC 7517, RFC 7518 §6.2.1):
+// kty "EC", crv "P-256", 32-byte x and y that form a point on the curve. A
+// private member "d" is refused: the private key never leaves the device.
+func ParseJWK(raw json.RawMessage) (*ecdsa.PublicKey, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, fault.Invalid("public_key", "is required (a JWK with kty EC and crv P-256)")
+	}
+	var j struct {
+		Kty, Crv, X, Y, Alg, Use string
+		D                        *string `json:"d"`
+	}
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return nil, fault.Invalid("public_key", "must be a JWK object")
+	}
+	switch {
+	case j.Kty != "EC" || j.Crv != "P-256":
+		return nil, fault.Invalid("public_key", "must be kty EC with crv P-256")
+	case j.D != nil:
+		return nil, fault.Invalid("public_key", "must not contain the private key (d)")
+	case j.Alg != "" && j.Alg != "ES256":
+		return nil, fault.Invalid("public_key", "alg must be ES256 when present")
+	}
+	x, errX := base64.RawURLEncoding.DecodeString(j.X)
+	y, errY := base64.RawURLEncoding.DecodeString(j.Y)
+	if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
+		return nil, fault.Invalid("public_key", "x and y must be base64url of 32 bytes each")
+	}
+	point := append(append([]byte{4}, x...), y...)
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+	if err != nil {
+		return nil, fault.Invalid("public_key", "is not a point on P-256")
+	}
+	return pub, nil
+}

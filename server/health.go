@@ -1,0 +1,69 @@
+package server
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg *prometheus.Registry) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_http_requests_total",
+			Help: "HTTP requests by method, route pattern and status."}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_http_request_duration_seconds",
+			Help: "HTTP request latency by method and route pattern.", Buckets: prometheus.DefBuckets}, []string{"method", "route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	// Process and Go runtime collectors; tolerate a registry that has them.
+	_ = reg.Register(collectors.NewGoCollector())
+	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (s *Server) metricsHandler() fiber.Handler {
+	return adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{}))
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// readyz checks every dependency (database, Redis when configured) with a
+// short deadline; any failure answers 503 naming the failed dependency only.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{}
+	ok := true
+	names := make([]string, 0, len(s.deps.Ready))
+	for n := range s.deps.Ready {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := s.deps.Ready[name].Ping(ctx); err != nil {
+			ok = false
+			checks[name] = "unavailable"
+			loggerFrom(ctx, s.deps.Logger).WarnContext(ctx, "readiness check failed", "dependency", name, "err", err)
+		} else {
+			checks[name] = "ok"
+		}
+	}
+	status := "ok"
+	if !ok {
+		status = "unavailable"
+		c.Status(fiber.StatusServiceUnavailable)
+	}
+	return c.JSON(fiber.Map{"status": status, "checks": checks})
+}

@@ -1,0 +1,246 @@
+package server
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/txsign"
+)
+
+type payee struct {
+	Account string `json:"account"`
+	Name    string `json:"name"`
+}
+
+type createOperationRequest struct {
+	UserID      string   `json:"user_id"`
+	Type        string   `json:"type"`
+	Payee       *payee   `json:"payee"`
+	Amount      string   `json:"amount"`
+	Currency    string   `json:"currency"`
+	Text        string   `json:"text"`
+	ExpiresIn   *int     `json:"expires_in"`
+	Factors     []string `json:"factors"`
+	CallbackURL string   `json:"callback_url"`
+}
+
+// operationResponse is the operation resource. signing-data uses the same
+// field names so a device recomputes DL from exactly what the bank sees.
+type operationResponse struct {
+	ID             string     `json:"id"`
+	UserID         string     `json:"user_id,omitempty"`
+	Status         string     `json:"status"`
+	Type           string     `json:"type"`
+	Payee          payee      `json:"payee"`
+	Amount         string     `json:"amount"`
+	Currency       string     `json:"currency"`
+	Text           string     `json:"text,omitempty"`
+	Nonce          string     `json:"nonce"`
+	DL             string     `json:"dl"`
+	ExpiresAt      time.Time  `json:"expires_at"`
+	CreatedAt      *time.Time `json:"created_at,omitempty"`
+	Factors        []string   `json:"factors,omitempty"`
+	FailedAttempts *int       `json:"failed_attempts,omitempty"`
+	CallbackURL    string     `json:"callback_url,omitempty"`
+	ApprovalURL    string     `json:"approval_url,omitempty"`
+	ApprovedBy     string     `json:"approved_credential_id,omitempty"`
+	Token          string     `json:"token,omitempty"`
+	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
+}
+
+func signingView(op store.Operation) operationResponse {
+	return operationResponse{ID: op.ID, Status: string(op.Status), Type: op.Type,
+		Payee: payee{Account: op.PayeeAccount, Name: op.PayeeName}, Amount: op.Amount, Currency: op.Currency,
+		Text: op.Text, Nonce: op.Nonce, DL: base64.RawURLEncoding.EncodeToString(op.DL), ExpiresAt: op.ExpiresAt}
+}
+
+func (s *Server) operationView(op store.Operation) operationResponse {
+	r := signingView(op)
+	created, failed := op.CreatedAt, op.FailedAttempts
+	r.UserID, r.CreatedAt, r.FailedAttempts, r.CallbackURL = op.UserID, &created, &failed, op.CallbackURL
+	r.ApprovalURL = s.deps.Operations.ApprovalURL(op)
+	r.ApprovedBy = op.ApprovedCredentialID
+	if op.Factors != "" {
+		r.Factors = strings.Split(op.Factors, ",")
+	}
+	r.Token, r.TokenExpiresAt = s.deps.Operations.TokenIfValid(op)
+	return r
+}
+
+func (s *Server) createOperation(c *fiber.Ctx) error {
+	var req createOperationRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	in := txsign.NewOperation{UserID: req.UserID, Type: req.Type, Amount: req.Amount, Currency: req.Currency,
+		Text: req.Text, Factors: req.Factors, CallbackURL: req.CallbackURL, IdempotencyKey: c.Get("Idempotency-Key")}
+	if req.Payee != nil {
+		in.PayeeAccount, in.PayeeName = req.Payee.Account, req.Payee.Name
+	}
+	if req.ExpiresIn != nil {
+		if *req.ExpiresIn <= 0 {
+			return fault.Invalid("expires_in", "must be between 30 and 3600 seconds")
+		}
+		in.ExpiresIn = time.Duration(*req.ExpiresIn) * time.Second
+	}
+	op, created, err := s.deps.Operations.Create(c.UserContext(), actorOf(c), in)
+	if err != nil {
+		return err
+	}
+	if created {
+		c.Status(fiber.StatusCreated)
+		c.Location("/v1/operations/" + op.ID)
+	}
+	return c.JSON(s.operationView(op))
+}
+
+func (s *Server) getOperation(c *fiber.Ctx) error {
+	op, err := s.deps.Operations.Get(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.operationView(op))
+}
+
+func (s *Server) listOperations(c *fiber.Ctx) error {
+	ops, err := s.deps.Operations.List(c.UserContext(), c.Query("user_id"), c.Query("status"))
+	if err != nil {
+		return err
+	}
+	out := make([]operationResponse, len(ops))
+	for i, op := range ops {
+		out[i] = s.operationView(op)
+	}
+	return c.JSON(fiber.Map{"operations": out})
+}
+
+func (s *Server) cancelOperation(c *fiber.Ctx) error {
+	if err := bindOptional(c); err != nil {
+		return err
+	}
+	op, err := s.deps.Operations.Cancel(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.operationView(op))
+}
+
+func (s *Server) issueRegistrationCode(c *fiber.Ctx) error {
+	if err := bindOptional(c); err != nil {
+		return err
+	}
+	code, exp, err := s.deps.Devices.IssueCode(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"code": code, "expires_at": exp})
+}
+
+type registerDeviceRequest struct {
+	RegistrationCode string          `json:"registration_code"`
+	PublicKey        json.RawMessage `json:"public_key"`
+	Label            string          `json:"label"`
+	Platform         string          `json:"platform"`
+	Model            string          `json:"model"`
+	OSVersion        string          `json:"os_version"`
+	AppVersion       string          `json:"app_version"`
+}
+
+func (s *Server) registerDevice(c *fiber.Ctx) error {
+	var req registerDeviceRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	cred, err := s.deps.Devices.Register(c.UserContext(), devicekey.Registration{Code: req.RegistrationCode,
+		PublicKey: req.PublicKey, Label: req.Label, Platform: req.Platform, Model: req.Model,
+		OSVersion: req.OSVersion, AppVersion: req.AppVersion})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"credential_id": cred.ID, "user_id": cred.UserID, "status": cred.Status})
+}
+
+func (s *Server) signingData(c *fiber.Ctx) error {
+	op, err := s.deps.Operations.SigningData(c.UserContext(), c.Params("id"), c.Query("credential_id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(signingView(op))
+}
+
+type deviceSignatureRequest struct {
+	CredentialID string `json:"credential_id"`
+	Signature    string `json:"signature"`
+}
+
+func (r deviceSignatureRequest) Validate() ([]byte, error) {
+	var col fault.Collector
+	col.Check(r.CredentialID != "", "credential_id", "is required")
+	sig, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(r.Signature, "="))
+	col.Check(err == nil && len(sig) >= 8 && len(sig) <= 80, "signature", "must be a base64url ASN.1 DER ECDSA signature")
+	return sig, col.Err()
+}
+
+func (s *Server) approveWithDevice(c *fiber.Ctx) error { return s.deviceDecision(c, txsign.Approve) }
+func (s *Server) rejectWithDevice(c *fiber.Ctx) error  { return s.deviceDecision(c, txsign.Reject) }
+
+func (s *Server) deviceDecision(c *fiber.Ctx, d txsign.Decision) error {
+	var req deviceSignatureRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	sig, err := req.Validate()
+	if err != nil {
+		return err
+	}
+	res, err := s.deps.Operations.Decide(c.UserContext(), txsign.Attempt{OperationID: c.Params("id"),
+		CredentialID: req.CredentialID, Decision: d, Actor: "device", CountCredentialFailure: true,
+		Verify: txsign.VerifyDeviceSignature(sig, d)})
+	if err != nil {
+		return err
+	}
+	out := fiber.Map{"id": res.Operation.ID, "status": res.Operation.Status}
+	if res.Token != "" {
+		out["token"], out["token_expires_at"] = res.Token, res.TokenExpiresAt
+	}
+	return c.JSON(out)
+}
+
+type consumeRequest struct {
+	Token string `json:"token"`
+}
+
+func (s *Server) consumeToken(c *fiber.Ctx) error {
+	var req consumeRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if req.Token == "" {
+		return fault.Invalid("token", "is required")
+	}
+	claims, err := s.deps.Operations.Consume(c.UserContext(), req.Token)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"claims": claims})
+}
+
+func (s *Server) jwks(c *fiber.Ctx) error {
+	keys, err := s.deps.Operations.JWKS(c.UserContext())
+	if err != nil {
+		return err
+	}
+	// Short cache: a next key is published well before it signs, and gateways
+	// refresh on an unknown kid anyway.
+	c.Set(fiber.HeaderCacheControl, "public, max-age="+strconv.Itoa(60))
+	c.Set(fiber.HeaderContentType, "application/jwk-set+json")
+	return c.JSON(fiber.Map{"keys": keys}, "application/jwk-set+json")
+}

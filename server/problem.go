@@ -1,0 +1,121 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/signet-sca/signet/fault"
+)
+
+// Problem is an RFC 9457 problem details object.
+type Problem struct {
+	Type      string               `json:"type"`
+	Title     string               `json:"title"`
+	Status    int                  `json:"status"`
+	Detail    string               `json:"detail,omitempty"`
+	Instance  string               `json:"instance,omitempty"`
+	Code      string               `json:"code"`
+	RequestID string               `json:"request_id,omitempty"`
+	Errors    []fault.FieldProblem `json:"errors,omitempty"`
+}
+
+const problemBase = "https://signet-sca.github.io/problems/"
+
+// problemFor maps an error kind to its problem. The detail of unexpected
+// errors never reaches the client: it goes to the log with the request id.
+func problemFor(err error) (Problem, bool) {
+	var inv *fault.InvalidError
+	var ferr *fiber.Error
+	switch {
+	case errors.As(err, &inv):
+		return Problem{Status: 400, Code: "invalid_request", Title: "The request is invalid", Detail: inv.Error(), Errors: inv.Problems}, true
+	case errors.Is(err, fault.ErrUnauthenticated):
+		return Problem{Status: 401, Code: "unauthenticated", Title: "Authentication failed"}, true
+	case errors.Is(err, fault.ErrForbidden):
+		return Problem{Status: 403, Code: "forbidden", Title: "Forbidden", Detail: publicDetail(err, fault.ErrForbidden)}, true
+	case errors.Is(err, fault.ErrNotFound):
+		return Problem{Status: 404, Code: "not_found", Title: "Not found", Detail: publicDetail(err, fault.ErrNotFound)}, true
+	case errors.Is(err, fault.ErrConflict):
+		return Problem{Status: 409, Code: "conflict", Title: "Conflict", Detail: publicDetail(err, fault.ErrConflict)}, true
+	case errors.Is(err, fault.ErrGone):
+		return Problem{Status: 410, Code: "gone", Title: "No longer available", Detail: publicDetail(err, fault.ErrGone)}, true
+	case errors.Is(err, fault.ErrLocked):
+		return Problem{Status: 423, Code: "locked", Title: "Locked", Detail: publicDetail(err, fault.ErrLocked)}, true
+	case errors.Is(err, fault.ErrTooManyRequests):
+		return Problem{Status: 429, Code: "too_many_requests", Title: "Too many requests"}, true
+	case errors.Is(err, fault.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return Problem{Status: 503, Code: "unavailable", Title: "Service temporarily unavailable"}, true
+	case errors.As(err, &ferr):
+		p := Problem{Status: ferr.Code, Title: http.StatusText(ferr.Code), Code: codeForStatus(ferr.Code)}
+		if ferr.Code == fiber.StatusRequestEntityTooLarge {
+			p.Detail = "the request body is larger than the configured limit"
+		} else if ferr.Code < 500 {
+			p.Detail = ferr.Message
+		}
+		return p, ferr.Code < 500
+	}
+	return Problem{Status: 500, Code: "internal", Title: "Internal error"}, false
+}
+
+// publicDetail is the message that wraps a kind: "conflict: operation is
+// APPROVED" → "operation is APPROVED". Domain services write these messages
+// for the client; they never include internals.
+func publicDetail(err, kind error) string {
+	msg := err.Error()
+	prefix := kind.Error() + ": "
+	if len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
+		return msg[len(prefix):]
+	}
+	if msg == kind.Error() {
+		return ""
+	}
+	return msg
+}
+
+func codeForStatus(status int) string {
+	switch status {
+	case 400:
+		return "invalid_request"
+	case 401:
+		return "unauthenticated"
+	case 404:
+		return "not_found"
+	case 405:
+		return "method_not_allowed"
+	case 413:
+		return "body_too_large"
+	case 415:
+		return "unsupported_media_type"
+	case 429:
+		return "too_many_requests"
+	}
+	if status >= 500 {
+		return "internal"
+	}
+	return "error"
+}
+
+// handleError is fiber's one error handler.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	p, expected := problemFor(err)
+	ctx := c.UserContext()
+	if !expected {
+		loggerFrom(ctx, s.deps.Logger).ErrorContext(ctx, "request failed", "err", err, "route", c.Route().Path)
+	}
+	p.Type = problemBase + p.Code
+	p.RequestID = RequestID(ctx)
+	if p.RequestID == "" { // errors raised before the first middleware ran (e.g. body too large)
+		p.RequestID = newRequestID()
+		c.Set(headerRequestID, p.RequestID)
+	}
+	p.Instance = c.Path()
+	if p.Status == 401 {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="signet", Basic realm="signet"`)
+	}
+	c.Status(p.Status)
+	c.Set(fiber.HeaderContentType, "application/problem+json")
+	return c.JSON(p, "application/problem+json")
+}

@@ -1,0 +1,43 @@
+package server
+
+import "github.com/gofiber/fiber/v2"
+
+func (s *Server) routes() {
+	app := s.app
+	app.Use(s.requestContext, s.observe)
+
+	app.Get("/healthz", s.healthz)
+	app.Get("/readyz", s.readyz)
+	app.Get("/metrics", s.metricsHandler())
+
+	// Private API for the bank backend: every route needs an API key. The
+	// middleware is attached per route, never to the /v1 prefix, so public
+	// device and browser routes below cannot inherit or lose it by accident.
+	key := s.requireAPIKey
+	app.Post("/v1/users", key, s.createUser)
+	app.Get("/v1/users", key, s.findUser)
+	app.Get("/v1/users/:id", key, s.getUser)
+	app.Get("/v1/users/:id/credentials", key, s.listCredentials)
+	app.Post("/v1/credentials/:id/block", key, s.blockCredential)
+	app.Post("/v1/credentials/:id/unblock", key, s.unblockCredential)
+	app.Delete("/v1/credentials/:id", key, s.removeCredential)
+	app.Get("/v1/audit", key, s.listAudit)
+	if s.deps.Operations != nil {
+		app.Post("/v1/operations", key, s.createOperation)
+		app.Get("/v1/operations", key, s.listOperations)
+		app.Get("/v1/operations/:id", key, s.getOperation)
+		app.Post("/v1/operations/:id/cancel", key, s.cancelOperation)
+		app.Post("/v1/users/:id/registration-codes", key, s.issueRegistrationCode)
+		app.Post("/v1/tokens/consume", key, s.consumeToken)
+
+		// Device API (public): the device proves itself by its signature.
+		app.Post("/v1/devices", s.registerDevice)
+		app.Get("/v1/operations/:id/signing-data", s.signingData)
+		app.Post("/v1/operations/:id/approve", s.approveWithDevice)
+		app.Post("/v1/operations/:id/reject", s.rejectWithDevice)
+
+		app.Get("/.well-known/jwks.json", s.jwks)
+	}
+
+	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
+}

@@ -1,0 +1,103 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/signet-sca/signet/account"
+	"github.com/signet-sca/signet/config"
+	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/txsign"
+)
+
+// Pinger is a dependency whose reachability /readyz checks.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Deps are the concrete services cmd/signet wires in.
+type Deps struct {
+	Logger   *slog.Logger
+	APIKeys  []config.APIKey
+	Accounts *account.Service
+	// Operations, Devices: the operation and device-key services (nil: those
+	// routes are not registered).
+	Operations *txsign.Service
+	Devices    *devicekey.Service
+	// Ready lists named dependencies that must answer for /readyz.
+	Ready map[string]Pinger
+	// Registry collects metrics; nil creates a fresh one.
+	Registry *prometheus.Registry
+	// Now is injected for tests; nil means time.Now.
+	Now func() time.Time
+}
+
+// Options are the HTTP knobs from the configuration.
+type Options struct {
+	MaxBodyBytes   int
+	RequestTimeout time.Duration
+}
+
+// Server is the fiber application with its dependencies.
+type Server struct {
+	app     *fiber.App
+	deps    Deps
+	opts    Options
+	metrics *metrics
+	keys    *apiKeys
+}
+
+// New builds the application and registers every route.
+func New(deps Deps, opts Options) *Server {
+	if deps.Logger == nil {
+		deps.Logger = slog.New(slog.DiscardHandler)
+	}
+	if deps.Now == nil {
+		deps.Now = time.Now
+	}
+	if deps.Registry == nil {
+		deps.Registry = prometheus.NewRegistry()
+	}
+	if opts.MaxBodyBytes == 0 {
+		opts.MaxBodyBytes = 64 << 10
+	}
+	if opts.RequestTimeout == 0 {
+		opts.RequestTimeout = 15 * time.Second
+	}
+	s := &Server{deps: deps, opts: opts, metrics: newMetrics(deps.Registry), keys: newAPIKeys(deps.APIKeys)}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "signet",
+		BodyLimit:             opts.MaxBodyBytes,
+		ReadTimeout:           opts.RequestTimeout,
+		WriteTimeout:          opts.RequestTimeout + 5*time.Second,
+		IdleTimeout:           90 * time.Second,
+		Immutable:             true, // values escape handlers (services, goroutines): copy them
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		StrictRouting:         false,
+		CaseSensitive:         true,
+	})
+	s.routes()
+	return s
+}
+
+// App exposes the fiber app (tests use App().Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.app.Listener(ln)
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting and waits for in-flight requests until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }

@@ -1,0 +1,288 @@
+package txsign
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/store"
+)
+
+// Decision is what the user decided.
+type Decision int
+
+const (
+	Approve Decision = iota
+	Reject
+)
+
+func (d Decision) String() string {
+	if d == Reject {
+		return "reject"
+	}
+	return "approve"
+}
+
+// Evidence is what a factor verifier proved, recorded in the audit log so the
+// approval can be re-verified later without the database.
+type Evidence struct {
+	Kind       store.CredentialKind `json:"kind"`
+	Algorithm  string               `json:"alg"`
+	Signed     string               `json:"signed"`     // base64url of the exact bytes signed
+	Signature  string               `json:"signature"`  // base64url
+	PublicKey  string               `json:"public_key"` // base64url (PKIX DER or COSE)
+	Extra      map[string]any       `json:"extra,omitempty"`
+	AMR        []string             `json:"amr"`
+	DL         string               `json:"dl"`
+	DLInputs   DLInput              `json:"dl_inputs"`
+	Credential string               `json:"credential_id"`
+}
+
+// Attempt is one signature attempt on an operation, verified by a factor.
+type Attempt struct {
+	OperationID  string
+	CredentialID string
+	Decision     Decision
+	Actor        string // "device", "browser", "mobile"
+	// Verify checks the factor against the stored operation and credential.
+	// It returns the evidence on success; any error counts as a failed attempt
+	// (a wrong signature). It must not write anything.
+	Verify func(op store.Operation, cred store.Credential) (Evidence, error)
+	// CountCredentialFailure: whether a failure counts against the credential
+	// (PowerAuth does not count possession-only failures).
+	CountCredentialFailure bool
+}
+
+// Result of a successful attempt.
+type Result struct {
+	Operation      store.Operation
+	Token          string
+	TokenExpiresAt time.Time
+}
+
+// ErrSignature is the cause recorded when a signature does not verify.
+var errSignature = errors.New("signature does not verify")
+
+// Decide runs one attempt through the single approval path shared by every
+// factor kind: load the operation and credential, check that the credential
+// may sign, verify, then compare-and-swap PENDING → APPROVED (or REJECTED)
+// exactly once and mint the transaction token. Every attempt is audited.
+// Failures the caller can fix (operation state) are 409/410; everything about
+// the credential or the signature is one uniform authentication failure.
+func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
+	ev := audit.Event{Type: "operation." + a.Decision.String(), Actor: a.Actor, OperationID: a.OperationID, CredentialID: a.CredentialID}
+	fail := func(reason string, evidence any, public error) (Result, error) {
+		ev.Outcome, ev.Reason, ev.Evidence = audit.Failure, reason, evidence
+		if err := s.audit.Record(ctx, ev); err != nil {
+			return Result{}, err
+		}
+		return Result{}, public
+	}
+	op, err := s.Get(ctx, a.OperationID)
+	if err != nil {
+		if errors.Is(err, fault.ErrNotFound) {
+			return fail("unknown operation", nil, err)
+		}
+		return Result{}, err
+	}
+	ev.UserID = op.UserID
+	if op.Status != store.OpPending {
+		return fail("operation is "+string(op.Status), nil, stateError(op))
+	}
+	if _, err := uuid.Parse(a.CredentialID); err != nil {
+		return fail("malformed credential id", nil, fault.ErrUnauthenticated)
+	}
+	cred, err := s.store.GetCredential(ctx, a.CredentialID)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fail("unknown credential", nil, fault.ErrUnauthenticated)
+		}
+		return Result{}, err
+	}
+	switch {
+	case cred.UserID != op.UserID:
+		return fail("credential belongs to another user", map[string]any{"credential_user": cred.UserID}, fault.ErrUnauthenticated)
+	case cred.Status != store.StatusActive:
+		return fail("credential is "+string(cred.Status), nil, fault.ErrUnauthenticated)
+	case !FactorAllowed(op, cred.Kind):
+		return fail("factor "+string(cred.Kind)+" not allowed for this operation", nil,
+			fmt.Errorf("%w: this operation does not accept %s credentials", fault.ErrForbidden, cred.Kind))
+	}
+	// Defence in depth: the stored digest must still match the stored inputs.
+	dl := ComputeDL(dlInput(op))
+	if subtle.ConstantTimeCompare(dl[:], op.DL) != 1 {
+		return fail("stored dynamic-linking digest does not match the stored operation", nil,
+			fmt.Errorf("%w: operation integrity check failed", fault.ErrConflict))
+	}
+	evidence, verr := a.Verify(op, cred)
+	if verr != nil {
+		s.countFailure(ctx, op.ID, cred.ID, a.CountCredentialFailure)
+		return fail(verr.Error(), evidence, fault.ErrUnauthenticated)
+	}
+	evidence.DL, evidence.DLInputs, evidence.Credential, evidence.Kind = EncodeDigest(dl), dlInput(op), cred.ID, cred.Kind
+	res, err := s.finish(ctx, op, cred, a.Decision, evidence)
+	if err != nil {
+		if errors.Is(err, fault.ErrConflict) || errors.Is(err, fault.ErrGone) {
+			return fail("lost the race: "+err.Error(), evidence, err)
+		}
+		return Result{}, err
+	}
+	ev.Outcome, ev.Evidence = audit.Success, evidence
+	if err := s.audit.Record(ctx, ev); err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// countFailure counts a failed signature on the operation (FAILED at the
+// maximum, PSD2 RTS Art. 4(3)(a)) and, when asked, on the credential
+// (BLOCKED with MAX_FAILED_ATTEMPTS at its maximum).
+func (s *Service) countFailure(ctx context.Context, opID, credID string, credential bool) {
+	now := s.cfg.Now().UTC()
+	_, _ = s.store.UpdateOperation(ctx, opID, func(o *store.Operation) error {
+		if o.Status != store.OpPending {
+			return errUnchanged
+		}
+		o.FailedAttempts++
+		if o.FailedAttempts >= o.MaxFailedAttempts {
+			o.Status = store.OpFailed
+		}
+		o.UpdatedAt = now
+		return nil
+	})
+	if credential {
+		_, _ = s.store.UpdateCredential(ctx, credID, func(c *store.Credential) error {
+			if c.Status != store.StatusActive {
+				return errUnchanged
+			}
+			c.RecordFailure(now)
+			return nil
+		})
+	}
+}
+
+// finish records the token id, then moves the operation out of PENDING by
+// compare-and-swap. The JTI goes to the replay store first: if that fails the
+// operation stays PENDING (fail closed, the user may retry); if the swap loses,
+// the recorded JTI belongs to a token nobody received and simply expires.
+func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Credential, d Decision, ev Evidence) (Result, error) {
+	now := s.cfg.Now().UTC()
+	var token, jti string
+	var exp time.Time
+	if d == Approve {
+		var err error
+		token, jti, exp, err = s.mint(ctx, op, ev.AMR, now)
+		if err != nil {
+			return Result{}, err
+		}
+		if err := s.replay.Record(ctx, jti, exp.Sub(now)+time.Second); err != nil {
+			return Result{}, fmt.Errorf("%w: replay store: %v", fault.ErrUnavailable, err)
+		}
+	}
+	updated, err := s.store.UpdateOperation(ctx, op.ID, func(o *store.Operation) error {
+		if o.Status != store.OpPending {
+			return stateError(*o)
+		}
+		if !now.Before(o.ExpiresAt) {
+			return fmt.Errorf("%w: the operation expired", fault.ErrGone)
+		}
+		o.ApprovedCredentialID = cred.ID
+		o.ApprovedAt = &now
+		o.UpdatedAt = now
+		if d == Reject {
+			o.Status = store.OpRejected
+			return nil
+		}
+		o.Status = store.OpApproved
+		o.Token, o.TokenJTI, o.TokenExpiresAt = token, jti, &exp
+		return nil
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	_, _ = s.store.UpdateCredential(ctx, cred.ID, func(c *store.Credential) error {
+		c.RecordSuccess(now)
+		return nil
+	})
+	return Result{Operation: updated, Token: token, TokenExpiresAt: exp}, nil
+}
+
+// VerifyDeviceSignature returns the Verify function of a device-key attempt:
+// ECDSA P-256 / SHA-256 (ASN.1 DER signature) over the 32 DL bytes, or over
+// SHA-256("signet-reject-v1" ‖ DL) to reject (docs/dynamic-linking.md).
+func VerifyDeviceSignature(sig []byte, d Decision) func(store.Operation, store.Credential) (Evidence, error) {
+	return func(op store.Operation, cred store.Credential) (Evidence, error) {
+		msg := op.DL
+		if d == Reject {
+			var dl [DigestSize]byte
+			copy(dl[:], op.DL)
+			r := RejectDigest(dl)
+			msg = r[:]
+		}
+		ev := Evidence{Algorithm: "ES256", Signed: b64(msg), Signature: b64(sig), PublicKey: b64(cred.PublicKey), AMR: []string{"hwk"}}
+		if cred.Kind != store.KindDeviceKey {
+			return ev, errors.New("credential is not a device key")
+		}
+		pub, err := ParseDeviceKey(cred.PublicKey)
+		if err != nil {
+			return ev, err
+		}
+		h := sha256.Sum256(msg)
+		if !ecdsa.VerifyASN1(pub, h[:], sig) {
+			return ev, errSignature
+		}
+		return ev, nil
+	}
+}
+
+// ParseDeviceKey parses a stored PKIX P-256 public key.
+func ParseDeviceKey(der []byte) (*ecdsa.PublicKey, error) {
+	pk, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		return nil, err
+	}
+	ec, ok := pk.(*ecdsa.PublicKey)
+	if !ok || ec.Curve.Params().Name != "P-256" {
+		return nil, errors.New("not a P-256 key")
+	}
+	return ec, nil
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+func newJTI() string {
+	b := make([]byte, 16) // 128-bit random (ARCHITECTURE.md)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// acrFor names the assurance: two or more independent factor categories is
+// SCA (PSD2 RTS Art. 4); otherwise a single factor.
+func acrFor(amr []string) string {
+	cats := map[string]bool{}
+	for _, m := range amr {
+		switch m {
+		case "hwk", "swk", "sc":
+			cats["possession"] = true
+		case "pin", "pwd", "kba":
+			cats["knowledge"] = true
+		case "fpt", "face", "iris", "retina", "vbm", "user":
+			cats["inherence"] = true
+		}
+	}
+	if len(cats) >= 2 {
+		return "urn:signet:acr:sca"
+	}
+	return "urn:signet:acr:1fa"
+}

@@ -1,0 +1,357 @@
+package txsign
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/txsign/verify"
+)
+
+// Store is the part of store.Store the operation and approval services use.
+type Store interface {
+	GetUser(ctx context.Context, id string) (store.User, error)
+	CreateOperation(ctx context.Context, o *store.Operation) error
+	GetOperation(ctx context.Context, id string) (store.Operation, error)
+	GetOperationByIdempotencyKey(ctx context.Context, key string) (store.Operation, error)
+	ListOperations(ctx context.Context, f store.OperationFilter) ([]store.Operation, error)
+	UpdateOperation(ctx context.Context, id string, fn func(*store.Operation) error) (store.Operation, error)
+	GetCredential(ctx context.Context, id string) (store.Credential, error)
+	UpdateCredential(ctx context.Context, id string, fn func(*store.Credential) error) (store.Credential, error)
+}
+
+// Replay records minted token ids and consumes them (txsign/replay.Store
+// satisfies it).
+type Replay interface {
+	Record(ctx context.Context, jti string, ttl time.Duration) error
+	Consume(ctx context.Context, jti string) error
+}
+
+// Config configures operations and tokens.
+type Config struct {
+	Issuer      string
+	Audience    string
+	TokenTTL    time.Duration
+	MaxFailures int    // bad signatures before FAILED (PSD2 RTS Art. 4(3)(a): at most 5)
+	PublicURL   string // base of approval_url
+	Now         func() time.Time
+}
+
+// Service owns operations and the one approval path every factor uses.
+type Service struct {
+	store  Store
+	audit  *audit.Log
+	keys   *Keyring
+	replay Replay
+	cfg    Config
+
+	verifierOnce sync.Once
+	verifier     *verify.Verifier
+	verifierErr  error
+}
+
+// NewService returns the operation service.
+func NewService(s Store, a *audit.Log, keys *Keyring, r Replay, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MaxFailures == 0 {
+		cfg.MaxFailures = 5
+	}
+	if cfg.TokenTTL == 0 {
+		cfg.TokenTTL = 120 * time.Second
+	}
+	return &Service{store: s, audit: a, keys: keys, replay: r, cfg: cfg}
+}
+
+// Operation limits.
+const (
+	MinExpiry     = 30 * time.Second
+	MaxExpiry     = time.Hour
+	DefaultExpiry = 5 * time.Minute
+)
+
+var typePattern = regexp.MustCompile(`^[a-z][a-z0-9_.-]{0,63}$`)
+
+// NewOperation is what the bank backend asks for.
+type NewOperation struct {
+	UserID         string
+	Type           string
+	PayeeAccount   string
+	PayeeName      string
+	Amount         string
+	Currency       string
+	Text           string
+	ExpiresIn      time.Duration // 0: DefaultExpiry
+	Factors        []string      // acceptable credential kinds; empty: any
+	CallbackURL    string
+	IdempotencyKey string
+}
+
+// canonical validates n and returns it canonicalised (amount in minor units,
+// account normalised, names NFC), reporting every problem at once.
+func (n NewOperation) canonical() (NewOperation, error) {
+	var c fault.Collector
+	c.Check(n.UserID != "", "user_id", "is required")
+	if n.UserID != "" {
+		if _, err := uuid.Parse(n.UserID); err != nil || len(n.UserID) != 36 {
+			c.Add("user_id", "is not a valid identifier")
+		}
+	}
+	if !typePattern.MatchString(n.Type) {
+		c.Add("type", "must be 1-64 characters of a-z, 0-9, '_', '.', '-' starting with a letter (e.g. payment, login)")
+	}
+	needsPayee := n.Type != "login"
+	if n.PayeeAccount != "" || needsPayee {
+		acct, err := NormalizeAccount(n.PayeeAccount)
+		mergeValidation(&c, "payee.account", err)
+		n.PayeeAccount = acct
+		name, err := CanonicalPayeeName(n.PayeeName)
+		mergeValidation(&c, "payee.name", err)
+		n.PayeeName = name
+	}
+	if n.Amount != "" || n.Currency != "" || n.Type == "payment" {
+		amt, err := CanonicalAmount(n.Amount, n.Currency)
+		mergeValidation(&c, "amount", err)
+		n.Amount = amt
+	}
+	if n.Text != "" {
+		t, err := canonicalText(n.Text, "text", 500)
+		mergeValidation(&c, "text", err)
+		n.Text = t
+	}
+	if n.ExpiresIn == 0 {
+		n.ExpiresIn = DefaultExpiry
+	}
+	c.Check(n.ExpiresIn >= MinExpiry && n.ExpiresIn <= MaxExpiry, "expires_in", "must be between 30 and 3600 seconds")
+	for _, f := range n.Factors {
+		c.Check(store.CredentialKind(f).Valid(), "factors", "%q is not one of passkey, powerauth, device_key", f)
+	}
+	if n.CallbackURL != "" {
+		u, err := url.Parse(n.CallbackURL)
+		okScheme := err == nil && (u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname())))
+		c.Check(okScheme && u.Host != "" && u.User == nil, "callback_url", "must be an https URL (http only for localhost)")
+	}
+	c.Check(len(n.IdempotencyKey) <= 255, "Idempotency-Key", "must be at most 255 characters")
+	return n, c.Err()
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+func mergeValidation(c *fault.Collector, field string, err error) {
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		c.Add(field, "%s", ve.Reason)
+		return
+	}
+	c.Merge(field, err)
+}
+
+// Create creates a PENDING operation. With an idempotency key, a repeat of the
+// same request returns the first operation (created=false); a different
+// request under a used key is a conflict.
+func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (store.Operation, bool, error) {
+	n, err := in.canonical()
+	if err != nil {
+		return store.Operation{}, false, err
+	}
+	if n.IdempotencyKey != "" {
+		if op, err := s.store.GetOperationByIdempotencyKey(ctx, n.IdempotencyKey); err == nil {
+			return s.sameRequest(op, n)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return store.Operation{}, false, err
+		}
+	}
+	if _, err := s.store.GetUser(ctx, n.UserID); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return store.Operation{}, false, fault.Invalid("user_id", "no such user")
+		}
+		return store.Operation{}, false, err
+	}
+	now := s.cfg.Now().UTC()
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
+	op := store.Operation{
+		ID: uuid.NewString(), UserID: n.UserID, Type: n.Type, PayeeAccount: n.PayeeAccount, PayeeName: n.PayeeName,
+		Amount: n.Amount, Currency: n.Currency, Text: n.Text, Nonce: base64.RawURLEncoding.EncodeToString(nonce),
+		Status: store.OpPending, Factors: strings.Join(n.Factors, ","), CallbackURL: n.CallbackURL,
+		IdempotencyKey: n.IdempotencyKey, MaxFailedAttempts: s.cfg.MaxFailures,
+		// DL carries Unix seconds: expiry is whole seconds so the record and the digest agree.
+		ExpiresAt: now.Add(n.ExpiresIn).Truncate(time.Second), CreatedAt: now, UpdatedAt: now,
+	}
+	dl := ComputeDL(dlInput(op))
+	op.DL = dl[:]
+	if err := s.store.CreateOperation(ctx, &op); err != nil {
+		if errors.Is(err, store.ErrAlreadyExists) && n.IdempotencyKey != "" { // raced with the same key
+			if first, gerr := s.store.GetOperationByIdempotencyKey(ctx, n.IdempotencyKey); gerr == nil {
+				return s.sameRequest(first, n)
+			}
+		}
+		return store.Operation{}, false, err
+	}
+	if err := s.audit.Record(ctx, audit.Event{Type: "operation.create", Outcome: audit.Success, Actor: actor,
+		UserID: op.UserID, OperationID: op.ID, Evidence: map[string]any{"dl_inputs": dlInput(op), "dl": EncodeDigest(dl)}}); err != nil {
+		return store.Operation{}, false, err
+	}
+	return op, true, nil
+}
+
+func (s *Service) sameRequest(op store.Operation, n NewOperation) (store.Operation, bool, error) {
+	if op.UserID != n.UserID || op.Type != n.Type || op.PayeeAccount != n.PayeeAccount || op.PayeeName != n.PayeeName ||
+		op.Amount != n.Amount || op.Currency != n.Currency || op.Text != n.Text {
+		return store.Operation{}, false, fmt.Errorf("%w: the Idempotency-Key was already used for a different operation", fault.ErrConflict)
+	}
+	op, err := s.expireIfDue(context.Background(), op)
+	return op, false, err
+}
+
+func dlInput(op store.Operation) DLInput {
+	return DLInput{ID: op.ID, Type: op.Type, PayeeAccount: op.PayeeAccount, PayeeName: op.PayeeName,
+		Amount: op.Amount, Currency: op.Currency, Nonce: op.Nonce, ExpiresAt: op.ExpiresAt}
+}
+
+// DLInputs returns the dynamic-linking inputs of a stored operation.
+func DLInputs(op store.Operation) DLInput { return dlInput(op) }
+
+// Get returns an operation, applying expiry on read.
+func (s *Service) Get(ctx context.Context, id string) (store.Operation, error) {
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return store.Operation{}, fault.Invalid("id", "is not a valid identifier")
+	}
+	op, err := s.store.GetOperation(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Operation{}, fmt.Errorf("%w: operation", fault.ErrNotFound)
+	}
+	if err != nil {
+		return store.Operation{}, err
+	}
+	return s.expireIfDue(ctx, op)
+}
+
+// List lists operations of a user, optionally by status.
+func (s *Service) List(ctx context.Context, userID, status string) ([]store.Operation, error) {
+	var c fault.Collector
+	if _, err := uuid.Parse(userID); err != nil || len(userID) != 36 {
+		c.Add("user_id", "is required and must be a valid identifier")
+	}
+	c.Check(status == "" || store.OperationStatus(status).Valid(), "status", "must be one of PENDING, APPROVED, REJECTED, CANCELED, EXPIRED, FAILED")
+	if err := c.Err(); err != nil {
+		return nil, err
+	}
+	if _, err := s.ExpireDue(ctx); err != nil {
+		return nil, err
+	}
+	return s.store.ListOperations(ctx, store.OperationFilter{UserID: userID, Status: store.OperationStatus(status)})
+}
+
+// Cancel cancels a PENDING operation.
+func (s *Service) Cancel(ctx context.Context, actor, id string) (store.Operation, error) {
+	op, err := s.Get(ctx, id)
+	if err != nil {
+		return op, err
+	}
+	op, err = s.store.UpdateOperation(ctx, id, func(o *store.Operation) error {
+		if o.Status != store.OpPending {
+			return stateError(*o)
+		}
+		o.Status = store.OpCanceled
+		o.UpdatedAt = s.cfg.Now().UTC()
+		return nil
+	})
+	outcome, reason := audit.Success, ""
+	if err != nil {
+		outcome, reason = audit.Failure, err.Error()
+	}
+	if aerr := s.audit.Record(ctx, audit.Event{Type: "operation.cancel", Outcome: outcome, Reason: reason, Actor: actor,
+		UserID: op.UserID, OperationID: id}); aerr != nil && err == nil {
+		err = aerr
+	}
+	return op, err
+}
+
+// stateError explains why an operation cannot change: 410 for expired, 409
+// otherwise.
+func stateError(op store.Operation) error {
+	if op.Status == store.OpExpired {
+		return fmt.Errorf("%w: the operation expired", fault.ErrGone)
+	}
+	return fmt.Errorf("%w: the operation is %s", fault.ErrConflict, op.Status)
+}
+
+// expireIfDue moves a PENDING operation past its expiry to EXPIRED.
+func (s *Service) expireIfDue(ctx context.Context, op store.Operation) (store.Operation, error) {
+	if op.Status != store.OpPending || s.cfg.Now().Before(op.ExpiresAt) {
+		return op, nil
+	}
+	updated, err := s.store.UpdateOperation(ctx, op.ID, func(o *store.Operation) error {
+		if o.Status != store.OpPending {
+			return errUnchanged
+		}
+		o.Status = store.OpExpired
+		o.UpdatedAt = s.cfg.Now().UTC()
+		return nil
+	})
+	if errors.Is(err, errUnchanged) {
+		return s.store.GetOperation(ctx, op.ID)
+	}
+	if err != nil {
+		return op, err
+	}
+	_ = s.audit.Record(ctx, audit.Event{Type: "operation.expire", Outcome: audit.Success, Actor: "system",
+		UserID: op.UserID, OperationID: op.ID})
+	return updated, nil
+}
+
+var errUnchanged = errors.New("unchanged")
+
+// ExpireDue expires every PENDING operation past its expiry (the sweeper).
+func (s *Service) ExpireDue(ctx context.Context) (int, error) {
+	ops, err := s.store.ListOperations(ctx, store.OperationFilter{Status: store.OpPending, ExpiresBefore: s.cfg.Now(), Limit: 500})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, op := range ops {
+		updated, err := s.expireIfDue(ctx, op)
+		if err != nil {
+			return n, err
+		}
+		if updated.Status == store.OpExpired {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// FactorAllowed reports whether credentials of kind may approve op.
+func FactorAllowed(op store.Operation, kind store.CredentialKind) bool {
+	return op.Factors == "" || slices.Contains(strings.Split(op.Factors, ","), string(kind))
+}
+
+// TokenIfValid returns the operation's token while it is still valid.
+func (s *Service) TokenIfValid(op store.Operation) (string, *time.Time) {
+	if op.Status == store.OpApproved && op.Token != "" && op.TokenExpiresAt != nil && s.cfg.Now().Before(*op.TokenExpiresAt) {
+		return op.Token, op.TokenExpiresAt
+	}
+	return "", nil
+}
+
+// ApprovalURL is where the user approves op in a browser.
+func (s *Service) ApprovalURL(op store.Operation) string {
+	return s.cfg.PublicURL + "/web/approve/" + op.ID
+}

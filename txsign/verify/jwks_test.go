@@ -1,0 +1,475 @@
+package verify
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// jwksServer serves a JWK Set that tests can change, and counts requests.
+type jwksServer struct {
+	*httptest.Server
+	mu           sync.Mutex
+	body         []byte
+	status       int
+	cacheControl string
+	gate         chan struct{} // when set, requests wait for it to close
+	hits         atomic.Int32
+}
+
+func newJWKSServer(t *testing.T, body []byte) *jwksServer {
+	s := &jwksServer{body: body, status: http.StatusOK}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.hits.Add(1)
+		s.mu.Lock()
+		body, status, cc, gate := s.body, s.status, s.cacheControl, s.gate
+		s.mu.Unlock()
+		if gate != nil {
+			<-gate
+		}
+		if cc != "" {
+			w.Header().Set("Cache-Control", cc)
+		}
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.WriteHeader(status)
+		_, _ = w.Write(body)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) set(body []byte, status int, cacheControl string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.body, s.status, s.cacheControl = body, status, cacheControl
+}
+
+func newTestJWKS(t *testing.T, url string, c *clock, opts ...JWKSOption) *JWKS {
+	t.Helper()
+	j, err := NewJWKS(url, append([]JWKSOption{WithClock(c.Now)}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func TestJWKSUnknownKidRefreshesOnceThenNegativeCache(t *testing.T) {
+	c := newClock()
+	k1, k2 := newSigner(t, "k1"), newSigner(t, "k2")
+	srv := newJWKSServer(t, jwksJSON(t, k1.jwk(t)))
+	j := newTestJWKS(t, srv.URL, c)
+	v := newTestVerifier(t, j, c, nil)
+	ctx := t.Context()
+
+	for i := 0; i < 10; i++ {
+		if _, err := v.Verify(ctx, k1.mint(t, validClaims(t, c.Now()), nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := srv.hits.Load(); got != 1 {
+		t.Fatalf("known kid: %d JWKS requests; want 1", got)
+	}
+
+	// An unknown kid 31 s later: one refresh, then refused.
+	c.Advance(31 * time.Second)
+	unknown := newSigner(t, "ghost")
+	if _, err := v.Verify(ctx, unknown.mint(t, validClaims(t, c.Now()), nil)); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("unknown kid = %v; want ErrInvalidToken", err)
+	}
+	if got := srv.hits.Load(); got != 2 {
+		t.Fatalf("after unknown kid: %d requests; want 2", got)
+	}
+	// The same kid again, even after the rate limit: negative cache, no request.
+	c.Advance(31 * time.Second)
+	for i := 0; i < 5; i++ {
+		if _, err := v.Verify(ctx, unknown.mint(t, validClaims(t, c.Now()), nil)); !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("negative-cached kid = %v", err)
+		}
+	}
+	if got := srv.hits.Load(); got != 2 {
+		t.Fatalf("negative cache: %d requests; want 2", got)
+	}
+	// Another unknown kid may refresh (rate limit passed) — once; a third within 30 s may not.
+	if _, err := v.Verify(ctx, newSigner(t, "ghost2").mint(t, validClaims(t, c.Now()), nil)); !errors.Is(err, ErrInvalidToken) {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, newSigner(t, "ghost3").mint(t, validClaims(t, c.Now()), nil)); !errors.Is(err, ErrInvalidToken) {
+		t.Fatal(err)
+	}
+	if got := srv.hits.Load(); got != 3 {
+		t.Fatalf("rate limit: %d requests; want 3", got)
+	}
+
+	// Rotation: the issuer publishes k2; a token signed by it is accepted once the rate
+	// limit allows a refresh.
+	srv.set(jwksJSON(t, k1.jwk(t), k2.jwk(t)), http.StatusOK, "")
+	c.Advance(31 * time.Second)
+	if _, err := v.Verify(ctx, k2.mint(t, validClaims(t, c.Now()), nil)); err != nil {
+		t.Fatalf("new key after rotation: %v", err)
+	}
+	if got := srv.hits.Load(); got != 4 {
+		t.Fatalf("rotation: %d requests; want 4", got)
+	}
+}
+
+func TestJWKSColdCacheServerDown(t *testing.T) {
+	c := newClock()
+	s := newSigner(t, "k1")
+	srv := newJWKSServer(t, jwksJSON(t, s.jwk(t)))
+	url := srv.URL
+	srv.Close()
+	v := newTestVerifier(t, newTestJWKS(t, url, c), c, nil)
+	_, err := v.Verify(t.Context(), s.mint(t, validClaims(t, c.Now()), nil))
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("cold cache, JWKS down = %v; want ErrUnavailable", err)
+	}
+}
+
+func TestJWKSColdCacheBadResponses(t *testing.T) {
+	c := newClock()
+	s := newSigner(t, "k1")
+	for name, resp := range map[string]struct {
+		status int
+		body   string
+	}{
+		"HTTP 500":    {http.StatusInternalServerError, `{"keys":[]}`},
+		"HTTP 404":    {http.StatusNotFound, ``},
+		"HTML":        {http.StatusOK, `<html>captive portal</html>`},
+		"no keys":     {http.StatusOK, `{}`},
+		"over 1 MiB":  {http.StatusOK, `{"keys":[],"pad":"` + strings.Repeat("x", maxJWKSBody) + `"}`},
+		"JSON array":  {http.StatusOK, `[]`},
+		"JSON string": {http.StatusOK, `"keys"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newJWKSServer(t, []byte(resp.body))
+			srv.set([]byte(resp.body), resp.status, "")
+			v := newTestVerifier(t, newTestJWKS(t, srv.URL, c), c, nil)
+			if _, err := v.Verify(t.Context(), s.mint(t, validClaims(t, c.Now()), nil)); !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Verify = %v; want ErrUnavailable", err)
+			}
+		})
+	}
+}
+
+func TestJWKSColdRetryIsRateLimited(t *testing.T) {
+	c := newClock()
+	s := newSigner(t, "k1")
+	srv := newJWKSServer(t, nil)
+	srv.set(nil, http.StatusServiceUnavailable, "")
+	v := newTestVerifier(t, newTestJWKS(t, srv.URL, c), c, nil)
+	for i := 0; i < 5; i++ {
+		if _, err := v.Verify(t.Context(), s.mint(t, validClaims(t, c.Now()), nil)); !errors.Is(err, ErrUnavailable) {
+			t.Fatal(err)
+		}
+	}
+	if got := srv.hits.Load(); got != 1 {
+		t.Fatalf("%d requests to a failing JWKS within a second; want 1", got)
+	}
+	// Recovery: a second later the next request fetches again and succeeds.
+	srv.set(jwksJSON(t, s.jwk(t)), http.StatusOK, "")
+	c.Advance(time.Second)
+	if _, err := v.Verify(t.Context(), s.mint(t, validClaims(t, c.Now()), nil)); err != nil {
+		t.Fatalf("after recovery: %v", err)
+	}
+}
+
+func TestJWKSStaleKeysWhileIssuerDown(t *testing.T) {
+	c := newClock()
+	s := newSigner(t, "k1")
+	srv := newJWKSServer(t, jwksJSON(t, s.jwk(t)))
+	srv.set(jwksJSON(t, s.jwk(t)), http.StatusOK, "public, max-age=60")
+	v := newTestVerifier(t, newTestJWKS(t, srv.URL, c, WithMaxStale(10*time.Minute)), c, nil)
+	ctx := t.Context()
+	if _, err := v.Verify(ctx, s.mint(t, validClaims(t, c.Now()), nil)); err != nil {
+		t.Fatal(err)
+	}
+	// Within max-age: no request.
+	c.Advance(59 * time.Second)
+	if _, err := v.Verify(ctx, s.mint(t, validClaims(t, c.Now()), nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.hits.Load(); got != 1 {
+		t.Fatalf("%d requests within max-age; want 1", got)
+	}
+	// Past max-age, the issuer is down: the stale key still verifies (one attempt made).
+	srv.set(nil, http.StatusBadGateway, "")
+	c.Advance(2 * time.Second)
+	if _, err := v.Verify(ctx, s.mint(t, validClaims(t, c.Now()), nil)); err != nil {
+		t.Fatalf("stale key while the issuer is down: %v", err)
+	}
+	if got := srv.hits.Load(); got != 2 {
+		t.Fatalf("%d requests after max-age; want 2", got)
+	}
+	// Past MaxStale: no longer trusted.
+	c.Advance(10 * time.Minute)
+	if _, err := v.Verify(ctx, s.mint(t, validClaims(t, c.Now()), nil)); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("beyond MaxStale = %v; want ErrUnavailable", err)
+	}
+}
+
+func TestJWKSRemovedKeyStopsVerifying(t *testing.T) {
+	c := newClock()
+	k1, k2 := newSigner(t, "k1"), newSigner(t, "k2")
+	srv := newJWKSServer(t, jwksJSON(t, k1.jwk(t), k2.jwk(t)))
+	v := newTestVerifier(t, newTestJWKS(t, srv.URL, c), c, nil)
+	if _, err := v.Verify(t.Context(), k1.mint(t, validClaims(t, c.Now()), nil)); err != nil {
+		t.Fatal(err)
+	}
+	srv.set(jwksJSON(t, k2.jwk(t)), http.StatusOK, "")
+	c.Advance(6 * time.Minute) // past the default 5 min freshness
+	if _, err := v.Verify(t.Context(), k1.mint(t, validClaims(t, c.Now()), nil)); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("retired key = %v; want ErrInvalidToken", err)
+	}
+}
+
+func TestJWKSSingleFlight(t *testing.T) {
+	c := newClock()
+	s := newSigner(t, "k1")
+	srv := newJWKSServer(t, jwksJSON(t, s.jwk(t)))
+	gate := make(chan struct{})
+	srv.mu.Lock()
+	srv.gate = gate
+	srv.mu.Unlock()
+	v := newTestVerifier(t, newTestJWKS(t, srv.URL, c), c, nil)
+	tok := s.mint(t, validClaims(t, c.Now()), nil)
+
+	const n = 50
+	errs := make(chan error, n)
+	var started sync.WaitGroup
+	for i := 0; i < n; i++ {
+		started.Add(1)
+		go func() {
+			started.Done()
+			_, err := v.Verify(context.Background(), tok)
+			errs <- err
+		}()
+	}
+	started.Wait()
+	for srv.hits.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // let the others queue behind the flight
+	close(gate)
+	for i := 0; i < n; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := srv.hits.Load(); got != 1 {
+		t.Fatalf("%d concurrent cold lookups made %d requests; want 1", n, got)
+	}
+}
+
+func TestJWKSCallerCancellation(t *testing.T) {
+	c := newClock()
+	s := newSigner(t, "k1")
+	srv := newJWKSServer(t, jwksJSON(t, s.jwk(t)))
+	gate := make(chan struct{})
+	srv.mu.Lock()
+	srv.gate = gate
+	srv.mu.Unlock()
+	j := newTestJWKS(t, srv.URL, c)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := j.Key(ctx, "k1"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Key with expiring context = %v", err)
+	}
+	// The fetch went on without the impatient caller and serves the next one.
+	close(gate)
+	if _, err := j.Key(t.Context(), "k1"); err != nil {
+		t.Fatalf("Key after the flight: %v", err)
+	}
+	if got := srv.hits.Load(); got != 1 {
+		t.Fatalf("%d requests; want 1", got)
+	}
+}
+
+func TestJWKSRefresh(t *testing.T) {
+	c := newClock()
+	s := newSigner(t, "k1")
+	srv := newJWKSServer(t, jwksJSON(t, s.jwk(t)))
+	j := newTestJWKS(t, srv.URL, c)
+	if err := j.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Key(t.Context(), "k1"); err != nil || srv.hits.Load() != 1 {
+		t.Fatalf("Key after Refresh = %v (%d requests)", err, srv.hits.Load())
+	}
+	srv.set(nil, http.StatusInternalServerError, "")
+	if err := j.Refresh(t.Context()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Refresh on a failing issuer = %v", err)
+	}
+}
+
+func TestNewJWKSURL(t *testing.T) {
+	tests := []struct {
+		url  string
+		opts []JWKSOption
+		ok   bool
+	}{
+		{url: "http://signet.internal/.well-known/jwks.json"},
+		{url: "ftp://signet.example/jwks"},
+		{url: "/relative/jwks.json"},
+		{url: "https://"},
+		{url: "https://signet.example/.well-known/jwks.json", opts: []JWKSOption{WithMinRefreshInterval(0)}},
+		{url: "https://signet.example/.well-known/jwks.json", ok: true},
+		{url: "http://127.0.0.1:8080/.well-known/jwks.json", ok: true},
+		{url: "http://[::1]:8080/.well-known/jwks.json", ok: true},
+		{url: "http://localhost:8080/.well-known/jwks.json", ok: true},
+		{url: "http://signet.internal/.well-known/jwks.json", opts: []JWKSOption{AllowHTTP()}, ok: true},
+	}
+	for _, tt := range tests {
+		_, err := NewJWKS(tt.url, tt.opts...)
+		if tt.ok != (err == nil) {
+			t.Errorf("NewJWKS(%q) = %v; want ok=%v", tt.url, err, tt.ok)
+		}
+	}
+}
+
+func TestCacheMaxAge(t *testing.T) {
+	tests := []struct {
+		in   []string
+		want time.Duration
+	}{
+		{nil, -1},
+		{[]string{"public"}, -1},
+		{[]string{"max-age=abc"}, -1},
+		{[]string{"max-age=-5"}, -1},
+		{[]string{"public, max-age=300"}, 300 * time.Second},
+		{[]string{"Max-Age=60"}, 60 * time.Second},
+		{[]string{`max-age="120"`}, 120 * time.Second},
+		{[]string{"public", "max-age=30"}, 30 * time.Second},
+		{[]string{"max-age=600, no-cache"}, 0},
+		{[]string{"no-store"}, 0},
+	}
+	for _, tt := range tests {
+		if got := cacheMaxAge(tt.in); got != tt.want {
+			t.Errorf("cacheMaxAge(%q) = %v; want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseJWKS(t *testing.T) {
+	s := newSigner(t, "good")
+	good := s.jwk(t)
+	with := func(edit func(m map[string]any)) map[string]any {
+		m := map[string]any{}
+		for k, v := range good {
+			m[k] = v
+		}
+		edit(m)
+		return m
+	}
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	p384b, _ := p384.PublicKey.Bytes()
+	zero32 := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+
+	t.Run("documents", func(t *testing.T) {
+		for _, doc := range []string{``, `null`, `[]`, `{}`, `{"keys":null}`, `{"keys":{}}`, `{"keys":"x"}`, `not json`} {
+			if _, err := ParseJWKS([]byte(doc)); err == nil {
+				t.Errorf("ParseJWKS(%q) accepted", doc)
+			}
+		}
+		if keys, err := ParseJWKS([]byte(`{"keys":[]}`)); err != nil || len(keys) != 0 {
+			t.Errorf("empty set = %v, %v", keys, err)
+		}
+	})
+
+	tests := []struct {
+		name string
+		key  any
+		ok   bool
+	}{
+		{"RSA key", map[string]any{"kty": "RSA", "kid": "good", "n": "AQAB", "e": "AQAB"}, false},
+		{"P-384", with(func(m map[string]any) {
+			m["crv"] = "P-384"
+			m["x"] = base64.RawURLEncoding.EncodeToString(p384b[1:49])
+			m["y"] = base64.RawURLEncoding.EncodeToString(p384b[49:])
+		}), false},
+		{"alg ES384", with(func(m map[string]any) { m["alg"] = "ES384" }), false},
+		{"alg none", with(func(m map[string]any) { m["alg"] = "none" }), false},
+		{"alg empty string", with(func(m map[string]any) { m["alg"] = "" }), false},
+		{"use enc", with(func(m map[string]any) { m["use"] = "enc" }), false},
+		{"key_ops sign only", with(func(m map[string]any) { m["key_ops"] = []string{"sign"} }), false},
+		{"private key published", with(func(m map[string]any) { m["d"] = zero32 }), false},
+		{"no kid", with(func(m map[string]any) { delete(m, "kid") }), false},
+		{"kid not a string", with(func(m map[string]any) { m["kid"] = 1 }), false},
+		{"short x", with(func(m map[string]any) { m["x"] = m["x"].(string)[:40] }), false},
+		{"padded x", with(func(m map[string]any) { m["x"] = m["x"].(string) + "=" }), false},
+		{"std base64 alphabet in x", with(func(m map[string]any) { m["x"] = "+" + m["x"].(string)[1:] }), false},
+		{"off-curve point", with(func(m map[string]any) { m["y"] = zero32 }), false},
+		{"x not a string", with(func(m map[string]any) { m["x"] = 5 }), false},
+		{"not an object", "EC", false},
+
+		{"complete", good, true},
+		{"no alg, no use", with(func(m map[string]any) { delete(m, "alg"); delete(m, "use") }), true},
+		{"key_ops with verify", with(func(m map[string]any) { m["key_ops"] = []string{"verify"} }), true},
+		{"unknown members ignored", with(func(m map[string]any) { m["x5t#S256"] = "abc"; m["ext"] = true }), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, _ := json.Marshal(map[string]any{"keys": []any{tt.key}})
+			keys, err := ParseJWKS(doc)
+			if err != nil {
+				t.Fatalf("ParseJWKS = %v", err)
+			}
+			if _, got := keys["good"]; got != tt.ok {
+				t.Fatalf("key used = %v; want %v", got, tt.ok)
+			}
+		})
+	}
+
+	t.Run("duplicate kid dropped, others kept", func(t *testing.T) {
+		other := newSigner(t, "good").jwk(t)
+		third := newSigner(t, "third").jwk(t)
+		keys, err := ParseJWKS(jwksJSON(t, good, other, third, good))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := keys["good"]; ok {
+			t.Fatal("ambiguous kid kept")
+		}
+		if _, ok := keys["third"]; !ok {
+			t.Fatal("unrelated key dropped")
+		}
+	})
+}
+
+// FuzzParseJWKS: no input panics, and every key returned is a P-256 point under a non-empty kid.
+func FuzzParseJWKS(f *testing.F) {
+	s := newSigner(f, "k1")
+	valid := jwksJSON(f, s.jwk(f), map[string]any{"kty": "RSA", "kid": "r", "n": "AQAB", "e": "AQAB"})
+	f.Add(valid)
+	for i := 0; i < len(valid); i += 3 {
+		b := append([]byte(nil), valid...)
+		b[i] ^= 0x01
+		f.Add(b)
+	}
+	f.Add([]byte(`{"keys":[]}`))
+	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"P-256","kid":"x","x":"","y":""}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		keys, err := ParseJWKS(data)
+		if err != nil {
+			return
+		}
+		for kid, k := range keys {
+			if kid == "" || k == nil || k.Curve != elliptic.P256() {
+				t.Fatalf("bad key %q: %+v", kid, k)
+			}
+			if _, err := k.Bytes(); err != nil {
+				t.Fatalf("key %q is not a valid point: %v", kid, err)
+			}
+		}
+	})
+}
