@@ -22,24 +22,58 @@ import (
 	"github.com/signet-sca/signet/account"
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/config"
+	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/store/sqlstore"
+	"github.com/signet-sca/signet/txsign"
+	"github.com/signet-sca/signet/txsign/replay"
 )
 
 const testSecret = "test-secret-0123456789"
 
+// testClient bounds connections per host: hundreds of simultaneous dials can
+// overflow a small listen backlog and stall on SYN retransmits for seconds.
+// Requests still run in parallel, 64 at a time on the wire.
+var testClient = &http.Client{Transport: &http.Transport{MaxConnsPerHost: 64, MaxIdleConnsPerHost: 64}}
+
 type harness struct {
-	t     *testing.T
-	srv   *server.Server
-	store store.Store
-	addr  string
+	t       testing.TB
+	srv     *server.Server
+	store   store.Store
+	addr    string
+	keyring *txsign.Keyring
+	ops     *txsign.Service
 }
 
 func newHarness(t *testing.T, ready map[string]server.Pinger) *harness {
+	return newHarnessWith(t, harnessOpts{ready: ready})
+}
+
+type harnessOpts struct {
+	ready       map[string]server.Pinger
+	replay      replay.Store // default: in-process
+	databaseURL string       // default: a fresh SQLite file
+	now         func() time.Time
+	maxBody     int
+}
+
+// newHarnessWith wires the server as cmd/signet does, over real stores, and
+// serves it on a loopback port.
+func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "signet.db"))
+	if o.databaseURL == "" {
+		o.databaseURL = filepath.Join(t.TempDir(), "signet.db")
+	}
+	if o.now == nil {
+		o.now = time.Now
+	}
+	if o.maxBody == 0 {
+		o.maxBody = 4096
+	}
+	st, err := sqlstore.Open(ctx, o.databaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,22 +81,41 @@ func newHarness(t *testing.T, ready map[string]server.Pinger) *harness {
 	if _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ready == nil {
-		ready = map[string]server.Pinger{"database": st}
+	if o.ready == nil {
+		o.ready = map[string]server.Pinger{"database": st}
 	}
+	if o.replay == nil {
+		o.replay = replay.NewMemory(o.now)
+	}
+	ring, _ := kek.New([][]byte{bytes.Repeat([]byte{7}, 32)})
+	auditLog := audit.New(st, o.now, nil)
+	keyring := txsign.NewKeyring(st, ring, txsign.KeyringConfig{Now: o.now})
+	if err := keyring.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ops := txsign.NewService(st, auditLog, keyring, o.replay, txsign.Config{Issuer: testIssuer, Audience: testAudience,
+		TokenTTL: 120 * time.Second, MaxFailures: 5, PublicURL: "http://localhost:8080", Now: o.now})
 	srv := server.New(server.Deps{
-		APIKeys:  []config.APIKey{{Name: "bank", Secret: testSecret}},
-		Accounts: account.New(st, audit.New(st, nil, nil), nil),
-		Ready:    ready,
-	}, server.Options{MaxBodyBytes: 4096})
+		APIKeys:    []config.APIKey{{Name: "bank", Secret: testSecret}},
+		Accounts:   account.New(st, auditLog, o.now),
+		Operations: ops,
+		Devices:    devicekey.New(st, auditLog, o.now),
+		Ready:      o.ready,
+		Now:        o.now,
+	}, server.Options{MaxBodyBytes: o.maxBody})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	return &harness{t: t, srv: srv, store: st, addr: ln.Addr().String()}
+	return &harness{t: t, srv: srv, store: st, addr: ln.Addr().String(), keyring: keyring, ops: ops}
 }
+
+const (
+	testIssuer   = "http://localhost:8080"
+	testAudience = "payments"
+)
 
 type response struct {
 	status int
@@ -70,7 +123,7 @@ type response struct {
 	body   []byte
 }
 
-func (r response) json(t *testing.T) map[string]any {
+func (r response) json(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.body, &m); err != nil {
@@ -106,7 +159,7 @@ func (h *harness) do(method, path, auth string, body any) response {
 	}
 	req.RequestURI = ""
 	req.URL.Scheme, req.URL.Host = "http", h.addr
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testClient.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
