@@ -126,26 +126,30 @@ func (k *Keyring) createKey(ctx context.Context, state store.SigningKeyState) er
 }
 
 // Rotate promotes the next key to active, retires the previous active key(s)
-// and creates a new next key. Safe to call from several replicas at once:
-// only the replica whose compare-and-swap promotes the next key rotates.
+// and creates a new next key. It works from one snapshot of the key table and
+// promotes by compare-and-swap, so when several replicas rotate at the same
+// moment exactly one promotion happens and the others return "". Only a key
+// that has already been published as next is ever promoted.
 func (k *Keyring) Rotate(ctx context.Context) (promoted string, err error) {
 	keys, err := k.reload(ctx)
 	if err != nil {
 		return "", err
 	}
+	return k.rotate(ctx, keys)
+}
+
+func (k *Keyring) rotate(ctx context.Context, keys []store.SigningKey) (string, error) {
 	n := next(keys)
 	if n == nil {
-		if err := k.Ensure(ctx); err != nil {
+		// Never promote a key nobody has seen: publish one, rotate later.
+		if err := k.createKey(ctx, store.KeyNext); err != nil {
 			return "", err
 		}
-		keys, _ = k.reload(ctx)
-		if n = next(keys); n == nil {
-			return "", errors.New("txsign: no next key to promote")
-		}
+		return "", errors.New("txsign: there was no next key; one is now published, rotate again once gateways have refreshed")
 	}
 	now := k.cfg.Now().UTC()
 	errLost := errors.New("lost rotation race")
-	_, err = k.store.UpdateSigningKey(ctx, n.ID, func(sk *store.SigningKey) error {
+	_, err := k.store.UpdateSigningKey(ctx, n.ID, func(sk *store.SigningKey) error {
 		if sk.State != store.KeyNext {
 			return errLost
 		}
@@ -185,7 +189,10 @@ func (k *Keyring) Rotate(ctx context.Context) (promoted string, err error) {
 	return n.ID, err
 }
 
-// RotateIfDue rotates when the active key has signed for RotateEvery.
+// RotateIfDue rotates when the active key has signed for RotateEvery. The
+// due check and the rotation use the same snapshot: a replica that sees a
+// stale active key loses the compare-and-swap, one that sees the fresh key is
+// not due, so timed rotation on many replicas rotates once.
 func (k *Keyring) RotateIfDue(ctx context.Context) (bool, error) {
 	if k.cfg.RotateEvery <= 0 {
 		return false, nil
@@ -198,7 +205,7 @@ func (k *Keyring) RotateIfDue(ctx context.Context) (bool, error) {
 	if a != nil && a.ActivatedAt != nil && k.cfg.Now().Sub(*a.ActivatedAt) < k.cfg.RotateEvery {
 		return false, nil
 	}
-	id, err := k.Rotate(ctx)
+	id, err := k.rotate(ctx, keys)
 	return id != "", err
 }
 
