@@ -1,0 +1,49 @@
+package server
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/signet-sca/signet/fault"
+)
+
+// FuzzDecodeStrict: every request body goes through decodeStrict. It never
+// panics and every refusal is an *InvalidError (a 400 with a message).
+func FuzzDecodeStrict(f *testing.F) {
+	seeds := []string{
+		`{"external_id":"cust-1","display_name":"Jana"}`,
+		`{"user_id":"4a6105cd-7898-4dc8-be79-fd27e237ba54","type":"payment","payee":{"account":"DE89370400440532013000","name":"ACME"},"amount":"100","currency":"EUR","expires_in":300,"factors":["device_key"]}`,
+		`{"credential_id":"4a6105cd-7898-4dc8-be79-fd27e237ba54","signature":"MEUCIQ"}`,
+		`{"external_id":"a"} {}`, `{"external_id":`, `[]`, ``, `{"unknown":1}`,
+	}
+	for _, s := range seeds {
+		f.Add([]byte(s))
+		for i := 0; i < len(s); i += 7 {
+			b := []byte(s)
+			b[i] ^= 0x20
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var u struct {
+			ExternalID  string `json:"external_id"`
+			DisplayName string `json:"display_name"`
+		}
+		var op createOperationRequest
+		var sig deviceSignatureRequest
+		for _, dst := range []any{&u, &op, &sig} {
+			if err := decodeStrict(body, dst); err != nil {
+				var inv *fault.InvalidError
+				if !errors.As(err, &inv) {
+					t.Fatalf("refusal is not a 400: %v", err)
+				}
+			}
+		}
+		if _, err := sig.Validate(); err != nil {
+			var inv *fault.InvalidError
+			if !errors.As(err, &inv) {
+				t.Fatalf("signature refusal is not a 400: %v", err)
+			}
+		}
+	})
+}
