@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/signet-sca/signet/internal/benchutil"
 	"github.com/signet-sca/signet/txsign/replay"
 	"github.com/signet-sca/signet/txsign/replay/redisreplay"
 	"github.com/signet-sca/signet/txsign/replay/replaytest"
@@ -31,6 +32,14 @@ func BenchmarkVerifyLocal(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	benchutil.Report(b, map[string]func() float64{"ecdsa-verify": func() float64 { return rawVerify(b, s) }})
+}
+
+// rawVerify is the P-256 ECDSA verification primitive's time per call.
+func rawVerify(b *testing.B, s *signer) float64 {
+	digest := sha256.Sum256([]byte("header.payload"))
+	sig, _ := ecdsa.SignASN1(rand.Reader, s.key, digest[:])
+	return benchutil.Raw(b, 300, func() { ecdsa.VerifyASN1(&s.key.PublicKey, digest[:], sig) })
 }
 
 // BenchmarkECDSAVerifyRaw is the P-256 verification primitive alone, to read
@@ -55,7 +64,7 @@ func BenchmarkECDSAVerifyRaw(b *testing.B) {
 func BenchmarkVerifyAndConsumeMemory(b *testing.B) {
 	c := newClock()
 	store := replay.NewMemory(c.Now, replay.WithMaxEntries(b.N+1))
-	benchVerifyAndConsume(b, c, store, func(jtis []string) {
+	benchVerifyAndConsume(b, c, store, nil, func(jtis []string) {
 		for _, id := range jtis {
 			if err := store.Record(context.Background(), id, time.Hour); err != nil {
 				b.Fatal(err)
@@ -69,7 +78,11 @@ func BenchmarkVerifyAndConsumeMemory(b *testing.B) {
 func BenchmarkVerifyAndConsumeRedis(b *testing.B) {
 	client, prefix := benchRedis(b)
 	store := redisreplay.New(client, prefix)
-	benchVerifyAndConsume(b, newClock(), store, func(jtis []string) {
+	ctx := context.Background()
+	raw := map[string]func() float64{"redis-getdel": func() float64 {
+		return benchutil.Raw(b, 300, func() { client.GetDel(ctx, prefix+"absent") })
+	}}
+	benchVerifyAndConsume(b, newClock(), store, raw, func(jtis []string) {
 		pipe := client.Pipeline()
 		for _, id := range jtis {
 			pipe.Set(context.Background(), prefix+id, "1", time.Hour)
@@ -101,7 +114,7 @@ func BenchmarkRedisGETDELRaw(b *testing.B) {
 	}
 }
 
-func benchVerifyAndConsume(b *testing.B, c *clock, store replay.Store, record func(jtis []string)) {
+func benchVerifyAndConsume(b *testing.B, c *clock, store replay.Store, raw map[string]func() float64, record func(jtis []string)) {
 	s := newSigner(b, "k1")
 	v := newTestVerifier(b, StaticKeys{"k1": &s.key.PublicKey}, c, store)
 	tokens := make([]string, b.N)
@@ -120,6 +133,11 @@ func benchVerifyAndConsume(b *testing.B, c *clock, store replay.Store, record fu
 			b.Fatal(err)
 		}
 	}
+	if raw == nil {
+		raw = map[string]func() float64{}
+	}
+	raw["ecdsa-verify"] = func() float64 { return rawVerify(b, s) }
+	benchutil.Report(b, raw)
 }
 
 // benchRedis connects to SIGNET_TEST_REDIS_URL or skips (benchmarks may skip even in CI).
