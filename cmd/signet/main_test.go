@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func run(t *testing.T, env []string, args ...string) (string, error) {
+	t.Helper()
+	cmd := newRootCmd(env)
+	var out bytes.Buffer
+	cmd.SetOut(&out)
+	cmd.SetErr(&out)
+	cmd.SetArgs(args)
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), err
+}
+
+func TestVersionAndMigrate(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"SIGNET_DATA_DIR=" + dir}
+	if out, err := run(t, env, "version"); err != nil || !strings.HasPrefix(out, "signet ") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+	out, err := run(t, env, "migrate")
+	if err != nil || !strings.Contains(out, "applied 0001_init") {
+		t.Fatalf("migrate: %q %v", out, err)
+	}
+	if out, err := run(t, env, "migrate"); err != nil || !strings.Contains(out, "up to date") {
+		t.Fatalf("second migrate: %q %v", out, err)
+	}
+}
+
+func TestServeReportsEveryConfigProblem(t *testing.T) {
+	_, err := run(t, []string{"SIGNET_DATABASE_URL=postgres://h/db", "SIGNET_TOKEN_TTL=1h", "SIGNET_LOG_FORMAT=xml"}, "serve")
+	if err == nil {
+		t.Fatal("bad configuration accepted")
+	}
+	for _, want := range []string{"SIGNET_API_KEYS", "SIGNET_KEK", "SIGNET_TOKEN_TTL", "SIGNET_LOG_FORMAT"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %s in %v", want, err)
+		}
+	}
+}
+
+func TestKeysRotateAndList(t *testing.T) {
+	env := []string{"SIGNET_DATA_DIR=" + t.TempDir()}
+	if out, err := run(t, env, "keys", "rotate"); err != nil || !strings.Contains(out, "active signing key is now") {
+		t.Fatalf("rotate: %q %v", out, err)
+	}
+	out, err := run(t, env, "keys", "list")
+	if err != nil || strings.Count(out, "retired") != 1 || strings.Count(out, "active") != 1 || strings.Count(out, "next") != 1 {
+		t.Fatalf("list: %q %v", out, err)
+	}
+}
+
+// TestServeEmbeddedAndShutdown runs the server as `make run` does (embedded
+// mode, generated API key), calls the private API with the key it printed,
+// then shuts down gracefully.
+func TestServeEmbeddedAndShutdown(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var banner bytes.Buffer
+	if err := ensureEmbeddedSecrets(&cfg, &banner); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(banner.String(), filepath.Join(dir, "api-key")) || !strings.Contains(banner.String(), "WARNING: SIGNET_KEK is not set") {
+		t.Fatalf("banner: %s", banner.String())
+	}
+	secret := strings.SplitN(cfg.APIKeys, ":", 2)[1]
+	if !strings.Contains(banner.String(), secret) {
+		t.Fatal("the generated API key is not printed")
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	req, _ := http.NewRequest("POST", "http://"+addr+"/v1/users", strings.NewReader(`{"external_id":"c1"}`))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create user: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	// Restart keeps the same key (persisted), and says where it is.
+	var again bytes.Buffer
+	cfg2, _ := loadConfig([]string{"SIGNET_DATA_DIR=" + dir})
+	_ = ensureEmbeddedSecrets(&cfg2, &again)
+	if cfg2.APIKeys != cfg.APIKeys || cfg2.KEK != cfg.KEK || strings.Contains(again.String(), secret) {
+		t.Fatalf("secrets not persisted or printed again: %s", again.String())
+	}
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("shutdown: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no graceful shutdown")
+	}
+}

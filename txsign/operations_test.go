@@ -1,0 +1,110 @@
+package txsign_test
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/kek"
+	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/store/sqlstore/sqltest"
+	"github.com/signet-sca/signet/txsign"
+	"github.com/signet-sca/signet/txsign/replay"
+)
+
+func newService(t *testing.T, clk *clock) (*txsign.Service, store.Store, string) {
+	t.Helper()
+	st := sqltest.OpenSQLite(t)
+	ring, _ := kek.New([][]byte{bytes.Repeat([]byte{5}, 32)})
+	keys := txsign.NewKeyring(st, ring, txsign.KeyringConfig{Now: clk.now})
+	if err := keys.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	svc := txsign.NewService(st, audit.New(st, clk.now, nil), keys, replay.NewMemory(clk.now),
+		txsign.Config{Issuer: "https://signet.example", Audience: "payments", Now: clk.now})
+	u := store.User{ID: uuid.NewString(), ExternalID: "u-" + uuid.NewString(), CreatedAt: clk.now()}
+	if err := st.CreateUser(context.Background(), &u); err != nil {
+		t.Fatal(err)
+	}
+	return svc, st, u.ID
+}
+
+func payment(userID string) txsign.NewOperation {
+	return txsign.NewOperation{UserID: userID, Type: "payment", PayeeAccount: "DE89370400440532013000",
+		PayeeName: "ACME GmbH", Amount: "12.5", Currency: "EUR", ExpiresIn: time.Minute}
+}
+
+func TestSweeperExpiresDueOperations(t *testing.T) {
+	clk := newClock()
+	svc, st, uid := newService(t, clk)
+	ctx := context.Background()
+	short, _, _ := svc.Create(ctx, "bank", payment(uid))
+	long := payment(uid)
+	long.ExpiresIn = time.Hour
+	kept, _, _ := svc.Create(ctx, "bank", long)
+	if n, err := svc.ExpireDue(ctx); n != 0 || err != nil {
+		t.Fatalf("expired %d early (%v)", n, err)
+	}
+	clk.advance(61 * time.Second)
+	if n, err := svc.ExpireDue(ctx); n != 1 || err != nil {
+		t.Fatalf("expired %d, want 1 (%v)", n, err)
+	}
+	a, _ := st.GetOperation(ctx, short.ID)
+	b, _ := st.GetOperation(ctx, kept.ID)
+	if a.Status != store.OpExpired || b.Status != store.OpPending {
+		t.Fatalf("statuses %s %s", a.Status, b.Status)
+	}
+	evs, _, _ := st.ListAudit(ctx, store.AuditFilter{OperationID: short.ID})
+	if len(evs) != 2 || evs[1].Type != "operation.expire" {
+		t.Fatalf("audit %+v", evs)
+	}
+}
+
+func TestCreateCanonicalisesAndBindsDL(t *testing.T) {
+	clk := newClock()
+	svc, _, uid := newService(t, clk)
+	op, created, err := svc.Create(context.Background(), "bank", payment(uid))
+	if err != nil || !created {
+		t.Fatal(err)
+	}
+	if op.Amount != "12.50" || op.ExpiresAt.Nanosecond() != 0 || len(op.Nonce) != 22 {
+		t.Fatalf("%+v", op)
+	}
+	dl := txsign.ComputeDL(txsign.DLInputs(op))
+	if !bytes.Equal(dl[:], op.DL) {
+		t.Fatal("stored DL does not match the stored inputs")
+	}
+}
+
+func TestIdempotentCreateUnderRace(t *testing.T) {
+	clk := newClock()
+	svc, st, uid := newService(t, clk)
+	in := payment(uid)
+	in.IdempotencyKey = "order-7"
+	var wg sync.WaitGroup
+	ids := sync.Map{}
+	for i := 0; i < 20; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			op, _, err := svc.Create(context.Background(), "bank", in)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids.Store(op.ID, true)
+		}()
+	}
+	wg.Wait()
+	n := 0
+	ids.Range(func(any, any) bool { n++; return true })
+	ops, _ := st.ListOperations(context.Background(), store.OperationFilter{UserID: uid})
+	if n != 1 || len(ops) != 1 {
+		t.Fatalf("%d ids, %d operations", n, len(ops))
+	}
+}
