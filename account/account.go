@@ -199,13 +199,10 @@ func (s *Service) Audit(ctx context.Context, q AuditQuery) ([]store.AuditEvent, 
 	}
 	evs, next, err := s.store.ListAudit(ctx, store.AuditFilter{UserID: q.UserID, OperationID: q.OperationID,
 		CredentialID: q.CredentialID, Since: q.Since, Until: q.Until, Cursor: q.Cursor, Limit: q.Limit})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return nil, "", err
-	}
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrInvalidCursor) {
 		return nil, "", fault.Invalid("cursor", "is not a cursor this server issued")
 	}
-	return evs, next, nil
+	return evs, next, err
 }
 
 // ValidID checks that id is a well-formed identifier (a UUID).

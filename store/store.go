@@ -12,6 +12,8 @@ var (
 	ErrNotFound      = errors.New("store: not found")
 	ErrAlreadyExists = errors.New("store: already exists")
 	ErrConflict      = errors.New("store: concurrent update conflict")
+	// ErrInvalidCursor: a pagination cursor this store did not issue.
+	ErrInvalidCursor = errors.New("store: invalid cursor")
 )
 
 // Store is the persistence contract. It is declared by the provider (see

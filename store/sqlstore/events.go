@@ -62,11 +62,11 @@ func encodeAuditCursor(seq int64) string {
 func decodeAuditCursor(c string) (int64, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil || !strings.HasPrefix(string(b), auditCursorPrefix) {
-		return 0, errors.New("sqlstore: list audit events: invalid cursor")
+		return 0, fmt.Errorf("sqlstore: list audit events: %w", store.ErrInvalidCursor)
 	}
 	seq, err := strconv.ParseInt(strings.TrimPrefix(string(b), auditCursorPrefix), 10, 64)
 	if err != nil || seq < 0 {
-		return 0, errors.New("sqlstore: list audit events: invalid cursor")
+		return 0, fmt.Errorf("sqlstore: list audit events: %w", store.ErrInvalidCursor)
 	}
 	return seq, nil
 }

@@ -22,9 +22,10 @@ func testAudit(t *testing.T, newStore NewStore) {
 	})
 	t.Run("invalid cursor", func(t *testing.T) {
 		s := newStore(t)
-		if _, _, err := s.ListAudit(ctxT(t), store.AuditFilter{Cursor: "not a cursor!"}); err == nil {
-			t.Fatal("ListAudit accepted a garbage cursor")
-		}
+		wantErr(t, "ListAudit with a garbage cursor", func() error {
+			_, _, err := s.ListAudit(ctxT(t), store.AuditFilter{Cursor: "not a cursor!"})
+			return err
+		}(), store.ErrInvalidCursor)
 	})
 	t.Run("no update or delete in the contract", func(t *testing.T) {
 		typ := reflect.TypeOf((*store.Store)(nil)).Elem()
