@@ -251,6 +251,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"audit bad since", "GET", "/v1/audit?since=yesterday", "", nil, 400, "invalid_request"},
 		{"audit bad limit", "GET", "/v1/audit?limit=-1", "", nil, 400, "invalid_request"},
 		{"audit bad user id", "GET", "/v1/audit?user_id=x", "", nil, 400, "invalid_request"},
+		{"audit forged cursor", "GET", "/v1/audit?cursor=forged", "", nil, 400, "invalid_request"},
 		{"unknown route", "GET", "/v1/nothing-here", "", nil, 404, "not_found"},
 	}
 	for _, tc := range tests {
