@@ -150,7 +150,7 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 // (BLOCKED with MAX_FAILED_ATTEMPTS at its maximum).
 func (s *Service) countFailure(ctx context.Context, opID, credID string, credential bool) {
 	now := s.cfg.Now().UTC()
-	_, _ = s.store.UpdateOperation(ctx, opID, func(o *store.Operation) error {
+	op, err := s.store.UpdateOperation(ctx, opID, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return errUnchanged
 		}
@@ -161,6 +161,9 @@ func (s *Service) countFailure(ctx context.Context, opID, credID string, credent
 		o.UpdatedAt = now
 		return nil
 	})
+	if err == nil && op.Status == store.OpFailed {
+		s.notify(ctx, op)
+	}
 	if credential {
 		_, _ = s.store.UpdateCredential(ctx, credID, func(c *store.Credential) error {
 			if c.Status != store.StatusActive {
@@ -215,6 +218,7 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 		c.RecordSuccess(now)
 		return nil
 	})
+	s.notify(ctx, updated)
 	return Result{Operation: updated, Token: token, TokenExpiresAt: exp}, nil
 }
 

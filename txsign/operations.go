@@ -61,6 +61,26 @@ type Service struct {
 	verifierOnce sync.Once
 	verifier     *verify.Verifier
 	verifierErr  error
+
+	observers []Observer
+}
+
+// Observer hears about operations: once when one is created (PENDING) and once
+// when it reaches a terminal status. Observers run synchronously after the
+// change is stored; they must be quick and must not fail the request (push
+// notifications, webhook outbox, long-poll wake-ups). Webhook delivery that
+// must survive a crash reconciles from the store, not from this call alone.
+type Observer interface {
+	OperationChanged(ctx context.Context, op store.Operation)
+}
+
+// Observe registers an observer. Call before serving.
+func (s *Service) Observe(o Observer) { s.observers = append(s.observers, o) }
+
+func (s *Service) notify(ctx context.Context, op store.Operation) {
+	for _, o := range s.observers {
+		o.OperationChanged(ctx, op)
+	}
 }
 
 // NewService returns the operation service.
@@ -208,6 +228,7 @@ func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (st
 		UserID: op.UserID, OperationID: op.ID, Evidence: map[string]any{"dl_inputs": dlInput(op), "dl": EncodeDigest(dl)}}); err != nil {
 		return store.Operation{}, false, err
 	}
+	s.notify(ctx, op)
 	return op, true, nil
 }
 
@@ -281,6 +302,9 @@ func (s *Service) Cancel(ctx context.Context, actor, id string) (store.Operation
 		UserID: op.UserID, OperationID: id}); aerr != nil && err == nil {
 		err = aerr
 	}
+	if err == nil {
+		s.notify(ctx, op)
+	}
 	return op, err
 }
 
@@ -314,6 +338,7 @@ func (s *Service) expireIfDue(ctx context.Context, op store.Operation) (store.Op
 	}
 	_ = s.audit.Record(ctx, audit.Event{Type: "operation.expire", Outcome: audit.Success, Actor: "system",
 		UserID: op.UserID, OperationID: op.ID})
+	s.notify(ctx, updated)
 	return updated, nil
 }
 
