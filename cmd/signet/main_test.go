@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -120,5 +121,44 @@ func TestServeEmbeddedAndShutdown(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("no graceful shutdown")
+	}
+}
+
+// TestBenchAgainstEmbeddedServer runs `signet bench` against a live server.
+func TestBenchAgainstEmbeddedServer(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0"})
+	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	go func() { _ = serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()
+	addr := <-ready
+	secret := strings.SplitN(cfg.APIKeys, ":", 2)[1]
+	out, err := run(t, []string{"SIGNET_BENCH_API_KEY=" + secret}, "bench", "--server", "http://"+addr, "--users", "2", "--duration", "1s", "--json")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var rep struct {
+		Primitives map[string]float64 `json:"primitives_ms"`
+		Flows      []struct {
+			Flow      string  `json:"flow"`
+			Completed int     `json:"completed"`
+			Errors    int     `json:"errors"`
+			P99       float64 `json:"p99_ms"`
+			Ratio     float64 `json:"ratio_to_bound"`
+		} `json:"flows"`
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(rep.Flows) != 1 || rep.Flows[0].Flow != "device-key" || rep.Flows[0].Completed == 0 || rep.Flows[0].Errors != 0 ||
+		rep.Flows[0].P99 <= 0 || rep.Flows[0].Ratio <= 0 || rep.Primitives["ecdsa_verify"] <= 0 || rep.Primitives["row_update"] <= 0 {
+		t.Fatalf("report %s", out)
+	}
+	if _, err := run(t, nil, "bench", "--server", "http://"+addr); err == nil || !strings.Contains(err.Error(), "API key") {
+		t.Fatalf("bench without a key: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ func newRootCmd(environ []string) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(environ), newMigrateCmd(environ), newKeysCmd(environ), newVersionCmd())
+	root.AddCommand(newBenchCmd(environ))
 	return root
 }
 

@@ -1,0 +1,160 @@
+package loadbench
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/signet-sca/signet/txsign"
+)
+
+type client struct {
+	cfg  Config
+	http *http.Client
+}
+
+type statusError struct {
+	status int
+	body   string
+}
+
+func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.body) }
+
+// call sends JSON and decodes a JSON answer; private calls carry the API key.
+func (c *client) call(ctx context.Context, method, url string, private bool, in, out any, header map[string]string) error {
+	var body io.Reader
+	if in != nil {
+		b, _ := json.Marshal(in)
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if private {
+		req.Header.Set("Authorization", "Bearer "+c.cfg.APIKey)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode >= 300 {
+		return &statusError{status: resp.StatusCode, body: strings.TrimSpace(string(raw))}
+	}
+	if out != nil {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// virtualUser is one bank customer with a registered device key.
+type virtualUser struct {
+	c      *client
+	userID string
+	credID string
+	key    *ecdsa.PrivateKey
+}
+
+func (c *client) newVirtualUser(ctx context.Context, name string) (*virtualUser, error) {
+	var u struct{ ID string }
+	ext := fmt.Sprintf("bench-%s-%d", name, time.Now().UnixNano())
+	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/users", true, map[string]string{"external_id": ext}, &u, nil); err != nil {
+		return nil, err
+	}
+	var code struct{ Code string }
+	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/users/"+u.ID+"/registration-codes", true, nil, &code, nil); err != nil {
+		return nil, err
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	raw, _ := key.PublicKey.Bytes()
+	jwk := map[string]string{"kty": "EC", "crv": "P-256",
+		"x": base64.RawURLEncoding.EncodeToString(raw[1:33]), "y": base64.RawURLEncoding.EncodeToString(raw[33:])}
+	var reg struct {
+		CredentialID string `json:"credential_id"`
+	}
+	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/devices", false, map[string]any{"registration_code": code.Code,
+		"public_key": jwk, "label": "signet bench", "platform": "bench"}, &reg, nil); err != nil {
+		return nil, err
+	}
+	return &virtualUser{c: c, userID: u.ID, credID: reg.CredentialID, key: key}, nil
+}
+
+type signingData struct {
+	ID    string `json:"id"`
+	Type  string `json:"type"`
+	Payee struct {
+		Account string `json:"account"`
+		Name    string `json:"name"`
+	} `json:"payee"`
+	Amount    string    `json:"amount"`
+	Currency  string    `json:"currency"`
+	Nonce     string    `json:"nonce"`
+	ExpiresAt time.Time `json:"expires_at"`
+	DL        string    `json:"dl"`
+}
+
+// Bench payments go to this payee; the gateway flow binds to it.
+const (
+	benchAccount  = "DE89370400440532013000"
+	benchAmount   = "12.34"
+	benchCurrency = "EUR"
+)
+
+// approveOnce is the whole device-key flow: the bank creates an operation,
+// the device reads the signing data, recomputes DL itself, signs, approves.
+func (vu *virtualUser) approveOnce(ctx context.Context) (string, error) {
+	c := vu.c
+	var op struct{ ID string }
+	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/operations", true, map[string]any{"user_id": vu.userID, "type": "payment",
+		"payee": map[string]string{"account": benchAccount, "name": "Bench Payee"}, "amount": benchAmount, "currency": benchCurrency},
+		&op, nil); err != nil {
+		return "", fmt.Errorf("create operation: %w", err)
+	}
+	var sd signingData
+	if err := c.call(ctx, "GET", c.cfg.Server+"/v1/operations/"+op.ID+"/signing-data?credential_id="+vu.credID, false, nil, &sd, nil); err != nil {
+		return "", fmt.Errorf("signing data: %w", err)
+	}
+	dl := txsign.ComputeDL(txsign.DLInput{ID: sd.ID, Type: sd.Type, PayeeAccount: sd.Payee.Account, PayeeName: sd.Payee.Name,
+		Amount: sd.Amount, Currency: sd.Currency, Nonce: sd.Nonce, ExpiresAt: sd.ExpiresAt})
+	if txsign.EncodeDigest(dl) != sd.DL {
+		return "", errors.New("dl mismatch: the server's digest is not what the device computes")
+	}
+	h := sha256.Sum256(dl[:])
+	sig, err := ecdsa.SignASN1(rand.Reader, vu.key, h[:])
+	if err != nil {
+		return "", err
+	}
+	var res struct{ Token string }
+	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/operations/"+op.ID+"/approve", false, map[string]string{
+		"credential_id": vu.credID, "signature": base64.RawURLEncoding.EncodeToString(sig)}, &res, nil); err != nil {
+		return "", fmt.Errorf("approve: %w", err)
+	}
+	return res.Token, nil
+}
+
+// payThroughGateway sends the payment the token approved through the gateway.
+func (vu *virtualUser) payThroughGateway(ctx context.Context, token string) error {
+	c := vu.c
+	return c.call(ctx, "POST", strings.TrimRight(c.cfg.Gateway, "/")+c.cfg.GatewayPath, false,
+		map[string]string{"amount": benchAmount, "currency": benchCurrency, "creditor_account": benchAccount}, nil,
+		map[string]string{"Authorization": "Bearer " + token})
+}

@@ -1,0 +1,316 @@
+// Package loadbench drives a running Signet (and gateway) with concurrent
+// virtual users through whole flows, and measures the raw primitives those
+// flows are bound by, so throughput reads as a fraction of what this machine
+// allows. It talks HTTP only: it benchmarks what a bank would deploy.
+package loadbench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// Config configures a run.
+type Config struct {
+	Server      string        // Signet base URL
+	APIKey      string        // private API key (secret)
+	Gateway     string        // gateway base URL; empty skips the gateway flow
+	GatewayPath string        // the payment route behind the gateway (default /payments)
+	Users       int           // concurrent virtual users per flow
+	Duration    time.Duration // per flow
+	Flows       []string      // "device-key", "gateway"
+	// Primitives: where to measure a Redis GETDEL and a single-row update.
+	RedisURL    string
+	PostgresURL string
+	Progress    io.Writer // nil: no progress bar
+	HTTPClient  *http.Client
+}
+
+// FlowResult is one flow's outcome.
+type FlowResult struct {
+	Flow       string         `json:"flow"`
+	Requests   int            `json:"completed"`
+	Errors     int            `json:"errors"`
+	ErrorKinds map[string]int `json:"error_kinds,omitempty"`
+	Throughput float64        `json:"throughput_per_s"`
+	P50        Millis         `json:"p50_ms"`
+	P95        Millis         `json:"p95_ms"`
+	P99        Millis         `json:"p99_ms"`
+	// Bound is the throughput the flow's primitives allow on this machine
+	// (cores / sum of primitive costs); Ratio = Throughput / Bound.
+	Bound     float64  `json:"bound_per_s"`
+	Ratio     float64  `json:"ratio_to_bound"`
+	BoundedBy []string `json:"bounded_by"`
+}
+
+// Millis renders a duration as fractional milliseconds in JSON.
+type Millis time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (m Millis) MarshalJSON() ([]byte, error) {
+	return []byte(fmt.Sprintf("%.3f", float64(m)/1e6)), nil
+}
+
+// Report is a whole run.
+type Report struct {
+	Cores      int               `json:"cores"`
+	Users      int               `json:"users"`
+	Primitives map[string]Millis `json:"primitives_ms"`
+	Flows      []FlowResult      `json:"flows"`
+}
+
+// Run measures the primitives, then runs each flow for cfg.Duration.
+func Run(ctx context.Context, cfg Config) (Report, error) {
+	if cfg.Users <= 0 {
+		cfg.Users = 8
+	}
+	if cfg.Duration <= 0 {
+		cfg.Duration = 10 * time.Second
+	}
+	if cfg.GatewayPath == "" {
+		cfg.GatewayPath = "/payments"
+	}
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+			MaxConnsPerHost: cfg.Users * 2, MaxIdleConnsPerHost: cfg.Users * 2}}
+	}
+	if len(cfg.Flows) == 0 {
+		cfg.Flows = []string{"device-key"}
+		if cfg.Gateway != "" {
+			cfg.Flows = append(cfg.Flows, "gateway")
+		}
+	}
+	prims, err := measurePrimitives(ctx, cfg)
+	if err != nil {
+		return Report{}, err
+	}
+	rep := Report{Cores: runtime.GOMAXPROCS(0), Users: cfg.Users, Primitives: map[string]Millis{}}
+	for k, v := range prims {
+		rep.Primitives[k] = Millis(v)
+	}
+	c := &client{cfg: cfg, http: cfg.HTTPClient}
+	var tokens *tokenPool
+	for _, flow := range cfg.Flows {
+		switch flow {
+		case "device-key":
+			tokens = newTokenPool()
+			res, err := c.runFlow(ctx, flow, cfg, func(ctx context.Context, vu *virtualUser) error {
+				tok, err := vu.approveOnce(ctx)
+				if err == nil {
+					tokens.put(tok)
+				}
+				return err
+			})
+			if err != nil {
+				return rep, err
+			}
+			res.bound(prims, rep.Cores, "ecdsa_verify", "es256_sign", "row_update")
+			rep.Flows = append(rep.Flows, res)
+		case "gateway":
+			if cfg.Gateway == "" {
+				return rep, errors.New("the gateway flow needs --gateway")
+			}
+			if tokens == nil || tokens.len() == 0 {
+				return rep, errors.New("the gateway flow consumes tokens minted by the device-key flow: run both (--flows device-key,gateway)")
+			}
+			res, err := c.runFlow(ctx, flow, cfg, func(ctx context.Context, vu *virtualUser) error {
+				tok, ok := tokens.take()
+				if !ok {
+					return errNoTokens
+				}
+				return vu.payThroughGateway(ctx, tok)
+			})
+			if err != nil {
+				return rep, err
+			}
+			res.bound(prims, rep.Cores, "ecdsa_verify", "redis_getdel")
+			rep.Flows = append(rep.Flows, res)
+		default:
+			return rep, fmt.Errorf("unknown flow %q (device-key, gateway)", flow)
+		}
+	}
+	return rep, nil
+}
+
+var errNoTokens = errors.New("token pool exhausted")
+
+func (r *FlowResult) bound(prims map[string]time.Duration, cores int, names ...string) {
+	var sum time.Duration
+	for _, n := range names {
+		if d, ok := prims[n]; ok {
+			sum += d
+			r.BoundedBy = append(r.BoundedBy, n)
+		}
+	}
+	if sum > 0 {
+		r.Bound = float64(cores) / sum.Seconds()
+		r.Ratio = r.Throughput / r.Bound
+	}
+}
+
+// runFlow runs step in cfg.Users goroutines for cfg.Duration.
+func (c *client) runFlow(ctx context.Context, name string, cfg Config, step func(context.Context, *virtualUser) error) (FlowResult, error) {
+	vus := make([]*virtualUser, cfg.Users)
+	for i := range vus {
+		vu, err := c.newVirtualUser(ctx, fmt.Sprintf("%s-%d", name, i))
+		if err != nil {
+			return FlowResult{}, fmt.Errorf("%s: setting up virtual user %d: %w", name, i, err)
+		}
+		vus[i] = vu
+	}
+	var (
+		mu      sync.Mutex
+		lat     []time.Duration
+		errs    = map[string]int{}
+		nErrors int
+	)
+	var bar *progressbar.ProgressBar
+	if cfg.Progress != nil {
+		bar = progressbar.NewOptions64(int64(cfg.Duration/time.Second), progressbar.OptionSetWriter(cfg.Progress),
+			progressbar.OptionSetDescription(name), progressbar.OptionShowCount(), progressbar.OptionSetWidth(30),
+			progressbar.OptionClearOnFinish())
+	}
+	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
+	defer cancel()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for _, vu := range vus {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for runCtx.Err() == nil {
+				t0 := time.Now()
+				err := step(runCtx, vu)
+				d := time.Since(t0)
+				if runCtx.Err() != nil && err != nil {
+					return // cut off by the end of the run, not a failure
+				}
+				mu.Lock()
+				if err != nil {
+					nErrors++
+					errs[errKind(err)]++
+				} else {
+					lat = append(lat, d)
+				}
+				mu.Unlock()
+				if errors.Is(err, errNoTokens) {
+					return
+				}
+			}
+		}()
+	}
+	if bar != nil {
+		tick := time.NewTicker(time.Second)
+		go func() {
+			defer tick.Stop()
+			for {
+				select {
+				case <-runCtx.Done():
+					return
+				case <-tick.C:
+					mu.Lock()
+					bar.Describe(fmt.Sprintf("%s: %d ok, %d errors", name, len(lat), nErrors))
+					mu.Unlock()
+					_ = bar.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	res := FlowResult{Flow: name, Requests: len(lat), Errors: nErrors, Throughput: float64(len(lat)) / elapsed.Seconds(),
+		P50: Millis(percentile(lat, 50)), P95: Millis(percentile(lat, 95)), P99: Millis(percentile(lat, 99))}
+	if len(errs) > 0 {
+		res.ErrorKinds = errs
+	}
+	return res, nil
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p/100*float64(len(sorted)))) - 1
+	if i < 0 {
+		i = 0
+	}
+	return sorted[i]
+}
+
+func errKind(err error) string {
+	var se *statusError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("HTTP %d", se.status)
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, ":"); i > 0 && i < 40 {
+		return msg[:i]
+	}
+	if len(msg) > 60 {
+		msg = msg[:60]
+	}
+	return msg
+}
+
+// Table renders the report for a terminal.
+func (r Report) Table(w io.Writer) {
+	fmt.Fprintf(w, "primitives on this machine (%d cores):", r.Cores)
+	names := make([]string, 0, len(r.Primitives))
+	for n := range r.Primitives {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %s %.3f ms", n, float64(r.Primitives[n])/1e6)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintf(w, "%-12s %10s %8s %10s %9s %9s %9s %12s %8s\n", "flow", "completed", "errors", "ops/s", "p50 ms", "p95 ms", "p99 ms", "bound ops/s", "ratio")
+	for _, f := range r.Flows {
+		fmt.Fprintf(w, "%-12s %10d %8d %10.1f %9.2f %9.2f %9.2f %12.1f %7.0f%%\n", f.Flow, f.Requests, f.Errors, f.Throughput,
+			float64(f.P50)/1e6, float64(f.P95)/1e6, float64(f.P99)/1e6, f.Bound, f.Ratio*100)
+		for k, n := range f.ErrorKinds {
+			fmt.Fprintf(w, "%-12s   %d × %s\n", "", n, k)
+		}
+	}
+}
+
+type tokenPool struct {
+	mu     sync.Mutex
+	tokens []string
+}
+
+func newTokenPool() *tokenPool { return &tokenPool{} }
+func (p *tokenPool) put(t string) {
+	p.mu.Lock()
+	p.tokens = append(p.tokens, t)
+	p.mu.Unlock()
+}
+func (p *tokenPool) take() (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.tokens) == 0 {
+		return "", false
+	}
+	t := p.tokens[len(p.tokens)-1]
+	p.tokens = p.tokens[:len(p.tokens)-1]
+	return t, true
+}
+func (p *tokenPool) len() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.tokens)
+}
