@@ -4,7 +4,7 @@ TESTFLAGS ?=
 PG_URL    ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run build test test-services bench lint fmt
+.PHONY: run build test test-services bench fuzz lint fmt
 
 ## run: serve on :8080 with the embedded default (SQLite in ./data, in-process replay store)
 run:
@@ -26,6 +26,10 @@ test-services:
 ## bench: benchmarks (uses PostgreSQL/Redis when SIGNET_TEST_POSTGRES_URL / SIGNET_TEST_REDIS_URL are set)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(TESTFLAGS) ./...
+
+## fuzz: every fuzz target for FUZZTIME each (default 10s); crashers land in testdata/fuzz as regression inputs
+fuzz:
+	./scripts/fuzz.sh
 
 ## lint: go vet and gofmt check
 lint:
