@@ -8,6 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/store"
 )
 
 // Problem is an RFC 9457 problem details object.
@@ -46,7 +47,7 @@ func problemFor(err error) (Problem, bool) {
 		return Problem{Status: 423, Code: "locked", Title: "Locked", Detail: publicDetail(err, fault.ErrLocked)}, true
 	case errors.Is(err, fault.ErrTooManyRequests):
 		return Problem{Status: 429, Code: "too_many_requests", Title: "Too many requests"}, true
-	case errors.Is(err, fault.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, fault.ErrUnavailable), errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return Problem{Status: 503, Code: "unavailable", Title: "Service temporarily unavailable"}, true
 	case errors.As(err, &ferr):
 		p := Problem{Status: ferr.Code, Title: http.StatusText(ferr.Code), Code: codeForStatus(ferr.Code)}

@@ -14,6 +14,10 @@ var (
 	ErrConflict      = errors.New("store: concurrent update conflict")
 	// ErrInvalidCursor: a pagination cursor this store did not issue.
 	ErrInvalidCursor = errors.New("store: invalid cursor")
+	// ErrUnavailable: the database could not be reached or refused to work
+	// (connection lost, server shutting down, locked). The outcome of a write
+	// is unknown; callers fail closed (503) and may retry.
+	ErrUnavailable = errors.New("store: database unavailable")
 )
 
 // Store is the persistence contract. It is declared by the provider (see

@@ -3,9 +3,13 @@ package sqlstore
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -299,8 +303,38 @@ func (s *Store) fail(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("sqlstore: %s: %w", op, context.Canceled)
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("sqlstore: %s: %w", op, context.DeadlineExceeded)
+	case isUnavailable(err):
+		return fmt.Errorf("sqlstore: %s: %w: %v", op, store.ErrUnavailable, err)
 	}
 	return fmt.Errorf("sqlstore: %s: %v", op, err)
+}
+
+// isUnavailable reports errors that mean the database is unreachable or not
+// serving, rather than that the statement was wrong: lost or refused
+// connections, PostgreSQL class 08 (connection exception) and 57P01–57P03
+// (shutdown, crash, cannot connect now), SQLite busy or locked.
+func isUnavailable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	var connectErr *pgconn.ConnectError
+	var netErr net.Error
+	if errors.As(err, &connectErr) || errors.As(err, &netErr) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		return true
+	}
+	var sqlErr *gosqlite.Error
+	if errors.As(err, &sqlErr) {
+		switch sqlErr.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "conn closed") || strings.Contains(msg, "connection refused") ||
+		strings.Contains(msg, "failed to connect") || strings.Contains(msg, "broken pipe") ||
+		strings.Contains(msg, "connection reset")
 }
 
 func isUniqueViolation(err error) bool {
