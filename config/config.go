@@ -45,6 +45,17 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"SIGNET_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	LogFormat       string        `env:"SIGNET_LOG_FORMAT" envDefault:"text"`
 	LogLevel        string        `env:"SIGNET_LOG_LEVEL" envDefault:"info"`
+
+	// Web-native signing (passkeys + passcode, hosted pages).
+	RPDisplayName       string        `env:"SIGNET_RP_DISPLAY_NAME" envDefault:"Signet"`
+	UserVerification    string        `env:"SIGNET_WEBAUTHN_USER_VERIFICATION" envDefault:"preferred"`
+	WebAuthnTimeout     time.Duration `env:"SIGNET_WEBAUTHN_TIMEOUT" envDefault:"5m"`
+	PasscodeMaxFailures int           `env:"SIGNET_PASSCODE_MAX_FAILURES" envDefault:"3"`
+	Argon2MemoryKiB     uint32        `env:"SIGNET_ARGON2_MEMORY_KIB" envDefault:"19456"`
+	Argon2Time          uint32        `env:"SIGNET_ARGON2_TIME" envDefault:"2"`
+	Argon2Threads       uint8         `env:"SIGNET_ARGON2_THREADS" envDefault:"1"`
+	WebReturnURLs       []string      `env:"SIGNET_WEB_RETURN_URLS" envSeparator:","`
+	WebOpenerOrigins    []string      `env:"SIGNET_WEB_OPENER_ORIGINS" envSeparator:","`
 }
 
 // secretVars may also be given as <NAME>_FILE, a path whose content is the value.
@@ -165,6 +176,39 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("SIGNET_LOG_FORMAT must be text or json")
+	}
+	switch c.UserVerification {
+	case "required", "preferred", "discouraged":
+	default:
+		bad("SIGNET_WEBAUTHN_USER_VERIFICATION must be required, preferred or discouraged")
+	}
+	if c.WebAuthnTimeout < 30*time.Second || c.WebAuthnTimeout > 15*time.Minute {
+		bad("SIGNET_WEBAUTHN_TIMEOUT must be between 30s and 15m")
+	}
+	if c.PasscodeMaxFailures < 1 || c.PasscodeMaxFailures > 10 {
+		bad("SIGNET_PASSCODE_MAX_FAILURES must be between 1 and 10")
+	}
+	if c.Argon2MemoryKiB < 1024 || c.Argon2MemoryKiB > 4<<20 {
+		bad("SIGNET_ARGON2_MEMORY_KIB must be between 1024 and 4194304")
+	}
+	if c.Argon2Time < 1 || c.Argon2Time > 16 {
+		bad("SIGNET_ARGON2_TIME must be between 1 and 16")
+	}
+	if c.Argon2Threads < 1 || c.Argon2Threads > 16 {
+		bad("SIGNET_ARGON2_THREADS must be between 1 and 16")
+	}
+	for _, r := range c.WebReturnURLs {
+		u, err := url.Parse(r)
+		local := u != nil && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1")
+		if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !(u.Scheme == "https" || (u.Scheme == "http" && local)) {
+			bad("SIGNET_WEB_RETURN_URLS: %q must be an https URL prefix (http only for localhost) without query or fragment", r)
+		}
+	}
+	for _, o := range c.WebOpenerOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Path != "" || u.RawQuery != "" {
+			bad("SIGNET_WEB_OPENER_ORIGINS: %q is not an origin (scheme://host[:port])", o)
+		}
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":

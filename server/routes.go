@@ -38,6 +38,9 @@ func (s *Server) routes() {
 
 		app.Get("/.well-known/jwks.json", s.jwks)
 	}
+	if s.deps.Web != nil {
+		s.webRoutes()
+	}
 
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/txsign"
+	"github.com/signet-sca/signet/webauthn"
 )
 
 // Pinger is a dependency whose reachability /readyz checks.
@@ -30,6 +31,8 @@ type Deps struct {
 	// routes are not registered).
 	Operations *txsign.Service
 	Devices    *devicekey.Service
+	// Web: passkeys, passcode and the hosted pages (nil: not registered).
+	Web *webauthn.Service
 	// Ready lists named dependencies that must answer for /readyz.
 	Ready map[string]Pinger
 	// Registry collects metrics; nil creates a fresh one.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +22,7 @@ import (
 	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/txsign/replay"
 	"github.com/signet-sca/signet/txsign/replay/redisreplay"
+	"github.com/signet-sca/signet/webauthn"
 )
 
 func newServeCmd(environ []string) *cobra.Command {
@@ -103,17 +105,32 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app
 	ops := txsign.NewService(st, auditLog, keyring, rp, txsign.Config{Issuer: cfg.Issuer, Audience: cfg.TokenAudience,
 		TokenTTL: cfg.TokenTTL, MaxFailures: cfg.MaxFailures, PublicURL: cfg.PublicURL})
 	apiKeys, _ := config.ParseAPIKeys(cfg.APIKeys)
+	var rpOrigins []string
+	for _, o := range cfg.RPOrigins {
+		rpOrigins = append(rpOrigins, strings.TrimRight(o, "/"))
+	}
+	webSvc, err := webauthn.New(st, ops, auditLog, ring, webauthn.Config{RPID: cfg.RPID, RPDisplayName: cfg.RPDisplayName,
+		RPOrigins: rpOrigins, PublicURL: cfg.PublicURL, UserVerification: cfg.UserVerification,
+		CeremonyTimeout: cfg.WebAuthnTimeout, PasscodeMaxFailures: cfg.PasscodeMaxFailures,
+		Argon2:     webauthn.Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
+		ReturnURLs: cfg.WebReturnURLs, OpenerOrigins: cfg.WebOpenerOrigins})
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
 	deps := server.Deps{
 		Logger:     logger,
 		APIKeys:    apiKeys,
 		Accounts:   account.New(st, auditLog, nil),
 		Operations: ops,
 		Devices:    devicekey.New(st, auditLog, nil),
+		Web:        webSvc,
 		Ready:      ready,
 	}
 	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout})
 	bg := []background{
 		{"operation expiry", 5 * time.Second, func(ctx context.Context) error { _, err := ops.ExpireDue(ctx); return err }},
+		{"ceremony cleanup", time.Minute, func(ctx context.Context) error { _, err := webSvc.Sweep(ctx); return err }},
 		{"key rotation", time.Minute, func(ctx context.Context) error {
 			rotated, err := keyring.RotateIfDue(ctx)
 			if rotated {

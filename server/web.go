@@ -1,0 +1,418 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/txsign"
+	"github.com/signet-sca/signet/web"
+	"github.com/signet-sca/signet/webauthn"
+)
+
+// webRoutes registers web-native signing (issue 5): the bank's private
+// enrollment and unlock calls (API key per route), the browser API under
+// /v1/web (public: a passkey, a passcode or an enrollment session proves the
+// caller) and the hosted pages and SDK under /web.
+func (s *Server) webRoutes() {
+	app := s.app
+	key := s.requireAPIKey
+	app.Post("/v1/users/:id/enrollments", key, s.issueEnrollment)
+	app.Post("/v1/users/:id/passcode/unlock", key, s.unlockPasscode)
+
+	app.Use("/v1/web", s.webAPIHeaders)
+	app.Get("/v1/web/passcode-key", s.passcodeKey)
+	app.Get("/v1/web/operations/:id", s.webOperation)
+	app.Post("/v1/web/operations/:id/approval/begin", s.beginApproval)
+	app.Post("/v1/web/operations/:id/approval/finish", s.finishApproval)
+	app.Post("/v1/web/enrollment/session", s.openEnrollmentSession)
+	app.Get("/v1/web/enrollment/session", s.enrollmentState)
+	app.Delete("/v1/web/enrollment/session", s.closeEnrollmentSession)
+	app.Post("/v1/web/enrollment/passkeys/begin", s.beginPasskeyRegistration)
+	app.Post("/v1/web/enrollment/passkeys/finish", s.finishPasskeyRegistration)
+	app.Patch("/v1/web/enrollment/passkeys/:id", s.renamePasskey)
+	app.Delete("/v1/web/enrollment/passkeys/:id", s.removePasskey)
+	app.Post("/v1/web/enrollment/passcode/begin", s.beginPasscodeChange)
+	app.Post("/v1/web/enrollment/passcode/finish", s.finishPasscodeChange)
+
+	app.Use("/web", s.webPageHeaders)
+	app.Get("/web/enroll", s.enrollPage)
+	app.Get("/web/approve/:id", s.approvePage)
+	app.Get("/web/static/:file", s.webAsset("static/"))
+	app.Get("/web/sdk/:file", s.webAsset("sdk/"))
+}
+
+// webAPIHeaders: no caching of anything the browser API returns, and CORS for
+// the bank pages that embed the SDK. Only exact WebAuthn origins are allowed
+// (a page outside them could not use the passkeys anyway); no cookies are
+// involved, so credentials are never allowed.
+func (s *Server) webAPIHeaders(c *fiber.Ctx) error {
+	if !under(c.Path(), "/v1/web") { // fiber's Use matches plain prefixes
+		return c.Next()
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Vary(fiber.HeaderOrigin)
+	if origin := c.Get(fiber.HeaderOrigin); origin != "" && s.deps.Web.AllowedOrigin(origin) {
+		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
+		if c.Method() == fiber.MethodOptions {
+			c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, PATCH, DELETE")
+			c.Set(fiber.HeaderAccessControlAllowHeaders, "Authorization, Content-Type")
+			c.Set(fiber.HeaderAccessControlMaxAge, "600")
+			return c.SendStatus(fiber.StatusNoContent)
+		}
+	}
+	return c.Next()
+}
+
+// webPageHeaders: a strict Content-Security-Policy (web.ContentSecurityPolicy)
+// and the usual hardening on every page and asset.
+func (s *Server) webPageHeaders(c *fiber.Ctx) error {
+	if !under(c.Path(), "/web") {
+		return c.Next()
+	}
+	c.Set(fiber.HeaderContentSecurityPolicy, web.ContentSecurityPolicy)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	c.Set(fiber.HeaderXFrameOptions, "DENY")
+	c.Set(fiber.HeaderPermissionsPolicy, "publickey-credentials-get=(self), publickey-credentials-create=(self), camera=(), microphone=(), geolocation=(), payment=()")
+	return c.Next()
+}
+
+// under reports whether path is prefix or below it.
+func under(path, prefix string) bool {
+	return path == prefix || strings.HasPrefix(path, prefix+"/")
+}
+
+func (s *Server) webAsset(dir string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		b, ct, ok := web.Asset(dir + c.Params("file"))
+		if !ok {
+			return fiber.ErrNotFound
+		}
+		c.Set(fiber.HeaderContentType, ct)
+		c.Set(fiber.HeaderCacheControl, "no-cache")
+		if dir == "sdk/" { // banks import the SDK as a cross-origin module
+			c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
+			c.Set("Cross-Origin-Resource-Policy", "cross-origin")
+		}
+		return c.Send(b)
+	}
+}
+
+func (s *Server) sendPage(c *fiber.Ctx, status int, render func(*bytes.Buffer) error) error {
+	var buf bytes.Buffer
+	if err := render(&buf); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return c.Status(status).Send(buf.Bytes())
+}
+
+func (s *Server) enrollPage(c *fiber.Ctx) error {
+	return s.sendPage(c, fiber.StatusOK, func(b *bytes.Buffer) error { return web.RenderEnroll(b, web.Enroll{}) })
+}
+
+// approvePage shows the operation exactly as stored; only return_url comes
+// from the URL, and only when it matches the allow-list. An unknown or
+// malformed id gets a plain page rather than a JSON problem: a person reads it.
+func (s *Server) approvePage(c *fiber.Ctx) error {
+	op, err := s.deps.Web.Operation(c.UserContext(), c.Params("id"))
+	var inv *fault.InvalidError
+	if errors.Is(err, fault.ErrNotFound) || errors.As(err, &inv) {
+		return s.sendPage(c, fiber.StatusNotFound, func(b *bytes.Buffer) error {
+			return web.RenderApproval(b, web.Approval{NotFound: true})
+		})
+	}
+	if err != nil {
+		return err
+	}
+	page := web.Approval{OperationID: op.ID, Status: string(op.Status), Type: op.Type, PayeeName: op.PayeeName,
+		PayeeAccount: op.PayeeAccount, Amount: op.Amount, Currency: op.Currency, Text: op.Text, ExpiresAt: op.ExpiresAt,
+		OpenerOrigins: s.deps.Web.OpenerOrigins()}
+	if ret, ok := s.deps.Web.ReturnURL(c.Query("return_url")); ok {
+		page.ReturnURL = ret
+	}
+	return s.sendPage(c, fiber.StatusOK, func(b *bytes.Buffer) error { return web.RenderApproval(b, page) })
+}
+
+func (s *Server) issueEnrollment(c *fiber.Ctx) error {
+	if err := bindOptional(c); err != nil {
+		return err
+	}
+	e, err := s.deps.Web.IssueEnrollment(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"url": e.URL, "expires_at": e.ExpiresAt})
+}
+
+func (s *Server) unlockPasscode(c *fiber.Ctx) error {
+	if err := bindOptional(c); err != nil {
+		return err
+	}
+	u, err := s.deps.Web.UnlockPasscode(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"user_id": u.ID, "passcode_set": len(u.PasscodeVerifier) > 0,
+		"passcode_locked": u.PasscodeLocked, "passcode_failed": u.PasscodeFailed})
+}
+
+func (s *Server) passcodeKey(c *fiber.Ctx) error {
+	k, err := s.deps.Web.PasscodeKey()
+	if err != nil {
+		return err
+	}
+	return c.JSON(k)
+}
+
+type webOperationResponse struct {
+	ID        string    `json:"id"`
+	Status    string    `json:"status"`
+	Type      string    `json:"type"`
+	Payee     *payee    `json:"payee,omitempty"`
+	Amount    string    `json:"amount,omitempty"`
+	Currency  string    `json:"currency,omitempty"`
+	Text      string    `json:"text,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// webOperation is what the payer sees: no user id, nonce, token or callback.
+func (s *Server) webOperation(c *fiber.Ctx) error {
+	op, err := s.deps.Web.Operation(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	r := webOperationResponse{ID: op.ID, Status: string(op.Status), Type: op.Type, Amount: op.Amount,
+		Currency: op.Currency, Text: op.Text, ExpiresAt: op.ExpiresAt}
+	if op.PayeeAccount != "" || op.PayeeName != "" {
+		r.Payee = &payee{Account: op.PayeeAccount, Name: op.PayeeName}
+	}
+	return c.JSON(r)
+}
+
+type beginApprovalRequest struct {
+	Decision string `json:"decision"`
+}
+
+func (r beginApprovalRequest) Validate() (txsign.Decision, error) {
+	switch r.Decision {
+	case "", "approve":
+		return txsign.Approve, nil
+	case "reject":
+		return txsign.Reject, nil
+	}
+	return 0, fault.Invalid("decision", "must be approve or reject")
+}
+
+func (s *Server) beginApproval(c *fiber.Ctx) error {
+	var req beginApprovalRequest
+	if len(c.Body()) > 0 {
+		if err := bind(c, &req); err != nil {
+			return err
+		}
+	}
+	d, err := req.Validate()
+	if err != nil {
+		return err
+	}
+	opts, err := s.deps.Web.BeginApproval(c.UserContext(), c.Params("id"), d)
+	if err != nil {
+		return err
+	}
+	return c.JSON(opts)
+}
+
+type finishApprovalRequest struct {
+	CeremonyID string          `json:"ceremony_id"`
+	Credential json.RawMessage `json:"credential"`
+	Passcode   json.RawMessage `json:"passcode"`
+}
+
+func (r finishApprovalRequest) Validate() error {
+	var col fault.Collector
+	col.Check(r.CeremonyID != "", "ceremony_id", "is required")
+	col.Check(len(r.Credential) > 0 && string(r.Credential) != "null", "credential", "is required (PublicKeyCredential.toJSON())")
+	return col.Err()
+}
+
+// finishApproval answers the browser with the outcome only; the bank reads
+// the transaction token through the private API.
+func (s *Server) finishApproval(c *fiber.Ctx) error {
+	var req finishApprovalRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	res, err := s.deps.Web.FinishApproval(c.UserContext(), c.Params("id"), webauthn.ApprovalResult{
+		CeremonyID: req.CeremonyID, Credential: req.Credential, Passcode: nullToNil(req.Passcode)})
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"id": res.Operation.ID, "status": res.Operation.Status})
+}
+
+func nullToNil(b json.RawMessage) []byte {
+	if string(b) == "null" {
+		return nil
+	}
+	return b
+}
+
+// sessionToken is the enrollment session from "Authorization: Bearer <token>".
+func sessionToken(c *fiber.Ctx) string {
+	scheme, tok, _ := strings.Cut(c.Get(fiber.HeaderAuthorization), " ")
+	if !strings.EqualFold(scheme, "bearer") {
+		return ""
+	}
+	return strings.TrimSpace(tok)
+}
+
+type openSessionRequest struct {
+	Token string `json:"token"`
+}
+
+func (s *Server) openEnrollmentSession(c *fiber.Ctx) error {
+	var req openSessionRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if req.Token == "" {
+		return fault.Invalid("token", "is required (the secret after #token= in the enrollment link)")
+	}
+	sess, err := s.deps.Web.OpenSession(c.UserContext(), req.Token)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"session": sess.Token, "expires_at": sess.ExpiresAt})
+}
+
+func (s *Server) enrollmentState(c *fiber.Ctx) error {
+	st, err := s.deps.Web.State(c.UserContext(), sessionToken(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
+}
+
+func (s *Server) closeEnrollmentSession(c *fiber.Ctx) error {
+	if err := s.deps.Web.CloseSession(c.UserContext(), sessionToken(c)); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) beginPasskeyRegistration(c *fiber.Ctx) error {
+	if err := bindOptional(c); err != nil {
+		return err
+	}
+	opts, err := s.deps.Web.BeginRegistration(c.UserContext(), sessionToken(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(opts)
+}
+
+type finishRegistrationRequest struct {
+	CeremonyID string          `json:"ceremony_id"`
+	Credential json.RawMessage `json:"credential"`
+	Passcode   json.RawMessage `json:"passcode"`
+	Label      string          `json:"label"`
+}
+
+func (r finishRegistrationRequest) Validate() error {
+	var col fault.Collector
+	col.Check(r.CeremonyID != "", "ceremony_id", "is required")
+	col.Check(len(r.Credential) > 0 && string(r.Credential) != "null", "credential", "is required (PublicKeyCredential.toJSON())")
+	return col.Err()
+}
+
+func (s *Server) finishPasskeyRegistration(c *fiber.Ctx) error {
+	var req finishRegistrationRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	view, err := s.deps.Web.FinishRegistration(c.UserContext(), sessionToken(c), webauthn.RegistrationResult{
+		CeremonyID: req.CeremonyID, Credential: req.Credential, Passcode: nullToNil(req.Passcode), Label: req.Label})
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(view)
+}
+
+type renamePasskeyRequest struct {
+	Label string `json:"label"`
+}
+
+func (s *Server) renamePasskey(c *fiber.Ctx) error {
+	var req renamePasskeyRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	view, err := s.deps.Web.RenamePasskey(c.UserContext(), sessionToken(c), c.Params("id"), req.Label)
+	if err != nil {
+		return err
+	}
+	return c.JSON(view)
+}
+
+func (s *Server) removePasskey(c *fiber.Ctx) error {
+	if err := s.deps.Web.RemovePasskey(c.UserContext(), sessionToken(c), c.Params("id")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) beginPasscodeChange(c *fiber.Ctx) error {
+	if err := bindOptional(c); err != nil {
+		return err
+	}
+	opts, err := s.deps.Web.BeginPasscodeChange(c.UserContext(), sessionToken(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(opts)
+}
+
+type finishPasscodeChangeRequest struct {
+	CeremonyID  string          `json:"ceremony_id"`
+	Credential  json.RawMessage `json:"credential"`
+	Passcode    json.RawMessage `json:"passcode"`
+	NewPasscode json.RawMessage `json:"new_passcode"`
+}
+
+func (r finishPasscodeChangeRequest) Validate() error {
+	var col fault.Collector
+	col.Check(r.CeremonyID != "", "ceremony_id", "is required")
+	col.Check(len(r.Credential) > 0 && string(r.Credential) != "null", "credential", "is required (PublicKeyCredential.toJSON())")
+	col.Check(len(r.Passcode) > 0 && string(r.Passcode) != "null", "passcode", "is required")
+	col.Check(len(r.NewPasscode) > 0 && string(r.NewPasscode) != "null", "new_passcode", "is required")
+	return col.Err()
+}
+
+func (s *Server) finishPasscodeChange(c *fiber.Ctx) error {
+	var req finishPasscodeChangeRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	if err := s.deps.Web.FinishPasscodeChange(c.UserContext(), sessionToken(c), webauthn.PasscodeChange{
+		CeremonyID: req.CeremonyID, Credential: req.Credential, Passcode: req.Passcode, NewPasscode: req.NewPasscode}); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}

@@ -1,0 +1,180 @@
+// Signet browser SDK: an ES module, no build step. Enroll a passkey and a
+// passcode, approve or reject operations, manage passkeys.
+//
+//   import { approve } from "https://sca.bank.example/web/sdk/signet.js";
+//   const { status } = await approve(operationId, passcode);
+//
+// Loaded from Signet's origin it talks to that origin; pass { baseURL } to
+// talk to another. The page's origin must be one of Signet's configured
+// WebAuthn origins (SIGNET_RP_ORIGINS). See docs/web-sdk.md.
+
+import { seal } from "./hpke.js";
+
+const DEFAULT_BASE = new URL(import.meta.url).origin;
+
+/** SignetError is a failed API call: HTTP status, problem code and detail. */
+export class SignetError extends Error {
+  constructor(status, problem) {
+    super((problem && (problem.detail || problem.title)) || `HTTP ${status}`);
+    this.name = "SignetError";
+    this.status = status;
+    this.code = (problem && problem.code) || "error";
+    this.detail = (problem && problem.detail) || "";
+    this.problem = problem || null;
+  }
+}
+
+function b64urlDecode(s) {
+  const b = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "===".slice((s.length + 3) % 4));
+  return Uint8Array.from(b, (c) => c.charCodeAt(0));
+}
+
+function b64urlEncode(bytes) {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+async function api(method, path, { body, session, baseURL } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (session) headers.Authorization = `Bearer ${session}`;
+  const res = await fetch(new URL(path, baseURL || DEFAULT_BASE), {
+    method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "omit", cache: "no-store", redirect: "error",
+  });
+  if (res.status === 204) return null;
+  let data = null;
+  try { data = await res.json(); } catch { /* not JSON */ }
+  if (!res.ok) throw new SignetError(res.status, data);
+  return data;
+}
+
+/**
+ * checkPasscode applies Signet's passcode policy locally (the server applies
+ * it again): 6 to 12 digits, not one digit repeated, not a straight run such
+ * as 123456 or 987654. It returns a message, or "" when the passcode is fine.
+ */
+export function checkPasscode(p) {
+  if (typeof p !== "string" || !/^[0-9]{6,12}$/.test(p)) return "Use 6 to 12 digits.";
+  let same = true, up = true, down = true;
+  for (let i = 1; i < p.length; i++) {
+    const d = (p.charCodeAt(i) - p.charCodeAt(i - 1) + 10) % 10;
+    same &&= d === 0; up &&= d === 1; down &&= d === 9;
+  }
+  if (same) return "Do not repeat one digit.";
+  if (up || down) return "Do not use a run of consecutive digits.";
+  return "";
+}
+
+/** encryptPasscode seals a passcode with HPKE for one field of one ceremony. */
+export async function encryptPasscode(hpke, field, passcode) {
+  if (!hpke || hpke.kem_id !== 0x10 || hpke.kdf_id !== 1 || hpke.aead_id !== 1) throw new Error("unsupported passcode encryption suite");
+  const info = hpke.info && hpke.info[field];
+  if (!info) throw new Error(`no HPKE info for ${field}`);
+  const { enc, ct } = await seal(b64urlDecode(hpke.public_key), b64urlDecode(info), new TextEncoder().encode(passcode));
+  return { enc: b64urlEncode(enc), ct: b64urlEncode(ct) };
+}
+
+function supported() {
+  if (!globalThis.PublicKeyCredential || typeof PublicKeyCredential.parseRequestOptionsFromJSON !== "function") {
+    throw new SignetError(0, { code: "unsupported", detail: "This browser does not support passkeys." });
+  }
+}
+
+async function getAssertion(options) {
+  supported();
+  const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey);
+  const cred = await navigator.credentials.get({ publicKey });
+  return cred.toJSON();
+}
+
+/** openSession exchanges an enrollment link's secret for a management session. */
+export async function openSession(token, { baseURL } = {}) {
+  return api("POST", "/v1/web/enrollment/session", { body: { token }, baseURL });
+}
+
+/** sessionState returns the user's passcode state and passkeys. */
+export async function sessionState(session, { baseURL } = {}) {
+  return api("GET", "/v1/web/enrollment/session", { session, baseURL });
+}
+
+/**
+ * enroll creates a discoverable passkey. Pass either { token } (the enrollment
+ * link secret, opened here) or an open { session }, and the passcode: for the
+ * first passkey the new passcode to set, afterwards the current passcode
+ * (a link alone cannot add a device that signs). Returns { session, passkey }.
+ */
+export async function enroll({ token, session, passcode, label, baseURL } = {}) {
+  supported();
+  if (!session) session = (await openSession(token, { baseURL })).session;
+  const begin = await api("POST", "/v1/web/enrollment/passkeys/begin", { session, baseURL });
+  if (begin.passcode === "new") {
+    const problem = checkPasscode(passcode);
+    if (problem) throw new SignetError(400, { code: "invalid_request", detail: problem });
+  } else if (typeof passcode !== "string" || !/^[0-9]{6,12}$/.test(passcode)) {
+    throw new SignetError(400, { code: "invalid_request", detail: "Enter your current passcode to add a passkey." });
+  }
+  const sealed = await encryptPasscode(begin.hpke, "passcode", passcode);
+  const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(begin.public_key.publicKey);
+  const cred = await navigator.credentials.create({ publicKey });
+  const passkey = await api("POST", "/v1/web/enrollment/passkeys/finish", {
+    session, baseURL, body: { ceremony_id: begin.ceremony_id, credential: cred.toJSON(), passcode: sealed, label: label || "" },
+  });
+  return { session, passkey };
+}
+
+/** listPasskeys, renamePasskey, removePasskey manage the session user's passkeys. */
+export async function listPasskeys(session, opts = {}) { return (await sessionState(session, opts)).passkeys; }
+export async function renamePasskey(session, id, label, { baseURL } = {}) {
+  return api("PATCH", `/v1/web/enrollment/passkeys/${encodeURIComponent(id)}`, { session, baseURL, body: { label } });
+}
+export async function removePasskey(session, id, { baseURL } = {}) {
+  return api("DELETE", `/v1/web/enrollment/passkeys/${encodeURIComponent(id)}`, { session, baseURL });
+}
+
+/** changePasscode proves the passkey and the current passcode, and sets a new one. */
+export async function changePasscode({ session, oldPasscode, newPasscode, baseURL } = {}) {
+  const problem = checkPasscode(newPasscode);
+  if (problem) throw new SignetError(400, { code: "invalid_request", detail: problem });
+  const begin = await api("POST", "/v1/web/enrollment/passcode/begin", { session, baseURL });
+  const passcode = await encryptPasscode(begin.hpke, "passcode", oldPasscode);
+  const newSealed = await encryptPasscode(begin.hpke, "new_passcode", newPasscode);
+  const credential = await getAssertion(begin.public_key);
+  await api("POST", "/v1/web/enrollment/passcode/finish", {
+    session, baseURL, body: { ceremony_id: begin.ceremony_id, credential, passcode, new_passcode: newSealed },
+  });
+}
+
+/** getOperation returns what the user is asked to approve, as Signet stored it. */
+export async function getOperation(operationId, { baseURL } = {}) {
+  return api("GET", `/v1/web/operations/${encodeURIComponent(operationId)}`, { baseURL });
+}
+
+async function decide(operationId, decision, passcode, baseURL) {
+  const path = `/v1/web/operations/${encodeURIComponent(operationId)}/approval`;
+  const begin = await api("POST", `${path}/begin`, { baseURL, body: { decision } });
+  const body = { ceremony_id: begin.ceremony_id };
+  // Encrypt first: the passcode is bound to this ceremony and its challenge
+  // (the operation's dynamic-linking digest) and never leaves in clear.
+  if (decision === "approve") body.passcode = await encryptPasscode(begin.hpke, "passcode", passcode);
+  body.credential = await getAssertion(begin.public_key);
+  return api("POST", `${path}/finish`, { baseURL, body });
+}
+
+/**
+ * approve approves an operation with the user's passkey and passcode. The
+ * WebAuthn challenge is the operation's dynamic-linking digest. Resolves to
+ * { id, status }; the bank reads the transaction token through its API.
+ */
+export async function approve(operationId, passcode, { baseURL } = {}) {
+  if (typeof passcode !== "string" || !/^[0-9]{6,12}$/.test(passcode)) {
+    throw new SignetError(400, { code: "invalid_request", detail: "Enter your passcode (6 to 12 digits)." });
+  }
+  return decide(operationId, "approve", passcode, baseURL);
+}
+
+/** reject rejects an operation with the user's passkey (no passcode needed). */
+export async function reject(operationId, { baseURL } = {}) {
+  return decide(operationId, "reject", "", baseURL);
+}

@@ -1,0 +1,149 @@
+import { openSession, sessionState, enroll, renamePasskey, removePasskey, changePasscode, checkPasscode } from "/web/sdk/signet.js";
+import { setStatus, busy, describe } from "./common.js";
+
+const KEY = "signet.enrollment.session";
+let session = "";
+let state = null;
+
+const $ = (id) => document.getElementById(id);
+
+async function start() {
+  const m = /(?:^#|&)token=([A-Za-z0-9_-]{43})(?:&|$)/.exec(window.location.hash);
+  // Drop the secret from the address bar and history at once.
+  if (window.location.hash) history.replaceState(null, "", window.location.pathname);
+  try {
+    if (m) {
+      const s = await openSession(m[1]);
+      session = s.session;
+      sessionStorage.setItem(KEY, session);
+    } else {
+      session = sessionStorage.getItem(KEY) || "";
+    }
+    if (!session) {
+      setStatus("This page needs the enrollment link from your bank.", "error");
+      return;
+    }
+    await refresh();
+  } catch (err) {
+    sessionStorage.removeItem(KEY);
+    setStatus(describe(err, "session"), "error");
+  }
+}
+
+async function refresh() {
+  state = await sessionState(session);
+  // First passkey: choose and repeat a passcode. Later ones: the current passcode.
+  $("confirm-field").hidden = state.has_passcode;
+  $("passcode-label").textContent = state.has_passcode ? "Your current passcode" : "Choose a passcode";
+  $("passcode-rules").textContent = state.has_passcode
+    ? "Adding a passkey needs the passcode you already use."
+    : "6 to 12 digits. Not one digit repeated and not a run such as 123456.";
+  $("passcode").autocomplete = state.has_passcode ? "current-password" : "new-password";
+  $("register").hidden = false;
+  render(state.passkeys);
+  $("change").hidden = !(state.has_passcode && state.passkeys.some((k) => k.status === "ACTIVE"));
+}
+
+function render(passkeys) {
+  const list = $("passkey-list");
+  list.replaceChildren();
+  $("manage").hidden = passkeys.length === 0;
+  for (const k of passkeys) {
+    const li = document.createElement("li");
+    const name = document.createElement("strong");
+    name.textContent = k.label || "Passkey";
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const parts = [`Added ${new Date(k.created_at).toLocaleDateString()}`];
+    if (k.last_used_at) parts.push(`last used ${new Date(k.last_used_at).toLocaleDateString()}`);
+    if (k.backup_state) parts.push("synced");
+    if (k.status !== "ACTIVE") parts.push(k.status === "BLOCKED" ? "blocked by your bank" : k.status.toLowerCase());
+    meta.textContent = parts.join(" · ");
+    const row = document.createElement("div");
+    row.className = "row";
+    const inputId = `label-${k.id}`;
+    const lab = document.createElement("label");
+    lab.htmlFor = inputId;
+    lab.textContent = "New name";
+    lab.className = "help";
+    const input = document.createElement("input");
+    input.id = inputId;
+    input.type = "text";
+    input.maxLength = 64;
+    input.value = k.label || "";
+    const rename = document.createElement("button");
+    rename.type = "button";
+    rename.className = "secondary";
+    rename.textContent = "Rename";
+    rename.addEventListener("click", () => act(async () => {
+      await renamePasskey(session, k.id, input.value);
+      return "Passkey renamed.";
+    }));
+    const remove = document.createElement("button");
+    remove.type = "button";
+    remove.className = "danger";
+    remove.textContent = "Remove";
+    remove.setAttribute("aria-label", `Remove passkey ${k.label || ""}`.trim());
+    remove.addEventListener("click", () => act(async () => {
+      await removePasskey(session, k.id);
+      return "Passkey removed.";
+    }));
+    row.append(input, rename, remove);
+    li.append(name, meta, lab, row);
+    list.append(li);
+  }
+}
+
+// act runs fn, refreshes the page state, then shows fn's success message.
+async function act(fn, form) {
+  if (form) busy(form, true);
+  try {
+    const done = await fn();
+    await refresh();
+    setStatus(done, "ok");
+  } catch (err) {
+    setStatus(describe(err, "enroll"), "error");
+  } finally {
+    if (form) busy(form, false);
+  }
+}
+
+$("register-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const passcode = $("passcode").value;
+  if (state && state.has_passcode) {
+    if (!/^[0-9]{6,12}$/.test(passcode)) { setStatus("Enter your current passcode.", "error"); $("passcode").focus(); return; }
+  } else {
+    const problem = checkPasscode(passcode);
+    if (problem) { setStatus(problem, "error"); $("passcode").focus(); return; }
+    if (passcode !== $("passcode_confirm").value) { setStatus("The two passcodes differ.", "error"); $("passcode_confirm").focus(); return; }
+  }
+  setStatus("Follow your browser's prompt to create the passkey…");
+  act(async () => {
+    await enroll({ session, passcode, label: $("label").value });
+    $("passcode").value = "";
+    $("passcode_confirm").value = "";
+    $("label").value = "";
+    return "Passkey created. You can now approve payments with it.";
+  }, form);
+});
+
+$("change-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const oldPasscode = $("old_passcode").value;
+  const newPasscode = $("new_passcode").value;
+  const problem = checkPasscode(newPasscode);
+  if (!/^[0-9]{6,12}$/.test(oldPasscode)) { setStatus("Enter your current passcode.", "error"); $("old_passcode").focus(); return; }
+  if (problem) { setStatus(problem, "error"); $("new_passcode").focus(); return; }
+  if (newPasscode !== $("new_passcode_confirm").value) { setStatus("The two new passcodes differ.", "error"); return; }
+  setStatus("Confirm with your passkey…");
+  act(async () => {
+    await changePasscode({ session, oldPasscode, newPasscode });
+    for (const id of ["old_passcode", "new_passcode", "new_passcode_confirm"]) $(id).value = "";
+    return "Passcode changed.";
+  }, form);
+});
+
+start();

@@ -1,0 +1,456 @@
+package webauthn
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/txsign"
+)
+
+var (
+	errNoPasscode = fmt.Errorf("%w: no passcode is set; enroll first", fault.ErrConflict)
+	errNoPasskey  = fmt.Errorf("%w: no active passkey; enroll a passkey first", fault.ErrConflict)
+	errLocked     = fmt.Errorf("%w: the passcode is locked after too many wrong tries; ask your bank to unlock it", fault.ErrLocked)
+)
+
+// Operation returns an operation as stored (expiry applied), for display.
+func (s *Service) Operation(ctx context.Context, id string) (store.Operation, error) {
+	return s.ops.Get(ctx, id)
+}
+
+// Challenge returns the WebAuthn challenge for deciding op: the
+// dynamic-linking digest itself to approve, SHA-256("signet-reject-v1" ‖ DL)
+// to reject (docs/dynamic-linking.md), so an approval assertion can never be
+// replayed as a rejection or the other way round.
+func Challenge(op store.Operation, d txsign.Decision) []byte {
+	if d == txsign.Reject {
+		var dl [txsign.DigestSize]byte
+		copy(dl[:], op.DL)
+		r := txsign.RejectDigest(dl)
+		return r[:]
+	}
+	return append([]byte(nil), op.DL...)
+}
+
+func opStateError(op store.Operation) error {
+	if op.Status == store.OpExpired {
+		return fmt.Errorf("%w: the operation expired", fault.ErrGone)
+	}
+	return fmt.Errorf("%w: the operation is %s", fault.ErrConflict, op.Status)
+}
+
+// BeginApproval starts approving (or rejecting) an operation with a passkey:
+// the WebAuthn challenge is the operation's DL (or its reject digest),
+// allowCredentials the user's ACTIVE passkeys, and for an approval the HPKE
+// parameters for the passcode, bound to this ceremony.
+func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decision) (AssertionOptions, error) {
+	op, err := s.ops.Get(ctx, opID)
+	if err != nil {
+		return AssertionOptions{}, err
+	}
+	if op.Status != store.OpPending {
+		return AssertionOptions{}, opStateError(op)
+	}
+	if !txsign.FactorAllowed(op, store.KindPasskey) {
+		return AssertionOptions{}, fmt.Errorf("%w: this operation does not accept passkeys", fault.ErrForbidden)
+	}
+	u, err := s.store.GetUser(ctx, op.UserID)
+	if err != nil {
+		return AssertionOptions{}, err
+	}
+	if d == txsign.Approve {
+		if len(u.PasscodeVerifier) == 0 {
+			return AssertionOptions{}, errNoPasscode
+		}
+		if u.PasscodeLocked {
+			return AssertionOptions{}, errLocked
+		}
+	}
+	creds, err := s.passkeys(ctx, u.ID, true)
+	if err != nil {
+		return AssertionOptions{}, err
+	}
+	if len(creds) == 0 {
+		return AssertionOptions{}, errNoPasskey
+	}
+	challenge := Challenge(op, d)
+	assertion, sd, err := s.wa.BeginLogin(newWAUser(u, creds), gowebauthn.WithChallenge(challenge),
+		gowebauthn.WithUserVerification(s.uv))
+	if err != nil {
+		return AssertionOptions{}, fmt.Errorf("begin login: %w", err)
+	}
+	_, kid, err := s.currentPasscodeKey()
+	if err != nil {
+		return AssertionOptions{}, err
+	}
+	cer, err := s.createCeremony(ctx, kindApproval, u.ID, op.ID, ceremonyData{Session: *sd, KEKID: kekIDString(kid), Decision: d.String()})
+	if err != nil {
+		return AssertionOptions{}, err
+	}
+	out := AssertionOptions{CeremonyID: cer.ID, PublicKey: assertion, ExpiresAt: cer.ExpiresAt.Format(time.RFC3339)}
+	if d == txsign.Approve {
+		if out.HPKE, err = s.hpkeParams(cer.ID, kid, challenge, FieldPasscode); err != nil {
+			return AssertionOptions{}, err
+		}
+	}
+	return out, nil
+}
+
+// ApprovalResult finishes an approval ceremony.
+type ApprovalResult struct {
+	CeremonyID string
+	Credential []byte // PublicKeyCredential.toJSON()
+	Passcode   []byte // HPKE envelope JSON; required to approve, ignored to reject
+}
+
+type passcodeOutcome int
+
+const (
+	passcodeUnchecked passcodeOutcome = iota
+	passcodeWrong
+	passcodeRight
+)
+
+// FinishApproval verifies the passkey assertion and, to approve, the
+// passcode, inside the one exactly-once approval path (txsign Decide): the
+// expected challenge is recomputed there from the stored operation, never
+// taken from the client, and the ceremony is consumed before anything is
+// verified, so an assertion is accepted at most once.
+func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalResult) (txsign.Result, error) {
+	parsed, err := parseAssertion(in.Credential)
+	if err != nil {
+		return txsign.Result{}, err
+	}
+	ev := audit.Event{Type: "operation.approve", Actor: "browser", OperationID: opID}
+	fail := func(reason string, public error) (txsign.Result, error) {
+		ev.Outcome, ev.Reason = audit.Failure, reason
+		if err := s.audit.Record(ctx, ev); err != nil {
+			return txsign.Result{}, err
+		}
+		return txsign.Result{}, public
+	}
+	cer, d, err := s.loadCeremony(ctx, in.CeremonyID, kindApproval, "", opID)
+	if errors.Is(err, errCeremony) {
+		return fail("unknown, expired or used approval ceremony", err)
+	} else if err != nil {
+		return txsign.Result{}, err
+	}
+	decision := txsign.Approve
+	if d.Decision == txsign.Reject.String() {
+		decision = txsign.Reject
+		ev.Type = "operation.reject"
+	}
+	ev.UserID = cer.UserID
+	var env Envelope
+	if decision == txsign.Approve {
+		if env, err = ParseEnvelope(in.Passcode); err != nil {
+			return txsign.Result{}, err
+		}
+	}
+	kid, err := parseKEKID(d.KEKID)
+	if err != nil {
+		return txsign.Result{}, err
+	}
+	if err := s.consume(ctx, cer.ID); err != nil {
+		return fail("approval ceremony replayed or expired", err)
+	}
+	cred, err := s.credentialFor(ctx, parsed)
+	if err != nil {
+		return txsign.Result{}, err
+	}
+	creds, err := s.ownedPasskeys(ctx, cer.UserID)
+	if err != nil {
+		return txsign.Result{}, err
+	}
+	u, err := s.store.GetUser(ctx, cer.UserID)
+	if err != nil {
+		return txsign.Result{}, err
+	}
+	if cred.ID == "" {
+		return fail("unknown passkey "+lookupKey(parsed.RawID), fault.ErrUnauthenticated)
+	}
+	if decision == txsign.Approve {
+		if u, err = s.reservePasscodeTry(ctx, u.ID); err != nil {
+			if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
+				return fail(err.Error(), err)
+			}
+			return txsign.Result{}, err
+		}
+	}
+	var (
+		v           verified
+		assertionOK bool
+		outcome     passcodeOutcome
+		rehash      bool
+		pc          Passcode
+	)
+	res, derr := s.ops.Decide(ctx, txsign.Attempt{OperationID: opID, CredentialID: cred.ID, Decision: decision,
+		Actor: "browser", CountCredentialFailure: true,
+		Verify: func(op store.Operation, c store.Credential) (txsign.Evidence, error) {
+			expected := Challenge(op, decision) // from the stored operation
+			signed, sig, extra := assertionEvidence(parsed, c)
+			evidence := txsign.Evidence{Algorithm: coseAlgorithm(c.PublicKey), Signed: b64(signed), Signature: b64(sig),
+				PublicKey: b64(c.PublicKey), Extra: extra}
+			possession := "hwk"
+			if parsed.Response.AuthenticatorData.Flags.HasBackupEligible() {
+				possession = "swk" // a synced passkey is a software key (RFC 8176 §2)
+			}
+			evidence.AMR = []string{possession}
+			if c.Kind != store.KindPasskey {
+				return evidence, errors.New("credential is not a passkey")
+			}
+			var err error
+			if v, err = s.verifyAssertion(u, creds, d.Session, expected, parsed); err != nil {
+				return evidence, err
+			}
+			assertionOK = true
+			extra["uv_required"] = s.uv == protocol.VerificationRequired
+			if decision == txsign.Reject {
+				return evidence, nil
+			}
+			// Knowledge factor, checked only once possession is proven, so
+			// passcodes cannot be guessed without the passkey.
+			var perr error
+			outcome, rehash, pc, perr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, expected, FieldPasscode), env)
+			if perr != nil {
+				return evidence, perr
+			}
+			extra["passcode"] = "verified (HPKE, Argon2id)"
+			evidence.AMR = append(evidence.AMR, "pin", "mfa")
+			return evidence, nil
+		}})
+	if decision == txsign.Approve {
+		s.settlePasscode(ctx, u.ID, outcome, pc, rehash)
+	}
+	if cred.ID != "" && (assertionOK || v.clone) {
+		s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK)
+	}
+	return res, derr
+}
+
+func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// checkPasscode decrypts a passcode envelope made for info and matches it
+// against u's verifier. The outcome says whether a try was spent: a
+// ciphertext that does not open for this ceremony counts as a wrong passcode.
+func (s *Service) checkPasscode(u store.User, kekID [4]byte, info []byte, env Envelope) (passcodeOutcome, bool, Passcode, error) {
+	pt, err := s.openPasscode(kekID, info, env)
+	if err != nil {
+		return passcodeWrong, false, nil, err
+	}
+	p, err := ParsePasscode(pt)
+	if err != nil {
+		return passcodeWrong, false, nil, errors.New("passcode: malformed plaintext")
+	}
+	ok, rehash, err := s.matchVerifier(u.PasscodeVerifier, p)
+	switch {
+	case err != nil:
+		return passcodeUnchecked, false, nil, err
+	case !ok:
+		return passcodeWrong, false, nil, errors.New("passcode does not match")
+	}
+	return passcodeRight, rehash, p, nil
+}
+
+// reservePasscodeTry charges one try before a passcode is checked, so that
+// concurrent attempts cannot together exceed the maximum (a check-then-act
+// would let N parallel requests guess N times); settlePasscode refunds it if
+// the passcode was never checked.
+func (s *Service) reservePasscodeTry(ctx context.Context, userID string) (store.User, error) {
+	return s.store.UpdateUser(ctx, userID, func(u *store.User) error {
+		switch {
+		case len(u.PasscodeVerifier) == 0:
+			return errNoPasscode
+		case u.PasscodeLocked || u.PasscodeFailed >= s.cfg.PasscodeMaxFailures:
+			return errLocked
+		}
+		u.PasscodeFailed++
+		return nil
+	})
+}
+
+// settlePasscode resolves a reserved try: right resets the count (and
+// refreshes an outdated verifier), wrong keeps it and locks at the maximum,
+// unchecked refunds it.
+func (s *Service) settlePasscode(ctx context.Context, userID string, o passcodeOutcome, p Passcode, rehash bool) {
+	var fresh []byte
+	if o == passcodeRight && rehash {
+		fresh, _ = s.newVerifier(p)
+	}
+	locked := false
+	_, _ = s.store.UpdateUser(ctx, userID, func(u *store.User) error {
+		locked = false
+		switch o {
+		case passcodeUnchecked:
+			u.PasscodeFailed = max(u.PasscodeFailed-1, 0)
+		case passcodeWrong:
+			if u.PasscodeFailed >= s.cfg.PasscodeMaxFailures && !u.PasscodeLocked {
+				u.PasscodeLocked, locked = true, true
+			}
+		case passcodeRight:
+			u.PasscodeFailed = 0
+			if fresh != nil {
+				u.PasscodeVerifier = fresh
+			}
+		}
+		u.UpdatedAt = s.cfg.Now().UTC()
+		return nil
+	})
+	if locked {
+		_ = s.audit.Record(ctx, audit.Event{Type: "passcode.lock", Outcome: audit.Success, Actor: "system", UserID: userID,
+			Reason: fmt.Sprintf("%d wrong passcodes", s.cfg.PasscodeMaxFailures)})
+	}
+}
+
+// BeginPasscodeChange starts changing the passcode: a passkey assertion over
+// a random challenge plus the old and new passcodes, each encrypted for this
+// ceremony.
+func (s *Service) BeginPasscodeChange(ctx context.Context, token string) (AssertionOptions, error) {
+	sess, u, err := s.session(ctx, token)
+	if err != nil {
+		return AssertionOptions{}, err
+	}
+	switch {
+	case len(u.PasscodeVerifier) == 0:
+		return AssertionOptions{}, errNoPasscode
+	case u.PasscodeLocked:
+		return AssertionOptions{}, errLocked
+	}
+	creds, err := s.passkeys(ctx, u.ID, true)
+	if err != nil {
+		return AssertionOptions{}, err
+	}
+	if len(creds) == 0 {
+		return AssertionOptions{}, errNoPasskey
+	}
+	assertion, sd, err := s.wa.BeginLogin(newWAUser(u, creds), gowebauthn.WithUserVerification(s.uv))
+	if err != nil {
+		return AssertionOptions{}, fmt.Errorf("begin login: %w", err)
+	}
+	_, kid, err := s.currentPasscodeKey()
+	if err != nil {
+		return AssertionOptions{}, err
+	}
+	cer, err := s.createCeremony(ctx, kindPasscodeChange, u.ID, "", ceremonyData{Session: *sd, KEKID: kekIDString(kid), WebSession: sess.ID})
+	if err != nil {
+		return AssertionOptions{}, err
+	}
+	hp, err := s.hpkeParams(cer.ID, kid, assertion.Response.Challenge, FieldPasscode, FieldNewPasscode)
+	if err != nil {
+		return AssertionOptions{}, err
+	}
+	return AssertionOptions{CeremonyID: cer.ID, PublicKey: assertion, HPKE: hp, ExpiresAt: cer.ExpiresAt.Format(time.RFC3339)}, nil
+}
+
+// PasscodeChange finishes a passcode change.
+type PasscodeChange struct {
+	CeremonyID  string
+	Credential  []byte
+	Passcode    []byte // old passcode envelope
+	NewPasscode []byte // new passcode envelope
+}
+
+// FinishPasscodeChange verifies the passkey and the old passcode (counted
+// against the lock like any try) and sets the new one.
+func (s *Service) FinishPasscodeChange(ctx context.Context, token string, in PasscodeChange) error {
+	sess, u, err := s.session(ctx, token)
+	if err != nil {
+		return err
+	}
+	parsed, err := parseAssertion(in.Credential)
+	if err != nil {
+		return err
+	}
+	oldEnv, err := ParseEnvelope(in.Passcode)
+	if err != nil {
+		return err
+	}
+	newEnv, err := ParseEnvelope(in.NewPasscode)
+	if err != nil {
+		return fault.Invalid("new_passcode", "%s", invalidReason(err))
+	}
+	cer, d, err := s.loadCeremony(ctx, in.CeremonyID, kindPasscodeChange, u.ID, "")
+	if err != nil {
+		return err
+	}
+	if d.WebSession != sess.ID {
+		return errCeremony
+	}
+	ev := audit.Event{Type: "passcode.change", Actor: "browser", UserID: u.ID}
+	fail := func(reason string, public error) error {
+		ev.Outcome, ev.Reason = audit.Failure, reason
+		if err := s.audit.Record(ctx, ev); err != nil {
+			return err
+		}
+		return public
+	}
+	kid, err := parseKEKID(d.KEKID)
+	if err != nil {
+		return err
+	}
+	challenge, _ := base64.RawURLEncoding.DecodeString(d.Session.Challenge)
+	newPT, err := s.openPasscode(kid, PasscodeInfo(cer.ID, challenge, FieldNewPasscode), newEnv)
+	if err != nil {
+		_ = s.consume(ctx, cer.ID)
+		return fail("new passcode: "+err.Error(), fault.ErrUnauthenticated)
+	}
+	newPC, err := CheckPasscodePolicy(newPT)
+	if err != nil {
+		return fault.Invalid("new_passcode", "%s", invalidReason(err))
+	}
+	if err := s.consume(ctx, cer.ID); err != nil {
+		return fail("passcode-change ceremony replayed or expired", err)
+	}
+	cred, err := s.credentialFor(ctx, parsed)
+	if err != nil {
+		return err
+	}
+	ev.CredentialID = cred.ID
+	if cred.ID == "" || cred.UserID != u.ID || cred.Status != store.StatusActive {
+		return fail("unknown, foreign or inactive passkey", fault.ErrUnauthenticated)
+	}
+	creds, err := s.ownedPasskeys(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if u, err = s.reservePasscodeTry(ctx, u.ID); err != nil {
+		if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
+			return fail(err.Error(), err)
+		}
+		return err
+	}
+	v, verr := s.verifyAssertion(u, creds, d.Session, challenge, parsed)
+	assertionOK := verr == nil
+	outcome := passcodeUnchecked
+	if verr == nil {
+		// The verifier is replaced below, so a rehash is moot.
+		if outcome, _, _, verr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, challenge, FieldPasscode), oldEnv); verr != nil {
+			verr = fmt.Errorf("old passcode: %w", verr)
+		}
+	}
+	s.settlePasscode(ctx, u.ID, outcome, nil, false)
+	if assertionOK || v.clone {
+		s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK)
+	}
+	if verr != nil {
+		return fail(verr.Error(), fault.ErrUnauthenticated)
+	}
+	return s.setPasscode(ctx, u.ID, newPC, "passcode.change")
+}
+
+func invalidReason(err error) string {
+	var ie *fault.InvalidError
+	if errors.As(err, &ie) && len(ie.Problems) > 0 {
+		return ie.Problems[0].Reason
+	}
+	return err.Error()
+}

@@ -1,0 +1,126 @@
+package webauthn
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
+	"github.com/google/uuid"
+
+	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/store"
+)
+
+// Ceremony kinds in the store's ceremonies table.
+const (
+	kindEnrollment     = "enrollment"               // bank-issued single-use link
+	kindSession        = "web_session"              // management session opened by a link
+	kindRegistration   = "webauthn_registration"    // passkey registration challenge
+	kindApproval       = "webauthn_approval"        // operation approval or rejection
+	kindPasscodeChange = "webauthn_passcode_change" // passkey + old passcode → new passcode
+)
+
+// ceremonyData is the server-side state of a WebAuthn ceremony. The client
+// only ever holds the ceremony id; the challenge, allowed credentials, UV
+// requirement and expiry stay here (go-webauthn SessionData, stored verbatim).
+type ceremonyData struct {
+	Session    gowebauthn.SessionData `json:"session"`
+	KEKID      string                 `json:"kek_id"`
+	Decision   string                 `json:"decision,omitempty"`
+	WebSession string                 `json:"web_session,omitempty"`
+}
+
+// errCeremony is the one answer for an unknown, foreign, used or expired
+// ceremony: an authentication failure like any other.
+var errCeremony = fmt.Errorf("%w: the ceremony is unknown, expired or already used; start again", fault.ErrUnauthenticated)
+
+func (s *Service) createCeremony(ctx context.Context, kind, userID, opID string, d ceremonyData) (store.Ceremony, error) {
+	now := s.cfg.Now().UTC()
+	// go-webauthn enforces SessionData.Expires on its own clock; the store
+	// enforces this one.
+	exp := now.Add(s.cfg.CeremonyTimeout)
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return store.Ceremony{}, err
+	}
+	c := store.Ceremony{ID: uuid.NewString(), Kind: kind, UserID: userID, OperationID: opID, Data: raw,
+		ExpiresAt: exp, CreatedAt: now}
+	if err := s.store.CreateCeremony(ctx, &c); err != nil {
+		return store.Ceremony{}, err
+	}
+	return c, nil
+}
+
+// loadCeremony reads a live ceremony of kind and checks it belongs to userID
+// (and opID when given). It does not consume it.
+func (s *Service) loadCeremony(ctx context.Context, id, kind, userID, opID string) (store.Ceremony, ceremonyData, error) {
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return store.Ceremony{}, ceremonyData{}, fault.Invalid("ceremony_id", "is not a valid identifier")
+	}
+	c, err := s.store.GetCeremony(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, ceremonyData{}, errCeremony
+	} else if err != nil {
+		return c, ceremonyData{}, err
+	}
+	var d ceremonyData
+	switch {
+	case c.Kind != kind, userID != "" && c.UserID != userID, opID != "" && c.OperationID != opID:
+		return c, d, errCeremony
+	case c.ConsumedAt != nil, !s.cfg.Now().Before(c.ExpiresAt):
+		return c, d, errCeremony
+	}
+	if err := json.Unmarshal(c.Data, &d); err != nil {
+		return c, d, fmt.Errorf("ceremony %s: %w", c.ID, err)
+	}
+	return c, d, nil
+}
+
+// consume marks a ceremony used, exactly once: of two concurrent finishes with
+// the same ceremony only one gets past this point.
+func (s *Service) consume(ctx context.Context, id string) error {
+	_, err := s.store.ConsumeCeremony(ctx, id, s.cfg.Now().UTC())
+	if errors.Is(err, store.ErrNotFound) {
+		return errCeremony
+	}
+	return err
+}
+
+// Bearer secrets (enrollment link tokens, session tokens): 32 random bytes,
+// base64url. Only SHA-256 of a token is stored, as the ceremony's lookup key.
+const tokenLen = 43
+
+func newToken() (string, string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", "", err
+	}
+	t := base64.RawURLEncoding.EncodeToString(b)
+	return t, tokenHash(t), nil
+}
+
+func tokenHash(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// ParseToken checks the shape of an untrusted bearer token: exactly 43
+// base64url characters (32 bytes).
+func ParseToken(t string) (string, bool) {
+	if len(t) != tokenLen {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(t)
+	if err != nil || len(b) != 32 || base64.RawURLEncoding.EncodeToString(b) != t {
+		return "", false
+	}
+	return t, true
+}
+
+func kekIDString(id [4]byte) string { return hex.EncodeToString(id[:]) }
