@@ -4,7 +4,7 @@ TESTFLAGS ?=
 PG_URL    ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run build test test-services bench fuzz lint fmt
+.PHONY: run build test test-services bench fuzz faults lint fmt
 
 ## run: serve on :8080 with the embedded default (SQLite in ./data, in-process replay store)
 run:
@@ -30,6 +30,14 @@ bench:
 ## fuzz: every fuzz target for FUZZTIME each (default 10s); crashers land in testdata/fuzz as regression inputs
 fuzz:
 	./scripts/fuzz.sh
+
+## faults: a real signet on PostgreSQL + Redis under load while Redis stops for 5 s and PostgreSQL restarts,
+## then proof that nothing was approved or accepted twice or lost (restarts the local PostgreSQL!)
+FAULTS_SHORT ?=
+faults:
+	SIGNET_FAULTS=1 SIGNET_FAULTS_SHORT='$(FAULTS_SHORT)' SIGNET_TEST_POSTGRES_URL='$(PG_URL)' \
+		SIGNET_TEST_REDIS_URL='$(REDIS_URL)' SIGNET_TEST_REQUIRE_SERVICES=1 \
+		$(GO) test -count=1 -v -run '^TestFaults$$' ./faults
 
 ## lint: go vet and gofmt check
 lint:

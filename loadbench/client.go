@@ -122,33 +122,86 @@ const (
 // approveOnce is the whole device-key flow: the bank creates an operation,
 // the device reads the signing data, recomputes DL itself, signs, approves.
 func (vu *virtualUser) approveOnce(ctx context.Context) (string, error) {
+	_, token, err := vu.approve(ctx)
+	return token, err
+}
+
+func (vu *virtualUser) approve(ctx context.Context) (string, string, error) {
 	c := vu.c
 	var op struct{ ID string }
 	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/operations", true, map[string]any{"user_id": vu.userID, "type": "payment",
 		"payee": map[string]string{"account": benchAccount, "name": "Bench Payee"}, "amount": benchAmount, "currency": benchCurrency},
 		&op, nil); err != nil {
-		return "", fmt.Errorf("create operation: %w", err)
+		return "", "", fmt.Errorf("create operation: %w", err)
 	}
 	var sd signingData
 	if err := c.call(ctx, "GET", c.cfg.Server+"/v1/operations/"+op.ID+"/signing-data?credential_id="+vu.credID, false, nil, &sd, nil); err != nil {
-		return "", fmt.Errorf("signing data: %w", err)
+		return op.ID, "", fmt.Errorf("signing data: %w", err)
 	}
 	dl := txsign.ComputeDL(txsign.DLInput{ID: sd.ID, Type: sd.Type, PayeeAccount: sd.Payee.Account, PayeeName: sd.Payee.Name,
 		Amount: sd.Amount, Currency: sd.Currency, Nonce: sd.Nonce, ExpiresAt: sd.ExpiresAt})
 	if txsign.EncodeDigest(dl) != sd.DL {
-		return "", errors.New("dl mismatch: the server's digest is not what the device computes")
+		return op.ID, "", errors.New("dl mismatch: the server's digest is not what the device computes")
 	}
 	h := sha256.Sum256(dl[:])
 	sig, err := ecdsa.SignASN1(rand.Reader, vu.key, h[:])
 	if err != nil {
-		return "", err
+		return op.ID, "", err
 	}
 	var res struct{ Token string }
 	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/operations/"+op.ID+"/approve", false, map[string]string{
 		"credential_id": vu.credID, "signature": base64.RawURLEncoding.EncodeToString(sig)}, &res, nil); err != nil {
-		return "", fmt.Errorf("approve: %w", err)
+		return op.ID, "", fmt.Errorf("approve: %w", err)
 	}
-	return res.Token, nil
+	return op.ID, res.Token, nil
+}
+
+// Client is a bank backend plus devices talking to one Signet, for harnesses
+// that drive flows themselves (the fault runs).
+type Client struct{ c *client }
+
+// NewClient returns a client for cfg.Server with cfg.APIKey.
+func NewClient(cfg Config) *Client {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	return &Client{c: &client{cfg: cfg, http: cfg.HTTPClient}}
+}
+
+// VirtualUser is a customer with a registered device key.
+type VirtualUser struct{ vu *virtualUser }
+
+// NewUser creates a user and registers a device key for it.
+func (c *Client) NewUser(ctx context.Context, name string) (*VirtualUser, error) {
+	vu, err := c.c.newVirtualUser(ctx, name)
+	return &VirtualUser{vu: vu}, err
+}
+
+// Approve runs one device-key approval and returns the operation id (set as
+// soon as the operation exists) and the token.
+func (v *VirtualUser) Approve(ctx context.Context) (opID, token string, err error) {
+	return v.vu.approve(ctx)
+}
+
+// Consume burns a token through Signet's consume endpoint.
+func (c *Client) Consume(ctx context.Context, token string) error {
+	return c.c.call(ctx, "POST", c.c.cfg.Server+"/v1/tokens/consume", true, map[string]string{"token": token}, nil, nil)
+}
+
+// OperationToken reads an operation's status and token as the bank does.
+func (c *Client) OperationToken(ctx context.Context, id string) (status, token string, err error) {
+	var op struct{ Status, Token string }
+	err = c.c.call(ctx, "GET", c.c.cfg.Server+"/v1/operations/"+id, true, nil, &op, nil)
+	return op.Status, op.Token, err
+}
+
+// Status is the HTTP status of a failed call (0 for a transport error).
+func Status(err error) int {
+	var se *statusError
+	if errors.As(err, &se) {
+		return se.status
+	}
+	return 0
 }
 
 // payThroughGateway sends the payment the token approved through the gateway.
