@@ -41,6 +41,9 @@ func (s *Server) routes() {
 	if s.deps.Web != nil {
 		s.webRoutes()
 	}
+	if s.deps.Activation != nil {
+		s.paRoutes()
+	}
 
 	app.Use(func(c *fiber.Ctx) error { return fiber.ErrNotFound })
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signet-sca/signet/account"
+	"github.com/signet-sca/signet/activation"
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/txsign"
@@ -33,6 +34,9 @@ type Deps struct {
 	Devices    *devicekey.Service
 	// Web: passkeys, passcode and the hosted pages (nil: not registered).
 	Web *webauthn.Service
+	// Activation: PowerAuth applications, activations, the /pa/v3 device API
+	// and mobile-token operations (nil: those routes are not registered).
+	Activation *activation.Service
 	// Ready lists named dependencies that must answer for /readyz.
 	Ready map[string]Pinger
 	// Registry collects metrics; nil creates a fresh one.

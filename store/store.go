@@ -73,6 +73,13 @@ type Store interface {
 	ConsumeCeremony(ctx context.Context, id string, now time.Time) (Ceremony, error)
 	DeleteExpiredCeremonies(ctx context.Context, before time.Time) (int64, error)
 
+	// PowerAuth applications. AppKey is unique (ErrAlreadyExists); the master
+	// private key is encrypted by the caller.
+	CreateApplication(ctx context.Context, a *Application) error
+	GetApplication(ctx context.Context, id string) (Application, error)
+	GetApplicationByKey(ctx context.Context, appKey string) (Application, error)
+	ListApplications(ctx context.Context) ([]Application, error)
+
 	// Webhook outbox. ClaimOutbox leases up to limit due, undelivered events
 	// (NextAttemptAt <= now) by pushing their NextAttemptAt to now+lease, so two
 	// replicas never deliver the same event at the same time.
@@ -290,6 +297,23 @@ type Ceremony struct {
 	CreatedAt   time.Time
 	ConsumedAt  *time.Time
 	Version     int64
+}
+
+// Application is a PowerAuth application: the mobile app a bank ships, with
+// the APPLICATION_KEY and APPLICATION_SECRET built into it and the master key
+// pair that signs activation codes and encrypts activation requests.
+type Application struct {
+	ID        string
+	Name      string
+	AppKey    string // base64 of 16 random bytes, unique
+	AppSecret string // base64 of 16 random bytes (PowerAuth uses its text form)
+	// MasterPrivateKey is KEY_SERVER_MASTER_PRIVATE, encrypted by the caller
+	// under the KEK; MasterPublicKey is the SEC 1 uncompressed public key.
+	MasterPrivateKey []byte
+	MasterPublicKey  []byte
+	Status           string // "ACTIVE"
+	CreatedAt        time.Time
+	Version          int64
 }
 
 // OutboxEvent is a webhook delivery waiting in the database.

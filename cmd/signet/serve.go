@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/signet-sca/signet/account"
+	"github.com/signet-sca/signet/activation"
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
@@ -118,6 +119,11 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app
 		cleanup()
 		return nil, err
 	}
+	act, err := activation.New(st, ops, auditLog, ring, rp, activation.Config{})
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
 	deps := server.Deps{
 		Logger:     logger,
 		APIKeys:    apiKeys,
@@ -125,11 +131,13 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app
 		Operations: ops,
 		Devices:    devicekey.New(st, auditLog, nil),
 		Web:        webSvc,
+		Activation: act,
 		Ready:      ready,
 	}
 	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout})
 	bg := []background{
 		{"operation expiry", 5 * time.Second, func(ctx context.Context) error { _, err := ops.ExpireDue(ctx); return err }},
+		{"activation expiry", 10 * time.Second, func(ctx context.Context) error { _, err := act.ExpireDue(ctx); return err }},
 		{"ceremony cleanup", time.Minute, func(ctx context.Context) error { _, err := webSvc.Sweep(ctx); return err }},
 		{"key rotation", time.Minute, func(ctx context.Context) error {
 			rotated, err := keyring.RotateIfDue(ctx)

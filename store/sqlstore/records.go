@@ -227,3 +227,41 @@ func (s *Store) UpdateSigningKey(ctx context.Context, id string, fn func(*store.
 			return s.swap(ctx, op, &r, old.ID, old.Version)
 		})
 }
+
+// PowerAuth applications.
+
+// CreateApplication inserts a (ID, CreatedAt and Version assigned as for
+// CreateSigningKey). A taken AppKey gives store.ErrAlreadyExists.
+func (s *Store) CreateApplication(ctx context.Context, a *store.Application) error {
+	rec := *a
+	if rec.ID == "" {
+		rec.ID = newID()
+	}
+	rec.CreatedAt = s.stamp(rec.CreatedAt)
+	rec.Version = 1
+	r := toApplicationRow(&rec)
+	if err := s.insert(ctx, "create application", &r); err != nil {
+		return err
+	}
+	*a = r.record()
+	return nil
+}
+
+// GetApplication returns the application with id, or store.ErrNotFound.
+func (s *Store) GetApplication(ctx context.Context, id string) (store.Application, error) {
+	return take[applicationRow](ctx, s, "get application", "id = ?", id)
+}
+
+// GetApplicationByKey returns the application with appKey.
+func (s *Store) GetApplicationByKey(ctx context.Context, appKey string) (store.Application, error) {
+	if appKey == "" {
+		return store.Application{}, fmt.Errorf("sqlstore: get application by key: %w", store.ErrNotFound)
+	}
+	return take[applicationRow](ctx, s, "get application by key", "app_key = ?", appKey)
+}
+
+// ListApplications returns every application, oldest first.
+func (s *Store) ListApplications(ctx context.Context) ([]store.Application, error) {
+	q := s.db.WithContext(ctx).Model(&applicationRow{}).Order("created_at, id")
+	return find[applicationRow](ctx, s, "list applications", q)
+}

@@ -403,3 +403,45 @@ func (r outboxRow) record() store.OutboxEvent {
 		Version:       r.Version,
 	}
 }
+
+type applicationRow struct {
+	ID               string `gorm:"column:id;primaryKey"`
+	Name             string `gorm:"column:name"`
+	AppKey           string `gorm:"column:app_key"`
+	AppSecret        string `gorm:"column:app_secret"`
+	MasterPrivateKey []byte `gorm:"column:master_private_key"`
+	MasterPublicKey  []byte `gorm:"column:master_public_key"`
+	Status           string `gorm:"column:status"`
+	CreatedAt        dbTime `gorm:"column:created_at"`
+	Version          int64  `gorm:"column:version"`
+}
+
+func (applicationRow) TableName() string { return "applications" }
+
+func toApplicationRow(a *store.Application) applicationRow {
+	return applicationRow{
+		ID:               a.ID,
+		Name:             a.Name,
+		AppKey:           a.AppKey,
+		AppSecret:        a.AppSecret,
+		MasterPrivateKey: blob(a.MasterPrivateKey),
+		MasterPublicKey:  blob(a.MasterPublicKey),
+		Status:           a.Status,
+		CreatedAt:        newTime(a.CreatedAt),
+		Version:          a.Version,
+	}
+}
+
+func (r applicationRow) record() store.Application {
+	return store.Application{
+		ID:               r.ID,
+		Name:             r.Name,
+		AppKey:           r.AppKey,
+		AppSecret:        r.AppSecret,
+		MasterPrivateKey: blob(r.MasterPrivateKey),
+		MasterPublicKey:  blob(r.MasterPublicKey),
+		Status:           r.Status,
+		CreatedAt:        r.CreatedAt.time(),
+		Version:          r.Version,
+	}
+}

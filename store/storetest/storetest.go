@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"SigningKeys", testSigningKeys},
 		{"Ceremonies", testCeremonies},
 		{"Outbox", testOutbox},
+		{"Applications", testApplications},
 		{"CompareAndSwap", testCompareAndSwap},
 		{"Times", testTimes},
 		{"Bytes", testBytes},

@@ -1,0 +1,396 @@
+package activation
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/powerauth"
+	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/txsign"
+)
+
+// MobileOperation is one operation as the mobile-token API lists it (Wultra mobile-token API, "Get
+// Pending Operations").
+type MobileOperation struct {
+	ID                   string               `json:"id"`
+	Name                 string               `json:"name"`
+	Data                 string               `json:"data"`
+	Status               string               `json:"status"`
+	OperationCreated     string               `json:"operationCreated"`
+	OperationExpires     string               `json:"operationExpires"`
+	AllowedSignatureType AllowedSignatureType `json:"allowedSignatureType"`
+	FormData             FormData             `json:"formData"`
+}
+
+// AllowedSignatureType says which signatures approve an operation.
+type AllowedSignatureType struct {
+	Type     string   `json:"type"`
+	Variants []string `json:"variants"`
+}
+
+// FormData is what the app displays.
+type FormData struct {
+	Title      string          `json:"title"`
+	Message    string          `json:"message"`
+	Attributes []FormAttribute `json:"attributes"`
+}
+
+// FormAttribute is one displayed attribute (AMOUNT, KEY_VALUE or NOTE).
+type FormAttribute struct {
+	Type     string      `json:"type"`
+	ID       string      `json:"id"`
+	Label    string      `json:"label"`
+	Amount   json.Number `json:"amount,omitempty"`
+	Currency string      `json:"currency,omitempty"`
+	Value    string      `json:"value,omitempty"`
+	Note     string      `json:"note,omitempty"`
+}
+
+// javaTime is the mobile-token API's timestamp format ("2018-07-02T14:43:13+0000").
+const javaTime = "2006-01-02T15:04:05-0700"
+
+func mobileView(op store.Operation) (MobileOperation, error) {
+	data, err := OperationData(op)
+	if err != nil {
+		return MobileOperation{}, err
+	}
+	m := MobileOperation{ID: op.ID, Name: op.Type, Data: data, Status: string(op.Status),
+		OperationCreated: op.CreatedAt.UTC().Format(javaTime), OperationExpires: op.ExpiresAt.UTC().Format(javaTime),
+		AllowedSignatureType: AllowedSignatureType{Type: "2FA", Variants: []string{"possession_knowledge", "possession_biometry"}},
+		FormData:             FormData{Title: operationTitle(op), Message: operationMessage(op), Attributes: []FormAttribute{}}}
+	if op.Amount != "" {
+		m.FormData.Attributes = append(m.FormData.Attributes, FormAttribute{Type: "AMOUNT", ID: "operation.amount",
+			Label: "Amount", Amount: json.Number(op.Amount), Currency: op.Currency})
+	}
+	if op.PayeeAccount != "" {
+		m.FormData.Attributes = append(m.FormData.Attributes,
+			FormAttribute{Type: "KEY_VALUE", ID: "operation.account", Label: "To account", Value: op.PayeeAccount},
+			FormAttribute{Type: "KEY_VALUE", ID: "operation.payee", Label: "Payee", Value: op.PayeeName})
+	}
+	if op.Text != "" {
+		m.FormData.Attributes = append(m.FormData.Attributes, FormAttribute{Type: "NOTE", ID: "operation.note", Label: "Note", Note: op.Text})
+	}
+	return m, nil
+}
+
+// OperationStateError says an operation can no longer be approved or rejected; the mobile-token API
+// renders it as OPERATION_ALREADY_FINISHED, _FAILED, _CANCELED or OPERATION_EXPIRED.
+type OperationStateError struct {
+	Status store.OperationStatus
+	Err    error
+}
+
+func (e *OperationStateError) Error() string { return "operation is " + string(e.Status) }
+func (e *OperationStateError) Unwrap() error { return e.Err }
+
+// ErrNoOperations is returned by the mobile-token and offline methods when no operation service is wired.
+var ErrNoOperations = errors.New("activation: no operation service")
+
+// ListOperations returns the PENDING operations of the token's user that PowerAuth may approve.
+func (s *Service) ListOperations(ctx context.Context, ta TokenAuth) ([]MobileOperation, error) {
+	if s.ops == nil {
+		return nil, ErrNoOperations
+	}
+	ops, err := s.ops.List(ctx, ta.Activation.UserID, string(store.OpPending))
+	if err != nil {
+		return nil, err
+	}
+	out := []MobileOperation{}
+	now := s.now()
+	for _, op := range ops {
+		if !txsign.FactorAllowed(op, store.KindPowerAuth) || !now.Before(op.ExpiresAt) {
+			continue
+		}
+		m, err := mobileView(op)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// errUnknownOperation is what any operation of another user, or no operation at all, looks like.
+var errUnknownOperation = fmt.Errorf("%w: operation", fault.ErrNotFound)
+
+// OperationDetail returns one operation of the token's user, whatever its status.
+func (s *Service) OperationDetail(ctx context.Context, ta TokenAuth, id string) (MobileOperation, error) {
+	if s.ops == nil {
+		return MobileOperation{}, ErrNoOperations
+	}
+	op, err := s.ops.Get(ctx, id)
+	if errors.Is(err, fault.ErrNotFound) || (err == nil && op.UserID != ta.Activation.UserID) {
+		return MobileOperation{}, errUnknownOperation
+	}
+	if err != nil {
+		return MobileOperation{}, err
+	}
+	return mobileView(op)
+}
+
+func amrFor(t powerauth.SignatureType) []string {
+	amr := []string{"swk"} // possession: the app's software-protected key (RFC 8176)
+	if t&powerauth.SignatureKnowledge != 0 {
+		amr = append(amr, "pin")
+	}
+	if t&powerauth.SignatureBiometry != 0 {
+		amr = append(amr, "fpt")
+	}
+	return amr
+}
+
+func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// Authorize answers /api/auth/token/app/operation/authorize: a possession_knowledge or possession_biometry
+// signature (uriId /operation/authorize) over the exact request body {"requestObject":{"id","data"}},
+// whose data must equal the stored operation's data byte for byte. It goes through the shared approval
+// path (txsign Decide): the operation's and the activation's failed attempts are counted there, and the
+// transaction token is minted there. A valid signature moves the counter even when the decision fails.
+func (s *Service) Authorize(ctx context.Context, req SignedRequest) (txsign.Result, error) {
+	req.URIID, req.Method = URIOperationAuthorize, "POST"
+	return s.decide(ctx, req, txsign.Approve)
+}
+
+// Cancel answers /api/auth/token/app/operation/cancel: a signature of any type (possession suffices,
+// uriId /operation/cancel) over {"requestObject":{"id","reason"}} rejects the operation.
+func (s *Service) Cancel(ctx context.Context, req SignedRequest) (txsign.Result, error) {
+	req.URIID, req.Method = URIOperationCancel, "POST"
+	return s.decide(ctx, req, txsign.Reject)
+}
+
+func (s *Service) decide(ctx context.Context, req SignedRequest, d txsign.Decision) (txsign.Result, error) {
+	if s.ops == nil {
+		return txsign.Result{}, ErrNoOperations
+	}
+	or, err := ParseOperationRequest(req.Body)
+	if err != nil {
+		return txsign.Result{}, err
+	}
+	if d == txsign.Approve && or.Reason != "" {
+		return txsign.Result{}, fault.Invalid("reason", "is only for cancel")
+	}
+	sg, reason, err := s.resolve(ctx, req.Authorization)
+	if err != nil {
+		return txsign.Result{}, err
+	}
+	if reason != "" {
+		if err := s.audit.Record(ctx, audit.Event{Type: "operation." + d.String(), Outcome: audit.Failure, Reason: reason,
+			Actor: "mobile", UserID: sg.act.UserID, OperationID: or.ID, CredentialID: sg.act.ID}); err != nil {
+			return txsign.Result{}, err
+		}
+		return txsign.Result{}, fault.ErrUnauthenticated
+	}
+	t := sg.hdr.SignatureType
+	var (
+		match      *powerauth.CounterMatch
+		priorFails int
+	)
+	res, err := s.ops.Decide(ctx, txsign.Attempt{OperationID: or.ID, CredentialID: sg.act.ID, Decision: d, Actor: "mobile",
+		CountCredentialFailure: t.CountsFailedAttempts(),
+		Verify: func(op store.Operation, cred store.Credential) (txsign.Evidence, error) {
+			priorFails = cred.FailedAttempts
+			ev := txsign.Evidence{Algorithm: "PowerAuth-" + sg.hdr.Version.String() + "-HMAC",
+				Signed: SignedBase(req.Method, req.URIID, sg.hdr.Nonce, req.Body), Signature: sg.hdr.Signature,
+				PublicKey: b64url(cred.PublicKey), AMR: amrFor(t),
+				Extra: map[string]any{"signature_type": t.String(), "uri_id": req.URIID, "counter": cred.Counter,
+					"application_id": sg.app.ID}}
+			if cred.Kind != store.KindPowerAuth {
+				return ev, errors.New("credential is not a PowerAuth activation")
+			}
+			if d == txsign.Approve {
+				if !twoFactor(t) {
+					return ev, errors.New("approval needs possession_knowledge or possession_biometry, got " + t.String())
+				}
+				want, err := OperationData(op)
+				if err != nil {
+					return ev, err
+				}
+				ev.Extra["operation_data"] = want
+				if subtle.ConstantTimeCompare([]byte(want), []byte(or.Data)) != 1 {
+					return ev, errors.New("operation data does not match the stored operation")
+				}
+			} else {
+				ev.Extra["reason"] = or.Reason
+			}
+			m, _, err := s.check(cred, sg, req.Method, req.URIID, req.Body)
+			if err != nil {
+				return ev, err
+			}
+			match = &m
+			ev.Extra["counter"] = m.NextCounter - 1
+			return ev, nil
+		}})
+	if match != nil {
+		// The signature was valid, so its counter is spent whatever the decision. Once the decision is made,
+		// a failure here changes nothing the device can act on: the worst case is a signature that could be
+		// shown again for the same, no longer pending operation.
+		_, _ = s.advance(ctx, sg.act.ID, *match, t)
+		if err == nil && !t.CountsFailedAttempts() {
+			// Decide resets the credential's failed attempts on every success; a possession-only
+			// signature must not undo knowledge failures (PowerAuth counts and resets only for
+			// non-possession types), so put them back.
+			s.restoreFailures(ctx, sg.act.ID, priorFails)
+		}
+	}
+	if err != nil {
+		return txsign.Result{}, s.operationStateError(ctx, or.ID, err)
+	}
+	return res, nil
+}
+
+// restoreFailures raises an ACTIVE activation's failed attempts back to prior.
+func (s *Service) restoreFailures(ctx context.Context, id string, prior int) {
+	if prior == 0 {
+		return
+	}
+	_, _ = s.store.UpdateCredential(ctx, id, func(c *store.Credential) error {
+		if c.Status != store.StatusActive || c.FailedAttempts >= prior {
+			return errUnchanged
+		}
+		c.FailedAttempts = prior
+		return nil
+	})
+}
+
+// operationStateError turns Decide's conflict or gone into an OperationStateError with the status.
+func (s *Service) operationStateError(ctx context.Context, id string, err error) error {
+	if !errors.Is(err, fault.ErrConflict) && !errors.Is(err, fault.ErrGone) {
+		return err
+	}
+	op, gerr := s.ops.Get(ctx, id)
+	if gerr != nil || op.Status == store.OpPending {
+		return err
+	}
+	return &OperationStateError{Status: op.Status, Err: err}
+}
+
+// OfflineQR is an operation's offline QR code for one activation.
+type OfflineQR struct {
+	OperationID   string
+	ActivationID  string
+	Payload       string
+	OperationData string
+	ExpiresAt     time.Time
+}
+
+// OfflinePayload builds the QR payload for approving op offline with an activation (PowerAuth 3.x,
+// Off-line Signature QR Code): id, title, message, operation data, flags "B" (biometry allowed), the
+// derived nonce, key type '1' and an ECDSA signature by the activation's server key.
+func (s *Service) OfflinePayload(ctx context.Context, opID, activationID string) (OfflineQR, error) {
+	if s.ops == nil {
+		return OfflineQR{}, ErrNoOperations
+	}
+	op, c, err := s.offlinePair(ctx, opID, activationID)
+	if err != nil {
+		return OfflineQR{}, err
+	}
+	k, err := s.loadKeys(c)
+	if err != nil {
+		return OfflineQR{}, err
+	}
+	data, err := OperationData(op)
+	if err != nil {
+		return OfflineQR{}, err
+	}
+	payload, err := powerauth.BuildOfflinePayload(powerauth.OfflinePayload{OperationID: op.ID, Title: operationTitle(op),
+		Message: operationMessage(op), OperationData: data, Flags: string(rune(powerauth.OfflineFlagBiometry)),
+		Nonce: offlineNonce(op, c.ID), KeyType: powerauth.OfflineKeyServer}, k.serverPriv)
+	if err != nil {
+		return OfflineQR{}, err
+	}
+	return OfflineQR{OperationID: op.ID, ActivationID: c.ID, Payload: payload, OperationData: data, ExpiresAt: op.ExpiresAt}, nil
+}
+
+// offlinePair loads a PENDING operation and an ACTIVE PowerAuth activation of its user that may approve it.
+func (s *Service) offlinePair(ctx context.Context, opID, activationID string) (store.Operation, store.Credential, error) {
+	var c fault.Collector
+	c.Merge("credential_id", validID("credential_id", activationID))
+	if err := c.Err(); err != nil {
+		return store.Operation{}, store.Credential{}, err
+	}
+	op, err := s.ops.Get(ctx, opID)
+	if err != nil {
+		return op, store.Credential{}, err
+	}
+	if op.Status != store.OpPending {
+		return op, store.Credential{}, fmt.Errorf("%w: the operation is %s", fault.ErrConflict, op.Status)
+	}
+	cred, err := s.store.GetCredential(ctx, activationID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (cred.Kind != store.KindPowerAuth || cred.UserID != op.UserID)) {
+		return op, cred, fault.Invalid("credential_id", "is not a PowerAuth activation of the operation's user")
+	}
+	if err != nil {
+		return op, cred, err
+	}
+	if cred.Status != store.StatusActive {
+		return op, cred, fmt.Errorf("%w: the activation is %s", fault.ErrConflict, cred.Status)
+	}
+	if !txsign.FactorAllowed(op, store.KindPowerAuth) {
+		return op, cred, fmt.Errorf("%w: this operation does not accept powerauth credentials", fault.ErrForbidden)
+	}
+	return op, cred, nil
+}
+
+// VerifyOfflineCode checks the code the user copied from the app for an offline QR (PowerAuth 3.x, Offline
+// Signatures): possession_knowledge, or possession_biometry (the QR allows biometry), decimal, within the
+// counter look-ahead. It goes through the shared approval path like an online approval: failures count
+// on the operation and the activation, success mints the token.
+func (s *Service) VerifyOfflineCode(ctx context.Context, actor, opID, activationID, code string) (txsign.Result, error) {
+	if s.ops == nil {
+		return txsign.Result{}, ErrNoOperations
+	}
+	if err := ValidateOfflineCode(code); err != nil {
+		return txsign.Result{}, err
+	}
+	if _, _, err := s.offlinePair(ctx, opID, activationID); err != nil {
+		if errors.Is(err, fault.ErrConflict) || errors.Is(err, fault.ErrGone) {
+			return txsign.Result{}, s.operationStateError(ctx, opID, err)
+		}
+		return txsign.Result{}, err
+	}
+	var (
+		match   *powerauth.CounterMatch
+		matched powerauth.SignatureType
+	)
+	res, err := s.ops.Decide(ctx, txsign.Attempt{OperationID: opID, CredentialID: activationID, Decision: txsign.Approve,
+		Actor: actor, CountCredentialFailure: true,
+		Verify: func(op store.Operation, cred store.Credential) (txsign.Evidence, error) {
+			ev := txsign.Evidence{Algorithm: "PowerAuth-offline-decimal", Signature: code, PublicKey: b64url(cred.PublicKey),
+				Extra: map[string]any{"counter": cred.Counter}}
+			k, err := s.loadKeys(cred)
+			if err != nil {
+				return ev, err
+			}
+			data, err := OperationData(op)
+			if err != nil {
+				return ev, err
+			}
+			nonce := offlineNonce(op, cred.ID)
+			ev.Signed = b64url([]byte(powerauth.SignatureBaseString(powerauth.OfflineMethod, powerauth.OfflineURIID, nonce,
+				[]byte(op.ID+"&"+data))))
+			ev.Extra["operation_data"], ev.Extra["nonce"] = data, base64.StdEncoding.EncodeToString(nonce)
+			t, m, err := powerauth.VerifyOfflineCode(powerauth.OfflineVerification{OperationID: op.ID, OperationData: data,
+				Nonce: nonce, Code: code, BiometryAllowed: true, Keys: k.derived.SignatureKeys(), Counter: cred.Counter,
+				CounterData: k.ctrData, Lookahead: s.cfg.Lookahead})
+			if err != nil {
+				return ev, err
+			}
+			match, matched = &m, t
+			ev.AMR, ev.Extra["signature_type"], ev.Extra["counter"] = amrFor(t), t.String(), m.NextCounter-1
+			return ev, nil
+		}})
+	if match != nil {
+		_, _ = s.advance(ctx, activationID, *match, matched) // as in decide
+	}
+	if err != nil {
+		return txsign.Result{}, s.operationStateError(ctx, opID, err)
+	}
+	return res, nil
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDeviceSimulator drives `signet device` against `signet serve` (embedded mode): activate with a code,
+// commit, list and approve an operation, reject one, compute an offline code, read the status.
+func TestDeviceSimulator(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.SplitN(cfg.APIKeys, ":", 2)[1]
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("no graceful shutdown")
+		}
+	})
+	var base string
+	select {
+	case addr := <-ready:
+		base = "http://" + addr
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	bank := func(method, path string, body any) map[string]any {
+		t.Helper()
+		var rd io.Reader
+		if body != nil {
+			raw, _ := json.Marshal(body)
+			rd = bytes.NewReader(raw)
+		}
+		req, _ := http.NewRequest(method, base+path, rd)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, m)
+		}
+		return m
+	}
+	user := bank("POST", "/v1/users", map[string]any{"external_id": "cli-user"})["id"].(string)
+	app := bank("POST", "/v1/applications", map[string]any{"name": "Simulator"})
+	act := bank("POST", "/v1/activations", map[string]any{"user_id": user, "application_id": app["id"]})
+	state := filepath.Join(dir, "phone.json")
+	dev := func(args ...string) (string, error) {
+		return run(t, nil, append([]string{"device", "--state", state, "--server", base}, args...)...)
+	}
+
+	if _, err := dev("status"); err == nil || !strings.Contains(err.Error(), "signet device activate") {
+		t.Fatalf("status before activation: %v", err)
+	}
+	if _, err := dev("activate", act["activation_code"].(string), "--config", app["mobile_sdk_config"].(string)); err == nil {
+		t.Fatal("activation without a PIN")
+	}
+	code := strings.ToLower(act["activation_code"].(string)) // the simulator corrects typed input
+	out, err := dev("activate", code, "--pin", "2468", "--config", app["mobile_sdk_config"].(string), "--name", "CLI phone")
+	if err != nil {
+		t.Fatalf("activate: %v\n%s", err, out)
+	}
+	a := bank("GET", "/v1/activations/"+act["activation_id"].(string), nil)
+	fp := a["fingerprint"].(string)
+	if !strings.Contains(out, fp[:4]+" "+fp[4:]) || a["status"] != "PENDING_COMMIT" {
+		t.Fatalf("activate printed %q; server has %v", out, a)
+	}
+	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("state file: %v %v", fi, err)
+	}
+	bank("POST", "/v1/activations/"+act["activation_id"].(string)+"/commit", nil)
+	if out, err := dev("status"); err != nil || !strings.Contains(out, "ACTIVE") {
+		t.Fatalf("status: %q %v", out, err)
+	}
+
+	newOp := func(amount string) string {
+		return bank("POST", "/v1/operations", map[string]any{"user_id": user, "type": "payment",
+			"payee":  map[string]any{"account": "DE89370400440532013000", "name": "Landlord"},
+			"amount": amount, "currency": "EUR"})["id"].(string)
+	}
+	op1, op2 := newOp("900.00"), newOp("15.00")
+	out, err = dev("ops", "list")
+	if err != nil || !strings.Contains(out, op1) || !strings.Contains(out, op2) || !strings.Contains(out, "900.00 EUR") {
+		t.Fatalf("ops list: %q %v", out, err)
+	}
+	if out, err := dev("ops", "approve", op1, "--pin", "2468"); err != nil || !strings.Contains(out, "A1*A900.00EUR*IDE89370400440532013000") {
+		t.Fatalf("approve: %q %v", out, err)
+	}
+	if op := bank("GET", "/v1/operations/"+op1, nil); op["status"] != "APPROVED" || op["token"] == nil {
+		t.Fatalf("operation %v", op)
+	}
+	if _, err := dev("ops", "reject", op2); err != nil {
+		t.Fatal(err)
+	}
+	if op := bank("GET", "/v1/operations/"+op2, nil); op["status"] != "REJECTED" {
+		t.Fatalf("operation %v", op)
+	}
+
+	op3 := newOp("42.00")
+	qr := bank("GET", "/v1/operations/"+op3+"/offline?credential_id="+act["activation_id"].(string), nil)["qr_payload"].(string)
+	out, err = dev("offline", qr, "--pin", "2468")
+	m := regexp.MustCompile(`Code: ([0-9]{8}-[0-9]{8})`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("offline: %q %v", out, err)
+	}
+	if r := bank("POST", "/v1/operations/"+op3+"/offline-verify", map[string]any{"credential_id": act["activation_id"], "code": m[1]}); r["status"] != "APPROVED" {
+		t.Fatalf("offline verify: %v", r)
+	}
+}

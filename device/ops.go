@@ -1,0 +1,140 @@
+package device
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/signet-sca/signet/powerauth"
+)
+
+// Operation is an operation as the mobile-token API shows it.
+type Operation struct {
+	ID                   string `json:"id"`
+	Name                 string `json:"name"`
+	Data                 string `json:"data"`
+	Status               string `json:"status"`
+	OperationCreated     string `json:"operationCreated"`
+	OperationExpires     string `json:"operationExpires"`
+	AllowedSignatureType struct {
+		Type     string   `json:"type"`
+		Variants []string `json:"variants"`
+	} `json:"allowedSignatureType"`
+	FormData struct {
+		Title      string `json:"title"`
+		Message    string `json:"message"`
+		Attributes []struct {
+			Type     string          `json:"type"`
+			ID       string          `json:"id"`
+			Label    string          `json:"label"`
+			Amount   json.RawMessage `json:"amount,omitempty"`
+			Currency string          `json:"currency,omitempty"`
+			Value    string          `json:"value,omitempty"`
+			Note     string          `json:"note,omitempty"`
+		} `json:"attributes"`
+	} `json:"formData"`
+}
+
+// Cancel reasons of the mobile-token API.
+const (
+	ReasonUnknown             = "UNKNOWN"
+	ReasonIncorrectData       = "INCORRECT_DATA"
+	ReasonUnexpectedOperation = "UNEXPECTED_OPERATION"
+)
+
+// withToken runs call with X-PowerAuth-Token, creating a possession token first when the state has none,
+// and once more when the server no longer knows the token (expired or removed).
+func (c *Client) withToken(ctx context.Context, st *State, call func(header string) error) error {
+	for attempt := 0; ; attempt++ {
+		if st.Token == nil {
+			if _, err := c.CreateToken(ctx, st, powerauth.SignaturePossession, ""); err != nil {
+				return err
+			}
+		}
+		hdr, err := c.TokenHeader(st)
+		if err != nil {
+			return err
+		}
+		err = call(hdr)
+		if attempt == 0 && IsCode(err, "POWERAUTH_AUTH_FAIL") {
+			st.Token = nil
+			continue
+		}
+		return err
+	}
+}
+
+// ListOperations lists the pending operations of the activation's user (/api/auth/token/app/operation/list).
+func (c *Client) ListOperations(ctx context.Context, st *State) ([]Operation, error) {
+	var resp okResponse[[]Operation]
+	err := c.withToken(ctx, st, func(hdr string) error {
+		return c.post(ctx, "/api/auth/token/app/operation/list", map[string]string{powerauth.HeaderToken: hdr}, []byte("{}"), &resp)
+	})
+	return resp.ResponseObject, err
+}
+
+// OperationDetail returns one operation (/api/auth/token/app/operation/detail).
+func (c *Client) OperationDetail(ctx context.Context, st *State, id string) (Operation, error) {
+	body, _ := json.Marshal(map[string]any{"requestObject": map[string]string{"id": id}})
+	var resp okResponse[Operation]
+	err := c.withToken(ctx, st, func(hdr string) error {
+		return c.post(ctx, "/api/auth/token/app/operation/detail", map[string]string{powerauth.HeaderToken: hdr}, body, &resp)
+	})
+	return resp.ResponseObject, err
+}
+
+// Approve authorizes op with possession + knowledge (/api/auth/token/app/operation/authorize): the signed
+// body carries the operation id and the operation data exactly as the server showed it.
+func (c *Client) Approve(ctx context.Context, st *State, op Operation, pin string) error {
+	return c.approve(ctx, st, op, powerauth.SignaturePossessionKnowledge, pin)
+}
+
+// ApproveWithBiometry authorizes op with possession + biometry.
+func (c *Client) ApproveWithBiometry(ctx context.Context, st *State, op Operation) error {
+	return c.approve(ctx, st, op, powerauth.SignaturePossessionBiometry, "")
+}
+
+func (c *Client) approve(ctx context.Context, st *State, op Operation, t powerauth.SignatureType, pin string) error {
+	if op.ID == "" || op.Data == "" {
+		return errors.New("device: the operation has no id or data; fetch it first")
+	}
+	body, _ := json.Marshal(map[string]any{"requestObject": map[string]string{"id": op.ID, "data": op.Data}})
+	return c.signedPost(ctx, st, "/api/auth/token/app/operation/authorize", uriOperationAuthorize, body, t, pin, nil)
+}
+
+// Reject cancels an operation with a possession signature (/api/auth/token/app/operation/cancel).
+func (c *Client) Reject(ctx context.Context, st *State, id, reason string) error {
+	if reason == "" {
+		reason = ReasonUnknown
+	}
+	body, _ := json.Marshal(map[string]any{"requestObject": map[string]string{"id": id, "reason": reason}})
+	return c.signedPost(ctx, st, "/api/auth/token/app/operation/cancel", uriOperationCancel, body, powerauth.SignaturePossession, "", nil)
+}
+
+// OfflineCode verifies a scanned offline QR payload (signed by the master key or the activation's server
+// key) and computes the code the user types at the bank: possession + knowledge, 8 digits per factor
+// (PowerAuth 3.x, Offline Signatures). The local counter advances; save the state afterwards.
+func OfflineCode(st *State, qr, pin string) (powerauth.OfflinePayload, string, error) {
+	master, err := st.masterPublicKey()
+	if err != nil {
+		return powerauth.OfflinePayload{}, "", err
+	}
+	server, err := st.serverPublicKey()
+	if err != nil {
+		return powerauth.OfflinePayload{}, "", err
+	}
+	p, err := powerauth.VerifyOfflinePayload(qr, master, server)
+	if err != nil {
+		return p, "", err
+	}
+	keys, err := st.signatureKeys(powerauth.SignaturePossessionKnowledge, pin)
+	if err != nil {
+		return p, "", err
+	}
+	ctr, err := st.nextCounter()
+	if err != nil {
+		return p, "", err
+	}
+	code, err := powerauth.ComputeOfflineCode(p, keys, powerauth.SignaturePossessionKnowledge, ctr, 8)
+	return p, code, err
+}

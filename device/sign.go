@@ -1,0 +1,182 @@
+package device
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/signet-sca/signet/powerauth"
+)
+
+// Signed request URI identifiers (PowerAuth 3.x Standard RESTful API and mobile-token API).
+const (
+	uriActivationRemove   = "/pa/activation/remove"
+	uriSignatureValidate  = "/pa/signature/validate"
+	uriTokenCreate        = "/pa/token/create"
+	uriVaultUnlock        = "/pa/vault/unlock"
+	uriOperationAuthorize = "/operation/authorize"
+	uriOperationCancel    = "/operation/cancel"
+)
+
+// SignatureHeader computes X-PowerAuth-Authorization for a request (PowerAuth 3.x, Computing and Validating
+// Signatures): DATA over method, uriId, a fresh nonce and the exact body bytes, signed at the local counter,
+// which then advances (and is persisted) before the request goes out.
+func (c *Client) SignatureHeader(st *State, method, uriID string, body []byte, t powerauth.SignatureType, pin string) (string, error) {
+	v, err := st.version()
+	if err != nil {
+		return "", err
+	}
+	keys, err := st.signatureKeys(t, pin)
+	if err != nil {
+		return "", err
+	}
+	format, err := powerauth.OnlineSignatureFormat(v)
+	if err != nil {
+		return "", err
+	}
+	ctr, err := st.nextCounter()
+	if err != nil {
+		return "", err
+	}
+	if err := c.persist(st); err != nil {
+		return "", err
+	}
+	nonce := randomBytes(16)
+	data := powerauth.SignatureData(method, uriID, nonce, body, powerauth.ApplicationSecret(st.ApplicationSecret))
+	sig, err := powerauth.ComputeSignature(data, keys, t, ctr, format)
+	if err != nil {
+		return "", err
+	}
+	return powerauth.AuthorizationHeader{Version: v, ActivationID: st.ActivationID, ApplicationKey: st.ApplicationKey,
+		Nonce: nonce, SignatureType: t, Signature: sig}.HeaderValue(), nil
+}
+
+func (c *Client) signedPost(ctx context.Context, st *State, path, uriID string, body []byte, t powerauth.SignatureType, pin string, out any) error {
+	hdr, err := c.SignatureHeader(st, "POST", uriID, body, t, pin)
+	if err != nil {
+		return err
+	}
+	return c.post(ctx, path, map[string]string{powerauth.HeaderAuthorization: hdr}, body, out)
+}
+
+// ValidateSignature calls /pa/v3/signature/validate with a signature of type t over body.
+func (c *Client) ValidateSignature(ctx context.Context, st *State, t powerauth.SignatureType, pin string, body []byte) error {
+	return c.signedPost(ctx, st, "/pa/v3/signature/validate", uriSignatureValidate, body, t, pin, nil)
+}
+
+// Remove removes the activation on the server (/pa/v3/activation/remove, possession + knowledge).
+func (c *Client) Remove(ctx context.Context, st *State, pin string) error {
+	return c.signedPost(ctx, st, "/pa/v3/activation/remove", uriActivationRemove, nil, powerauth.SignaturePossessionKnowledge, pin, nil)
+}
+
+// CreateToken creates a MAC token (/pa/v3/token/create): a signed, activation-scope ECIES request. The
+// token is stored in the state.
+func (c *Client) CreateToken(ctx context.Context, st *State, t powerauth.SignatureType, pin string) (*Token, error) {
+	v, err := st.version()
+	if err != nil {
+		return nil, err
+	}
+	target, err := st.activationTarget()
+	if err != nil {
+		return nil, err
+	}
+	env, sess, err := c.seal(ctx, v, target, powerauth.SharedInfo1CreateToken, []byte("{}"))
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(env)
+	var resp powerauth.Envelope
+	if err := c.signedPost(ctx, st, "/pa/v3/token/create", uriTokenCreate, body, t, pin, &resp); err != nil {
+		return nil, err
+	}
+	plain, err := sess.OpenResponse(&resp)
+	if err != nil {
+		return nil, err
+	}
+	var tok struct {
+		TokenID     string `json:"tokenId"`
+		TokenSecret []byte `json:"tokenSecret"`
+	}
+	if err := json.Unmarshal(plain, &tok); err != nil || len(tok.TokenSecret) != 16 || !powerauth.ValidUUID(tok.TokenID) {
+		return nil, errors.New("device: malformed token answer")
+	}
+	st.Token = &Token{ID: tok.TokenID, Secret: tok.TokenSecret, SignatureType: t.String()}
+	return st.Token, c.persist(st)
+}
+
+// TokenHeader computes X-PowerAuth-Token (PowerAuth 3.x, MAC Token Based Authentication) with a fresh nonce
+// and the device clock.
+func (c *Client) TokenHeader(st *State) (string, error) {
+	if st.Token == nil {
+		return "", errors.New("device: no token")
+	}
+	v, err := st.version()
+	if err != nil {
+		return "", err
+	}
+	secret, err := powerauth.ParseTokenSecret(st.Token.Secret)
+	if err != nil {
+		return "", err
+	}
+	nonce := randomBytes(16)
+	ts := c.now().UnixMilli()
+	digest, err := powerauth.ComputeTokenDigest(secret, nonce, ts, v)
+	if err != nil {
+		return "", err
+	}
+	return powerauth.TokenHeader{TokenID: st.Token.ID, Digest: digest, Nonce: nonce, TimestampMs: ts, Version: v}.HeaderValue(), nil
+}
+
+// UnlockVault returns KEY_ENCRYPTION_VAULT (/pa/v3/vault/unlock, possession + knowledge).
+func (c *Client) UnlockVault(ctx context.Context, st *State, pin string) (powerauth.VaultKey, error) {
+	v, err := st.version()
+	if err != nil {
+		return powerauth.VaultKey{}, err
+	}
+	target, err := st.activationTarget()
+	if err != nil {
+		return powerauth.VaultKey{}, err
+	}
+	env, sess, err := c.seal(ctx, v, target, powerauth.SharedInfo1VaultUnlock, []byte(`{"reason":"SIGN_WITH_DEVICE_PRIVATE_KEY"}`))
+	if err != nil {
+		return powerauth.VaultKey{}, err
+	}
+	body, _ := json.Marshal(env)
+	var resp powerauth.Envelope
+	if err := c.signedPost(ctx, st, "/pa/v3/vault/unlock", uriVaultUnlock, body, powerauth.SignaturePossessionKnowledge, pin, &resp); err != nil {
+		return powerauth.VaultKey{}, err
+	}
+	plain, err := sess.OpenResponse(&resp)
+	if err != nil {
+		return powerauth.VaultKey{}, err
+	}
+	var r struct {
+		EncryptedVaultEncryptionKey []byte `json:"encryptedVaultEncryptionKey"`
+	}
+	if err := json.Unmarshal(plain, &r); err != nil {
+		return powerauth.VaultKey{}, err
+	}
+	transport, err := st.transport()
+	if err != nil {
+		return powerauth.VaultKey{}, err
+	}
+	return powerauth.DecryptVaultKey(r.EncryptedVaultEncryptionKey, transport)
+}
+
+// SignWithDeviceKey unlocks the vault and signs data with the device private key (ECDSA-SHA256, DER).
+func (c *Client) SignWithDeviceKey(ctx context.Context, st *State, pin string, data []byte) ([]byte, error) {
+	vault, err := c.UnlockVault(ctx, st, pin)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := openWithVault(vault, st.EncryptedDevicePrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("device: cannot open the device key: %w", err)
+	}
+	priv, err := powerauth.ParsePrivateKey(raw)
+	if err != nil {
+		return nil, err
+	}
+	return priv.SignECDSA(data)
+}
