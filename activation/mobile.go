@@ -188,14 +188,10 @@ func (s *Service) decide(ctx context.Context, req SignedRequest, d txsign.Decisi
 		return txsign.Result{}, fault.ErrUnauthenticated
 	}
 	t := sg.hdr.SignatureType
-	var (
-		match      *powerauth.CounterMatch
-		priorFails int
-	)
+	var match *powerauth.CounterMatch
 	res, err := s.ops.Decide(ctx, txsign.Attempt{OperationID: or.ID, CredentialID: sg.act.ID, Decision: d, Actor: "mobile",
 		CountCredentialFailure: t.CountsFailedAttempts(),
 		Verify: func(op store.Operation, cred store.Credential) (txsign.Evidence, error) {
-			priorFails = cred.FailedAttempts
 			ev := txsign.Evidence{Algorithm: "PowerAuth-" + sg.hdr.Version.String() + "-HMAC",
 				Signed: SignedBase(req.Method, req.URIID, sg.hdr.Nonce, req.Body), Signature: sg.hdr.Signature,
 				PublicKey: b64url(cred.PublicKey), AMR: amrFor(t),
@@ -232,31 +228,11 @@ func (s *Service) decide(ctx context.Context, req SignedRequest, d txsign.Decisi
 		// a failure here changes nothing the device can act on: the worst case is a signature that could be
 		// shown again for the same, no longer pending operation.
 		_, _ = s.advance(ctx, sg.act.ID, *match, t)
-		if err == nil && !t.CountsFailedAttempts() {
-			// Decide resets the credential's failed attempts on every success; a possession-only
-			// signature must not undo knowledge failures (PowerAuth counts and resets only for
-			// non-possession types), so put them back.
-			s.restoreFailures(ctx, sg.act.ID, priorFails)
-		}
 	}
 	if err != nil {
 		return txsign.Result{}, s.operationStateError(ctx, or.ID, err)
 	}
 	return res, nil
-}
-
-// restoreFailures raises an ACTIVE activation's failed attempts back to prior.
-func (s *Service) restoreFailures(ctx context.Context, id string, prior int) {
-	if prior == 0 {
-		return
-	}
-	_, _ = s.store.UpdateCredential(ctx, id, func(c *store.Credential) error {
-		if c.Status != store.StatusActive || c.FailedAttempts >= prior {
-			return errUnchanged
-		}
-		c.FailedAttempts = prior
-		return nil
-	})
 }
 
 // operationStateError turns Decide's conflict or gone into an OperationStateError with the status.

@@ -131,7 +131,7 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 		return fail(verr.Error(), evidence, fault.ErrUnauthenticated)
 	}
 	evidence.DL, evidence.DLInputs, evidence.Credential, evidence.Kind = EncodeDigest(dl), dlInput(op), cred.ID, cred.Kind
-	res, err := s.finish(ctx, op, cred, a.Decision, evidence)
+	res, err := s.finish(ctx, op, cred, a.Decision, evidence, a.CountCredentialFailure)
 	if err != nil {
 		if errors.Is(err, fault.ErrConflict) || errors.Is(err, fault.ErrGone) {
 			return fail("lost the race: "+err.Error(), evidence, err)
@@ -179,7 +179,12 @@ func (s *Service) countFailure(ctx context.Context, opID, credID string, credent
 // compare-and-swap. The JTI goes to the replay store first: if that fails the
 // operation stays PENDING (fail closed, the user may retry); if the swap loses,
 // the recorded JTI belongs to a token nobody received and simply expires.
-func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Credential, d Decision, ev Evidence) (Result, error) {
+//
+// resetFailures says whether this success resets the credential's failed
+// attempts: only factors whose failures count may reset them (PowerAuth: a
+// possession-only signature neither counts nor resets knowledge failures, or a
+// stolen phone could wipe its wrong-PIN count by rejecting an operation).
+func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Credential, d Decision, ev Evidence, resetFailures bool) (Result, error) {
 	now := s.cfg.Now().UTC()
 	var token, jti string
 	var exp time.Time
@@ -215,7 +220,11 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 		return Result{}, err
 	}
 	_, _ = s.store.UpdateCredential(ctx, cred.ID, func(c *store.Credential) error {
-		c.RecordSuccess(now)
+		if resetFailures {
+			c.RecordSuccess(now)
+		} else {
+			c.LastUsedAt = &now
+		}
 		return nil
 	})
 	s.notify(ctx, updated)
