@@ -45,6 +45,9 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"SIGNET_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	LogFormat       string        `env:"SIGNET_LOG_FORMAT" envDefault:"text"`
 	LogLevel        string        `env:"SIGNET_LOG_LEVEL" envDefault:"info"`
+	// PprofAddr, when set, serves net/http/pprof on a separate listener
+	// (bind it to loopback; it is for profiling, never for the internet).
+	PprofAddr string `env:"SIGNET_PPROF_ADDR"`
 
 	// Web-native signing (passkeys + passcode, hosted pages).
 	RPDisplayName       string        `env:"SIGNET_RP_DISPLAY_NAME" envDefault:"Signet"`

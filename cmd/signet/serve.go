@@ -200,6 +200,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready ch
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
+	if cfg.PprofAddr != "" {
+		stopPprof := servePprof(cfg.PprofAddr, logger)
+		defer stopPprof()
+	}
 	bgctx, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	runBackground(bgctx, logger, a.background)
