@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/signet-sca/signet/store"
 )
 
@@ -32,13 +30,16 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 		// commit, so concurrent appends could commit out of Seq order and a
 		// reader paging by cursor would skip the late one for good. Appends
 		// are therefore serialised (per schema) so that Seq order is commit
-		// order. SQLite has a single writer and needs nothing.
-		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-			if err := tx.Exec(`SELECT pg_advisory_xact_lock(hashtext('signet.audit.' || coalesce(current_schema(), '')))`).Error; err != nil {
-				return err
-			}
-			return tx.Create(&r).Error
-		})
+		// order. One statement, one round trip: the transaction-scoped
+		// advisory lock is taken while producing the row, before the seq
+		// default is drawn, and released when the statement commits. SQLite
+		// has a single writer and needs nothing.
+		err := s.db.WithContext(ctx).Raw(`INSERT INTO audit_events
+			(id, time, type, outcome, reason, actor, user_id, operation_id, credential_id, evidence)
+			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+			FROM (SELECT pg_advisory_xact_lock(hashtext('signet.audit.' || coalesce(current_schema(), '')))) AS serialise
+			RETURNING seq`, r.ID, r.Time, r.Type, r.Outcome, r.Reason, r.Actor, r.UserID, r.OperationID, r.CredentialID,
+			r.Evidence).Scan(&r.Seq).Error
 		if err != nil {
 			return s.fail(ctx, "append audit event", err)
 		}
