@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -63,6 +64,11 @@ type Service struct {
 	verifierErr  error
 
 	observers []Observer
+
+	// subjects caches users' external ids (the token's sub), which never
+	// change, so minting does not read the user on every approval.
+	subjects     sync.Map // user id → external id
+	subjectCount atomic.Int64
 }
 
 // Observer hears about operations: once when one is created (PENDING) and once
@@ -197,12 +203,6 @@ func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (st
 			return store.Operation{}, false, err
 		}
 	}
-	if _, err := s.store.GetUser(ctx, n.UserID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return store.Operation{}, false, fault.Invalid("user_id", "no such user")
-		}
-		return store.Operation{}, false, err
-	}
 	now := s.cfg.Now().UTC()
 	nonce := make([]byte, 16)
 	_, _ = rand.Read(nonce)
@@ -217,6 +217,9 @@ func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (st
 	dl := ComputeDL(dlInput(op))
 	op.DL = dl[:]
 	if err := s.store.CreateOperation(ctx, &op); err != nil {
+		if errors.Is(err, store.ErrNotFound) { // the foreign key to users: one round trip instead of a lookup first
+			return store.Operation{}, false, fault.Invalid("user_id", "no such user")
+		}
 		if errors.Is(err, store.ErrAlreadyExists) && n.IdempotencyKey != "" { // raced with the same key
 			if first, gerr := s.store.GetOperationByIdempotencyKey(ctx, n.IdempotencyKey); gerr == nil {
 				return s.sameRequest(first, n)

@@ -24,7 +24,7 @@ func (s *Service) mint(ctx context.Context, op store.Operation, amr []string, no
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
-	user, err := s.store.GetUser(ctx, op.UserID)
+	sub, err := s.subject(ctx, op.UserID)
 	if err != nil {
 		return "", "", time.Time{}, err
 	}
@@ -33,7 +33,7 @@ func (s *Service) mint(ctx context.Context, op store.Operation, amr []string, no
 	jti := newJTI()
 	claims := verify.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer: s.cfg.Issuer, Subject: user.ExternalID, Audience: jwt.ClaimStrings{s.cfg.Audience},
+			Issuer: s.cfg.Issuer, Subject: sub, Audience: jwt.ClaimStrings{s.cfg.Audience},
 			IssuedAt: jwt.NewNumericDate(iat), NotBefore: jwt.NewNumericDate(iat), ExpiresAt: jwt.NewNumericDate(exp),
 			ID: jti,
 		},
@@ -49,6 +49,26 @@ func (s *Service) mint(ctx context.Context, op store.Operation, amr []string, no
 	}
 	return signed, jti, exp, nil
 }
+
+// subject is the bank's id of a user (the token's sub), cached: external ids
+// are immutable. The cache holds at most maxSubjects entries.
+func (s *Service) subject(ctx context.Context, userID string) (string, error) {
+	if v, ok := s.subjects.Load(userID); ok {
+		return v.(string), nil
+	}
+	user, err := s.store.GetUser(ctx, userID)
+	if err != nil {
+		return "", err
+	}
+	if s.subjectCount.Add(1) > maxSubjects {
+		s.subjects.Clear()
+		s.subjectCount.Store(1)
+	}
+	s.subjects.Store(userID, user.ExternalID)
+	return user.ExternalID, nil
+}
+
+const maxSubjects = 100_000
 
 // authorizationDetail describes what was approved: payment_initiation for
 // payments (RFC 9396 §2, Berlin Group / OBIE shape), the operation type
