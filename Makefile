@@ -4,7 +4,7 @@ TESTFLAGS ?=
 PG_URL    ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run build test test-services bench fuzz faults lint fmt
+.PHONY: run build test test-services bench fuzz faults memory lint fmt
 
 ## run: serve on :8080 with the embedded default (SQLite in ./data, in-process replay store)
 run:
@@ -38,6 +38,10 @@ faults:
 	SIGNET_FAULTS=1 SIGNET_FAULTS_SHORT='$(FAULTS_SHORT)' SIGNET_TEST_POSTGRES_URL='$(PG_URL)' \
 		SIGNET_TEST_REDIS_URL='$(REDIS_URL)' SIGNET_TEST_REQUIRE_SERVICES=1 \
 		$(GO) test -count=1 -v -run '^TestFaults$$' ./faults
+
+## memory: resident memory of a server holding 100k users and 1M audit events, under load
+memory:
+	./scripts/memory.sh
 
 ## lint: go vet and gofmt check
 lint:
