@@ -59,10 +59,17 @@ type Config struct {
 	Argon2Threads       uint8         `env:"SIGNET_ARGON2_THREADS" envDefault:"1"`
 	WebReturnURLs       []string      `env:"SIGNET_WEB_RETURN_URLS" envSeparator:","`
 	WebOpenerOrigins    []string      `env:"SIGNET_WEB_OPENER_ORIGINS" envSeparator:","`
+
+	// Webhooks (operation events) and push notifications (cross-device approval).
+	WebhookSecret     string `env:"SIGNET_WEBHOOK_SECRET"`      // HMAC-SHA256 key, ≥ 32 chars; unset: no webhooks (secret: also _FILE)
+	WebhookDefaultURL string `env:"SIGNET_WEBHOOK_DEFAULT_URL"` // events of operations without callback_url
+	PushURL           string `env:"SIGNET_PUSH_URL"`            // push relay for FCM-shaped messages; unset: log provider
+	PushSecret        string `env:"SIGNET_PUSH_SECRET"`         // signs push posts when set, ≥ 32 chars (secret: also _FILE)
 }
 
 // secretVars may also be given as <NAME>_FILE, a path whose content is the value.
-var secretVars = []string{"SIGNET_API_KEYS", "SIGNET_KEK", "SIGNET_REDIS_URL", "SIGNET_DATABASE_URL"}
+var secretVars = []string{"SIGNET_API_KEYS", "SIGNET_KEK", "SIGNET_REDIS_URL", "SIGNET_DATABASE_URL",
+	"SIGNET_WEBHOOK_SECRET", "SIGNET_PUSH_SECRET"}
 
 // MaxTokenTTL is the longest transaction-token lifetime (ARCHITECTURE.md).
 const MaxTokenTTL = 300 * time.Second
@@ -217,6 +224,28 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("SIGNET_LOG_LEVEL must be debug, info, warn or error")
+	}
+	if c.WebhookSecret != "" && len(c.WebhookSecret) < 32 {
+		bad("SIGNET_WEBHOOK_SECRET must be at least 32 characters")
+	}
+	if c.WebhookDefaultURL != "" {
+		// The same rule as an operation's callback_url: https, http only on loopback.
+		u, err := url.Parse(c.WebhookDefaultURL)
+		local := u != nil && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1")
+		if err != nil || u.Host == "" || u.User != nil || !(u.Scheme == "https" || (u.Scheme == "http" && local)) {
+			bad("SIGNET_WEBHOOK_DEFAULT_URL must be an https URL (http only for localhost)")
+		}
+		if c.WebhookSecret == "" {
+			bad("SIGNET_WEBHOOK_DEFAULT_URL needs SIGNET_WEBHOOK_SECRET: every event is signed")
+		}
+	}
+	if c.PushURL != "" {
+		if u, err := url.Parse(c.PushURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			bad("SIGNET_PUSH_URL must be an absolute http(s) URL without credentials")
+		}
+	}
+	if c.PushSecret != "" && len(c.PushSecret) < 32 {
+		bad("SIGNET_PUSH_SECRET must be at least 32 characters")
 	}
 	return errors.Join(errs...)
 }

@@ -102,10 +102,21 @@ func (s *Server) createOperation(c *fiber.Ctx) error {
 	return c.JSON(s.operationView(op))
 }
 
+// getOperation answers the operation; with ?wait=30s (at most 60s) a PENDING operation is
+// answered as soon as its status changes, or as it is when the wait runs out (long-poll).
 func (s *Server) getOperation(c *fiber.Ctx) error {
+	wait, err := parseWait(c.Query("wait"))
+	if err != nil {
+		return err
+	}
 	op, err := s.deps.Operations.Get(c.UserContext(), c.Params("id"))
 	if err != nil {
 		return err
+	}
+	if wait > 0 && op.Status == store.OpPending {
+		if op, err = s.waitForChange(c.UserContext(), op, wait); err != nil {
+			return err
+		}
 	}
 	return c.JSON(s.operationView(op))
 }

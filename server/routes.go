@@ -29,6 +29,10 @@ func (s *Server) routes() {
 		app.Post("/v1/operations/:id/cancel", key, s.cancelOperation)
 		app.Post("/v1/users/:id/registration-codes", key, s.issueRegistrationCode)
 		app.Post("/v1/tokens/consume", key, s.consumeToken)
+		app.Get("/v1/operations/:id/events", key, s.operationEvents)
+		if s.deps.Evidence != nil {
+			app.Get("/v1/operations/:id/evidence", key, s.operationEvidence)
+		}
 
 		// Device API (public): the device proves itself by its signature.
 		app.Post("/v1/devices", s.registerDevice)

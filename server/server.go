@@ -14,6 +14,7 @@ import (
 	"github.com/signet-sca/signet/activation"
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/webauthn"
 )
@@ -37,6 +38,9 @@ type Deps struct {
 	// Activation: PowerAuth applications, activations, the /pa/v3 device API
 	// and mobile-token operations (nil: those routes are not registered).
 	Activation *activation.Service
+	// Evidence builds dispute-evidence bundles (nil: GET /v1/operations/{id}/evidence is not
+	// registered).
+	Evidence *evidence.Builder
 	// Ready lists named dependencies that must answer for /readyz.
 	Ready map[string]Pinger
 	// Registry collects metrics; nil creates a fresh one.
@@ -58,6 +62,7 @@ type Server struct {
 	opts    Options
 	metrics *metrics
 	keys    *apiKeys
+	hub     *hub // wakes long-polls and event streams on operation changes
 }
 
 // New builds the application and registers every route.
@@ -77,7 +82,10 @@ func New(deps Deps, opts Options) *Server {
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 15 * time.Second
 	}
-	s := &Server{deps: deps, opts: opts, metrics: newMetrics(deps.Registry), keys: newAPIKeys(deps.APIKeys)}
+	s := &Server{deps: deps, opts: opts, metrics: newMetrics(deps.Registry), keys: newAPIKeys(deps.APIKeys), hub: newHub()}
+	if deps.Operations != nil {
+		deps.Operations.Observe(s.hub)
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "signet",
 		BodyLimit:             opts.MaxBodyBytes,
@@ -106,5 +114,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
-// Shutdown stops accepting and waits for in-flight requests until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.app.ShutdownWithContext(ctx) }
+// Shutdown stops accepting and waits for in-flight requests until ctx ends. Long-polls answer
+// at once and event streams end, so they do not hold the shutdown.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.hub.close()
+	return s.app.ShutdownWithContext(ctx)
+}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/signet-sca/signet/account"
@@ -17,6 +18,7 @@ import (
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store/sqlstore"
@@ -124,6 +126,13 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app
 		cleanup()
 		return nil, err
 	}
+	registry := prometheus.NewRegistry()
+	events, err := wireEvents(cfg, st, ops, registry, logger)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	closers = append(closers, events.close) // runs before the store closes
 	deps := server.Deps{
 		Logger:     logger,
 		APIKeys:    apiKeys,
@@ -132,7 +141,9 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app
 		Devices:    devicekey.New(st, auditLog, nil),
 		Web:        webSvc,
 		Activation: act,
+		Evidence:   evidence.NewBuilder(st, keyring, cfg.Issuer, nil),
 		Ready:      ready,
+		Registry:   registry,
 	}
 	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout})
 	bg := []background{
@@ -147,6 +158,7 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app
 			return err
 		}},
 	}
+	bg = append(bg, events.background...)
 	return &app{server: srv, close: cleanup, background: bg}, nil
 }
 

@@ -1,0 +1,367 @@
+package gateway
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/signet-sca/signet/txsign/verify"
+)
+
+// Config is the gateway's YAML configuration file.
+//
+//	listen: ":8000"
+//	upstream: "http://payments:9000"
+//	jwks_url: "https://signet.bank.example/.well-known/jwks.json"
+//	issuer: "https://signet.bank.example"
+//	audience: "signet-gateway"
+//	consume:
+//	  redis_url: "redis://redis:6379/0"      # or: signet_url + api_key_file
+//	routes:
+//	  - method: POST
+//	    path: /payments
+//	    binding: {amount: /amount, currency: /currency, payee_account: /creditor_account}
+type Config struct {
+	// Listen is the proxy's address [":8000"].
+	Listen string `yaml:"listen"`
+	// AdminListen, when set, serves /healthz, /readyz and /metrics there instead of on Listen.
+	AdminListen string `yaml:"admin_listen"`
+	// Upstream is the base URL of the protected API.
+	Upstream string `yaml:"upstream"`
+	// JWKSURL is Signet's /.well-known/jwks.json: https, or http on loopback or with
+	// JWKSAllowHTTP (inside an authenticated network only).
+	JWKSURL       string `yaml:"jwks_url"`
+	JWKSAllowHTTP bool   `yaml:"jwks_allow_http"`
+	// Issuer and Audience are the "iss" and "aud" tokens must carry.
+	Issuer   string `yaml:"issuer"`
+	Audience string `yaml:"audience"`
+	// Leeway is the clock skew allowed on exp/nbf/iat [5s, at most 60s].
+	Leeway Duration `yaml:"leeway"`
+	// Consume says where token ids are burned.
+	Consume ConsumeConfig `yaml:"consume"`
+	// Routes are matched with net/http.ServeMux patterns ("POST /payments/{id}").
+	Routes []Route `yaml:"routes"`
+	// Unmatched is what happens to a request no route matches: "deny" (404) [default] or
+	// "proxy" (forwarded without a token check).
+	Unmatched string `yaml:"unmatched"`
+	// MaxBodyBytes bounds request bodies the gateway reads for binding [1 MiB].
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// UpstreamTimeout bounds waiting for the upstream's response headers [30s].
+	UpstreamTimeout Duration `yaml:"upstream_timeout"`
+	// ShutdownTimeout bounds the graceful shutdown [20s].
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// ConsumeConfig selects how a token's JTI is consumed: in Redis directly (GETDEL, one round
+// trip), or through Signet's POST /v1/tokens/consume for gateways without Redis access.
+type ConsumeConfig struct {
+	RedisURL    string   `yaml:"redis_url"`
+	RedisPrefix string   `yaml:"redis_prefix"` // ["signet:jti:", as Signet records]
+	SignetURL   string   `yaml:"signet_url"`   // Signet's base URL
+	APIKey      string   `yaml:"api_key"`      // Signet API key ("name:secret" or the secret)
+	APIKeyFile  string   `yaml:"api_key_file"` // file holding it (preferred over api_key)
+	Timeout     Duration `yaml:"timeout"`      // per consume call [3s]
+}
+
+// Route is a method and path pattern, whether it needs a token, and its request binding.
+type Route struct {
+	Method string `yaml:"method"` // "" or "*": any method
+	Path   string `yaml:"path"`
+	// RequireToken defaults to true.
+	RequireToken *bool `yaml:"require_token"`
+	// Binding names where the request carries the amount, currency and payee account.
+	Binding *Binding `yaml:"binding"`
+}
+
+// Binding sources: "/json/pointer" (RFC 6901) into a JSON body, "header:Name" or "query:name".
+type Binding struct {
+	Amount       string `yaml:"amount"`
+	Currency     string `yaml:"currency"`
+	PayeeAccount string `yaml:"payee_account"`
+}
+
+// Duration is a time.Duration written as "30s" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML implements yaml.Unmarshaler.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	var s string
+	if err := n.Decode(&s); err != nil {
+		return err
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 30s)", n.Line, s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalYAML implements yaml.Marshaler.
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// Pattern is the route's ServeMux pattern.
+func (r Route) Pattern() string {
+	m := strings.TrimSpace(r.Method)
+	if m == "" || m == "*" {
+		return r.Path
+	}
+	return strings.ToUpper(m) + " " + r.Path
+}
+
+// Guarded reports whether the route needs a token.
+func (r Route) Guarded() bool { return r.RequireToken == nil || *r.RequireToken }
+
+// String keeps the API key out of formatted output.
+func (c ConsumeConfig) String() string {
+	mode := "redis"
+	if c.SignetURL != "" {
+		mode = "signet " + c.SignetURL
+	}
+	return "consume(" + mode + ")"
+}
+
+// LogValue keeps secrets (API key, Redis password) out of logs.
+func (c ConsumeConfig) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Limits.
+const (
+	defaultMaxBody = 1 << 20
+	maxMaxBody     = 16 << 20
+	maxConfigSize  = 1 << 20
+	maxRoutes      = 1000
+)
+
+// reservedPaths are served by the gateway itself when there is no admin listener.
+var reservedPaths = []string{"/healthz", "/readyz", "/metrics"}
+
+// Parse reads and validates a configuration, reporting every problem at once. Unknown keys are
+// errors (a misspelt "binding" must not silently disable a check).
+func Parse(data []byte) (*Config, error) {
+	if len(data) > maxConfigSize {
+		return nil, fmt.Errorf("gateway config: larger than %d bytes", maxConfigSize)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var c Config
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("gateway config: empty")
+		}
+		return nil, fmt.Errorf("gateway config: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		return nil, errors.New("gateway config: more than one YAML document")
+	}
+	c.defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Load reads the configuration file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gateway config: %w", err)
+	}
+	return Parse(b)
+}
+
+func (c *Config) defaults() {
+	if c.Listen == "" {
+		c.Listen = ":8000"
+	}
+	if c.Unmatched == "" {
+		c.Unmatched = "deny"
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = defaultMaxBody
+	}
+	if c.UpstreamTimeout == 0 {
+		c.UpstreamTimeout = Duration(30 * time.Second)
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = Duration(20 * time.Second)
+	}
+	if c.Consume.Timeout == 0 {
+		c.Consume.Timeout = Duration(3 * time.Second)
+	}
+	if c.Consume.RedisPrefix == "" {
+		c.Consume.RedisPrefix = "signet:jti:"
+	}
+}
+
+var (
+	methodToken = regexp.MustCompile(`^[A-Z]{1,20}$`)
+	headerName  = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$")
+	queryName   = regexp.MustCompile(`^[A-Za-z0-9_.\-\[\]]{1,128}$`)
+)
+
+// Validate reports every problem at once.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Listen == "" {
+		bad("listen must not be empty")
+	}
+	checkURL := func(name, v string, allowHTTP bool) {
+		u, err := url.Parse(v)
+		switch {
+		case v == "":
+			bad("%s is required", name)
+		case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil:
+			bad("%s must be an absolute http(s) URL without credentials", name)
+		case u.Scheme == "http" && !allowHTTP && !isLoopback(u.Hostname()):
+			bad("%s must be https (http only on loopback, or with jwks_allow_http inside an authenticated network)", name)
+		}
+	}
+	checkURL("upstream", c.Upstream, true)
+	checkURL("jwks_url", c.JWKSURL, c.JWKSAllowHTTP)
+	if c.Issuer == "" {
+		bad("issuer is required (the exact iss of Signet's tokens)")
+	}
+	if c.Audience == "" {
+		bad("audience is required (the aud of Signet's tokens, SIGNET_TOKEN_AUDIENCE)")
+	}
+	if c.Leeway < 0 || time.Duration(c.Leeway) > verify.MaxLeeway {
+		bad("leeway must be between 0 and %s", verify.MaxLeeway)
+	}
+	switch cc := c.Consume; {
+	case cc.RedisURL != "" && cc.SignetURL != "":
+		bad("consume: set redis_url or signet_url, not both")
+	case cc.RedisURL == "" && cc.SignetURL == "":
+		bad("consume: redis_url or signet_url is required (tokens must be consumed once)")
+	case cc.RedisURL != "":
+		if !strings.HasPrefix(cc.RedisURL, "redis://") && !strings.HasPrefix(cc.RedisURL, "rediss://") {
+			bad("consume.redis_url must be a redis:// or rediss:// URL")
+		}
+	default:
+		checkURL("consume.signet_url", cc.SignetURL, true)
+		if (cc.APIKey == "") == (cc.APIKeyFile == "") {
+			bad("consume: exactly one of api_key and api_key_file is required with signet_url")
+		}
+	}
+	if c.Consume.Timeout <= 0 {
+		bad("consume.timeout must be positive")
+	}
+	if c.Unmatched != "deny" && c.Unmatched != "proxy" {
+		bad("unmatched must be deny or proxy")
+	}
+	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > maxMaxBody {
+		bad("max_body_bytes must be between 1 and %d", maxMaxBody)
+	}
+	if c.UpstreamTimeout <= 0 || c.ShutdownTimeout <= 0 {
+		bad("upstream_timeout and shutdown_timeout must be positive")
+	}
+	switch {
+	case len(c.Routes) == 0:
+		bad("routes: at least one route is required")
+	case len(c.Routes) > maxRoutes:
+		bad("routes: at most %d", maxRoutes)
+	}
+	guarded := 0
+	for i, r := range c.Routes {
+		at := fmt.Sprintf("routes[%d]", i)
+		if m := strings.TrimSpace(r.Method); m != "" && m != "*" && !methodToken.MatchString(strings.ToUpper(m)) {
+			bad("%s.method %q is not an HTTP method", at, r.Method)
+		}
+		if !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t\r\n") {
+			bad("%s.path must start with / and contain no spaces", at)
+		}
+		if c.AdminListen == "" {
+			for _, p := range reservedPaths {
+				if r.Path == p {
+					bad("%s.path %s is served by the gateway itself (set admin_listen to move it)", at, p)
+				}
+			}
+		}
+		if r.Guarded() {
+			guarded++
+		} else if r.Binding != nil {
+			bad("%s has a binding but require_token: false", at)
+		}
+		if b := r.Binding; b != nil {
+			for name, src := range map[string]string{"amount": b.Amount, "currency": b.Currency, "payee_account": b.PayeeAccount} {
+				if err := checkSource(src); err != nil {
+					bad("%s.binding.%s: %v", at, name, err)
+				}
+			}
+		}
+	}
+	if len(c.Routes) > 0 && guarded == 0 {
+		bad("routes: no route requires a token")
+	}
+	if len(errs) == 0 {
+		if _, err := c.mux(func(int) http.Handler { return http.NotFoundHandler() }, nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("gateway config:\n  %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// checkSource validates a binding source.
+func checkSource(s string) error {
+	switch {
+	case s == "":
+		return errors.New("is required (amount, currency and payee_account are all checked)")
+	case strings.HasPrefix(s, "/"):
+		if _, err := parsePointer(s); err != nil {
+			return err
+		}
+	case strings.HasPrefix(s, "header:"):
+		if !headerName.MatchString(strings.TrimPrefix(s, "header:")) {
+			return fmt.Errorf("%q is not a valid header name", strings.TrimPrefix(s, "header:"))
+		}
+	case strings.HasPrefix(s, "query:"):
+		if !queryName.MatchString(strings.TrimPrefix(s, "query:")) {
+			return fmt.Errorf("%q is not a valid query parameter name", strings.TrimPrefix(s, "query:"))
+		}
+	default:
+		return fmt.Errorf("%q must be a JSON pointer (/amount), header:Name or query:name", s)
+	}
+	return nil
+}
+
+// mux builds the router: one handler per route, the gateway's own endpoints (when admin is
+// not nil) and the unmatched handler. ServeMux panics on an invalid or conflicting pattern; that
+// is reported as a configuration error.
+func (c *Config) mux(route func(i int) http.Handler, admin map[string]http.Handler) (m *http.ServeMux, err error) {
+	m = http.NewServeMux()
+	current := ""
+	defer func() {
+		if p := recover(); p != nil {
+			m, err = nil, fmt.Errorf("gateway config: %s: %v", current, p)
+		}
+	}()
+	for i, r := range c.Routes {
+		current = fmt.Sprintf("routes[%d] %q", i, r.Pattern())
+		m.Handle(r.Pattern(), route(i))
+	}
+	for p, h := range admin {
+		current = "the gateway's own " + p
+		m.Handle("GET "+p, h)
+	}
+	current = `the catch-all "/" for unmatched requests (a route may not be "/" for every method)`
+	m.Handle("/", route(-1))
+	return m, nil
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}

@@ -1,0 +1,187 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+const validConfig = `
+listen: ":8000"
+upstream: "http://127.0.0.1:9000"
+jwks_url: "https://signet.example/.well-known/jwks.json"
+issuer: "https://signet.example"
+audience: "signet-gateway"
+consume:
+  redis_url: "redis://127.0.0.1:6379/0"
+routes:
+  - method: POST
+    path: /payments
+    binding:
+      amount: /amount
+      currency: /currency
+      payee_account: /creditor/account
+  - method: PUT
+    path: /payments/{id}
+    binding: {amount: "header:X-Amount", currency: "query:currency", payee_account: "/a~1b~0c"}
+  - method: GET
+    path: /payments
+    require_token: false
+`
+
+const signetConfig = `
+upstream: "https://payments.internal"
+jwks_url: "http://signet:8080/.well-known/jwks.json"
+jwks_allow_http: true
+issuer: "http://localhost:8080"
+audience: "signet-gateway"
+admin_listen: ":9100"
+unmatched: proxy
+leeway: 10s
+consume:
+  signet_url: "http://signet:8080"
+  api_key_file: /run/secrets/signet-api-key
+  timeout: 2s
+routes:
+  - {method: "*", path: /metrics}
+`
+
+func TestParseRefusesBadConfigs(t *testing.T) {
+	edit := func(old, new string) string { return strings.Replace(validConfig, old, new, 1) }
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{"empty", "", []string{"empty"}},
+		{"not YAML", "{{", []string{"gateway config"}},
+		{"two documents", validConfig + "\n---\nlisten: x\n", []string{"more than one YAML document"}},
+		{"unknown key (misspelt binding)", edit("    binding:\n      amount", "    bindings:\n      amount"), []string{"bindings"}},
+		{"no upstream", edit(`upstream: "http://127.0.0.1:9000"`, ""), []string{"upstream is required"}},
+		{"plain http JWKS on a remote host", edit("https://signet.example/.well-known", "http://signet.example/.well-known"), []string{"jwks_url must be https"}},
+		{"no issuer and no audience", edit(`issuer: "https://signet.example"`+"\naudience: \"signet-gateway\"", ""), []string{"issuer is required", "audience is required"}},
+		{"no consume", edit("consume:\n  redis_url: \"redis://127.0.0.1:6379/0\"", ""), []string{"redis_url or signet_url is required"}},
+		{"both consume modes", edit(`redis_url: "redis://127.0.0.1:6379/0"`, `redis_url: "redis://127.0.0.1:6379/0"`+"\n  signet_url: https://s.example"), []string{"not both"}},
+		{"signet consume without key", edit(`redis_url: "redis://127.0.0.1:6379/0"`, `signet_url: "https://s.example"`), []string{"api_key"}},
+		{"bad redis scheme", edit("redis://127.0.0.1", "http://127.0.0.1"), []string{"redis:// or rediss://"}},
+		{"binding incomplete", edit("      payee_account: /creditor/account\n", ""), []string{"payee_account: is required"}},
+		{"binding source unknown", edit("amount: /amount", "amount: body.amount"), []string{"must be a JSON pointer"}},
+		{"bad JSON pointer escape", edit("amount: /amount", "amount: /am~2ount"), []string{"~ must be followed by 0 or 1"}},
+		{"bad header name", edit(`"header:X-Amount"`, `"header:X Amount"`), []string{"not a valid header name"}},
+		{"binding without token", edit("    require_token: false", "    require_token: false\n    binding: {amount: /a, currency: /c, payee_account: /p}"), []string{"binding but require_token: false"}},
+		{"bad method", edit("method: PUT", "method: 'P UT'"), []string{"not an HTTP method"}},
+		{"relative path", edit("path: /payments/{id}", "path: payments"), []string{"must start with /"}},
+		{"reserved path", edit("path: /payments/{id}", "path: /metrics"), []string{"served by the gateway itself"}},
+		{"conflicting routes", edit("method: PUT\n    path: /payments/{id}", "method: POST\n    path: /payments"), []string{"routes[1]"}},
+		{"bad wildcard", edit("path: /payments/{id}", "path: /payments/{i-d}"), []string{"routes[1]"}},
+		{"catch-all route", edit("method: PUT\n    path: /payments/{id}", "method: '*'\n    path: /"), []string{"catch-all"}},
+		{"no guarded route", "upstream: http://127.0.0.1:1\njwks_url: https://s.example/j\nissuer: i\naudience: a\nconsume: {redis_url: 'redis://r:1'}\nroutes: [{path: /x, require_token: false}]\n", []string{"no route requires a token"}},
+		{"bad duration", edit("listen:", "leeway: soon\nlisten:"), []string{"not a duration"}},
+		{"leeway too large", edit("listen:", "leeway: 2m\nlisten:"), []string{"leeway must be between"}},
+		{"unmatched unknown", edit("listen:", "unmatched: allow\nlisten:"), []string{"unmatched must be deny or proxy"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestParseValid(t *testing.T) {
+	c, err := Parse([]byte(validConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Unmatched != "deny" || c.MaxBodyBytes != 1<<20 || c.Consume.RedisPrefix != "signet:jti:" || len(c.Routes) != 3 ||
+		!c.Routes[0].Guarded() || c.Routes[2].Guarded() || c.Routes[1].Pattern() != "PUT /payments/{id}" {
+		t.Fatalf("%+v", c)
+	}
+	s, err := Parse([]byte(signetConfig))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Consume.SignetURL == "" || s.Routes[0].Pattern() != "/metrics" {
+		t.Fatalf("%+v", s)
+	}
+	if strings.Contains(s.Consume.String(), "secret") {
+		t.Fatal("consume config prints secrets")
+	}
+}
+
+func TestPointerAndStrictJSON(t *testing.T) {
+	tests := []struct {
+		name, body, ptr, want, err string
+	}{
+		{name: "duplicate key", body: `{"amount":"1","amount":"1000"}`, ptr: "/amount", err: "more than once"},
+		{name: "key in another case", body: `{"amount":"1","Amount":"1000"}`, ptr: "/amount", err: "more than once"},
+		{name: "nested duplicate", body: `{"a":{"b":1,"b":2}}`, ptr: "/a/b", err: "more than once"},
+		{name: "trailing data", body: `{"amount":"1"} {}`, ptr: "/amount", err: "data after"},
+		{name: "not JSON", body: `amount=1`, ptr: "/amount", err: "not acceptable JSON"},
+		{name: "missing", body: `{"x":1}`, ptr: "/amount", err: "missing"},
+		{name: "object value", body: `{"amount":{"v":1}}`, ptr: "/amount", err: "not a string or a number"},
+		{name: "array index out of range", body: `{"a":[1]}`, ptr: "/a/1", err: "missing"},
+		{name: "array index with leading zero", body: `{"a":[1,2]}`, ptr: "/a/01", err: "missing"},
+		{name: "string", body: `{"amount":"100.50"}`, ptr: "/amount", want: "100.50"},
+		{name: "number keeps its literal", body: `{"amount":100.50}`, ptr: "/amount", want: "100.50"},
+		{name: "escaped pointer", body: `{"a/b~c":"x"}`, ptr: "/a~1b~0c", want: "x"},
+		{name: "array element", body: `{"items":[{"acct":"DE1"}]}`, ptr: "/items/0/acct", want: "DE1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			toks, err := parsePointer(tt.ptr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc, err := decodeStrict([]byte(tt.body))
+			var got string
+			if err == nil {
+				got, err = lookup(doc, toks, tt.ptr)
+			}
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("got %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzParseConfig: no configuration file makes Parse panic, and whatever it accepts builds a
+// router.
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(validConfig))
+	f.Add([]byte(signetConfig))
+	for _, s := range []string{validConfig, signetConfig} {
+		for _, i := range []int{len(s) / 4, len(s) / 2, 3 * len(s) / 4} {
+			b := []byte(s)
+			b[i] ^= 0x01 // single-bit corruptions of valid inputs
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data)
+		if err != nil {
+			return
+		}
+		if _, err := c.mux(func(int) http.Handler { return http.NotFoundHandler() }, nil); err != nil {
+			t.Fatalf("accepted config does not build: %v", err)
+		}
+		for _, r := range c.Routes {
+			if r.Binding != nil {
+				_ = newExtractor(*r.Binding, c.MaxBodyBytes)
+			}
+		}
+	})
+}

@@ -1,0 +1,438 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/signet-sca/signet/txsign/replay/redisreplay"
+	"github.com/signet-sca/signet/txsign/verify"
+)
+
+// Headers the gateway sets upstream from the verified token. Any client-sent header starting
+// with "Signet-" is removed first, on every route, so the upstream can trust them.
+const (
+	HeaderOperation = "Signet-Operation"
+	HeaderSubject   = "Signet-Subject"
+	signetPrefix    = "Signet-"
+)
+
+// Gateway is the reverse proxy.
+type Gateway struct {
+	cfg      *Config
+	logger   *slog.Logger
+	verifier *verify.Verifier
+	jwks     *verify.JWKS
+	consume  func(ctx context.Context, token string, claims *verify.Claims) error
+	ping     func(ctx context.Context) error
+	proxy    *httputil.ReverseProxy
+	handler  http.Handler
+	admin    http.Handler
+	registry *prometheus.Registry
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	closers  []func() error
+}
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	logger    *slog.Logger
+	client    *http.Client
+	transport http.RoundTripper
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithHTTPClient sets the client for the JWKS and the Signet consume endpoint.
+func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
+
+// WithUpstreamTransport sets the transport to the upstream.
+func WithUpstreamTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
+
+type claimsKey struct{}
+
+var methodOverrides = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// New builds a gateway from a validated configuration. Nothing is fetched yet: the JWKS is
+// loaded on the first request (or by Warm).
+func New(cfg *Config, opts ...Option) (*Gateway, error) {
+	o := options{logger: slog.New(slog.DiscardHandler)}
+	for _, f := range opts {
+		f(&o)
+	}
+	g := &Gateway{cfg: cfg, logger: o.logger, registry: prometheus.NewRegistry()}
+	jopts := []verify.JWKSOption{}
+	if cfg.JWKSAllowHTTP {
+		jopts = append(jopts, verify.AllowHTTP())
+	}
+	if o.client != nil {
+		jopts = append(jopts, verify.WithHTTPClient(o.client))
+	}
+	jwks, err := verify.NewJWKS(cfg.JWKSURL, jopts...)
+	if err != nil {
+		return nil, err
+	}
+	g.jwks = jwks
+	vcfg := verify.Config{Keys: jwks, Issuer: cfg.Issuer, Audience: cfg.Audience, Leeway: time.Duration(cfg.Leeway)}
+	timeout := time.Duration(cfg.Consume.Timeout)
+	switch {
+	case cfg.Consume.RedisURL != "":
+		u := cfg.Consume.RedisURL
+		if !strings.Contains(u, "timeout=") { // fail fast rather than hold the request when Redis is gone
+			sep := "?"
+			if strings.Contains(u, "?") {
+				sep = "&"
+			}
+			u += sep + "dial_timeout=" + timeout.String() + "&read_timeout=" + timeout.String() + "&write_timeout=" + timeout.String()
+		}
+		rs, err := redisreplay.Open(u, cfg.Consume.RedisPrefix)
+		if err != nil {
+			return nil, err
+		}
+		g.closers = append(g.closers, rs.Close)
+		vcfg.Replay = rs
+		g.ping = rs.Ping
+	default:
+		key := cfg.Consume.APIKey
+		if cfg.Consume.APIKeyFile != "" {
+			b, err := os.ReadFile(cfg.Consume.APIKeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("gateway: consume.api_key_file: %w", err)
+			}
+			key = strings.TrimSpace(string(b))
+		}
+		client := o.client
+		if client == nil {
+			client = &http.Client{Timeout: timeout}
+		}
+		sc := NewSignetConsumer(cfg.Consume.SignetURL, key, client)
+		g.consume = func(ctx context.Context, token string, claims *verify.Claims) error {
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return consumeError(sc.For(token).Consume(ctx, claims.ID))
+		}
+	}
+	if g.verifier, err = verify.New(vcfg); err != nil {
+		g.Close()
+		return nil, err
+	}
+	if g.consume == nil {
+		g.consume = func(ctx context.Context, _ string, claims *verify.Claims) error {
+			ctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			return g.verifier.Consume(ctx, claims)
+		}
+	}
+	upstream, _ := url.Parse(cfg.Upstream)
+	transport := o.transport
+	if transport == nil {
+		transport = &http.Transport{
+			Proxy:                 http.ProxyFromEnvironment,
+			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			ResponseHeaderTimeout: time.Duration(cfg.UpstreamTimeout),
+			MaxIdleConnsPerHost:   64,
+			IdleConnTimeout:       90 * time.Second,
+			TLSHandshakeTimeout:   5 * time.Second,
+		}
+	}
+	g.proxy = &httputil.ReverseProxy{
+		Transport: transport,
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(upstream)
+			pr.SetXForwarded()
+			if c, ok := pr.In.Context().Value(claimsKey{}).(*verify.Claims); ok && c != nil {
+				pr.Out.Header.Set(HeaderOperation, c.Op)
+				pr.Out.Header.Set(HeaderSubject, c.Subject)
+			}
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			g.logger.WarnContext(r.Context(), "upstream failed", "err", err, "path", r.URL.Path)
+			verify.WriteProblem(w, verify.Problem{Type: verify.ProblemTypeBase + "bad_gateway", Title: "Upstream unavailable",
+				Status: http.StatusBadGateway, Code: "bad_gateway"})
+		},
+	}
+	g.metrics()
+	admin := map[string]http.Handler{
+		"/healthz": http.HandlerFunc(g.healthz),
+		"/readyz":  http.HandlerFunc(g.readyz),
+		"/metrics": promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}),
+	}
+	main := admin
+	if cfg.AdminListen != "" {
+		adminMux := http.NewServeMux()
+		for p, h := range admin {
+			adminMux.Handle("GET "+p, h)
+		}
+		g.admin, main = adminMux, nil
+	}
+	extractors := make([]*extractor, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		if r.Binding != nil {
+			extractors[i] = newExtractor(*r.Binding, cfg.MaxBodyBytes)
+		}
+	}
+	mux, err := cfg.mux(func(i int) http.Handler {
+		if i < 0 {
+			return g.unmatched()
+		}
+		return g.route(cfg.Routes[i], extractors[i])
+	}, main)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	g.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for name := range r.Header { // never let a client speak for the gateway
+			if strings.HasPrefix(http.CanonicalHeaderKey(name), signetPrefix) {
+				r.Header.Del(name)
+			}
+		}
+		// Routes are matched on the request's method: an upstream honouring a method-override
+		// header could otherwise run a guarded POST that arrived as an open GET.
+		for _, h := range methodOverrides {
+			r.Header.Del(h)
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return g, nil
+}
+
+func (g *Gateway) metrics() {
+	g.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_gateway_requests_total",
+		Help: "Requests by route and outcome (proxied, no_token, invalid_token, binding_mismatch, bad_request, replayed, unavailable, upstream_error, not_found)."},
+		[]string{"route", "outcome"})
+	g.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_gateway_request_duration_seconds",
+		Help: "Request duration by route, upstream included.", Buckets: prometheus.DefBuckets}, []string{"route"})
+	g.registry.MustRegister(g.requests, g.duration, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+// Handler is the proxy's handler (its own endpoints included unless AdminListen is set).
+func (g *Gateway) Handler() http.Handler { return g.handler }
+
+// AdminHandler serves /healthz, /readyz and /metrics when AdminListen is set (else nil).
+func (g *Gateway) AdminHandler() http.Handler { return g.admin }
+
+// Registry holds the gateway's metrics.
+func (g *Gateway) Registry() *prometheus.Registry { return g.registry }
+
+// Close releases the Redis client.
+func (g *Gateway) Close() error {
+	var errs []error
+	for _, c := range g.closers {
+		errs = append(errs, c())
+	}
+	return errors.Join(errs...)
+}
+
+// Warm fetches the JWKS now (start-up), so that the first requests need not wait for it.
+func (g *Gateway) Warm(ctx context.Context) error { return g.jwks.Refresh(ctx) }
+
+// statusRecorder remembers the status for metrics and logs.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// route guards one configured route.
+func (g *Gateway) route(rt Route, ex *extractor) http.Handler {
+	label := rt.Pattern()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		outcome, opID := "proxied", ""
+		defer func() {
+			g.requests.WithLabelValues(label, outcome).Inc()
+			g.duration.WithLabelValues(label).Observe(time.Since(start).Seconds())
+			level := slog.LevelInfo
+			if rec.status >= 500 {
+				level = slog.LevelWarn
+			}
+			g.logger.Log(r.Context(), level, "gateway request", "route", label, "method", r.Method, "status", rec.status,
+				"outcome", outcome, "operation_id", opID, "duration_ms", float64(time.Since(start).Microseconds())/1000)
+		}()
+		if !rt.Guarded() {
+			g.forward(rec, r, nil, &outcome)
+			return
+		}
+		fromTxnHeader := strings.TrimSpace(r.Header.Get(verify.HeaderTxnToken)) != ""
+		token := verify.TokenFromHeaders(r.Header.Get(verify.HeaderTxnToken), r.Header.Get("Authorization"))
+		var binding func() (verify.Binding, error)
+		if ex != nil {
+			binding = func() (verify.Binding, error) { return ex.extract(r) }
+		}
+		// Verify, then check the binding, and only then consume: a tampered request is refused
+		// without burning the user's token (verify.Check with consume=false).
+		claims, err := verify.Check(r.Context(), g.verifier, token, false, binding)
+		if err == nil {
+			opID = claims.Op
+			err = g.consume(r.Context(), token, claims)
+		}
+		if err != nil {
+			outcome = g.refuse(rec, r, err)
+			return
+		}
+		// The token is spent here; the upstream gets the verified identity, not the token.
+		if fromTxnHeader {
+			r.Header.Del(verify.HeaderTxnToken)
+		} else {
+			r.Header.Del("Authorization")
+		}
+		g.forward(rec, r, claims, &outcome)
+	})
+}
+
+func (g *Gateway) forward(w *statusRecorder, r *http.Request, claims *verify.Claims, outcome *string) {
+	if claims != nil {
+		r = r.WithContext(context.WithValue(r.Context(), claimsKey{}, claims))
+	}
+	g.proxy.ServeHTTP(w, r)
+	if w.status == http.StatusBadGateway {
+		*outcome = "upstream_error"
+	}
+}
+
+// refuse answers a problem for err and returns the metrics outcome. The cause is logged; the
+// client sees only the kind (every token failure looks the same from outside).
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, err error) string {
+	var p verify.Problem
+	var outcome string
+	switch {
+	case errors.Is(err, errBodyTooLarge):
+		p = verify.Problem{Type: verify.ProblemTypeBase + "body_too_large", Title: "Request body too large",
+			Status: http.StatusRequestEntityTooLarge, Code: "body_too_large"}
+		outcome = "bad_request"
+	default:
+		p = verify.ProblemFor(err)
+		outcome = map[int]string{401: "invalid_token", 403: "binding_mismatch", 400: "bad_request", 409: "replayed"}[p.Status]
+		if outcome == "" {
+			outcome = "unavailable"
+		}
+		if p.Status == 401 && requestToken(r) == "" {
+			outcome = "no_token"
+		}
+	}
+	g.logger.InfoContext(r.Context(), "gateway refused a request", "status", p.Status, "cause", err.Error())
+	verify.WriteProblem(w, p)
+	return outcome
+}
+
+func requestToken(r *http.Request) string {
+	return verify.TokenFromHeaders(r.Header.Get(verify.HeaderTxnToken), r.Header.Get("Authorization"))
+}
+
+func (g *Gateway) unmatched() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.cfg.Unmatched == "proxy" {
+			rec := &statusRecorder{ResponseWriter: w}
+			outcome := "proxied"
+			g.forward(rec, r, nil, &outcome)
+			g.requests.WithLabelValues("unmatched", outcome).Inc()
+			return
+		}
+		g.requests.WithLabelValues("unmatched", "not_found").Inc()
+		verify.WriteProblem(w, verify.Problem{Type: verify.ProblemTypeBase + "not_found", Title: "Not found",
+			Status: http.StatusNotFound, Code: "not_found"})
+	})
+}
+
+func (g *Gateway) healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok"}`))
+}
+
+// readinessKid is a kid no key has: looking it up answers ErrUnknownKey when the key set is
+// loaded and current, ErrUnavailable when it cannot be fetched, and goes through the JWKS
+// cache's refresh rate limit, so probing readiness cannot make the gateway hammer Signet.
+const readinessKid = "signet-gateway-readiness-probe"
+
+// readyz answers 200 when the JWKS is loaded and the replay store (Redis) answers.
+func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"jwks": "ok"}
+	ok := true
+	if _, err := g.jwks.Key(ctx, readinessKid); !errors.Is(err, verify.ErrUnknownKey) {
+		checks["jwks"], ok = "unavailable", false
+	}
+	if g.ping != nil {
+		checks["replay"] = "ok"
+		if err := g.ping(ctx); err != nil {
+			checks["replay"], ok = "unavailable", false
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if !ok {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"ready": ok, "checks": checks})
+}
+
+// Serve runs the proxy on ln (and the admin endpoints on adminLn when not nil) until ctx ends,
+// then shuts down gracefully: stop accepting, finish requests in flight within ShutdownTimeout.
+func (g *Gateway) Serve(ctx context.Context, ln, adminLn net.Listener) error {
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+			WriteTimeout: time.Duration(g.cfg.UpstreamTimeout) + 30*time.Second, IdleTimeout: 90 * time.Second,
+			MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn)}
+	}
+	servers := []*http.Server{newServer(g.handler)}
+	listeners := []net.Listener{ln}
+	if adminLn != nil && g.admin != nil {
+		servers = append(servers, newServer(g.admin))
+		listeners = append(listeners, adminLn)
+	}
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
+	var first error
+	select {
+	case err := <-errc:
+		first = err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(g.cfg.ShutdownTimeout))
+	defer cancel()
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil && first == nil {
+			first = err
+		}
+	}
+	if errors.Is(first, http.ErrServerClosed) {
+		first = nil
+	}
+	return first
+}

@@ -1,0 +1,517 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/google/uuid"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/signet-sca/signet/config"
+	"github.com/signet-sca/signet/gateway"
+	"github.com/signet-sca/signet/gateway/demopay"
+	"github.com/signet-sca/signet/internal/signettest"
+	"github.com/signet-sca/signet/server"
+	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/txsign/replay/redisreplay"
+	"github.com/signet-sca/signet/txsign/replay/replaytest"
+)
+
+const apiSecret = "gateway-test-secret-0123456789"
+
+// tcpProxy forwards to a Redis; closing it is Redis going away for the gateway.
+type tcpProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newTCPProxy(t *testing.T, target string) *tcpProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{ln: ln}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(u, c); u.Close() }()
+			go func() { _, _ = io.Copy(c, u); c.Close() }()
+		}
+	}()
+	t.Cleanup(p.Close)
+	return p
+}
+
+func (p *tcpProxy) Close() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+}
+
+// env is Signet (real store, real HTTP server), Redis, the demo payment API and the gateway.
+type env struct {
+	t        *testing.T
+	stack    *signettest.Stack
+	signet   string // base URL
+	payments *demopay.Server
+	gw       string // base URL
+	gateway  *gateway.Gateway
+	proxy    *tcpProxy
+	stop     func() // stops Redis (as the gateway sees it)
+	user     store.User
+	device   signettest.Device
+	upstream atomic.Int64
+	inspect  atomic.Pointer[chan http.Header] // when set, receives the next upstream request's headers
+}
+
+type backend struct {
+	name      string
+	postgres  bool
+	realRedis bool
+}
+
+var backends = []backend{{"sqlite+miniredis", false, false}, {"postgres+redis", true, true}}
+
+func newEnv(t *testing.T, b backend, mutate func(*gateway.Config, *env)) *env {
+	t.Helper()
+	e := &env{t: t}
+	var redisURL, prefix string
+	if b.realRedis {
+		redisURL = replaytest.ServiceURL(t, replaytest.EnvRedisURL)
+		prefix = "signet-test:" + replaytest.JTI(t) + ":"
+	} else {
+		mr := miniredis.RunT(t)
+		redisURL, prefix = "redis://"+mr.Addr()+"/0", "signet:jti:"
+		e.stop = mr.Close
+	}
+	client, err := redisreplay.NewClient(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if err := client.Ping(context.Background()).Err(); err != nil {
+		replaytest.ServiceUnreachable(t, replaytest.EnvRedisURL, err)
+	}
+	e.stack = signettest.New(t, signettest.Options{Postgres: b.postgres, Replay: redisreplay.New(client, prefix)})
+	srv := server.New(server.Deps{APIKeys: []config.APIKey{{Name: "gateway", Secret: apiSecret}}, Operations: e.stack.Ops},
+		server.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown(context.Background()) })
+	e.signet = "http://" + ln.Addr().String()
+
+	e.payments = demopay.New()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.upstream.Add(1)
+		if ch := e.inspect.Load(); ch != nil {
+			select {
+			case *ch <- r.Header.Clone():
+			default:
+			}
+		}
+		e.payments.Handler().ServeHTTP(w, r)
+	}))
+	t.Cleanup(up.Close)
+
+	u, _ := url.Parse(redisURL)
+	e.proxy = newTCPProxy(t, u.Host)
+	stopMini := e.stop
+	e.stop = func() {
+		e.proxy.Close()
+		if stopMini != nil {
+			stopMini()
+		}
+	}
+	u.Host = e.proxy.ln.Addr().String()
+	yes := true
+	cfg := &gateway.Config{
+		Upstream: up.URL, JWKSURL: e.signet + "/.well-known/jwks.json", Issuer: signettest.Issuer, Audience: signettest.Audience,
+		Consume: gateway.ConsumeConfig{RedisURL: u.String(), RedisPrefix: prefix},
+		Routes: []gateway.Route{
+			{Method: "POST", Path: "/payments", RequireToken: &yes,
+				Binding: &gateway.Binding{Amount: "/amount", Currency: "/currency", PayeeAccount: "/creditor_account"}},
+			{Method: "GET", Path: "/payments", RequireToken: new(bool)},
+		},
+	}
+	if mutate != nil {
+		mutate(cfg, e)
+	}
+	raw, err := yaml.Marshal(cfg) // through the parser, as `signet gateway` reads its file
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed, err := gateway.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.gateway, err = gateway.New(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.gateway.Close() })
+	gs := httptest.NewServer(e.gateway.Handler())
+	t.Cleanup(gs.Close)
+	e.gw = gs.URL
+	e.user = e.stack.User("cust-" + uuid.NewString()[:8])
+	e.device = e.stack.DeviceKey(e.user.ID)
+	return e
+}
+
+// approve creates and approves a payment; it returns the token.
+func (e *env) approve(amount string) (store.Operation, string) {
+	e.t.Helper()
+	op := e.stack.Payment(e.user.ID, amount, "EUR")
+	return op, e.stack.Approve(op, e.device)
+}
+
+type payResult struct {
+	status int
+	body   map[string]any
+}
+
+func (e *env) pay(token, via string, body string, headers map[string]string) payResult {
+	e.t.Helper()
+	req, _ := http.NewRequest("POST", e.gw+"/payments", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	switch via {
+	case "bearer":
+		req.Header.Set("Authorization", "Bearer "+token)
+	case "txn":
+		req.Header.Set("Txn-Token", token)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	raw, _ := io.ReadAll(resp.Body)
+	_ = json.Unmarshal(raw, &m)
+	return payResult{status: resp.StatusCode, body: m}
+}
+
+func body(amount string) string {
+	return `{"amount":"` + amount + `","currency":"EUR","creditor_account":"DE89 3704 0044 0532 0130 00"}`
+}
+
+func TestGatewayEndToEnd(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			e := newEnv(t, b, nil)
+			op100, tok100 := e.approve("100")
+			_, tokPayee := e.approve("7")
+			_, tokDup := e.approve("8")
+			opTxn, tokTxn := e.approve("9.5")
+			forged := strings.Join(append(strings.Split(tok100, ".")[:2], strings.Split(tokTxn, ".")[2]), ".")
+			const acct = "DE89 3704 0044 0532 0130 00"
+			steps := []struct {
+				name     string
+				token    string
+				via      string
+				body     string
+				headers  map[string]string
+				status   int
+				upstream int64
+				check    func(t *testing.T, r payResult)
+			}{
+				{name: "no token", body: body("100"), status: 401},
+				{name: "malformed token", token: "not.a.token", via: "bearer", body: body("100"), status: 401},
+				{name: "forged signature", token: forged, via: "bearer", body: body("100"), status: 401},
+				{name: "amount altered in the body", token: tok100, via: "bearer", body: body("100.01"), status: 403},
+				{name: "payee altered", token: tokPayee, via: "bearer",
+					body: `{"amount":"7","currency":"EUR","creditor_account":"GB82WEST12345698765432"}`, status: 403},
+				{name: "currency altered", token: tokPayee, via: "bearer",
+					body: `{"amount":"7","currency":"USD","creditor_account":"` + acct + `"}`, status: 403},
+				{name: "amount given twice (parser differential)", token: tokDup, via: "bearer",
+					body: `{"amount":"8.00","Amount":"8000","currency":"EUR","creditor_account":"` + acct + `"}`, status: 400},
+				{name: "approve, pay: the upstream sees it once, with the verified identity", token: tok100, via: "bearer",
+					body: body("100.00"), headers: map[string]string{"Signet-Operation": "spoofed", "Signet-Subject": "mallory"},
+					status: 201, upstream: 1, check: func(t *testing.T, r payResult) {
+						p := e.payments.Payments()
+						last := p[len(p)-1]
+						if last.Operation != op100.ID || last.Subject != e.user.ExternalID || last.Amount != "100.00" {
+							t.Fatalf("upstream saw %+v", last)
+						}
+					}},
+				{name: "same token again", token: tok100, via: "bearer", body: body("100.00"), status: 409},
+				{name: "tampering did not burn the token", token: tokPayee, via: "bearer", body: body("7"), status: 201, upstream: 1},
+				{name: "Txn-Token header, decimal-equal amount", token: tokTxn, via: "txn", body: body("9.50000"),
+					headers: map[string]string{"Authorization": "Bearer upstream-oauth-token"}, status: 201, upstream: 1,
+					check: func(t *testing.T, r payResult) {
+						p := e.payments.Payments()
+						if last := p[len(p)-1]; last.Operation != opTxn.ID {
+							t.Fatalf("upstream saw %+v", last)
+						}
+					}},
+			}
+			for _, st := range steps {
+				t.Run(st.name, func(t *testing.T) {
+					before := e.upstream.Load()
+					r := e.pay(st.token, st.via, st.body, st.headers)
+					if r.status != st.status {
+						t.Fatalf("status %d, want %d: %v", r.status, st.status, r.body)
+					}
+					if got := e.upstream.Load() - before; got != st.upstream {
+						t.Fatalf("upstream called %d times, want %d", got, st.upstream)
+					}
+					if st.status >= 400 && (r.body["code"] == nil || r.body["status"] != float64(st.status)) {
+						t.Fatalf("not a problem document: %v", r.body)
+					}
+					if st.check != nil {
+						st.check(t, r)
+					}
+				})
+			}
+			t.Run("unmatched route is denied", func(t *testing.T) {
+				resp, err := http.Get(e.gw + "/admin")
+				if err != nil || resp.StatusCode != 404 {
+					t.Fatalf("%v %v", resp, err)
+				}
+				resp.Body.Close()
+			})
+			t.Run("open route needs no token, and cannot be turned into a guarded one", func(t *testing.T) {
+				seen := make(chan http.Header, 1)
+				e.inspect.Store(&seen)
+				defer e.inspect.Store(nil)
+				req, _ := http.NewRequest("GET", e.gw+"/payments", nil)
+				req.Header.Set("X-HTTP-Method-Override", "POST")
+				req.Header.Set("Signet-Operation", "spoofed")
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("%v %v", resp, err)
+				}
+				resp.Body.Close()
+				h := <-seen
+				if h.Get("X-Http-Method-Override") != "" || h.Get("Signet-Operation") != "" {
+					t.Fatalf("upstream saw %v", h)
+				}
+			})
+			t.Run("Redis stopped fails closed", func(t *testing.T) {
+				_, tok := e.approve("11")
+				if st := get(t, e.gw+"/readyz"); st != 200 {
+					t.Fatalf("readyz %d before the stop", st)
+				}
+				e.stop()
+				before := e.upstream.Load()
+				if r := e.pay(tok, "bearer", body("11"), nil); r.status != 503 {
+					t.Fatalf("status %d, want 503: %v", r.status, r.body)
+				}
+				if e.upstream.Load() != before {
+					t.Fatal("the upstream was called without a consumed token")
+				}
+				if st := get(t, e.gw+"/readyz"); st != 503 {
+					t.Fatalf("readyz %d with Redis stopped", st)
+				}
+			})
+			t.Run("metrics", func(t *testing.T) {
+				resp, err := http.Get(e.gw + "/metrics")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				raw, _ := io.ReadAll(resp.Body)
+				for _, want := range []string{`outcome="proxied"`, `outcome="binding_mismatch"`, `outcome="replayed"`,
+					`outcome="no_token"`, `outcome="invalid_token"`, `outcome="unavailable"`, `outcome="bad_request"`} {
+					if !bytes.Contains(raw, []byte(want)) {
+						t.Errorf("metrics lack %s", want)
+					}
+				}
+			})
+		})
+	}
+}
+
+func get(t *testing.T, u string) int {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestKeyRotationDuringRequests: the signing key rotates while payments flow; no request fails
+// for it, because the next key was published before it signs and the old one stays published.
+func TestKeyRotationDuringRequests(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			e := newEnv(t, b, nil)
+			if _, tok := e.approve("1"); e.pay(tok, "bearer", body("1"), nil).status != 201 { // warms the gateway's JWKS
+				t.Fatal("first payment failed")
+			}
+			const workers, each = 4, 10
+			var ok, failed atomic.Int64
+			kids := sync.Map{}
+			rotated := make(chan string, 1)
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range each {
+						amount := "1" + strings.Repeat("0", w) + "." + string(rune('1'+i%9))
+						_, tok := e.approve(amount)
+						hdr, _ := jsonSegment(tok)
+						kids.Store(hdr["kid"], true)
+						if r := e.pay(tok, "bearer", body(amount), nil); r.status == 201 {
+							ok.Add(1)
+						} else {
+							failed.Add(1)
+							t.Errorf("payment %s failed: %d %v", amount, r.status, r.body)
+						}
+					}
+				}()
+			}
+			for ok.Load() < workers*each/3 && failed.Load() == 0 {
+				time.Sleep(5 * time.Millisecond)
+			}
+			id, err := e.stack.Keyring.Rotate(context.Background())
+			if err != nil || id == "" {
+				t.Fatalf("rotate: %q %v", id, err)
+			}
+			rotated <- id
+			wg.Wait()
+			if ok.Load() != workers*each {
+				t.Fatalf("%d of %d payments went through", ok.Load(), workers*each)
+			}
+			if _, signed := kids.Load(<-rotated); !signed {
+				t.Fatal("no token was signed by the promoted key")
+			}
+		})
+	}
+}
+
+func jsonSegment(token string) (map[string]any, error) {
+	seg := strings.Split(token, ".")[0]
+	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	return m, json.Unmarshal(raw, &m)
+}
+
+// TestConsumeThroughSignet: a gateway without Redis access burns tokens through Signet's
+// POST /v1/tokens/consume, with the same outcomes, and fails closed when Signet refuses it.
+func TestConsumeThroughSignet(t *testing.T) {
+	b := backends[0]
+	viaSignet := func(apiKey string) func(*gateway.Config, *env) {
+		return func(c *gateway.Config, e *env) {
+			c.Consume = gateway.ConsumeConfig{SignetURL: e.signet, APIKey: apiKey}
+		}
+	}
+	tests := []struct {
+		name  string
+		key   string
+		first int // status of the first payment
+		again int // status of the same token again
+	}{
+		{name: "wrong API key fails closed", key: "not-the-key-0123456789", first: 503, again: 503},
+		{name: "API key as Bearer", key: apiSecret, first: 201, again: 409},
+		{name: "API key as Basic name:secret", key: "gateway:" + apiSecret, first: 201, again: 409},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, b, viaSignet(tt.key))
+			_, tok := e.approve("12")
+			if r := e.pay(tok, "bearer", body("12"), nil); r.status != tt.first {
+				t.Fatalf("first: %d %v", r.status, r.body)
+			}
+			if r := e.pay(tok, "bearer", body("12"), nil); r.status != tt.again {
+				t.Fatalf("again: %d %v", r.status, r.body)
+			}
+			if r := e.pay(tok, "bearer", body("13"), nil); r.status != 403 {
+				t.Fatalf("binding is still checked before consuming: %d %v", r.status, r.body)
+			}
+		})
+	}
+}
+
+// TestGracefulShutdown: a request in flight when the gateway is told to stop completes.
+func TestGracefulShutdown(t *testing.T) {
+	e := newEnv(t, backends[0], func(c *gateway.Config, e *env) { c.ShutdownTimeout = gateway.Duration(5 * time.Second) })
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(300 * time.Millisecond)
+		e.payments.Handler().ServeHTTP(w, r)
+	}))
+	defer slow.Close()
+	cfg := gateway.Config{Upstream: slow.URL, JWKSURL: e.signet + "/.well-known/jwks.json", Issuer: signettest.Issuer,
+		Audience: signettest.Audience, Consume: gateway.ConsumeConfig{SignetURL: e.signet, APIKey: apiSecret},
+		Routes: []gateway.Route{{Method: "POST", Path: "/payments",
+			Binding: &gateway.Binding{Amount: "/amount", Currency: "/currency", PayeeAccount: "/creditor_account"}}}}
+	raw, _ := yaml.Marshal(cfg)
+	parsed, err := gateway.Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.New(parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Warm(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- g.Serve(ctx, ln, nil) }()
+	_, tok := e.approve("14")
+	done := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/payments", strings.NewReader(body("14")))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	time.Sleep(150 * time.Millisecond) // the request is at the slow upstream
+	cancel()
+	if st := <-done; st != 201 {
+		t.Fatalf("in-flight request: %d", st)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Fatal("still accepting after shutdown")
+	}
+}

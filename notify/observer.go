@@ -1,0 +1,143 @@
+package notify
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/txsign"
+)
+
+// Store is the part of the store the observer reads.
+type Store interface {
+	GetUser(ctx context.Context, id string) (store.User, error)
+	ListCredentials(ctx context.Context, f store.CredentialFilter) ([]store.Credential, error)
+}
+
+// Observer is a txsign.Observer that pushes a notification when an operation is created for a
+// user with an ACTIVE mobile credential (device key or PowerAuth activation) the operation
+// accepts. It sends in the background, never slowing or failing the request; a full queue drops
+// the push (the user can still open the app) and counts it.
+type Observer struct {
+	store    Store
+	notifier Notifier
+	logger   *slog.Logger
+	timeout  time.Duration
+	sem      chan struct{}
+	wg       sync.WaitGroup
+	sent     *prometheus.CounterVec
+}
+
+// ObserverConfig configures an Observer; zero values take the defaults in brackets.
+type ObserverConfig struct {
+	Concurrency int           // pushes in flight [16]
+	Timeout     time.Duration // per push [10s]
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
+}
+
+// NewObserver returns an observer sending through n.
+func NewObserver(s Store, n Notifier, cfg ObserverConfig) *Observer {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 16
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	o := &Observer{store: s, notifier: n, logger: cfg.Logger, timeout: cfg.Timeout, sem: make(chan struct{}, cfg.Concurrency),
+		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_push_notifications_total",
+			Help: "Push notifications for new operations, by outcome (sent, failed, dropped, no_mobile_credential)."}, []string{"outcome"})}
+	if cfg.Registerer != nil {
+		_ = cfg.Registerer.Register(o.sent)
+	}
+	return o
+}
+
+// OperationChanged implements txsign.Observer: it acts on creation (PENDING) only.
+func (o *Observer) OperationChanged(ctx context.Context, op store.Operation) {
+	if op.Status != store.OpPending {
+		return
+	}
+	select {
+	case o.sem <- struct{}{}:
+	default:
+		o.sent.WithLabelValues("dropped").Inc()
+		o.logger.WarnContext(ctx, "push notification dropped: too many in flight", "operation_id", op.ID)
+		return
+	}
+	o.wg.Add(1)
+	ctx = context.WithoutCancel(ctx) // the request ends before the push does; keep its logger values
+	go func() {
+		defer o.wg.Done()
+		defer func() { <-o.sem }()
+		ctx, cancel := context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+		o.push(ctx, op)
+	}()
+}
+
+func (o *Observer) push(ctx context.Context, op store.Operation) {
+	creds, err := o.store.ListCredentials(ctx, store.CredentialFilter{UserID: op.UserID, Status: store.StatusActive})
+	if err != nil {
+		o.sent.WithLabelValues("failed").Inc()
+		o.logger.WarnContext(ctx, "push notification: listing credentials failed", "operation_id", op.ID, "err", err)
+		return
+	}
+	mobile := false
+	for _, c := range creds {
+		if (c.Kind == store.KindDeviceKey || c.Kind == store.KindPowerAuth) && txsign.FactorAllowed(op, c.Kind) {
+			mobile = true
+			break
+		}
+	}
+	if !mobile {
+		o.sent.WithLabelValues("no_mobile_credential").Inc()
+		return
+	}
+	u, err := o.store.GetUser(ctx, op.UserID)
+	if err != nil {
+		o.sent.WithLabelValues("failed").Inc()
+		o.logger.WarnContext(ctx, "push notification: reading the user failed", "operation_id", op.ID, "err", err)
+		return
+	}
+	if err := o.notifier.Notify(ctx, MessageFor(op, u)); err != nil {
+		o.sent.WithLabelValues("failed").Inc()
+		o.logger.WarnContext(ctx, "push notification failed", "operation_id", op.ID, "err", err)
+		return
+	}
+	o.sent.WithLabelValues("sent").Inc()
+}
+
+// MessageFor is the push message for a new operation of user u.
+func MessageFor(op store.Operation, u store.User) Message {
+	title := "Approval request"
+	switch op.Type {
+	case "payment":
+		title = "Payment to approve"
+	case "login":
+		title = "Sign-in to approve"
+	}
+	return Message{Message: Payload{
+		Data:         map[string]string{"operation_id": op.ID, "type": op.Type, "user": u.ExternalID},
+		Notification: &Notification{Title: title, Body: "Open the app to review the details and approve or reject."},
+	}}
+}
+
+// Close waits for pushes in flight until ctx ends.
+func (o *Observer) Close(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { o.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
