@@ -24,6 +24,7 @@ import (
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store"
@@ -113,6 +114,7 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		Devices:    devicekey.New(st, auditLog, o.now),
 		Web:        web,
 		Activation: act,
+		Evidence:   evidence.NewBuilder(st, keyring, testIssuer, o.now),
 		Ready:      o.ready,
 		Now:        o.now,
 	}, server.Options{MaxBodyBytes: o.maxBody})
@@ -453,7 +455,7 @@ func TestOpenAPICoversEveryRoute(t *testing.T) {
 		}
 		checked++
 	}
-	if checked < 40 { // private, device, browser and PowerAuth /v1 routes
+	if checked < 43 { // private, device, browser, PowerAuth, events and evidence /v1 routes
 		t.Fatalf("only %d routes checked", checked)
 	}
 }
