@@ -150,6 +150,18 @@ func (r response) json(t testing.TB) map[string]any {
 // do sends a request; auth "" sends the test API key as Bearer, "-" sends none.
 func (h *harness) do(method, path, auth string, body any) response {
 	h.t.Helper()
+	req := buildRequest(method, path, auth, testSecret, body)
+	req.RequestURI = ""
+	req.URL.Scheme, req.URL.Host = "http", h.addr
+	resp, err := testClient.Do(req)
+	return readResponse(h.t, resp, err)
+}
+
+// buildRequest makes a test request with a JSON body (string, []byte or any
+// value to marshal). auth "" sends secret as a Bearer API key, "-" sends no
+// Authorization, anything else is the header itself. headers are name, value
+// pairs.
+func buildRequest(method, path, auth, secret string, body any, headers ...string) *http.Request {
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -167,16 +179,22 @@ func (h *harness) do(method, path, auth string, body any) response {
 	}
 	switch auth {
 	case "":
-		req.Header.Set("Authorization", "Bearer "+testSecret)
+		req.Header.Set("Authorization", "Bearer "+secret)
 	case "-":
 	default:
 		req.Header.Set("Authorization", auth)
 	}
-	req.RequestURI = ""
-	req.URL.Scheme, req.URL.Host = "http", h.addr
-	resp, err := testClient.Do(req)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	return req
+}
+
+// readResponse reads a whole response (a transport error fails the test).
+func readResponse(t testing.TB, resp *http.Response, err error) response {
+	t.Helper()
 	if err != nil {
-		h.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)

@@ -1,17 +1,12 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdh"
 	"crypto/hpke"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
-	"io"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,57 +111,15 @@ func newWebEnv(t testing.TB, o webEnvOpts) *webEnv {
 	return e
 }
 
-type webResponse struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
-func (r webResponse) json(t testing.TB) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(r.body, &m); err != nil {
-		t.Fatalf("body %q: %v", r.body, err)
-	}
-	return m
-}
+// webResponse is the shared test response (server_test.go).
+type webResponse = response
 
 // do sends a request in-process. auth: "" = the bank's API key, "-" = none,
 // anything else is the Authorization header.
 func (e *webEnv) do(method, path, auth string, body any, headers ...string) webResponse {
 	e.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case string:
-		rd = strings.NewReader(b)
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		raw, _ := json.Marshal(b)
-		rd = bytes.NewReader(raw)
-	}
-	req := httptest.NewRequest(method, path, rd)
-	if rd != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	switch auth {
-	case "":
-		req.Header.Set("Authorization", "Bearer "+webAPISecret)
-	case "-":
-	default:
-		req.Header.Set("Authorization", auth)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := e.srv.App().Test(req, 15000)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return webResponse{status: resp.StatusCode, header: resp.Header, body: raw}
+	resp, err := e.srv.App().Test(buildRequest(method, path, auth, webAPISecret, body, headers...), 15000)
+	return readResponse(e.t, resp, err)
 }
 
 func (e *webEnv) mustDo(status int, method, path, auth string, body any) map[string]any {
