@@ -22,13 +22,16 @@ import (
 
 // Config configures a run.
 type Config struct {
-	Server      string        // Signet base URL
-	APIKey      string        // private API key (secret)
-	Gateway     string        // gateway base URL; empty skips the gateway flow
-	GatewayPath string        // the payment route behind the gateway (default /payments)
-	Users       int           // concurrent virtual users per flow
-	Duration    time.Duration // per flow
-	Flows       []string      // "device-key", "gateway"
+	Server      string // Signet base URL
+	APIKey      string // private API key (secret)
+	Gateway     string // gateway base URL; empty skips the gateway flow
+	GatewayPath string // the payment route behind the gateway (default /payments)
+	Users       int    // concurrent virtual users per flow
+	// Rate caps each flow's starts per second (0: as fast as the users go),
+	// to read latency at a given load rather than at saturation.
+	Rate     float64
+	Duration time.Duration // per flow
+	Flows    []string      // "device-key", "gateway"
 	// Primitives: where to measure a Redis GETDEL and a single-row update.
 	RedisURL    string
 	PostgresURL string
@@ -182,6 +185,12 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, step func
 	}
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
+	var pace <-chan time.Time
+	if cfg.Rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
+		defer t.Stop()
+		pace = t.C
+	}
 	start := time.Now()
 	var wg sync.WaitGroup
 	for _, vu := range vus {
@@ -189,11 +198,21 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, step func
 		go func() {
 			defer wg.Done()
 			for runCtx.Err() == nil {
+				if pace != nil {
+					select {
+					case <-pace:
+					case <-runCtx.Done():
+						return
+					}
+				}
 				t0 := time.Now()
 				err := step(runCtx, vu)
 				d := time.Since(t0)
 				if runCtx.Err() != nil && err != nil {
 					return // cut off by the end of the run, not a failure
+				}
+				if errors.Is(err, errNoTokens) {
+					return // the gateway flow ends when the minted tokens are used up
 				}
 				mu.Lock()
 				if err != nil {
@@ -203,9 +222,6 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, step func
 					lat = append(lat, d)
 				}
 				mu.Unlock()
-				if errors.Is(err, errNoTokens) {
-					return
-				}
 			}
 		}()
 	}
