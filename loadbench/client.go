@@ -205,8 +205,7 @@ func Status(err error) int {
 }
 
 // payThroughGateway sends the payment the token approved through the gateway.
-func (vu *virtualUser) payThroughGateway(ctx context.Context, token string) error {
-	c := vu.c
+func (c *client) payThroughGateway(ctx context.Context, token string) error {
 	return c.call(ctx, "POST", strings.TrimRight(c.cfg.Gateway, "/")+c.cfg.GatewayPath, false,
 		map[string]string{"amount": benchAmount, "currency": benchCurrency, "creditor_account": benchAccount}, nil,
 		map[string]string{"Authorization": "Bearer " + token})

@@ -104,21 +104,39 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	c := &client{cfg: cfg, http: cfg.HTTPClient}
 	var tokens *tokenPool
 	for _, flow := range cfg.Flows {
+		var (
+			setup     func(ctx context.Context, name string) (step, error)
+			boundedBy []string
+		)
 		switch flow {
 		case "device-key":
 			tokens = newTokenPool()
-			res, err := c.runFlow(ctx, flow, cfg, func(ctx context.Context, vu *virtualUser) error {
-				tok, err := vu.approveOnce(ctx)
-				if err == nil {
-					tokens.put(tok)
+			boundedBy = []string{"ecdsa_verify", "es256_sign", "row_update"}
+			setup = func(ctx context.Context, name string) (step, error) {
+				vu, err := c.newVirtualUser(ctx, name)
+				if err != nil {
+					return nil, err
 				}
-				return err
-			})
-			if err != nil {
-				return rep, err
+				return func(ctx context.Context) error {
+					tok, err := vu.approveOnce(ctx)
+					if err == nil {
+						tokens.put(tok)
+					}
+					return err
+				}, nil
 			}
-			res.bound(prims, rep.Cores, "ecdsa_verify", "es256_sign", "row_update")
-			rep.Flows = append(rep.Flows, res)
+		case "powerauth":
+			app := &application{}
+			// PowerAuth signatures are HMACs (microseconds): the token's ES256
+			// signature and the row updates bound the flow.
+			boundedBy = []string{"es256_sign", "row_update"}
+			setup = func(ctx context.Context, name string) (step, error) {
+				pu, err := c.newPowerAuthUser(ctx, app, name)
+				if err != nil {
+					return nil, err
+				}
+				return pu.approveOnce, nil
+			}
 		case "gateway":
 			if cfg.Gateway == "" {
 				return rep, errors.New("the gateway flow needs --gateway")
@@ -126,24 +144,31 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			if tokens == nil || tokens.len() == 0 {
 				return rep, errors.New("the gateway flow consumes tokens minted by the device-key flow: run both (--flows device-key,gateway)")
 			}
-			res, err := c.runFlow(ctx, flow, cfg, func(ctx context.Context, vu *virtualUser) error {
-				tok, ok := tokens.take()
-				if !ok {
-					return errNoTokens
-				}
-				return vu.payThroughGateway(ctx, tok)
-			})
-			if err != nil {
-				return rep, err
+			boundedBy = []string{"ecdsa_verify", "redis_getdel"}
+			setup = func(context.Context, string) (step, error) {
+				return func(ctx context.Context) error {
+					tok, ok := tokens.take()
+					if !ok {
+						return errNoTokens
+					}
+					return c.payThroughGateway(ctx, tok)
+				}, nil
 			}
-			res.bound(prims, rep.Cores, "ecdsa_verify", "redis_getdel")
-			rep.Flows = append(rep.Flows, res)
 		default:
-			return rep, fmt.Errorf("unknown flow %q (device-key, gateway)", flow)
+			return rep, fmt.Errorf("unknown flow %q (device-key, powerauth, gateway)", flow)
 		}
+		res, err := c.runFlow(ctx, flow, cfg, setup)
+		if err != nil {
+			return rep, err
+		}
+		res.bound(prims, rep.Cores, boundedBy...)
+		rep.Flows = append(rep.Flows, res)
 	}
 	return rep, nil
 }
+
+// step is one iteration of a flow for one virtual user.
+type step func(ctx context.Context) error
 
 var errNoTokens = errors.New("token pool exhausted")
 
@@ -161,15 +186,16 @@ func (r *FlowResult) bound(prims map[string]time.Duration, cores int, names ...s
 	}
 }
 
-// runFlow runs step in cfg.Users goroutines for cfg.Duration.
-func (c *client) runFlow(ctx context.Context, name string, cfg Config, step func(context.Context, *virtualUser) error) (FlowResult, error) {
-	vus := make([]*virtualUser, cfg.Users)
+// runFlow sets up cfg.Users virtual users (untimed), then runs their steps
+// concurrently for cfg.Duration.
+func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup func(context.Context, string) (step, error)) (FlowResult, error) {
+	vus := make([]step, cfg.Users)
 	for i := range vus {
-		vu, err := c.newVirtualUser(ctx, fmt.Sprintf("%s-%d", name, i))
+		st, err := setup(ctx, fmt.Sprintf("%s-%d", name, i))
 		if err != nil {
 			return FlowResult{}, fmt.Errorf("%s: setting up virtual user %d: %w", name, i, err)
 		}
-		vus[i] = vu
+		vus[i] = st
 	}
 	var (
 		mu      sync.Mutex
@@ -206,7 +232,7 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, step func
 					}
 				}
 				t0 := time.Now()
-				err := step(runCtx, vu)
+				err := vu(runCtx)
 				d := time.Since(t0)
 				if runCtx.Err() != nil && err != nil {
 					return // cut off by the end of the run, not a failure

@@ -61,7 +61,7 @@ func newBenchCmd(environ []string) *cobra.Command {
 	f.IntVar(&cfg.Users, "users", 8, "concurrent virtual users per flow")
 	f.Float64Var(&cfg.Rate, "rate", 0, "cap each flow at this many operations per second (0: unlimited), to read latency at a given load")
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each flow runs")
-	f.StringVar(&flows, "flows", "", "comma-separated flows: device-key, gateway (default: device-key, plus gateway with --gateway)")
+	f.StringVar(&flows, "flows", "", "comma-separated flows: device-key, powerauth, gateway (default: device-key, plus gateway with --gateway)")
 	f.StringVar(&cfg.RedisURL, "redis", "", "Redis URL to measure the GETDEL primitive")
 	f.StringVar(&cfg.PostgresURL, "postgres", "", "PostgreSQL URL to measure the row-update primitive (default: a scratch SQLite file)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")

@@ -137,7 +137,8 @@ func TestBenchAgainstEmbeddedServer(t *testing.T) {
 	go func() { _ = serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()
 	addr := <-ready
 	secret := strings.SplitN(cfg.APIKeys, ":", 2)[1]
-	out, err := run(t, []string{"SIGNET_BENCH_API_KEY=" + secret}, "bench", "--server", "http://"+addr, "--users", "2", "--duration", "1s", "--json")
+	out, err := run(t, []string{"SIGNET_BENCH_API_KEY=" + secret}, "bench", "--server", "http://"+addr, "--users", "2", "--duration", "1s",
+		"--flows", "device-key,powerauth", "--json")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -154,9 +155,14 @@ func TestBenchAgainstEmbeddedServer(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if len(rep.Flows) != 1 || rep.Flows[0].Flow != "device-key" || rep.Flows[0].Completed == 0 || rep.Flows[0].Errors != 0 ||
-		rep.Flows[0].P99 <= 0 || rep.Flows[0].Ratio <= 0 || rep.Primitives["ecdsa_verify"] <= 0 || rep.Primitives["row_update"] <= 0 {
+	if len(rep.Flows) != 2 || rep.Primitives["ecdsa_verify"] <= 0 || rep.Primitives["row_update"] <= 0 {
 		t.Fatalf("report %s", out)
+	}
+	for i, name := range []string{"device-key", "powerauth"} {
+		f := rep.Flows[i]
+		if f.Flow != name || f.Completed == 0 || f.Errors != 0 || f.P99 <= 0 || f.Ratio <= 0 {
+			t.Fatalf("flow %s in report %s", name, out)
+		}
 	}
 	if _, err := run(t, nil, "bench", "--server", "http://"+addr); err == nil || !strings.Contains(err.Error(), "API key") {
 		t.Fatalf("bench without a key: %v", err)
