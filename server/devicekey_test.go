@@ -589,3 +589,40 @@ func TestRedisStoppedFailsClosed(t *testing.T) {
 		t.Fatalf("operation left %s; it must stay PENDING so the user can retry", stored.Status)
 	}
 }
+
+func TestListOperations(t *testing.T) {
+	h := newHarness(t, nil)
+	uid := h.createUser("cust-list")
+	other := h.createUser("cust-other")
+	a := h.createOp(uid, "1", "EUR", nil)
+	b := h.createOp(uid, "2", "EUR", nil)
+	h.createOp(other, "3", "EUR", nil)
+	if r := h.do("POST", "/v1/operations/"+a.ID+"/cancel", "", nil); r.status != 200 {
+		t.Fatalf("cancel: %d", r.status)
+	}
+	list := func(query string) []string {
+		t.Helper()
+		r := h.do("GET", "/v1/operations?"+query, "", nil)
+		if r.status != 200 {
+			t.Fatalf("list %s: %d %s", query, r.status, r.body)
+		}
+		var out struct{ Operations []opView }
+		json.Unmarshal(r.body, &out)
+		ids := []string{}
+		for _, op := range out.Operations {
+			ids = append(ids, op.ID+":"+op.Status)
+		}
+		return ids
+	}
+	if got := list("user_id=" + uid); len(got) != 2 || got[0] != a.ID+":CANCELED" || got[1] != b.ID+":PENDING" {
+		t.Fatalf("all: %v", got)
+	}
+	if got := list("user_id=" + uid + "&status=PENDING"); len(got) != 1 || got[0] != b.ID+":PENDING" {
+		t.Fatalf("pending: %v", got)
+	}
+	for _, bad := range []string{"", "user_id=nope", "user_id=" + uid + "&status=DONE"} {
+		if r := h.do("GET", "/v1/operations?"+bad, "", nil); r.status != 400 {
+			t.Fatalf("%q: %d", bad, r.status)
+		}
+	}
+}
