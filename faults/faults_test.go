@@ -51,9 +51,6 @@ func (l *log) add(c call) {
 type window struct{ from, to time.Time }
 
 func (w window) covers(c call) bool { return !c.start.Before(w.from) && !c.end.After(w.to) }
-func (w window) overlaps(c call) bool {
-	return c.start.Before(w.to) && c.end.After(w.from)
-}
 
 func TestFaults(t *testing.T) {
 	if os.Getenv(envFaults) != "1" {
@@ -262,10 +259,6 @@ func TestFaults(t *testing.T) {
 			t.Fatal("no APPROVED operations")
 		}
 	})
-}
-
-func canceled(c call, ctx context.Context) bool {
-	return ctx.Err() != nil && c.end.After(time.Now().Add(-time.Minute)) && c.status == 0
 }
 
 // expired reports whether a token's exp has passed (a 400 is then right).

@@ -269,8 +269,8 @@ func TestOutboxEnqueuesOnTerminalStatusOnce(t *testing.T) {
 			t.Fatalf("%v %v", inserted, err)
 		}
 	})
-	if webhook.EventID("op", store.OpApproved) == webhook.EventID("op", store.OpRejected) ||
-		webhook.EventID("op", store.OpApproved) != webhook.EventID("op", store.OpApproved) {
+	first, again := webhook.EventID("op", store.OpApproved), webhook.EventID("op", store.OpApproved)
+	if first == webhook.EventID("op", store.OpRejected) || first != again || first == webhook.EventID("op2", store.OpApproved) {
 		t.Fatal("event ids must be stable per operation and status")
 	}
 }
