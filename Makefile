@@ -43,9 +43,10 @@ faults:
 memory:
 	./scripts/memory.sh
 
-## lint: go vet and gofmt check
+## lint: go vet, staticcheck and the gofmt check
 lint:
 	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 ## fmt: format the code
