@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -285,6 +286,8 @@ func (k *Keyring) JWKS(ctx context.Context) ([]JWK, error) {
 	}
 	now := k.cfg.Now()
 	var out []JWK
+	// Sort a copy: keys is the cached table every reader shares.
+	keys = slices.Clone(keys)
 	sort.SliceStable(keys, func(i, j int) bool { return rank(keys[i].State) < rank(keys[j].State) })
 	for _, sk := range keys {
 		if sk.State == store.KeyRetired && (sk.PublishUntil == nil || !now.Before(*sk.PublishUntil)) {

@@ -184,3 +184,36 @@ func TestPrivateKeysAreSealed(t *testing.T) {
 		t.Fatal("signing with the wrong KEK must fail")
 	}
 }
+
+// TestConcurrentReaders: the JWKS endpoint, token minting and verification
+// read the cached key table at the same time.
+func TestConcurrentReaders(t *testing.T) {
+	st := sqltest.OpenSQLite(t)
+	k := txsign.NewKeyring(st, ring(t), txsign.KeyringConfig{CacheFor: time.Hour})
+	ctx := context.Background()
+	if err := k.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Rotate(ctx); err != nil { // retired, active, next: not in published order
+		t.Fatal(err)
+	}
+	kid, _, _ := k.Signer(ctx)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 50 {
+				if jwks, err := k.JWKS(ctx); err != nil || len(jwks) != 3 || jwks[0].Kid != kid {
+					t.Errorf("jwks %v %v", jwks, err)
+					return
+				}
+				if _, err := k.Key(ctx, kid); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
