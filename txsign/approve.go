@@ -127,8 +127,13 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 	}
 	evidence, verr := a.Verify(op, cred)
 	if verr != nil {
-		s.countFailure(ctx, op.ID, cred.ID, a.CountCredentialFailure)
-		return fail(verr.Error(), evidence, fault.ErrUnauthenticated)
+		public := error(fault.ErrUnauthenticated)
+		if err := s.countFailure(ctx, op.ID, cred.ID, a.CountCredentialFailure); err != nil {
+			// A failure that cannot be counted must not go unanswered as an
+			// ordinary 401 either: the attempt limit depends on it (fail closed).
+			public = err
+		}
+		return fail(verr.Error(), evidence, public)
 	}
 	evidence.DL, evidence.DLInputs, evidence.Credential, evidence.Kind = EncodeDigest(dl), dlInput(op), cred.ID, cred.Kind
 	res, err := s.finish(ctx, op, cred, a.Decision, evidence, a.CountCredentialFailure)
@@ -147,8 +152,10 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 
 // countFailure counts a failed signature on the operation (FAILED at the
 // maximum, PSD2 RTS Art. 4(3)(a)) and, when asked, on the credential
-// (BLOCKED with MAX_FAILED_ATTEMPTS at its maximum).
-func (s *Service) countFailure(ctx context.Context, opID, credID string, credential bool) {
+// (BLOCKED with MAX_FAILED_ATTEMPTS at its maximum). A record that is no
+// longer countable (the operation left PENDING, the credential ACTIVE) is not
+// an error; a store failure is.
+func (s *Service) countFailure(ctx context.Context, opID, credID string, credential bool) error {
 	now := s.cfg.Now().UTC()
 	op, err := s.store.UpdateOperation(ctx, opID, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
@@ -161,18 +168,26 @@ func (s *Service) countFailure(ctx context.Context, opID, credID string, credent
 		o.UpdatedAt = now
 		return nil
 	})
-	if err == nil && op.Status == store.OpFailed {
+	switch {
+	case err == nil && op.Status == store.OpFailed:
 		s.notify(ctx, op)
+	case err != nil && !errors.Is(err, errUnchanged):
+		return err
 	}
-	if credential {
-		_, _ = s.store.UpdateCredential(ctx, credID, func(c *store.Credential) error {
-			if c.Status != store.StatusActive {
-				return errUnchanged
-			}
-			c.RecordFailure(now)
-			return nil
-		})
+	if !credential {
+		return nil
 	}
+	_, err = s.store.UpdateCredential(ctx, credID, func(c *store.Credential) error {
+		if c.Status != store.StatusActive {
+			return errUnchanged
+		}
+		c.RecordFailure(now)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errUnchanged) {
+		return err
+	}
+	return nil
 }
 
 // finish records the token id, then moves the operation out of PENDING by
@@ -219,6 +234,9 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 	if err != nil {
 		return Result{}, err
 	}
+	// The approval is committed and its token readable by the bank; failing
+	// the request now would only make the device retry into a 409. The
+	// credential's last-used stamp is best effort.
 	_, _ = s.store.UpdateCredential(ctx, cred.ID, func(c *store.Credential) error {
 		if resetFailures {
 			c.RecordSuccess(now)

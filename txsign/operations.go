@@ -198,7 +198,7 @@ func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (st
 	}
 	if n.IdempotencyKey != "" {
 		if op, err := s.store.GetOperationByIdempotencyKey(ctx, n.IdempotencyKey); err == nil {
-			return s.sameRequest(op, n)
+			return s.sameRequest(ctx, op, n)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return store.Operation{}, false, err
 		}
@@ -222,7 +222,7 @@ func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (st
 		}
 		if errors.Is(err, store.ErrAlreadyExists) && n.IdempotencyKey != "" { // raced with the same key
 			if first, gerr := s.store.GetOperationByIdempotencyKey(ctx, n.IdempotencyKey); gerr == nil {
-				return s.sameRequest(first, n)
+				return s.sameRequest(ctx, first, n)
 			}
 		}
 		return store.Operation{}, false, err
@@ -235,12 +235,12 @@ func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (st
 	return op, true, nil
 }
 
-func (s *Service) sameRequest(op store.Operation, n NewOperation) (store.Operation, bool, error) {
+func (s *Service) sameRequest(ctx context.Context, op store.Operation, n NewOperation) (store.Operation, bool, error) {
 	if op.UserID != n.UserID || op.Type != n.Type || op.PayeeAccount != n.PayeeAccount || op.PayeeName != n.PayeeName ||
 		op.Amount != n.Amount || op.Currency != n.Currency || op.Text != n.Text {
 		return store.Operation{}, false, fmt.Errorf("%w: the Idempotency-Key was already used for a different operation", fault.ErrConflict)
 	}
-	op, err := s.expireIfDue(context.Background(), op)
+	op, err := s.expireIfDue(ctx, op)
 	return op, false, err
 }
 

@@ -3,6 +3,8 @@ package txsign_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/store/sqlstore/sqltest"
@@ -106,5 +109,46 @@ func TestIdempotentCreateUnderRace(t *testing.T) {
 	ops, _ := st.ListOperations(context.Background(), store.OperationFilter{UserID: uid})
 	if n != 1 || len(ops) != 1 {
 		t.Fatalf("%d ids, %d operations", n, len(ops))
+	}
+}
+
+// failingUpdates lets reads through and fails operation updates, as a
+// database that went away between two statements would.
+type failingUpdates struct {
+	store.Store
+	fail bool
+}
+
+func (f *failingUpdates) UpdateOperation(ctx context.Context, id string, fn func(*store.Operation) error) (store.Operation, error) {
+	if f.fail {
+		return store.Operation{}, fmt.Errorf("update: %w", store.ErrUnavailable)
+	}
+	return f.Store.UpdateOperation(ctx, id, fn)
+}
+
+func TestUncountableFailureIsNotAPlain401(t *testing.T) {
+	clk := newClock()
+	st := &failingUpdates{Store: sqltest.OpenSQLite(t)}
+	ring, _ := kek.New([][]byte{bytes.Repeat([]byte{5}, 32)})
+	keys := txsign.NewKeyring(st, ring, txsign.KeyringConfig{Now: clk.now})
+	_ = keys.Ensure(context.Background())
+	svc := txsign.NewService(st, audit.New(st, clk.now, nil), keys, replay.NewMemory(clk.now), txsign.Config{Now: clk.now})
+	ctx := context.Background()
+	u := store.User{ID: uuid.NewString(), ExternalID: "u", CreatedAt: clk.now()}
+	_ = st.CreateUser(ctx, &u)
+	cred := store.Credential{ID: uuid.NewString(), UserID: u.ID, Kind: store.KindDeviceKey, Status: store.StatusActive,
+		MaxFailedAttempts: 5, CreatedAt: clk.now()}
+	_ = st.CreateCredential(ctx, &cred)
+	op, _, err := svc.Create(ctx, "bank", payment(u.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.fail = true
+	_, err = svc.Decide(ctx, txsign.Attempt{OperationID: op.ID, CredentialID: cred.ID, Decision: txsign.Approve,
+		Verify: func(store.Operation, store.Credential) (txsign.Evidence, error) {
+			return txsign.Evidence{}, errors.New("bad signature")
+		}})
+	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("got %v, want the store's unavailability (503), not a plain authentication failure", err)
 	}
 }
