@@ -205,16 +205,13 @@ func (s *Service) Audit(ctx context.Context, q AuditQuery) ([]store.AuditEvent, 
 	return evs, next, err
 }
 
-// ValidID checks that id is a well-formed identifier (a UUID).
+// validID checks that id is a well-formed record id.
 func validID(field, id string) error {
-	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+	if !store.ValidID(id) {
 		return fault.Invalid(field, "is not a valid identifier")
 	}
 	return nil
 }
-
-// ValidID is exported for other services and handlers.
-func ValidID(field, id string) error { return validID(field, id) }
 
 func notFound(err error, what string) error {
 	if errors.Is(err, store.ErrNotFound) {

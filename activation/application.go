@@ -118,7 +118,7 @@ func EncodeSDKConfig(app store.Application) string {
 }
 
 func validID(field, id string) error {
-	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+	if !store.ValidID(id) {
 		return fault.Invalid(field, "is not a valid identifier")
 	}
 	return nil

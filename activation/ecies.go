@@ -77,7 +77,7 @@ type temporaryKeyData struct {
 // temporaryKey returns the private half of an unexpired 3.3 temporary key issued for exactly this
 // application and scope (activationID "" for application scope).
 func (s *Service) temporaryKey(ctx context.Context, id, appKey, activationID string) (*powerauth.PrivateKey, error) {
-	if _, err := uuid.Parse(id); err != nil {
+	if !store.ValidID(id) {
 		return nil, fmt.Errorf("%w: malformed temporary key id", ErrEncryption)
 	}
 	c, err := s.store.GetCeremony(ctx, strings.ToLower(id))

@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 
-	"github.com/google/uuid"
-
 	"github.com/signet-sca/signet/powerauth"
 	"github.com/signet-sca/signet/store"
 )
@@ -33,7 +31,7 @@ func (s *Service) Status(ctx context.Context, req StatusRequest) (StatusResponse
 		_, err := rand.Read(resp.EncryptedStatusBlob)
 		return resp, err
 	}
-	if _, err := uuid.Parse(req.ActivationID); err != nil {
+	if !store.ValidID(req.ActivationID) {
 		return random()
 	}
 	c, err := s.store.GetCredential(ctx, req.ActivationID)

@@ -75,7 +75,7 @@ type codeData struct {
 
 // IssueCode creates a registration code for a user.
 func (s *Service) IssueCode(ctx context.Context, actor, userID string) (string, time.Time, error) {
-	if _, err := uuid.Parse(userID); err != nil || len(userID) != 36 {
+	if !store.ValidID(userID) {
 		return "", time.Time{}, fault.Invalid("id", "is not a valid identifier")
 	}
 	if _, err := s.store.GetUser(ctx, userID); err != nil {

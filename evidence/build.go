@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign"
@@ -55,7 +53,7 @@ const maxAuditEvents = 10_000
 
 // Build returns the canonical, sealed bundle of an APPROVED or REJECTED operation.
 func (b *Builder) Build(ctx context.Context, operationID string) ([]byte, error) {
-	if _, err := uuid.Parse(operationID); err != nil || len(operationID) != 36 {
+	if !store.ValidID(operationID) {
 		return nil, fault.Invalid("id", "is not a valid identifier")
 	}
 	op, err := b.src.GetOperation(ctx, operationID)

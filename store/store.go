@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // Sentinel errors. Backends wrap nothing else across this boundary: callers
@@ -19,6 +21,14 @@ var (
 	// is unknown; callers fail closed (503) and may retry.
 	ErrUnavailable = errors.New("store: database unavailable")
 )
+
+// ValidID reports whether id is a record id in the canonical form the store
+// assigns: a UUID written as 36 characters. Callers check untrusted ids with it
+// before any lookup.
+func ValidID(id string) bool {
+	_, err := uuid.Parse(id)
+	return err == nil && len(id) == 36
+}
 
 // Store is the persistence contract. It is declared by the provider (see
 // STYLE.md) and enforced by store/storetest against every implementation.

@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
@@ -100,7 +98,7 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 	if op.Status != store.OpPending {
 		return fail("operation is "+string(op.Status), nil, stateError(op))
 	}
-	if _, err := uuid.Parse(a.CredentialID); err != nil {
+	if !store.ValidID(a.CredentialID) {
 		return fail("malformed credential id", nil, fault.ErrUnauthenticated)
 	}
 	cred, err := s.store.GetCredential(ctx, a.CredentialID)

@@ -133,7 +133,7 @@ func (n NewOperation) canonical() (NewOperation, error) {
 	var c fault.Collector
 	c.Check(n.UserID != "", "user_id", "is required")
 	if n.UserID != "" {
-		if _, err := uuid.Parse(n.UserID); err != nil || len(n.UserID) != 36 {
+		if !store.ValidID(n.UserID) {
 			c.Add("user_id", "is not a valid identifier")
 		}
 	}
@@ -254,7 +254,7 @@ func DLInputs(op store.Operation) DLInput { return dlInput(op) }
 
 // Get returns an operation, applying expiry on read.
 func (s *Service) Get(ctx context.Context, id string) (store.Operation, error) {
-	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+	if !store.ValidID(id) {
 		return store.Operation{}, fault.Invalid("id", "is not a valid identifier")
 	}
 	op, err := s.store.GetOperation(ctx, id)
@@ -270,7 +270,7 @@ func (s *Service) Get(ctx context.Context, id string) (store.Operation, error) {
 // List lists operations of a user, optionally by status.
 func (s *Service) List(ctx context.Context, userID, status string) ([]store.Operation, error) {
 	var c fault.Collector
-	if _, err := uuid.Parse(userID); err != nil || len(userID) != 36 {
+	if !store.ValidID(userID) {
 		c.Add("user_id", "is required and must be a valid identifier")
 	}
 	c.Check(status == "" || store.OperationStatus(status).Valid(), "status", "must be one of PENDING, APPROVED, REJECTED, CANCELED, EXPIRED, FAILED")

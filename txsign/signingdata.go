@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 
-	"github.com/google/uuid"
-
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
@@ -20,7 +18,7 @@ func (s *Service) SigningData(ctx context.Context, opID, credID string) (store.O
 		return store.Operation{}, err
 	}
 	reason := ""
-	if _, perr := uuid.Parse(credID); perr != nil {
+	if !store.ValidID(credID) {
 		reason = "malformed credential id"
 	} else if cred, cerr := s.store.GetCredential(ctx, credID); errors.Is(cerr, store.ErrNotFound) {
 		reason = "unknown credential"

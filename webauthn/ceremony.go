@@ -60,7 +60,7 @@ func (s *Service) createCeremony(ctx context.Context, kind, userID, opID string,
 // loadCeremony reads a live ceremony of kind and checks it belongs to userID
 // (and opID when given). It does not consume it.
 func (s *Service) loadCeremony(ctx context.Context, id, kind, userID, opID string) (store.Ceremony, ceremonyData, error) {
-	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+	if !store.ValidID(id) {
 		return store.Ceremony{}, ceremonyData{}, fault.Invalid("ceremony_id", "is not a valid identifier")
 	}
 	c, err := s.store.GetCeremony(ctx, id)

@@ -70,7 +70,7 @@ func (s *Service) IssueEnrollment(ctx context.Context, actor, userID string) (En
 }
 
 func (s *Service) user(ctx context.Context, id string) (store.User, error) {
-	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+	if !store.ValidID(id) {
 		return store.User{}, fault.Invalid("id", "is not a valid identifier")
 	}
 	u, err := s.store.GetUser(ctx, id)
@@ -441,7 +441,7 @@ func (s *Service) setPasscode(ctx context.Context, userID string, p Passcode, ev
 
 // ownPasskey loads a passkey of the session's user (404 for anyone else's).
 func (s *Service) ownPasskey(ctx context.Context, userID, id string) (store.Credential, error) {
-	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+	if !store.ValidID(id) {
 		return store.Credential{}, fault.Invalid("id", "is not a valid identifier")
 	}
 	c, err := s.store.GetCredential(ctx, id)
