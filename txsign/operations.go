@@ -277,7 +277,8 @@ func (s *Service) List(ctx context.Context, userID, status string) ([]store.Oper
 	if err := c.Err(); err != nil {
 		return nil, err
 	}
-	if _, err := s.ExpireDue(ctx); err != nil {
+	// Expiry on read, for this user's operations only (the sweeper does the rest).
+	if _, err := s.expireDue(ctx, userID); err != nil {
 		return nil, err
 	}
 	return s.store.ListOperations(ctx, store.OperationFilter{UserID: userID, Status: store.OperationStatus(status)})
@@ -348,8 +349,13 @@ func (s *Service) expireIfDue(ctx context.Context, op store.Operation) (store.Op
 var errUnchanged = errors.New("unchanged")
 
 // ExpireDue expires every PENDING operation past its expiry (the sweeper).
-func (s *Service) ExpireDue(ctx context.Context) (int, error) {
-	ops, err := s.store.ListOperations(ctx, store.OperationFilter{Status: store.OpPending, ExpiresBefore: s.cfg.Now(), Limit: 500})
+func (s *Service) ExpireDue(ctx context.Context) (int, error) { return s.expireDue(ctx, "") }
+
+// expireDue expires PENDING operations past their expiry, of one user or ("")
+// of everyone.
+func (s *Service) expireDue(ctx context.Context, userID string) (int, error) {
+	ops, err := s.store.ListOperations(ctx, store.OperationFilter{UserID: userID, Status: store.OpPending,
+		ExpiresBefore: s.cfg.Now(), Limit: 500})
 	if err != nil {
 		return 0, err
 	}

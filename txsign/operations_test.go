@@ -152,3 +152,24 @@ func TestUncountableFailureIsNotAPlain401(t *testing.T) {
 		t.Fatalf("got %v, want the store's unavailability (503), not a plain authentication failure", err)
 	}
 }
+
+func TestListAppliesExpiryToTheUsersOperationsOnly(t *testing.T) {
+	clk := newClock()
+	svc, st, uid := newService(t, clk)
+	ctx := context.Background()
+	mine, _, _ := svc.Create(ctx, "bank", payment(uid))
+	other := store.User{ID: uuid.NewString(), ExternalID: "other", CreatedAt: clk.now()}
+	_ = st.CreateUser(ctx, &other)
+	theirs, _, _ := svc.Create(ctx, "bank", payment(other.ID))
+	clk.advance(2 * time.Minute)
+	pending, err := svc.List(ctx, uid, "PENDING")
+	if err != nil || len(pending) != 0 {
+		t.Fatalf("an expired operation listed as PENDING: %v %v", pending, err)
+	}
+	if op, _ := st.GetOperation(ctx, mine.ID); op.Status != store.OpExpired {
+		t.Fatalf("listed operation %s, want EXPIRED", op.Status)
+	}
+	if op, _ := st.GetOperation(ctx, theirs.ID); op.Status != store.OpPending {
+		t.Fatalf("another user's operation was swept on this user's read: %s", op.Status)
+	}
+}
