@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/signet-sca/signet/config"
-	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/store/sqlstore"
 	"github.com/signet-sca/signet/txsign"
 )
@@ -23,21 +22,9 @@ func newKeysCmd(environ []string) *cobra.Command {
 		if err := ensureEmbeddedSecrets(&cfg, cmd.ErrOrStderr()); err != nil {
 			return nil, nil, err
 		}
-		keks, err := config.ParseKEKs(cfg.KEK)
-		if err != nil || len(keks) == 0 {
-			return nil, nil, fmt.Errorf("SIGNET_KEK: a key-encryption key is required")
-		}
-		ring, err := kek.New(keks)
+		st, ring, err := openCore(cmd.Context(), cfg, true, newLogger(cmd.ErrOrStderr(), cfg))
 		if err != nil {
 			return nil, nil, err
-		}
-		st, err := sqlstore.Open(cmd.Context(), cfg.DatabaseURL)
-		if err != nil {
-			return nil, nil, fmt.Errorf("database: %w", err)
-		}
-		if _, err := st.Migrate(cmd.Context()); err != nil {
-			st.Close()
-			return nil, nil, fmt.Errorf("migrations: %w", err)
 		}
 		kr := txsign.NewKeyring(st, ring, txsign.KeyringConfig{MaxTokenTTL: config.MaxTokenTTL})
 		if err := kr.Ensure(cmd.Context()); err != nil {

@@ -59,10 +59,10 @@ type app struct {
 
 // buildApp opens the stores, applies migrations when configured and wires the
 // services into the HTTP server.
-func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app, error) {
-	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *app, err error) {
+	st, ring, err := openCore(ctx, cfg, cfg.AutoMigrate, logger)
 	if err != nil {
-		return nil, fmt.Errorf("database: %w", err)
+		return nil, err
 	}
 	closers := []func(){func() { _ = st.Close() }}
 	cleanup := func() {
@@ -70,16 +70,11 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app
 			closers[i]()
 		}
 	}
-	if cfg.AutoMigrate {
-		applied, err := st.Migrate(ctx)
+	defer func() {
 		if err != nil {
 			cleanup()
-			return nil, fmt.Errorf("migrations: %w", err)
 		}
-		for _, m := range applied {
-			logger.Info("migration applied", "version", m)
-		}
-	}
+	}()
 	ready := map[string]server.Pinger{"database": st}
 	var rp replay.Store
 	if cfg.RedisURL == "" {
@@ -87,22 +82,14 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app
 	} else {
 		r, err := redisreplay.Open(cfg.RedisURL, "signet:jti:")
 		if err != nil {
-			cleanup()
 			return nil, fmt.Errorf("redis: %w", err)
 		}
 		closers = append(closers, func() { _ = r.Close() })
 		rp, ready["redis"] = r, r
 	}
-	keks, _ := config.ParseKEKs(cfg.KEK)
-	ring, err := kek.New(keks)
-	if err != nil {
-		cleanup()
-		return nil, err
-	}
 	auditLog := audit.New(st, nil, logger)
 	keyring := txsign.NewKeyring(st, ring, txsign.KeyringConfig{RotateEvery: cfg.KeyRotation, MaxTokenTTL: config.MaxTokenTTL})
 	if err := keyring.Ensure(ctx); err != nil {
-		cleanup()
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	ops := txsign.NewService(st, auditLog, keyring, rp, txsign.Config{Issuer: cfg.Issuer, Audience: cfg.TokenAudience,
@@ -118,18 +105,15 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app
 		Argon2:     webauthn.Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
 		ReturnURLs: cfg.WebReturnURLs, OpenerOrigins: cfg.WebOpenerOrigins})
 	if err != nil {
-		cleanup()
 		return nil, err
 	}
 	act, err := activation.New(st, ops, auditLog, ring, rp, activation.Config{})
 	if err != nil {
-		cleanup()
 		return nil, err
 	}
 	registry := prometheus.NewRegistry()
 	events, err := wireEvents(cfg, st, ops, registry, logger)
 	if err != nil {
-		cleanup()
 		return nil, err
 	}
 	closers = append(closers, events.close) // runs before the store closes
@@ -160,6 +144,34 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (*app
 	}
 	bg = append(bg, events.background...)
 	return &app{server: srv, close: cleanup, background: bg}, nil
+}
+
+// openCore opens the store (migrating it when asked) and the KEK ring, which
+// serve and the operator commands share.
+func openCore(ctx context.Context, cfg config.Config, migrate bool, logger *slog.Logger) (*sqlstore.Store, *kek.Ring, error) {
+	keks, err := config.ParseKEKs(cfg.KEK)
+	if err != nil || len(keks) == 0 {
+		return nil, nil, fmt.Errorf("SIGNET_KEK: a key-encryption key is required")
+	}
+	ring, err := kek.New(keks)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, fmt.Errorf("database: %w", err)
+	}
+	if migrate {
+		applied, err := st.Migrate(ctx)
+		if err != nil {
+			st.Close()
+			return nil, nil, fmt.Errorf("migrations: %w", err)
+		}
+		for _, m := range applied {
+			logger.Info("migration applied", "version", m)
+		}
+	}
+	return st, ring, nil
 }
 
 // background is a periodic job that runs while the server serves.
