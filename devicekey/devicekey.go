@@ -190,13 +190,17 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.Credentia
 	_ = json.Unmarshal(cer.Data, &data)
 	sum := sha256.Sum256([]byte(secret))
 	if subtle.ConstantTimeCompare(sum[:], data.SecretHash) != 1 {
-		_, _ = s.store.UpdateCeremony(ctx, cer.ID, func(c *store.Ceremony) error {
+		// Count the wrong try before answering; a try that cannot be counted
+		// is answered with the store's error, so guesses stay bounded.
+		if _, err := s.store.UpdateCeremony(ctx, cer.ID, func(c *store.Ceremony) error {
 			c.Attempts++
 			if c.Attempts >= MaxCodeAttempts && c.ConsumedAt == nil {
 				c.ConsumedAt = &now // burned
 			}
 			return nil
-		})
+		}); err != nil {
+			return store.Credential{}, err
+		}
 		return fail("wrong registration code secret")
 	}
 	if _, err := s.store.ConsumeCeremony(ctx, cer.ID, now); err != nil {
