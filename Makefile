@@ -4,7 +4,7 @@ TESTFLAGS ?=
 PG_URL    ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run build test test-services bench fuzz faults memory lint fmt
+.PHONY: run build test test-services bench loadbench fuzz faults memory lint fmt
 
 ## run: serve on :8080 with the embedded default (SQLite in ./data, in-process replay store)
 run:
@@ -26,6 +26,11 @@ test-services:
 ## bench: benchmarks (uses PostgreSQL/Redis when SIGNET_TEST_POSTGRES_URL / SIGNET_TEST_REDIS_URL are set)
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(TESTFLAGS) ./...
+
+## loadbench: signet bench through every flow against a signet, gateway and demo upstream started here on a
+## fresh PostgreSQL database and the local Redis (CPU_REPORT=1 adds the CPU time of each process)
+loadbench:
+	PG_URL='$(PG_URL)' REDIS_URL='$(REDIS_URL)' ./scripts/loadbench.sh $(BENCHFLAGS)
 
 ## fuzz: every fuzz target for FUZZTIME each (default 10s); crashers land in testdata/fuzz as regression inputs
 fuzz:

@@ -152,8 +152,12 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 	if dialect == DialectSQLite {
 		sqlDB.SetMaxOpenConns(1)
 	} else {
+		// Every open connection may stay idle: with fewer idle slots than open
+		// connections, a burst beyond them closes connections on release and
+		// dials new ones (a process fork on the server) a moment later. Under
+		// load that churn cost more CPU than the queries (docs/performance.md).
 		sqlDB.SetMaxOpenConns(o.maxOpenConns)
-		sqlDB.SetMaxIdleConns(min(o.maxOpenConns, 10))
+		sqlDB.SetMaxIdleConns(o.maxOpenConns)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	s := &Store{db: db, dialect: dialect, now: o.now, attempts: o.attempts}
@@ -270,6 +274,15 @@ func (s *Store) Ping(ctx context.Context) error {
 		return s.fail(ctx, "ping", err)
 	}
 	return s.fail(ctx, "ping", sqlDB.PingContext(ctx))
+}
+
+// PoolStats reports the connection pool's counters.
+func (s *Store) PoolStats() sql.DBStats {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return sql.DBStats{}
+	}
+	return sqlDB.Stats()
 }
 
 // Close closes the connection pool.

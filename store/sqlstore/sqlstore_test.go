@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/signet-sca/signet/store"
@@ -63,5 +64,37 @@ func TestWithSchema(t *testing.T) {
 	}
 	if _, err := a.GetUserByExternalID(ctx, "only-in-a"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPoolKeepsConnections: a burst of as many concurrent queries as the pool
+// has connections reuses them instead of closing some on release and dialling
+// again (a new server process each on PostgreSQL).
+func TestPoolKeepsConnections(t *testing.T) {
+	if _, ok := sqltest.Postgres(t); !ok {
+		t.Skip(sqltest.EnvPostgresURL + " not set or unreachable; skipping PostgreSQL")
+	}
+	const conns = 16
+	s := sqltest.OpenPostgres(t, sqlstore.WithMaxOpenConns(conns))
+	ctx := ctxT(t)
+	for round := 0; round < 5; round++ {
+		var wg sync.WaitGroup
+		for range conns {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.GetUser(ctx, "00000000-0000-4000-8000-000000000000"); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("GetUser: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	st := s.PoolStats()
+	if st.MaxIdleClosed != 0 {
+		t.Fatalf("the pool closed %d connections for want of idle slots (open %d)", st.MaxIdleClosed, st.OpenConnections)
+	}
+	if st.OpenConnections < 2 {
+		t.Fatalf("the burst ran on %d connection(s): the test did not exercise the pool", st.OpenConnections)
 	}
 }

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Whole-stack load run as docs/performance.md reports it: a signet server on a
+# fresh PostgreSQL database and the local Redis, signet gateway in front of
+# signet demo-payments, then `signet bench` through every flow. Everything runs
+# on this host. Extra arguments go to `signet bench` (e.g. --json, --rate 2000).
+#
+#   PG_URL     an existing database to create the scratch database from
+#   REDIS_URL  the Redis Signet records token ids in (a fresh key prefix is not
+#              needed: token ids are random)
+#   USERS, DURATION, FLOWS  passed to signet bench
+#   CPU_REPORT=1  print the CPU time each process spent during the bench (the
+#              bench client itself included), from /proc
+set -euo pipefail
+cd "$(dirname "$0")/.."
+pg=${PG_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
+redis=${REDIS_URL:-redis://127.0.0.1:6379/0}
+dir=$(mktemp -d)
+db="signet_loadbench_$(date +%s)_$$"
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	psql "$pg" -qc "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+go build -o "$dir/signet" ./cmd/signet
+psql "$pg" -qc "CREATE DATABASE $db" >/dev/null
+dburl="${pg%%\?*}"
+dburl="${dburl%/*}/$db?sslmode=disable"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+sp=$(free_port) gp=$(free_port) up=$(free_port)
+secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+kek=$(head -c 32 /dev/urandom | base64)
+SIGNET_HTTP_ADDR=127.0.0.1:$sp SIGNET_DATABASE_URL="$dburl" SIGNET_REDIS_URL="$redis" \
+	SIGNET_API_KEYS="bank:$secret" SIGNET_KEK="$kek" SIGNET_LOG_LEVEL=warn \
+	SIGNET_PPROF_ADDR="${SIGNET_PPROF_ADDR:-}" "$dir/signet" serve >"$dir/serve.log" 2>&1 &
+pids+=($!)
+SIGNET_LOG_LEVEL=warn "$dir/signet" demo-payments --addr 127.0.0.1:$up >"$dir/demo.log" 2>&1 &
+pids+=($!)
+cat >"$dir/gateway.yaml" <<EOF
+listen: "127.0.0.1:$gp"
+upstream: "http://127.0.0.1:$up"
+jwks_url: "http://127.0.0.1:$sp/.well-known/jwks.json"
+issuer: "http://localhost:8080"
+audience: "signet-gateway"
+consume:
+  redis_url: "$redis"
+routes:
+  - method: POST
+    path: /payments
+    binding:
+      amount: /amount
+      currency: /currency
+      payee_account: /creditor_account
+EOF
+ready() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; cat "$dir"/*.log >&2; exit 1; }
+ready "http://127.0.0.1:$sp/readyz"
+SIGNET_LOG_LEVEL=warn "$dir/signet" gateway -c "$dir/gateway.yaml" >"$dir/gateway.log" 2>&1 &
+pids+=($!)
+ready "http://127.0.0.1:$gp/healthz"
+[ -n "${CPU_REPORT:-}" ] && python3 scripts/cpusnap.py save "$dir/cpu.json" $$
+SIGNET_BENCH_API_KEY="$secret" "$dir/signet" bench --server "http://127.0.0.1:$sp" --gateway "http://127.0.0.1:$gp" \
+	--postgres "$pg" --redis "$redis" --users "${USERS:-16}" --duration "${DURATION:-20s}" \
+	--flows "${FLOWS:-device-key,powerauth,gateway}" "$@"
+[ -n "${CPU_REPORT:-}" ] && python3 scripts/cpusnap.py diff "$dir/cpu.json" $$ >&2
+exit 0
