@@ -98,6 +98,10 @@ func NewLog(logger *slog.Logger) *Log {
 	return &Log{logger: logger}
 }
 
+// Enabled reports whether the log would show a push: the observer skips the
+// credential and user lookups for a push nobody sees (logs above info).
+func (l *Log) Enabled(ctx context.Context) bool { return l.logger.Enabled(ctx, slog.LevelInfo) }
+
 // Notify implements Notifier.
 func (l *Log) Notify(ctx context.Context, m Message) error {
 	l.logger.InfoContext(ctx, "push notification (log provider)", "operation_id", m.Message.Data["operation_id"],

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -142,5 +143,43 @@ func TestWebhookProviderErrors(t *testing.T) {
 	}
 	if err := notify.NewLog(nil).Notify(context.Background(), notify.Message{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// countingStore counts the observer's reads.
+type countingStore struct {
+	notify.Store
+	mu    sync.Mutex
+	reads int
+}
+
+func (c *countingStore) ListCredentials(ctx context.Context, f store.CredentialFilter) ([]store.Credential, error) {
+	c.mu.Lock()
+	c.reads++
+	c.mu.Unlock()
+	return c.Store.ListCredentials(ctx, f)
+}
+
+// TestLogProviderBelowItsLevelReadsNothing: the embedded log provider with logs
+// at warn would drop every push, so the observer does not look up credentials
+// and users for it; at info it does and logs the push.
+func TestLogProviderBelowItsLevelReadsNothing(t *testing.T) {
+	s := signettest.New(t, signettest.Options{})
+	ctx := context.Background()
+	u := s.User("cust-log-push")
+	for _, tc := range []struct {
+		level     slog.Level
+		wantReads int
+	}{{slog.LevelWarn, 0}, {slog.LevelInfo, 1}} {
+		logger := slog.New(slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: tc.level}))
+		cs := &countingStore{Store: s.Store}
+		obs := notify.NewObserver(cs, notify.NewLog(logger), notify.ObserverConfig{})
+		obs.OperationChanged(ctx, store.Operation{ID: uuid.NewString(), UserID: u.ID, Type: "payment", Status: store.OpPending})
+		if err := obs.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if cs.reads != tc.wantReads {
+			t.Fatalf("logs at %v: %d credential reads, want %d", tc.level, cs.reads, tc.wantReads)
+		}
 	}
 }

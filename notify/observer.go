@@ -60,10 +60,17 @@ func NewObserver(s Store, n Notifier, cfg ObserverConfig) *Observer {
 	return o
 }
 
+// enabler is a Notifier that can tell it would drop every message (the log
+// provider above its level).
+type enabler interface{ Enabled(context.Context) bool }
+
 // OperationChanged implements txsign.Observer: it acts on creation (PENDING) only.
 func (o *Observer) OperationChanged(ctx context.Context, op store.Operation) {
 	if op.Status != store.OpPending {
 		return
+	}
+	if e, ok := o.notifier.(enabler); ok && !e.Enabled(ctx) {
+		return // two reads per operation for a message nobody would see
 	}
 	select {
 	case o.sem <- struct{}{}:
