@@ -54,6 +54,10 @@ type Store interface {
 	GetCredentialByLookupKey(ctx context.Context, kind CredentialKind, key string) (Credential, error)
 	ListCredentials(ctx context.Context, f CredentialFilter) ([]Credential, error)
 	UpdateCredential(ctx context.Context, id string, fn func(*Credential) error) (Credential, error)
+	// UpdateCredentialFrom is UpdateCredential starting from cur, a copy the
+	// caller has just read: the first compare-and-swap uses cur's Version
+	// without reading again; a lost race re-reads and re-applies fn.
+	UpdateCredentialFrom(ctx context.Context, cur Credential, fn func(*Credential) error) (Credential, error)
 
 	// Operations. IdempotencyKey, when set, is unique; ErrAlreadyExists.
 	CreateOperation(ctx context.Context, o *Operation) error
@@ -61,6 +65,9 @@ type Store interface {
 	GetOperationByIdempotencyKey(ctx context.Context, key string) (Operation, error)
 	ListOperations(ctx context.Context, f OperationFilter) ([]Operation, error)
 	UpdateOperation(ctx context.Context, id string, fn func(*Operation) error) (Operation, error)
+	// UpdateOperationFrom is UpdateOperation starting from cur (as
+	// UpdateCredentialFrom).
+	UpdateOperationFrom(ctx context.Context, cur Operation, fn func(*Operation) error) (Operation, error)
 
 	// Audit log, append-only: there is no update or delete. AppendAudit sets
 	// Seq. ListAudit returns events in ascending Seq order and a cursor for the

@@ -126,7 +126,7 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 	evidence, verr := a.Verify(op, cred)
 	if verr != nil {
 		public := error(fault.ErrUnauthenticated)
-		if err := s.countFailure(ctx, op.ID, cred.ID, a.CountCredentialFailure); err != nil {
+		if err := s.countFailure(ctx, op, cred, a.CountCredentialFailure); err != nil {
 			// A failure that cannot be counted must not go unanswered as an
 			// ordinary 401 either: the attempt limit depends on it (fail closed).
 			public = err
@@ -153,9 +153,9 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 // (BLOCKED with MAX_FAILED_ATTEMPTS at its maximum). A record that is no
 // longer countable (the operation left PENDING, the credential ACTIVE) is not
 // an error; a store failure is.
-func (s *Service) countFailure(ctx context.Context, opID, credID string, credential bool) error {
+func (s *Service) countFailure(ctx context.Context, op store.Operation, cred store.Credential, credential bool) error {
 	now := s.cfg.Now().UTC()
-	op, err := s.store.UpdateOperation(ctx, opID, func(o *store.Operation) error {
+	op, err := s.store.UpdateOperationFrom(ctx, op, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return errUnchanged
 		}
@@ -175,7 +175,7 @@ func (s *Service) countFailure(ctx context.Context, opID, credID string, credent
 	if !credential {
 		return nil
 	}
-	_, err = s.store.UpdateCredential(ctx, credID, func(c *store.Credential) error {
+	_, err = s.store.UpdateCredentialFrom(ctx, cred, func(c *store.Credential) error {
 		if c.Status != store.StatusActive {
 			return errUnchanged
 		}
@@ -211,7 +211,7 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 			return Result{}, fmt.Errorf("%w: replay store: %v", fault.ErrUnavailable, err)
 		}
 	}
-	updated, err := s.store.UpdateOperation(ctx, op.ID, func(o *store.Operation) error {
+	updated, err := s.store.UpdateOperationFrom(ctx, op, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return stateError(*o)
 		}
@@ -235,7 +235,7 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 	// The approval is committed and its token readable by the bank; failing
 	// the request now would only make the device retry into a 409. The
 	// credential's last-used stamp is best effort.
-	_, _ = s.store.UpdateCredential(ctx, cred.ID, func(c *store.Credential) error {
+	_, _ = s.store.UpdateCredentialFrom(ctx, cred, func(c *store.Credential) error {
 		if resetFailures {
 			c.RecordSuccess(now)
 		} else {

@@ -30,8 +30,9 @@ type Store interface {
 	GetOperationByIdempotencyKey(ctx context.Context, key string) (store.Operation, error)
 	ListOperations(ctx context.Context, f store.OperationFilter) ([]store.Operation, error)
 	UpdateOperation(ctx context.Context, id string, fn func(*store.Operation) error) (store.Operation, error)
+	UpdateOperationFrom(ctx context.Context, cur store.Operation, fn func(*store.Operation) error) (store.Operation, error)
 	GetCredential(ctx context.Context, id string) (store.Credential, error)
-	UpdateCredential(ctx context.Context, id string, fn func(*store.Credential) error) (store.Credential, error)
+	UpdateCredentialFrom(ctx context.Context, cur store.Credential, fn func(*store.Credential) error) (store.Credential, error)
 }
 
 // Replay records minted token ids and consumes them (txsign/replay.Store
@@ -290,7 +291,7 @@ func (s *Service) Cancel(ctx context.Context, actor, id string) (store.Operation
 	if err != nil {
 		return op, err
 	}
-	op, err = s.store.UpdateOperation(ctx, id, func(o *store.Operation) error {
+	op, err = s.store.UpdateOperationFrom(ctx, op, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return stateError(*o)
 		}
@@ -326,7 +327,7 @@ func (s *Service) expireIfDue(ctx context.Context, op store.Operation) (store.Op
 	if op.Status != store.OpPending || s.cfg.Now().Before(op.ExpiresAt) {
 		return op, nil
 	}
-	updated, err := s.store.UpdateOperation(ctx, op.ID, func(o *store.Operation) error {
+	updated, err := s.store.UpdateOperationFrom(ctx, op, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return errUnchanged
 		}

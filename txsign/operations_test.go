@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -126,19 +127,41 @@ func (f *failingUpdates) UpdateOperation(ctx context.Context, id string, fn func
 	return f.Store.UpdateOperation(ctx, id, fn)
 }
 
-func TestUncountableFailureIsNotAPlain401(t *testing.T) {
-	clk := newClock()
-	st := &failingUpdates{Store: sqltest.OpenSQLite(t)}
+func (f *failingUpdates) UpdateOperationFrom(ctx context.Context, cur store.Operation, fn func(*store.Operation) error) (store.Operation, error) {
+	if f.fail {
+		return store.Operation{}, fmt.Errorf("update: %w", store.ErrUnavailable)
+	}
+	return f.Store.UpdateOperationFrom(ctx, cur, fn)
+}
+
+// approvalFixture is an operation service on st with one user and an ACTIVE
+// device-key credential.
+func approvalFixture(t *testing.T, clk *clock, st store.Store) (*txsign.Service, store.User, store.Credential) {
+	t.Helper()
 	ring, _ := kek.New([][]byte{bytes.Repeat([]byte{5}, 32)})
 	keys := txsign.NewKeyring(st, ring, txsign.KeyringConfig{Now: clk.now})
-	_ = keys.Ensure(context.Background())
+	if err := keys.Ensure(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 	svc := txsign.NewService(st, audit.New(st, clk.now, nil), keys, replay.NewMemory(clk.now), txsign.Config{Now: clk.now})
 	ctx := context.Background()
 	u := store.User{ID: uuid.NewString(), ExternalID: "u", CreatedAt: clk.now()}
-	_ = st.CreateUser(ctx, &u)
 	cred := store.Credential{ID: uuid.NewString(), UserID: u.ID, Kind: store.KindDeviceKey, Status: store.StatusActive,
 		MaxFailedAttempts: 5, CreatedAt: clk.now()}
-	_ = st.CreateCredential(ctx, &cred)
+	if err := st.CreateUser(ctx, &u); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateCredential(ctx, &cred); err != nil {
+		t.Fatal(err)
+	}
+	return svc, u, cred
+}
+
+func TestUncountableFailureIsNotAPlain401(t *testing.T) {
+	clk := newClock()
+	st := &failingUpdates{Store: sqltest.OpenSQLite(t)}
+	svc, u, cred := approvalFixture(t, clk, st)
+	ctx := context.Background()
 	op, _, err := svc.Create(ctx, "bank", payment(u.ID))
 	if err != nil {
 		t.Fatal(err)
@@ -171,5 +194,59 @@ func TestListAppliesExpiryToTheUsersOperationsOnly(t *testing.T) {
 	}
 	if op, _ := st.GetOperation(ctx, theirs.ID); op.Status != store.OpPending {
 		t.Fatalf("another user's operation was swept on this user's read: %s", op.Status)
+	}
+}
+
+// countingReads counts the approval path's reads of operations and
+// credentials: its own, and those an Update without a starting copy makes
+// inside the store.
+type countingReads struct {
+	store.Store
+	ops, creds atomic.Int32
+}
+
+func (c *countingReads) GetOperation(ctx context.Context, id string) (store.Operation, error) {
+	c.ops.Add(1)
+	return c.Store.GetOperation(ctx, id)
+}
+
+func (c *countingReads) GetCredential(ctx context.Context, id string) (store.Credential, error) {
+	c.creds.Add(1)
+	return c.Store.GetCredential(ctx, id)
+}
+
+func (c *countingReads) UpdateOperation(ctx context.Context, id string, fn func(*store.Operation) error) (store.Operation, error) {
+	c.ops.Add(1)
+	return c.Store.UpdateOperation(ctx, id, fn)
+}
+
+func (c *countingReads) UpdateCredential(ctx context.Context, id string, fn func(*store.Credential) error) (store.Credential, error) {
+	c.creds.Add(1)
+	return c.Store.UpdateCredential(ctx, id, fn)
+}
+
+// TestDecideReadsEachRecordOnce: an uncontended approval reads the operation
+// and the credential once each; the compare-and-swaps start from those copies.
+func TestDecideReadsEachRecordOnce(t *testing.T) {
+	clk := newClock()
+	st := &countingReads{Store: sqltest.OpenSQLite(t)}
+	svc, u, cred := approvalFixture(t, clk, st)
+	ctx := context.Background()
+	op, _, err := svc.Create(ctx, "bank", payment(u.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.ops.Store(0)
+	st.creds.Store(0)
+	res, err := svc.Decide(ctx, txsign.Attempt{OperationID: op.ID, CredentialID: cred.ID, Decision: txsign.Approve,
+		Verify: func(store.Operation, store.Credential) (txsign.Evidence, error) { return txsign.Evidence{}, nil }})
+	if err != nil || res.Operation.Status != store.OpApproved {
+		t.Fatalf("Decide: %v %v", res.Operation.Status, err)
+	}
+	if n, m := st.ops.Load(), st.creds.Load(); n != 1 || m != 1 {
+		t.Fatalf("one approval read the operation %d times and the credential %d times, want once each", n, m)
+	}
+	if got, _ := st.Store.GetCredential(ctx, cred.ID); got.LastUsedAt == nil || got.Version != cred.Version+1 {
+		t.Fatalf("the credential's last use was not recorded: %+v", got)
 	}
 }

@@ -148,7 +148,7 @@ func (s *Store) GetCeremonyByLookupKey(ctx context.Context, kind, key string) (s
 // UpdateCeremony is a compare-and-swap read-modify-write of ceremony id.
 func (s *Store) UpdateCeremony(ctx context.Context, id string, fn func(*store.Ceremony) error) (store.Ceremony, error) {
 	const op = "update ceremony"
-	return casLoop(ctx, s, op, fn,
+	return casLoop(ctx, s, op, nil, fn,
 		func(ctx context.Context) (store.Ceremony, error) { return s.GetCeremony(ctx, id) },
 		func(ctx context.Context, old store.Ceremony, next *store.Ceremony) (int64, error) {
 			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
@@ -267,7 +267,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, now time.Time, lease time.Durat
 // UpdateOutbox is a compare-and-swap read-modify-write of event id.
 func (s *Store) UpdateOutbox(ctx context.Context, id string, fn func(*store.OutboxEvent) error) (store.OutboxEvent, error) {
 	const op = "update outbox event"
-	return casLoop(ctx, s, op, fn,
+	return casLoop(ctx, s, op, nil, fn,
 		func(ctx context.Context) (store.OutboxEvent, error) {
 			return take[outboxRow](ctx, s, "get outbox event", "id = ?", id)
 		},

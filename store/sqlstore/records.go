@@ -46,7 +46,7 @@ func (s *Store) GetUserByExternalID(ctx context.Context, externalID string) (sto
 // CreatedAt and Version are the store's; UpdatedAt is stamped unless fn set it.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
 	const op = "update user"
-	return casLoop(ctx, s, op, fn,
+	return casLoop(ctx, s, op, nil, fn,
 		func(ctx context.Context) (store.User, error) { return s.GetUser(ctx, id) },
 		func(ctx context.Context, old store.User, next *store.User) (int64, error) {
 			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
@@ -109,8 +109,17 @@ func (s *Store) ListCredentials(ctx context.Context, f store.CredentialFilter) (
 
 // UpdateCredential is a compare-and-swap read-modify-write of credential id.
 func (s *Store) UpdateCredential(ctx context.Context, id string, fn func(*store.Credential) error) (store.Credential, error) {
+	return s.updateCredential(ctx, id, nil, fn)
+}
+
+// UpdateCredentialFrom is UpdateCredential starting from the caller's copy.
+func (s *Store) UpdateCredentialFrom(ctx context.Context, cur store.Credential, fn func(*store.Credential) error) (store.Credential, error) {
+	return s.updateCredential(ctx, cur.ID, &cur, fn)
+}
+
+func (s *Store) updateCredential(ctx context.Context, id string, first *store.Credential, fn func(*store.Credential) error) (store.Credential, error) {
 	const op = "update credential"
-	return casLoop(ctx, s, op, fn,
+	return casLoop(ctx, s, op, first, fn,
 		func(ctx context.Context) (store.Credential, error) { return s.GetCredential(ctx, id) },
 		func(ctx context.Context, old store.Credential, next *store.Credential) (int64, error) {
 			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
@@ -174,8 +183,17 @@ func (s *Store) ListOperations(ctx context.Context, f store.OperationFilter) ([]
 // UpdateOperation is a compare-and-swap read-modify-write of operation id;
 // UpdatedAt is stamped unless fn set it.
 func (s *Store) UpdateOperation(ctx context.Context, id string, fn func(*store.Operation) error) (store.Operation, error) {
+	return s.updateOperation(ctx, id, nil, fn)
+}
+
+// UpdateOperationFrom is UpdateOperation starting from the caller's copy.
+func (s *Store) UpdateOperationFrom(ctx context.Context, cur store.Operation, fn func(*store.Operation) error) (store.Operation, error) {
+	return s.updateOperation(ctx, cur.ID, &cur, fn)
+}
+
+func (s *Store) updateOperation(ctx context.Context, id string, first *store.Operation, fn func(*store.Operation) error) (store.Operation, error) {
 	const op = "update operation"
-	return casLoop(ctx, s, op, fn,
+	return casLoop(ctx, s, op, first, fn,
 		func(ctx context.Context) (store.Operation, error) { return s.GetOperation(ctx, id) },
 		func(ctx context.Context, old store.Operation, next *store.Operation) (int64, error) {
 			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
@@ -216,7 +234,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error)
 // UpdateSigningKey is a compare-and-swap read-modify-write of key id.
 func (s *Store) UpdateSigningKey(ctx context.Context, id string, fn func(*store.SigningKey) error) (store.SigningKey, error) {
 	const op = "update signing key"
-	return casLoop(ctx, s, op, fn,
+	return casLoop(ctx, s, op, nil, fn,
 		func(ctx context.Context) (store.SigningKey, error) {
 			return take[signingKeyRow](ctx, s, "get signing key", "id = ?", id)
 		},

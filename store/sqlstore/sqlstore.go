@@ -389,19 +389,26 @@ func (s *Store) stamp(t time.Time) time.Time {
 }
 
 // casLoop is the read-modify-write loop behind every Update* method. read
-// loads the current record; fn mutates a copy; write stores it with
-// UPDATE ... WHERE id = ? AND version = ? and reports the rows it touched.
-// Zero rows means a concurrent writer won: back off, re-read, re-apply. No
-// transaction is open while fn runs.
-func casLoop[T any](ctx context.Context, s *Store, op string, fn func(*T) error,
+// loads the current record (the first time only when first is nil: the
+// Update*From methods start from the caller's copy); fn mutates a copy; write
+// stores it with UPDATE ... WHERE id = ? AND version = ? and reports the rows
+// it touched. Zero rows means a concurrent writer won (or the caller's copy
+// was stale): back off, re-read, re-apply. No transaction is open while fn
+// runs.
+func casLoop[T any](ctx context.Context, s *Store, op string, first *T, fn func(*T) error,
 	read func(ctx context.Context) (T, error),
 	write func(ctx context.Context, old T, next *T) (int64, error),
 ) (T, error) {
 	var zero T
 	for attempt := 0; ; attempt++ {
-		cur, err := read(ctx)
-		if err != nil {
-			return zero, err
+		var cur T
+		if attempt == 0 && first != nil {
+			cur = *first
+		} else {
+			var err error
+			if cur, err = read(ctx); err != nil {
+				return zero, err
+			}
 		}
 		old := cur
 		if err := fn(&cur); err != nil {

@@ -151,6 +151,62 @@ func testCompareAndSwap(t *testing.T, newStore NewStore) {
 		sameRecord(t, "stored credential", stored, got)
 	})
 
+	t.Run("updates from the caller's copy", func(t *testing.T) {
+		s := newStore(t)
+		ctx := ctxT(t)
+		u := mustUser(t, s, "a")
+		c := mustCredential(t, s, store.Credential{UserID: u.ID})
+		o := mustOperation(t, s, store.Operation{UserID: u.ID})
+
+		// A current copy: applied once, stored, version bumped.
+		calls := 0
+		gotC, err := s.UpdateCredentialFrom(ctx, c, func(v *store.Credential) error { calls++; v.Counter = 7; return nil })
+		noErr(t, "UpdateCredentialFrom", err)
+		if calls != 1 || gotC.Counter != 7 || gotC.Version != c.Version+1 {
+			t.Fatalf("calls %d Counter %d Version %d", calls, gotC.Counter, gotC.Version)
+		}
+		gotO, err := s.UpdateOperationFrom(ctx, o, func(v *store.Operation) error { v.FailedAttempts = 2; return nil })
+		noErr(t, "UpdateOperationFrom", err)
+		if gotO.FailedAttempts != 2 || gotO.Version != o.Version+1 {
+			t.Fatalf("FailedAttempts %d Version %d", gotO.FailedAttempts, gotO.Version)
+		}
+		storedO, err := s.GetOperation(ctx, o.ID)
+		noErr(t, "GetOperation", err)
+		sameRecord(t, "stored operation", storedO, gotO)
+
+		// A stale copy (c is one version behind): the swap misses, the store
+		// re-reads and re-applies fn to the current record; nothing is lost.
+		calls = 0
+		gotC, err = s.UpdateCredentialFrom(ctx, c, func(v *store.Credential) error {
+			calls++
+			v.Label = "from stale"
+			return nil
+		})
+		noErr(t, "UpdateCredentialFrom with a stale copy", err)
+		if calls != 2 || gotC.Counter != 7 || gotC.Label != "from stale" || gotC.Version != c.Version+2 {
+			t.Fatalf("calls %d Counter %d Label %q Version %d", calls, gotC.Counter, gotC.Label, gotC.Version)
+		}
+		// A stale operation copy whose status moved on: fn sees the new status.
+		if _, err := s.UpdateOperation(ctx, o.ID, func(v *store.Operation) error { v.Status = store.OpCanceled; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		sentinel := errors.New("not pending")
+		_, err = s.UpdateOperationFrom(ctx, o, func(v *store.Operation) error {
+			if v.Status != store.OpPending {
+				return sentinel
+			}
+			v.Status = store.OpApproved
+			return nil
+		})
+		if !errors.Is(err, sentinel) {
+			t.Fatalf("UpdateOperationFrom with a stale PENDING copy of a CANCELED operation: %v", err)
+		}
+		// A copy of a record that does not exist.
+		_, err = s.UpdateOperationFrom(ctx, store.Operation{ID: "00000000-0000-4000-8000-000000000000", Version: 1},
+			func(*store.Operation) error { return nil })
+		wantErr(t, "UpdateOperationFrom of an unknown id", err, store.ErrNotFound)
+	})
+
 	t.Run("endless concurrent updates give ErrConflict", func(t *testing.T) {
 		s := newStore(t)
 		ctx := ctxT(t)
