@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -152,7 +153,8 @@ func New(cfg *Config, opts ...Option) (*Gateway, error) {
 		}
 	}
 	g.proxy = &httputil.ReverseProxy{
-		Transport: transport,
+		Transport:  transport,
+		BufferPool: bufferPool{},
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
 			pr.SetXForwarded()
@@ -243,6 +245,15 @@ func (g *Gateway) Close() error {
 
 // Warm fetches the JWKS now (start-up), so that the first requests need not wait for it.
 func (g *Gateway) Warm(ctx context.Context) error { return g.jwks.Refresh(ctx) }
+
+// bufferPool recycles the proxy's copy buffers; without one, ReverseProxy
+// allocates 32 KiB per proxied response, most of the gateway's garbage.
+type bufferPool struct{}
+
+var proxyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *proxyBuffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { proxyBuffers.Put(&b) }
 
 // statusRecorder remembers the status for metrics and logs.
 type statusRecorder struct {
