@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/signet-sca/signet/store"
 )
 
@@ -27,17 +29,18 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 	r := toAuditRow(&rec)
 	if s.dialect == DialectPostgres {
 		// Sequence values are handed out at insert but become visible at
-		// commit, so concurrent appends could commit out of Seq order and a
-		// reader paging by cursor would skip the late one for good. Appends
-		// are therefore serialised (per schema) so that Seq order is commit
-		// order. One statement, one round trip: the transaction-scoped
-		// advisory lock is taken while producing the row, before the seq
-		// default is drawn, and released when the statement commits. SQLite
-		// has a single writer and needs nothing.
+		// commit, so concurrent appends can commit out of Seq order, and a
+		// reader paging by cursor past a later-numbered event would skip the
+		// earlier one for good. Writers therefore hold a shared advisory lock
+		// (per schema) from before the seq default is drawn until they commit,
+		// and ListAudit takes it exclusively: a reader waits for the appends
+		// in flight and sees every Seq below the ones it returns. Writers do
+		// not wait for each other (their commits share WAL flushes). One
+		// statement, one round trip. SQLite has a single writer.
 		err := s.db.WithContext(ctx).Raw(`INSERT INTO audit_events
 			(id, time, type, outcome, reason, actor, user_id, operation_id, credential_id, evidence)
 			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-			FROM (SELECT pg_advisory_xact_lock(hashtext('signet.audit.' || coalesce(current_schema(), '')))) AS serialise
+			FROM (SELECT pg_advisory_xact_lock_shared(`+auditLockKey+`)) AS serialise
 			RETURNING seq`, r.ID, r.Time, r.Type, r.Outcome, r.Reason, r.Actor, r.UserID, r.OperationID, r.CredentialID,
 			r.Evidence).Scan(&r.Seq).Error
 		if err != nil {
@@ -52,6 +55,10 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 	*e = r.record()
 	return nil
 }
+
+// auditLockKey is the advisory lock between audit appends (shared) and audit
+// reads (exclusive) on PostgreSQL, one per schema.
+const auditLockKey = `hashtext('signet.audit.' || coalesce(current_schema(), ''))`
 
 // auditCursorPrefix versions the cursor format.
 const auditCursorPrefix = "seq:"
@@ -76,9 +83,36 @@ func decodeAuditCursor(c string) (int64, error) {
 // selects in ascending Seq order, and the cursor of the next page ("" after
 // the last). Since is inclusive, Until exclusive.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, string, error) {
+	if s.dialect != DialectPostgres {
+		return s.listAudit(ctx, s.db.WithContext(ctx), f)
+	}
+	// Wait for the appends in flight (AppendAudit) so that no Seq below the
+	// ones returned can still appear.
+	var (
+		events []store.AuditEvent
+		next   string
+		listed error // already in the store's vocabulary
+	)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Exec(`SELECT pg_advisory_xact_lock(` + auditLockKey + `)`).Error; err != nil {
+			return err
+		}
+		events, next, listed = s.listAudit(ctx, tx, f)
+		return listed
+	})
+	if listed != nil {
+		return nil, "", listed
+	}
+	if err != nil {
+		return nil, "", s.fail(ctx, "list audit events", err)
+	}
+	return events, next, nil
+}
+
+func (s *Store) listAudit(ctx context.Context, db *gorm.DB, f store.AuditFilter) ([]store.AuditEvent, string, error) {
 	const op = "list audit events"
 	limit := clampLimit(f.Limit)
-	q := s.db.WithContext(ctx).Model(&auditRow{})
+	q := db.Model(&auditRow{})
 	if f.Cursor != "" {
 		after, err := decodeAuditCursor(f.Cursor)
 		if err != nil {
