@@ -116,4 +116,3 @@ func BenchmarkGatewayVerifyConsume(b *testing.B) {
 		},
 	})
 }
-
