@@ -33,10 +33,10 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 		// reader paging by cursor past a later-numbered event would skip the
 		// earlier one for good. Writers therefore hold a shared advisory lock
 		// (per schema) from before the seq default is drawn until they commit,
-		// and ListAudit takes it exclusively: a reader waits for the appends
-		// in flight and sees every Seq below the ones it returns. Writers do
-		// not wait for each other (their commits share WAL flushes). One
-		// statement, one round trip. SQLite has a single writer.
+		// and ListAudit takes it exclusively for a moment to read a Seq
+		// watermark below which every event is committed. Writers do not wait
+		// for each other (their commits share WAL flushes). One statement,
+		// one round trip. SQLite has a single writer.
 		err := s.db.WithContext(ctx).Raw(`INSERT INTO audit_events
 			(id, time, type, outcome, reason, actor, user_id, operation_id, credential_id, evidence)
 			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
@@ -83,41 +83,36 @@ func decodeAuditCursor(c string) (int64, error) {
 // selects in ascending Seq order, and the cursor of the next page ("" after
 // the last). Since is inclusive, Until exclusive.
 func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.AuditEvent, string, error) {
-	if s.dialect != DialectPostgres {
-		return s.listAudit(ctx, s.db.WithContext(ctx), f)
-	}
-	// Wait for the appends in flight (AppendAudit) so that no Seq below the
-	// ones returned can still appear.
-	var (
-		events []store.AuditEvent
-		next   string
-		listed error // already in the store's vocabulary
-	)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Exec(`SELECT pg_advisory_xact_lock(` + auditLockKey + `)`).Error; err != nil {
-			return err
-		}
-		events, next, listed = s.listAudit(ctx, tx, f)
-		return listed
-	})
-	if listed != nil {
-		return nil, "", listed
-	}
-	if err != nil {
-		return nil, "", s.fail(ctx, "list audit events", err)
-	}
-	return events, next, nil
-}
-
-func (s *Store) listAudit(ctx context.Context, db *gorm.DB, f store.AuditFilter) ([]store.AuditEvent, string, error) {
 	const op = "list audit events"
-	limit := clampLimit(f.Limit)
-	q := db.Model(&auditRow{})
+	after := int64(-1)
 	if f.Cursor != "" {
-		after, err := decodeAuditCursor(f.Cursor)
-		if err != nil {
+		var err error
+		if after, err = decodeAuditCursor(f.Cursor); err != nil {
 			return nil, "", err
 		}
+	}
+	watermark := int64(-1)
+	if s.dialect == DialectPostgres {
+		// Wait for the appends in flight (AppendAudit holds the lock shared
+		// until it commits), then take the highest Seq: every event at or
+		// below it is committed, and every later append draws a higher Seq.
+		// The lock is held for that index lookup only, never for the page.
+		err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+			if err := tx.Exec(`SELECT pg_advisory_xact_lock(` + auditLockKey + `)`).Error; err != nil {
+				return err
+			}
+			return tx.Raw(`SELECT coalesce(max(seq), 0) FROM audit_events`).Scan(&watermark).Error
+		})
+		if err != nil {
+			return nil, "", s.fail(ctx, op, err)
+		}
+	}
+	limit := clampLimit(f.Limit)
+	q := s.db.WithContext(ctx).Model(&auditRow{})
+	if watermark >= 0 {
+		q = q.Where("seq <= ?", watermark)
+	}
+	if after >= 0 {
 		q = q.Where("seq > ?", after)
 	}
 	if f.UserID != "" {
