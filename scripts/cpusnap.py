@@ -8,7 +8,7 @@ for p in os.listdir('/proc'):
     try:
         st=open(f'/proc/{p}/stat').read()
         cmd=open(f'/proc/{p}/cmdline').read().replace('\0',' ')
-    except: continue
+    except OSError: continue  # the process ended between listing and reading
     r=st.rsplit(')',1)[1].split()
     ut,stt=int(r[11]),int(r[12])
     if p==sys.argv[3]:  # the script: its waited-for children (the bench client)
