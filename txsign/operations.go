@@ -29,7 +29,6 @@ type Store interface {
 	GetOperation(ctx context.Context, id string) (store.Operation, error)
 	GetOperationByIdempotencyKey(ctx context.Context, key string) (store.Operation, error)
 	ListOperations(ctx context.Context, f store.OperationFilter) ([]store.Operation, error)
-	UpdateOperation(ctx context.Context, id string, fn func(*store.Operation) error) (store.Operation, error)
 	UpdateOperationFrom(ctx context.Context, cur store.Operation, fn func(*store.Operation) error) (store.Operation, error)
 	GetCredential(ctx context.Context, id string) (store.Credential, error)
 	UpdateCredentialFrom(ctx context.Context, cur store.Credential, fn func(*store.Credential) error) (store.Credential, error)

@@ -120,13 +120,6 @@ type failingUpdates struct {
 	fail bool
 }
 
-func (f *failingUpdates) UpdateOperation(ctx context.Context, id string, fn func(*store.Operation) error) (store.Operation, error) {
-	if f.fail {
-		return store.Operation{}, fmt.Errorf("update: %w", store.ErrUnavailable)
-	}
-	return f.Store.UpdateOperation(ctx, id, fn)
-}
-
 func (f *failingUpdates) UpdateOperationFrom(ctx context.Context, cur store.Operation, fn func(*store.Operation) error) (store.Operation, error) {
 	if f.fail {
 		return store.Operation{}, fmt.Errorf("update: %w", store.ErrUnavailable)
