@@ -58,21 +58,35 @@ type Event struct {
 // Record appends e. A failure to audit is returned: a caller that must not act
 // without an audit record (an approval) treats it as fatal for the request.
 func (l *Log) Record(ctx context.Context, e Event) error {
+	rec, err := l.Prepare(e)
+	if err != nil {
+		return err
+	}
+	if err := l.store.AppendAudit(ctx, rec); err != nil {
+		l.Failed(ctx, e.Type, err)
+		return err
+	}
+	return nil
+}
+
+// Prepare returns the stored form of e, for a caller that appends it in its
+// own transaction (store.Alongside) and reports a failure with Failed.
+func (l *Log) Prepare(e Event) (*store.AuditEvent, error) {
 	var ev []byte
 	if e.Evidence != nil {
 		b, err := json.Marshal(e.Evidence)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		ev = b
 	}
-	rec := &store.AuditEvent{
+	return &store.AuditEvent{
 		ID: uuid.NewString(), Time: l.now().UTC(), Type: e.Type, Outcome: e.Outcome, Reason: e.Reason,
 		Actor: e.Actor, UserID: e.UserID, OperationID: e.OperationID, CredentialID: e.CredentialID, Evidence: ev,
-	}
-	if err := l.store.AppendAudit(ctx, rec); err != nil {
-		l.logger.ErrorContext(ctx, "audit append failed", "type", e.Type, "err", err)
-		return err
-	}
-	return nil
+	}, nil
+}
+
+// Failed logs that an event of type typ could not be appended.
+func (l *Log) Failed(ctx context.Context, typ string, err error) {
+	l.logger.ErrorContext(ctx, "audit append failed", "type", typ, "err", err)
 }

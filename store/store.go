@@ -68,6 +68,11 @@ type Store interface {
 	// UpdateOperationFrom is UpdateOperation starting from cur (as
 	// UpdateCredentialFrom).
 	UpdateOperationFrom(ctx context.Context, cur Operation, fn func(*Operation) error) (Operation, error)
+	// UpdateOperationWith is UpdateOperationFrom whose successful swap also
+	// writes also, in the same transaction: a decision is committed together
+	// with its audit event and the credential's use, or not at all. A lost
+	// swap writes none of them before fn is retried.
+	UpdateOperationWith(ctx context.Context, cur Operation, also Alongside, fn func(*Operation) error) (Operation, error)
 
 	// Audit log, append-only: there is no update or delete. AppendAudit sets
 	// Seq. ListAudit returns events in ascending Seq order and a cursor for the
@@ -345,4 +350,23 @@ type OutboxEvent struct {
 	LastError     string
 	CreatedAt     time.Time
 	Version       int64
+}
+
+// Alongside is what UpdateOperationWith writes in the transaction of the
+// operation's swap.
+type Alongside struct {
+	// CredentialUse, when its ID is set, stamps the credential's LastUsedAt
+	// and bumps its Version.
+	CredentialUse CredentialUse
+	// Audit, when set, is appended as by AppendAudit (Seq set on success).
+	Audit *AuditEvent
+}
+
+// CredentialUse is a successful use of a credential.
+type CredentialUse struct {
+	ID string
+	At time.Time
+	// ResetFailures sets FailedAttempts to 0 when the credential is still
+	// ACTIVE (Credential.RecordSuccess).
+	ResetFailures bool
 }

@@ -134,15 +134,11 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 		return fail(verr.Error(), evidence, public)
 	}
 	evidence.DL, evidence.DLInputs, evidence.Credential, evidence.Kind = EncodeDigest(dl), dlInput(op), cred.ID, cred.Kind
-	res, err := s.finish(ctx, op, cred, a.Decision, evidence, a.CountCredentialFailure)
+	res, err := s.finish(ctx, op, cred, a.Decision, evidence, ev, a.CountCredentialFailure)
 	if err != nil {
 		if errors.Is(err, fault.ErrConflict) || errors.Is(err, fault.ErrGone) {
 			return fail("lost the race: "+err.Error(), evidence, err)
 		}
-		return Result{}, err
-	}
-	ev.Outcome, ev.Evidence = audit.Success, evidence
-	if err := s.audit.Record(ctx, ev); err != nil {
 		return Result{}, err
 	}
 	return res, nil
@@ -189,21 +185,23 @@ func (s *Service) countFailure(ctx context.Context, op store.Operation, cred sto
 }
 
 // finish records the token id, then moves the operation out of PENDING by
-// compare-and-swap. The JTI goes to the replay store first: if that fails the
-// operation stays PENDING (fail closed, the user may retry); if the swap loses,
-// the recorded JTI belongs to a token nobody received and simply expires.
+// compare-and-swap, in one transaction with the success audit event and the
+// credential's use: an approval is never committed without its audit record.
+// The JTI goes to the replay store first: if that fails the operation stays
+// PENDING (fail closed, the user may retry); if the swap loses, the recorded
+// JTI belongs to a token nobody received and simply expires.
 //
 // resetFailures says whether this success resets the credential's failed
 // attempts: only factors whose failures count may reset them (PowerAuth: a
 // possession-only signature neither counts nor resets knowledge failures, or a
 // stolen phone could wipe its wrong-PIN count by rejecting an operation).
-func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Credential, d Decision, ev Evidence, resetFailures bool) (Result, error) {
+func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Credential, d Decision, evidence Evidence, ev audit.Event, resetFailures bool) (Result, error) {
 	now := s.cfg.Now().UTC()
 	var token, jti string
 	var exp time.Time
 	if d == Approve {
 		var err error
-		token, jti, exp, err = s.mint(ctx, op, ev.AMR, now)
+		token, jti, exp, err = s.mint(ctx, op, evidence.AMR, now)
 		if err != nil {
 			return Result{}, err
 		}
@@ -211,7 +209,13 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 			return Result{}, fmt.Errorf("%w: replay store: %v", fault.ErrUnavailable, err)
 		}
 	}
-	updated, err := s.store.UpdateOperationFrom(ctx, op, func(o *store.Operation) error {
+	ev.Outcome, ev.Evidence = audit.Success, evidence
+	rec, err := s.audit.Prepare(ev)
+	if err != nil {
+		return Result{}, err
+	}
+	also := store.Alongside{Audit: rec, CredentialUse: store.CredentialUse{ID: cred.ID, At: now, ResetFailures: resetFailures}}
+	updated, err := s.store.UpdateOperationWith(ctx, op, also, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return stateError(*o)
 		}
@@ -230,19 +234,11 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 		return nil
 	})
 	if err != nil {
+		if !errors.Is(err, fault.ErrConflict) && !errors.Is(err, fault.ErrGone) {
+			s.audit.Failed(ctx, ev.Type, err)
+		}
 		return Result{}, err
 	}
-	// The approval is committed and its token readable by the bank; failing
-	// the request now would only make the device retry into a 409. The
-	// credential's last-used stamp is best effort.
-	_, _ = s.store.UpdateCredentialFrom(ctx, cred, func(c *store.Credential) error {
-		if resetFailures {
-			c.RecordSuccess(now)
-		} else {
-			c.LastUsedAt = &now
-		}
-		return nil
-	})
 	s.notify(ctx, updated)
 	return Result{Operation: updated, Token: token, TokenExpiresAt: exp}, nil
 }

@@ -30,6 +30,7 @@ type Store interface {
 	GetOperationByIdempotencyKey(ctx context.Context, key string) (store.Operation, error)
 	ListOperations(ctx context.Context, f store.OperationFilter) ([]store.Operation, error)
 	UpdateOperationFrom(ctx context.Context, cur store.Operation, fn func(*store.Operation) error) (store.Operation, error)
+	UpdateOperationWith(ctx context.Context, cur store.Operation, also store.Alongside, fn func(*store.Operation) error) (store.Operation, error)
 	GetCredential(ctx context.Context, id string) (store.Credential, error)
 	UpdateCredentialFrom(ctx context.Context, cur store.Credential, fn func(*store.Credential) error) (store.Credential, error)
 }

@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/glebarez/sqlite"
 	"gorm.io/gorm"
+	"gorm.io/gorm/schema"
 
 	"github.com/signet-sca/signet/store"
 )
@@ -251,5 +253,28 @@ func TestClampLimit(t *testing.T) {
 		if got := clampLimit(in); got != want {
 			t.Errorf("clampLimit(%d) = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// TestOperationColumnsCoverTheRow: the hand-written column list of the
+// one-statement swap names every column of operationRow but id and created_at,
+// in the order values() returns them, so a new column cannot be left unwritten.
+func TestOperationColumnsCoverTheRow(t *testing.T) {
+	sch, err := schema.Parse(&operationRow{}, &sync.Map{}, schema.NamingStrategy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, f := range sch.Fields {
+		if f.DBName != "id" && f.DBName != "created_at" {
+			want = append(want, f.DBName)
+		}
+	}
+	if strings.Join(operationColumns, ",") != strings.Join(want, ",") {
+		t.Fatalf("operationColumns\n  %v\nwant (operationRow's order)\n  %v", operationColumns, want)
+	}
+	var r operationRow
+	if n := len(r.values()); n != len(want) {
+		t.Fatalf("values() has %d entries for %d columns", n, len(want))
 	}
 }

@@ -446,3 +446,173 @@ func testBytes(t *testing.T, newStore NewStore) {
 		t.Errorf("nil reads back as nil=%v but empty as nil=%v: treat them alike", nilLike[0], nilLike[1])
 	}
 }
+
+// testUpdateWith: UpdateOperationWith commits the swap, the credential's use
+// and the audit event together, and none of them when the swap is lost or
+// any one of them fails.
+func testUpdateWith(t *testing.T, newStore NewStore) {
+	type fixture struct {
+		s    store.Store
+		cred store.Credential
+		op   store.Operation
+	}
+	setup := func(t *testing.T) fixture {
+		s := newStore(t)
+		u := mustUser(t, s, "a")
+		c := mustCredential(t, s, store.Credential{UserID: u.ID, FailedAttempts: 2, MaxFailedAttempts: 5})
+		o := mustOperation(t, s, store.Operation{UserID: u.ID, MaxFailedAttempts: 5, DL: []byte{1, 2, 3}})
+		return fixture{s, c, o}
+	}
+	approve := func(v *store.Operation) error {
+		if v.Status != store.OpPending {
+			return errNotPending
+		}
+		v.Status, v.Token, v.TokenJTI = store.OpApproved, "tok", "jti"
+		return nil
+	}
+	events := func(t *testing.T, s store.Store) []store.AuditEvent {
+		t.Helper()
+		evs, _, err := s.ListAudit(ctxT(t), store.AuditFilter{Limit: 1000})
+		noErr(t, "ListAudit", err)
+		return evs
+	}
+	unchanged := func(t *testing.T, f fixture) {
+		t.Helper()
+		ctx := ctxT(t)
+		c, err := f.s.GetCredential(ctx, f.cred.ID)
+		noErr(t, "GetCredential", err)
+		if c.Version != f.cred.Version || c.LastUsedAt != nil || c.FailedAttempts != f.cred.FailedAttempts {
+			t.Fatalf("credential written without its operation: Version %d LastUsedAt %v FailedAttempts %d",
+				c.Version, c.LastUsedAt, c.FailedAttempts)
+		}
+	}
+
+	t.Run("all three written", func(t *testing.T) {
+		f := setup(t)
+		ctx := ctxT(t)
+		at := base.Add(time.Minute)
+		ev := &store.AuditEvent{Time: at, Type: "operation.approve", Outcome: "success", OperationID: f.op.ID,
+			CredentialID: f.cred.ID, Evidence: []byte(`{"alg":"ES256"}`)}
+		got, err := f.s.UpdateOperationWith(ctx, f.op, store.Alongside{Audit: ev,
+			CredentialUse: store.CredentialUse{ID: f.cred.ID, At: at, ResetFailures: true}}, approve)
+		noErr(t, "UpdateOperationWith", err)
+		if got.Status != store.OpApproved || got.Version != f.op.Version+1 {
+			t.Fatalf("Status %s Version %d", got.Status, got.Version)
+		}
+		stored, err := f.s.GetOperation(ctx, f.op.ID)
+		noErr(t, "GetOperation", err)
+		sameRecord(t, "stored operation", stored, got)
+		c, err := f.s.GetCredential(ctx, f.cred.ID)
+		noErr(t, "GetCredential", err)
+		if c.LastUsedAt == nil || !c.LastUsedAt.Equal(at) || c.FailedAttempts != 0 || c.Version != f.cred.Version+1 {
+			t.Fatalf("credential use: LastUsedAt %v FailedAttempts %d Version %d", c.LastUsedAt, c.FailedAttempts, c.Version)
+		}
+		if ev.Seq == 0 || ev.ID == "" {
+			t.Fatalf("audit event not filled in: Seq %d ID %q", ev.Seq, ev.ID)
+		}
+		evs := events(t, f.s)
+		if len(evs) != 1 {
+			t.Fatalf("%d audit events, want 1", len(evs))
+		}
+		sameRecord(t, "stored audit event", evs[0], *ev)
+	})
+
+	t.Run("failures kept without reset or on a credential no longer active", func(t *testing.T) {
+		f := setup(t)
+		ctx := ctxT(t)
+		_, err := f.s.UpdateOperationWith(ctx, f.op, store.Alongside{CredentialUse: store.CredentialUse{ID: f.cred.ID, At: base}},
+			func(v *store.Operation) error { v.Text = "x"; return nil })
+		noErr(t, "UpdateOperationWith", err)
+		c, err := f.s.GetCredential(ctx, f.cred.ID)
+		noErr(t, "GetCredential", err)
+		if c.FailedAttempts != 2 || c.LastUsedAt == nil {
+			t.Fatalf("without ResetFailures: FailedAttempts %d LastUsedAt %v", c.FailedAttempts, c.LastUsedAt)
+		}
+		c, err = f.s.UpdateCredential(ctx, c.ID, func(v *store.Credential) error { v.Status = store.StatusBlocked; return nil })
+		noErr(t, "UpdateCredential", err)
+		op, err := f.s.GetOperation(ctx, f.op.ID)
+		noErr(t, "GetOperation", err)
+		_, err = f.s.UpdateOperationWith(ctx, op, store.Alongside{CredentialUse: store.CredentialUse{ID: c.ID, At: base, ResetFailures: true}}, approve)
+		noErr(t, "UpdateOperationWith", err)
+		c, err = f.s.GetCredential(ctx, f.cred.ID)
+		noErr(t, "GetCredential", err)
+		if c.FailedAttempts != 2 || c.Status != store.StatusBlocked {
+			t.Fatalf("a BLOCKED credential's failures were reset: FailedAttempts %d Status %s", c.FailedAttempts, c.Status)
+		}
+	})
+
+	t.Run("a lost swap writes nothing", func(t *testing.T) {
+		f := setup(t)
+		ctx := ctxT(t)
+		if _, err := f.s.UpdateOperation(ctx, f.op.ID, func(v *store.Operation) error { v.Status = store.OpCanceled; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		_, err := f.s.UpdateOperationWith(ctx, f.op, store.Alongside{Audit: &store.AuditEvent{Type: "operation.approve"},
+			CredentialUse: store.CredentialUse{ID: f.cred.ID, At: base, ResetFailures: true}}, approve)
+		wantErr(t, "UpdateOperationWith from a stale PENDING copy of a CANCELED operation", err, errNotPending)
+		unchanged(t, f)
+		if n := len(events(t, f.s)); n != 0 {
+			t.Fatalf("%d audit events appended by a lost swap", n)
+		}
+	})
+
+	t.Run("a lost swap retried writes once", func(t *testing.T) {
+		f := setup(t)
+		ctx := ctxT(t)
+		if _, err := f.s.UpdateOperation(ctx, f.op.ID, func(v *store.Operation) error { v.FailedAttempts = 1; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		got, err := f.s.UpdateOperationWith(ctx, f.op, store.Alongside{Audit: &store.AuditEvent{Type: "operation.approve"},
+			CredentialUse: store.CredentialUse{ID: f.cred.ID, At: base}}, func(v *store.Operation) error { calls++; return approve(v) })
+		noErr(t, "UpdateOperationWith from a stale copy", err)
+		if calls != 2 || got.FailedAttempts != 1 || got.Version != f.op.Version+2 {
+			t.Fatalf("calls %d FailedAttempts %d Version %d", calls, got.FailedAttempts, got.Version)
+		}
+		c, err := f.s.GetCredential(ctx, f.cred.ID)
+		noErr(t, "GetCredential", err)
+		if c.Version != f.cred.Version+1 {
+			t.Fatalf("credential Version %d, want %d: stamped once per attempt, not once", c.Version, f.cred.Version+1)
+		}
+		if n := len(events(t, f.s)); n != 1 {
+			t.Fatalf("%d audit events, want 1", n)
+		}
+	})
+
+	t.Run("a failing audit append undoes the swap", func(t *testing.T) {
+		f := setup(t)
+		ctx := ctxT(t)
+		first := &store.AuditEvent{Type: "x"}
+		noErr(t, "AppendAudit", f.s.AppendAudit(ctx, first))
+		_, err := f.s.UpdateOperationWith(ctx, f.op, store.Alongside{Audit: &store.AuditEvent{ID: first.ID, Type: "operation.approve"},
+			CredentialUse: store.CredentialUse{ID: f.cred.ID, At: base, ResetFailures: true}}, approve)
+		wantErr(t, "UpdateOperationWith with a duplicate audit id", err, store.ErrAlreadyExists)
+		op, err := f.s.GetOperation(ctx, f.op.ID)
+		noErr(t, "GetOperation", err)
+		sameRecord(t, "operation after the failed update", op, f.op)
+		unchanged(t, f)
+	})
+
+	t.Run("every column written", func(t *testing.T) {
+		f := setup(t)
+		ctx := ctxT(t)
+		at := base.Add(time.Hour)
+		got, err := f.s.UpdateOperationWith(ctx, f.op, store.Alongside{}, func(v *store.Operation) error {
+			*v = store.Operation{ID: v.ID, UserID: v.UserID, Type: "login", PayeeAccount: "p", PayeeName: "n", Amount: "1.00",
+				Currency: "CHF", Text: "t", Nonce: "nn", DL: []byte{9}, Status: store.OpRejected, Factors: "device_key",
+				CallbackURL: "https://cb", IdempotencyKey: "idem", FailedAttempts: 3, MaxFailedAttempts: 4, Data: []byte(`{}`),
+				ApprovedCredentialID: f.cred.ID, ApprovedAt: &at, TokenJTI: "j", Token: "t", TokenExpiresAt: &at,
+				ExpiresAt: at, UpdatedAt: at}
+			return nil
+		})
+		noErr(t, "UpdateOperationWith", err)
+		stored, err := f.s.GetOperation(ctx, f.op.ID)
+		noErr(t, "GetOperation", err)
+		sameRecord(t, "stored operation", stored, got)
+		if stored.Type != "login" || stored.IdempotencyKey != "idem" || !stored.UpdatedAt.Equal(at) {
+			t.Fatalf("not written: %+v", stored)
+		}
+	})
+}
+
+var errNotPending = errors.New("not pending")

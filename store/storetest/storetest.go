@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Outbox", testOutbox},
 		{"Applications", testApplications},
 		{"CompareAndSwap", testCompareAndSwap},
+		{"UpdateWith", testUpdateWith},
 		{"Times", testTimes},
 		{"Bytes", testBytes},
 		{"Context", testContext},
