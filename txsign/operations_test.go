@@ -243,3 +243,60 @@ func TestDecideReadsEachRecordOnce(t *testing.T) {
 		t.Fatalf("the credential's last use was not recorded: %+v", got)
 	}
 }
+
+// failingSuccessAudit fails the append of an approval's success audit event,
+// as a database refusing the audit insert (here: a duplicate id) would,
+// whichever way the approval writes it.
+type failingSuccessAudit struct {
+	store.Store
+	taken string // an existing audit event id
+}
+
+func isApproveSuccess(e *store.AuditEvent) bool {
+	return e != nil && e.Type == "operation.approve" && e.Outcome == audit.Success
+}
+
+func (f *failingSuccessAudit) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
+	if isApproveSuccess(e) {
+		e.ID = f.taken
+	}
+	return f.Store.AppendAudit(ctx, e)
+}
+
+func (f *failingSuccessAudit) UpdateOperationWith(ctx context.Context, cur store.Operation, also store.Alongside, fn func(*store.Operation) error) (store.Operation, error) {
+	if isApproveSuccess(also.Audit) {
+		also.Audit.ID = f.taken
+	}
+	return f.Store.UpdateOperationWith(ctx, cur, also, fn)
+}
+
+// TestApprovalIsNotCommittedWithoutItsAudit: when the success audit event
+// cannot be written, the operation stays PENDING with no token and the
+// credential's use is not stamped (one transaction).
+func TestApprovalIsNotCommittedWithoutItsAudit(t *testing.T) {
+	clk := newClock()
+	st := &failingSuccessAudit{Store: sqltest.OpenSQLite(t)}
+	svc, u, cred := approvalFixture(t, clk, st)
+	ctx := context.Background()
+	first := &store.AuditEvent{Type: "marker"}
+	if err := st.Store.AppendAudit(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	st.taken = first.ID
+	op, _, err := svc.Create(ctx, "bank", payment(u.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Decide(ctx, txsign.Attempt{OperationID: op.ID, CredentialID: cred.ID, Decision: txsign.Approve,
+		Verify: func(store.Operation, store.Credential) (txsign.Evidence, error) { return txsign.Evidence{}, nil }})
+	if err == nil {
+		t.Fatal("Decide succeeded although its audit event was refused")
+	}
+	got, _ := st.GetOperation(ctx, op.ID)
+	if got.Status != store.OpPending || got.Token != "" {
+		t.Fatalf("operation %s with token %q after its audit failed, want PENDING and no token", got.Status, got.Token)
+	}
+	if c, _ := st.GetCredential(ctx, cred.ID); c.LastUsedAt != nil || c.Version != cred.Version {
+		t.Fatalf("credential stamped by an approval that did not commit: %+v", c)
+	}
+}
