@@ -63,14 +63,14 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 		return err
 	}
 	if err := l.store.AppendAudit(ctx, rec); err != nil {
-		l.Failed(ctx, e.Type, err)
+		l.logger.ErrorContext(ctx, "audit append failed", "type", e.Type, "err", err)
 		return err
 	}
 	return nil
 }
 
-// Prepare returns the stored form of e, for a caller that appends it in its
-// own transaction (store.Alongside) and reports a failure with Failed.
+// Prepare returns the stored form of e, for a caller that appends it in the
+// transaction of its own write (store.Alongside).
 func (l *Log) Prepare(e Event) (*store.AuditEvent, error) {
 	var ev []byte
 	if e.Evidence != nil {
@@ -84,9 +84,4 @@ func (l *Log) Prepare(e Event) (*store.AuditEvent, error) {
 		ID: uuid.NewString(), Time: l.now().UTC(), Type: e.Type, Outcome: e.Outcome, Reason: e.Reason,
 		Actor: e.Actor, UserID: e.UserID, OperationID: e.OperationID, CredentialID: e.CredentialID, Evidence: ev,
 	}, nil
-}
-
-// Failed logs that an event of type typ could not be appended.
-func (l *Log) Failed(ctx context.Context, typ string, err error) {
-	l.logger.ErrorContext(ctx, "audit append failed", "type", typ, "err", err)
 }

@@ -61,6 +61,9 @@ type Store interface {
 
 	// Operations. IdempotencyKey, when set, is unique; ErrAlreadyExists.
 	CreateOperation(ctx context.Context, o *Operation) error
+	// CreateOperationWith is CreateOperation that writes also in the same
+	// transaction (an operation is created with its audit event or not at all).
+	CreateOperationWith(ctx context.Context, o *Operation, also Alongside) error
 	GetOperation(ctx context.Context, id string) (Operation, error)
 	GetOperationByIdempotencyKey(ctx context.Context, key string) (Operation, error)
 	ListOperations(ctx context.Context, f OperationFilter) ([]Operation, error)
@@ -352,8 +355,8 @@ type OutboxEvent struct {
 	Version       int64
 }
 
-// Alongside is what UpdateOperationWith writes in the transaction of the
-// operation's swap.
+// Alongside is what CreateOperationWith and UpdateOperationWith write in the
+// transaction of the operation's insert or swap.
 type Alongside struct {
 	// CredentialUse, when its ID is set, stamps the credential's LastUsedAt
 	// and bumps its Version.

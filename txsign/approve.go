@@ -234,9 +234,6 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 		return nil
 	})
 	if err != nil {
-		if !errors.Is(err, fault.ErrConflict) && !errors.Is(err, fault.ErrGone) {
-			s.audit.Failed(ctx, ev.Type, err)
-		}
 		return Result{}, err
 	}
 	s.notify(ctx, updated)

@@ -25,7 +25,7 @@ import (
 // Store is the part of store.Store the operation and approval services use.
 type Store interface {
 	GetUser(ctx context.Context, id string) (store.User, error)
-	CreateOperation(ctx context.Context, o *store.Operation) error
+	CreateOperationWith(ctx context.Context, o *store.Operation, also store.Alongside) error
 	GetOperation(ctx context.Context, id string) (store.Operation, error)
 	GetOperationByIdempotencyKey(ctx context.Context, key string) (store.Operation, error)
 	ListOperations(ctx context.Context, f store.OperationFilter) ([]store.Operation, error)
@@ -217,7 +217,13 @@ func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (st
 	}
 	dl := ComputeDL(dlInput(op))
 	op.DL = dl[:]
-	if err := s.store.CreateOperation(ctx, &op); err != nil {
+	rec, err := s.audit.Prepare(audit.Event{Type: "operation.create", Outcome: audit.Success, Actor: actor,
+		UserID: op.UserID, OperationID: op.ID, Evidence: map[string]any{"dl_inputs": dlInput(op), "dl": EncodeDigest(dl)}})
+	if err != nil {
+		return store.Operation{}, false, err
+	}
+	// The operation and its audit event are one write: none exists without the other.
+	if err := s.store.CreateOperationWith(ctx, &op, store.Alongside{Audit: rec}); err != nil {
 		if errors.Is(err, store.ErrNotFound) { // the foreign key to users: one round trip instead of a lookup first
 			return store.Operation{}, false, fault.Invalid("user_id", "no such user")
 		}
@@ -226,10 +232,6 @@ func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (st
 				return s.sameRequest(ctx, first, n)
 			}
 		}
-		return store.Operation{}, false, err
-	}
-	if err := s.audit.Record(ctx, audit.Event{Type: "operation.create", Outcome: audit.Success, Actor: actor,
-		UserID: op.UserID, OperationID: op.ID, Evidence: map[string]any{"dl_inputs": dlInput(op), "dl": EncodeDigest(dl)}}); err != nil {
 		return store.Operation{}, false, err
 	}
 	s.notify(ctx, op)

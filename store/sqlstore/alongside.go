@@ -10,24 +10,47 @@ import (
 	"github.com/signet-sca/signet/store"
 )
 
+// CreateOperationWith is CreateOperation that also writes also, atomically
+// (one statement on PostgreSQL, one transaction on SQLite).
+func (s *Store) CreateOperationWith(ctx context.Context, o *store.Operation, also store.Alongside) error {
+	const op = "create operation"
+	rec := *o
+	if rec.ID == "" {
+		rec.ID = newID()
+	}
+	rec.CreatedAt = s.stamp(rec.CreatedAt)
+	if rec.UpdatedAt.IsZero() {
+		rec.UpdatedAt = rec.CreatedAt
+	}
+	rec.Version = 1
+	r := toOperationRow(&rec)
+	use, ev := s.alongside(also)
+	var err error
+	if s.dialect == DialectPostgres {
+		var q strings.Builder
+		q.WriteString("WITH op AS (INSERT INTO operations (id, created_at, " + strings.Join(operationColumns, ", ") + ") VALUES (?, ?")
+		q.WriteString(strings.Repeat(", ?", len(operationColumns)) + ") RETURNING id)")
+		_, err = s.writeAlongside(ctx, op, &q, append([]any{r.ID, r.CreatedAt}, r.values()...), use, ev)
+	} else {
+		_, err = s.inTx(ctx, op, func(tx *gorm.DB) (bool, error) { return true, tx.Create(&r).Error }, use, ev)
+	}
+	if err != nil {
+		return err
+	}
+	*o = r.record()
+	if ev != nil {
+		*also.Audit = ev.record()
+	}
+	return nil
+}
+
 // UpdateOperationWith is UpdateOperationFrom whose swap also stamps the
 // credential's use and appends the audit event, atomically. On PostgreSQL the
 // three writes are one statement (data-modifying CTEs: one round trip, one
 // commit, one WAL flush instead of three); on SQLite one transaction.
 func (s *Store) UpdateOperationWith(ctx context.Context, cur store.Operation, also store.Alongside, fn func(*store.Operation) error) (store.Operation, error) {
 	const op = "update operation"
-	var ev *auditRow
-	if also.Audit != nil {
-		rec := *also.Audit
-		if rec.ID == "" {
-			rec.ID = newID()
-		}
-		rec.Time = s.stamp(rec.Time)
-		r := toAuditRow(&rec)
-		ev = &r
-	}
-	use := also.CredentialUse
-	use.At = s.stamp(use.At)
+	use, ev := s.alongside(also)
 	id := cur.ID
 	got, err := casLoop(ctx, s, op, &cur, fn,
 		func(ctx context.Context) (store.Operation, error) { return s.GetOperation(ctx, id) },
@@ -39,14 +62,43 @@ func (s *Store) UpdateOperationWith(ctx context.Context, cur store.Operation, al
 			r := toOperationRow(next)
 			*next = r.record()
 			if s.dialect == DialectPostgres {
-				return s.swapOperationPostgres(ctx, op, &r, old.Version, use, ev)
+				var q strings.Builder
+				q.WriteString("WITH op AS (UPDATE operations SET ")
+				for i, c := range operationColumns {
+					if i > 0 {
+						q.WriteString(", ")
+					}
+					q.WriteString(c + " = ?")
+				}
+				q.WriteString(" WHERE id = ? AND version = ? RETURNING id)")
+				return s.writeAlongside(ctx, op, &q, append(r.values(), r.ID, old.Version), use, ev)
 			}
-			return s.swapOperationTx(ctx, op, &r, old.Version, use, ev)
+			return s.inTx(ctx, op, func(tx *gorm.DB) (bool, error) {
+				res := tx.Model(&r).Where("id = ? AND version = ?", r.ID, old.Version).Select("*").Omit("id", "created_at").Updates(&r)
+				return res.RowsAffected == 1, res.Error
+			}, use, ev)
 		})
 	if err == nil && ev != nil {
 		*also.Audit = ev.record()
 	}
 	return got, err
+}
+
+// alongside fills in what the store assigns: the audit event's ID and Time
+// (as AppendAudit) and the use's time.
+func (s *Store) alongside(also store.Alongside) (store.CredentialUse, *auditRow) {
+	use := also.CredentialUse
+	use.At = s.stamp(use.At)
+	if also.Audit == nil {
+		return use, nil
+	}
+	rec := *also.Audit
+	if rec.ID == "" {
+		rec.ID = newID()
+	}
+	rec.Time = s.stamp(rec.Time)
+	r := toAuditRow(&rec)
+	return use, &r
 }
 
 // operationColumns are the columns a swap writes (all but id and created_at),
@@ -73,22 +125,13 @@ func (r *auditRow) values() []any {
 	return []any{r.ID, r.Time, r.Type, r.Outcome, r.Reason, r.Actor, r.UserID, r.OperationID, r.CredentialID, r.Evidence}
 }
 
-// swapOperationPostgres: the swap, the credential stamp and the audit insert
-// as one statement. The later CTEs act only on the row the swap returned, so
-// a lost swap (0 rows) writes nothing. The audit insert takes the shared
-// advisory lock as AppendAudit does.
-func (s *Store) swapOperationPostgres(ctx context.Context, op string, r *operationRow, version int64, use store.CredentialUse, ev *auditRow) (int64, error) {
-	var q strings.Builder
-	args := make([]any, 0, len(operationColumns)+20)
-	q.WriteString("WITH op AS (UPDATE operations SET ")
-	for i, c := range operationColumns {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString(c + " = ?")
-	}
-	q.WriteString(" WHERE id = ? AND version = ? RETURNING id)")
-	args = append(append(args, r.values()...), r.ID, version)
+// writeAlongside completes q, a statement that starts with a CTE named op
+// writing the operation and returning its id, with the credential use and the
+// audit insert, and runs it. The later CTEs act only on the row op returned,
+// so when op writes nothing (a lost swap) nothing is written. The audit insert
+// takes the shared advisory lock as AppendAudit does. It reports the
+// operation rows written (0 or 1) and sets ev.Seq.
+func (s *Store) writeAlongside(ctx context.Context, op string, q *strings.Builder, args []any, use store.CredentialUse, ev *auditRow) (int64, error) {
 	if use.ID != "" {
 		q.WriteString(", used AS (" + credentialUseSQL + " AND EXISTS (SELECT 1 FROM op))")
 		args = append(args, newTime(use.At), use.ResetFailures, use.ID)
@@ -114,17 +157,18 @@ func (s *Store) swapOperationPostgres(ctx context.Context, op string, r *operati
 	return n, nil
 }
 
-// errLostSwap rolls back swapOperationTx's transaction.
-var errLostSwap = errors.New("lost swap")
+// errNotWritten rolls back inTx's transaction.
+var errNotWritten = errors.New("operation not written")
 
-func (s *Store) swapOperationTx(ctx context.Context, op string, r *operationRow, version int64, use store.CredentialUse, ev *auditRow) (int64, error) {
+// inTx runs write (which reports whether it wrote the operation), then the
+// credential use and the audit insert, in one transaction; nothing is
+// committed unless all of them are.
+func (s *Store) inTx(ctx context.Context, op string, write func(tx *gorm.DB) (bool, error), use store.CredentialUse, ev *auditRow) (int64, error) {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(r).Where("id = ? AND version = ?", r.ID, version).Select("*").Omit("id", "created_at").Updates(r)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected != 1 {
-			return errLostSwap
+		if ok, err := write(tx); err != nil {
+			return err
+		} else if !ok {
+			return errNotWritten
 		}
 		if use.ID != "" {
 			if err := tx.Exec(credentialUseSQL, newTime(use.At), use.ResetFailures, use.ID).Error; err != nil {
@@ -144,7 +188,7 @@ func (s *Store) swapOperationTx(ctx context.Context, op string, r *operationRow,
 		return nil
 	})
 	switch {
-	case errors.Is(err, errLostSwap):
+	case errors.Is(err, errNotWritten):
 		return 0, nil
 	case err != nil:
 		return 0, s.fail(ctx, op, err)

@@ -447,7 +447,8 @@ func testBytes(t *testing.T, newStore NewStore) {
 	}
 }
 
-// testUpdateWith: UpdateOperationWith commits the swap, the credential's use
+// testUpdateWith: CreateOperationWith commits the insert and the audit
+// event together; UpdateOperationWith commits the swap, the credential's use
 // and the audit event together, and none of them when the swap is lost or
 // any one of them fails.
 func testUpdateWith(t *testing.T, newStore NewStore) {
@@ -591,6 +592,47 @@ func testUpdateWith(t *testing.T, newStore NewStore) {
 		noErr(t, "GetOperation", err)
 		sameRecord(t, "operation after the failed update", op, f.op)
 		unchanged(t, f)
+	})
+
+	t.Run("create with the audit event", func(t *testing.T) {
+		f := setup(t)
+		ctx := ctxT(t)
+		ev := &store.AuditEvent{Type: "operation.create", Outcome: "success", Time: base}
+		o := store.Operation{UserID: f.op.UserID, Type: "payment", Status: store.OpPending, IdempotencyKey: "k1",
+			DL: []byte{7}, ExpiresAt: base.Add(time.Minute), CreatedAt: base}
+		noErr(t, "CreateOperationWith", f.s.CreateOperationWith(ctx, &o, store.Alongside{Audit: ev}))
+		if o.ID == "" || o.Version != 1 || ev.Seq == 0 {
+			t.Fatalf("ID %q Version %d audit Seq %d", o.ID, o.Version, ev.Seq)
+		}
+		stored, err := f.s.GetOperation(ctx, o.ID)
+		noErr(t, "GetOperation", err)
+		sameRecord(t, "stored operation", stored, o)
+		evs := events(t, f.s)
+		if len(evs) != 1 {
+			t.Fatalf("%d audit events, want 1", len(evs))
+		}
+		sameRecord(t, "stored audit event", evs[0], *ev)
+
+		// Refused inserts append no audit event.
+		dup := o
+		dup.ID = ""
+		err = f.s.CreateOperationWith(ctx, &dup, store.Alongside{Audit: &store.AuditEvent{Type: "operation.create"}})
+		wantErr(t, "CreateOperationWith with a used idempotency key", err, store.ErrAlreadyExists)
+		orphan := store.Operation{UserID: "00000000-0000-4000-8000-000000000000", Type: "payment", Status: store.OpPending,
+			ExpiresAt: base.Add(time.Minute)}
+		err = f.s.CreateOperationWith(ctx, &orphan, store.Alongside{Audit: &store.AuditEvent{Type: "operation.create"}})
+		wantErr(t, "CreateOperationWith for an unknown user", err, store.ErrNotFound)
+		if n := len(events(t, f.s)); n != 1 {
+			t.Fatalf("%d audit events after two refused creates, want 1", n)
+		}
+
+		// A refused audit event leaves no operation.
+		lost := store.Operation{ID: "11111111-1111-4111-8111-111111111111", UserID: f.op.UserID, Type: "payment",
+			Status: store.OpPending, ExpiresAt: base.Add(time.Minute)}
+		err = f.s.CreateOperationWith(ctx, &lost, store.Alongside{Audit: &store.AuditEvent{ID: ev.ID, Type: "operation.create"}})
+		wantErr(t, "CreateOperationWith with a duplicate audit id", err, store.ErrAlreadyExists)
+		_, err = f.s.GetOperation(ctx, lost.ID)
+		wantErr(t, "GetOperation of an operation whose audit event was refused", err, store.ErrNotFound)
 	})
 
 	t.Run("every column written", func(t *testing.T) {
