@@ -280,7 +280,9 @@ func (s *Service) reservePasscodeTry(ctx context.Context, userID string) (store.
 
 // settlePasscode resolves a reserved try: right resets the count (and
 // refreshes an outdated verifier), wrong keeps it and locks at the maximum,
-// unchecked refunds it.
+// unchecked refunds it. The count at a wrong try's settlement includes tries
+// still in flight; one of those later refunded (its passkey failed) does not
+// undo the lock, which errs on the locked side.
 func (s *Service) settlePasscode(ctx context.Context, userID string, o passcodeOutcome, p Passcode, rehash bool) {
 	var fresh []byte
 	if o == passcodeRight && rehash {

@@ -278,3 +278,28 @@ func TestOperationColumnsCoverTheRow(t *testing.T) {
 		t.Fatalf("values() has %d entries for %d columns", n, len(want))
 	}
 }
+
+// TestSelectColumnsCoverTheRows: the hand-written reads select every column
+// of their row structs, in field order, with one scan destination each.
+func TestSelectColumnsCoverTheRows(t *testing.T) {
+	for _, c := range []struct {
+		row     any
+		columns []string
+		dests   int
+	}{
+		{&operationRow{}, operationSelect, len((&operationRow{}).dests())},
+		{&credentialRow{}, credentialSelect, len((&credentialRow{}).dests())},
+	} {
+		sch, err := schema.Parse(c.row, &sync.Map{}, schema.NamingStrategy{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, f := range sch.Fields {
+			want = append(want, f.DBName)
+		}
+		if strings.Join(c.columns, ",") != strings.Join(want, ",") || c.dests != len(want) {
+			t.Fatalf("%s: columns\n  %v (%d destinations)\nwant\n  %v", sch.Table, c.columns, c.dests, want)
+		}
+	}
+}

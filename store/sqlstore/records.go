@@ -79,11 +79,6 @@ func (s *Store) CreateCredential(ctx context.Context, c *store.Credential) error
 	return nil
 }
 
-// GetCredential returns the credential with id, or store.ErrNotFound.
-func (s *Store) GetCredential(ctx context.Context, id string) (store.Credential, error) {
-	return take[credentialRow](ctx, s, "get credential", "id = ?", id)
-}
-
 // GetCredentialByLookupKey returns the credential of kind with key.
 func (s *Store) GetCredentialByLookupKey(ctx context.Context, kind store.CredentialKind, key string) (store.Credential, error) {
 	if key == "" {
@@ -149,11 +144,6 @@ func (s *Store) CreateOperation(ctx context.Context, o *store.Operation) error {
 	}
 	*o = r.record()
 	return nil
-}
-
-// GetOperation returns the operation with id, or store.ErrNotFound.
-func (s *Store) GetOperation(ctx context.Context, id string) (store.Operation, error) {
-	return take[operationRow](ctx, s, "get operation", "id = ?", id)
 }
 
 // GetOperationByIdempotencyKey returns the operation created with key.

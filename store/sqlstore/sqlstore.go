@@ -51,6 +51,8 @@ const (
 // Store is a store.Store on SQLite or PostgreSQL.
 type Store struct {
 	db       *gorm.DB
+	sql      *sql.DB
+	queries  queries
 	dialect  string
 	now      func() time.Time
 	attempts int
@@ -160,7 +162,7 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		sqlDB.SetMaxIdleConns(o.maxOpenConns)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	s := &Store{db: db, dialect: dialect, now: o.now, attempts: o.attempts}
+	s := &Store{db: db, sql: sqlDB, queries: newQueries(dialect), dialect: dialect, now: o.now, attempts: o.attempts}
 	if err := s.Ping(ctx); err != nil {
 		_ = sqlDB.Close()
 		return nil, err
