@@ -65,6 +65,10 @@ type Store interface {
 	// transaction (an operation is created with its audit event or not at all).
 	CreateOperationWith(ctx context.Context, o *Operation, also Alongside) error
 	GetOperation(ctx context.Context, id string) (Operation, error)
+	// GetOperationWithCredential reads both in one round trip: ErrNotFound
+	// when the operation does not exist, a zero Credential (ID "") when the
+	// credential does not.
+	GetOperationWithCredential(ctx context.Context, opID, credID string) (Operation, Credential, error)
 	GetOperationByIdempotencyKey(ctx context.Context, key string) (Operation, error)
 	ListOperations(ctx context.Context, f OperationFilter) ([]Operation, error)
 	UpdateOperation(ctx context.Context, id string, fn func(*Operation) error) (Operation, error)

@@ -87,7 +87,7 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 		}
 		return Result{}, public
 	}
-	op, err := s.Get(ctx, a.OperationID)
+	op, cred, err := s.getWithCredential(ctx, a.OperationID, a.CredentialID)
 	if err != nil {
 		if errors.Is(err, fault.ErrNotFound) {
 			return fail("unknown operation", nil, err)
@@ -95,18 +95,13 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 		return Result{}, err
 	}
 	ev.UserID = op.UserID
-	if op.Status != store.OpPending {
+	switch {
+	case op.Status != store.OpPending:
 		return fail("operation is "+string(op.Status), nil, stateError(op))
-	}
-	if !store.ValidID(a.CredentialID) {
+	case !store.ValidID(a.CredentialID):
 		return fail("malformed credential id", nil, fault.ErrUnauthenticated)
-	}
-	cred, err := s.store.GetCredential(ctx, a.CredentialID)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return fail("unknown credential", nil, fault.ErrUnauthenticated)
-		}
-		return Result{}, err
+	case cred.ID == "":
+		return fail("unknown credential", nil, fault.ErrUnauthenticated)
 	}
 	switch {
 	case cred.UserID != op.UserID:

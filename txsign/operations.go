@@ -27,6 +27,7 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (store.User, error)
 	CreateOperationWith(ctx context.Context, o *store.Operation, also store.Alongside) error
 	GetOperation(ctx context.Context, id string) (store.Operation, error)
+	GetOperationWithCredential(ctx context.Context, opID, credID string) (store.Operation, store.Credential, error)
 	GetOperationByIdempotencyKey(ctx context.Context, key string) (store.Operation, error)
 	ListOperations(ctx context.Context, f store.OperationFilter) ([]store.Operation, error)
 	UpdateOperationFrom(ctx context.Context, cur store.Operation, fn func(*store.Operation) error) (store.Operation, error)
@@ -268,6 +269,28 @@ func (s *Service) Get(ctx context.Context, id string) (store.Operation, error) {
 		return store.Operation{}, err
 	}
 	return s.expireIfDue(ctx, op)
+}
+
+// getWithCredential is Get that also reads credential credID in the same
+// round trip when credID is well formed; an unknown or malformed one comes
+// back as a zero Credential.
+func (s *Service) getWithCredential(ctx context.Context, id, credID string) (store.Operation, store.Credential, error) {
+	if !store.ValidID(credID) {
+		op, err := s.Get(ctx, id)
+		return op, store.Credential{}, err
+	}
+	if !store.ValidID(id) {
+		return store.Operation{}, store.Credential{}, fault.Invalid("id", "is not a valid identifier")
+	}
+	op, cred, err := s.store.GetOperationWithCredential(ctx, id, credID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Operation{}, store.Credential{}, fmt.Errorf("%w: operation", fault.ErrNotFound)
+	}
+	if err != nil {
+		return store.Operation{}, store.Credential{}, err
+	}
+	op, err = s.expireIfDue(ctx, op)
+	return op, cred, err
 }
 
 // List lists operations of a user, optionally by status.

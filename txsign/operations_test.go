@@ -196,30 +196,43 @@ func TestListAppliesExpiryToTheUsersOperationsOnly(t *testing.T) {
 type countingReads struct {
 	store.Store
 	ops, creds atomic.Int32
+	trips      atomic.Int32 // read round trips
 }
 
 func (c *countingReads) GetOperation(ctx context.Context, id string) (store.Operation, error) {
 	c.ops.Add(1)
+	c.trips.Add(1)
 	return c.Store.GetOperation(ctx, id)
+}
+
+func (c *countingReads) GetOperationWithCredential(ctx context.Context, opID, credID string) (store.Operation, store.Credential, error) {
+	c.ops.Add(1)
+	c.creds.Add(1)
+	c.trips.Add(1)
+	return c.Store.GetOperationWithCredential(ctx, opID, credID)
 }
 
 func (c *countingReads) GetCredential(ctx context.Context, id string) (store.Credential, error) {
 	c.creds.Add(1)
+	c.trips.Add(1)
 	return c.Store.GetCredential(ctx, id)
 }
 
 func (c *countingReads) UpdateOperation(ctx context.Context, id string, fn func(*store.Operation) error) (store.Operation, error) {
 	c.ops.Add(1)
+	c.trips.Add(1)
 	return c.Store.UpdateOperation(ctx, id, fn)
 }
 
 func (c *countingReads) UpdateCredential(ctx context.Context, id string, fn func(*store.Credential) error) (store.Credential, error) {
 	c.creds.Add(1)
+	c.trips.Add(1)
 	return c.Store.UpdateCredential(ctx, id, fn)
 }
 
 // TestDecideReadsEachRecordOnce: an uncontended approval reads the operation
-// and the credential once each; the compare-and-swaps start from those copies.
+// and the credential once each, in one round trip; the compare-and-swaps start
+// from those copies.
 func TestDecideReadsEachRecordOnce(t *testing.T) {
 	clk := newClock()
 	st := &countingReads{Store: sqltest.OpenSQLite(t)}
@@ -236,8 +249,8 @@ func TestDecideReadsEachRecordOnce(t *testing.T) {
 	if err != nil || res.Operation.Status != store.OpApproved {
 		t.Fatalf("Decide: %v %v", res.Operation.Status, err)
 	}
-	if n, m := st.ops.Load(), st.creds.Load(); n != 1 || m != 1 {
-		t.Fatalf("one approval read the operation %d times and the credential %d times, want once each", n, m)
+	if n, m, r := st.ops.Load(), st.creds.Load(), st.trips.Load(); n != 1 || m != 1 || r != 1 {
+		t.Fatalf("one approval read the operation %d times and the credential %d times in %d round trips, want once each in one", n, m, r)
 	}
 	if got, _ := st.Store.GetCredential(ctx, cred.ID); got.LastUsedAt == nil || got.Version != cred.Version+1 {
 		t.Fatalf("the credential's last use was not recorded: %+v", got)
@@ -298,5 +311,29 @@ func TestApprovalIsNotCommittedWithoutItsAudit(t *testing.T) {
 	}
 	if c, _ := st.GetCredential(ctx, cred.ID); c.LastUsedAt != nil || c.Version != cred.Version {
 		t.Fatalf("credential stamped by an approval that did not commit: %+v", c)
+	}
+}
+
+// TestSigningDataReadsInOneRoundTrip: the operation and the credential a
+// device's signing-data request checks come back in one read.
+func TestSigningDataReadsInOneRoundTrip(t *testing.T) {
+	clk := newClock()
+	st := &countingReads{Store: sqltest.OpenSQLite(t)}
+	svc, u, cred := approvalFixture(t, clk, st)
+	ctx := context.Background()
+	op, _, err := svc.Create(ctx, "bank", payment(u.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.trips.Store(0)
+	got, err := svc.SigningData(ctx, op.ID, cred.ID)
+	if err != nil || got.ID != op.ID {
+		t.Fatalf("SigningData: %v %v", got.ID, err)
+	}
+	if n := st.trips.Load(); n != 1 {
+		t.Fatalf("signing data took %d read round trips, want 1", n)
+	}
+	if _, err := svc.SigningData(ctx, op.ID, uuid.NewString()); !errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("SigningData for an unknown credential: %v", err)
 	}
 }

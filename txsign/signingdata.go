@@ -2,7 +2,6 @@ package txsign
 
 import (
 	"context"
-	"errors"
 
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/fault"
@@ -13,20 +12,19 @@ import (
 // Only an ACTIVE credential of the operation's own user may read it; every
 // other case is the same authentication failure, with the cause audited.
 func (s *Service) SigningData(ctx context.Context, opID, credID string) (store.Operation, error) {
-	op, err := s.Get(ctx, opID)
+	op, cred, err := s.getWithCredential(ctx, opID, credID)
 	if err != nil {
 		return store.Operation{}, err
 	}
 	reason := ""
-	if !store.ValidID(credID) {
+	switch {
+	case !store.ValidID(credID):
 		reason = "malformed credential id"
-	} else if cred, cerr := s.store.GetCredential(ctx, credID); errors.Is(cerr, store.ErrNotFound) {
+	case cred.ID == "":
 		reason = "unknown credential"
-	} else if cerr != nil {
-		return store.Operation{}, cerr
-	} else if cred.UserID != op.UserID {
+	case cred.UserID != op.UserID:
 		reason = "credential belongs to another user"
-	} else if cred.Status != store.StatusActive {
+	case cred.Status != store.StatusActive:
 		reason = "credential is " + string(cred.Status)
 	}
 	if reason != "" {

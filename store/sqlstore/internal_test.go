@@ -303,3 +303,14 @@ func TestSelectColumnsCoverTheRows(t *testing.T) {
 		}
 	}
 }
+
+func TestPGBind(t *testing.T) {
+	at := time.Date(2030, 1, 2, 3, 4, 5, 6789, time.FixedZone("x", 3600))
+	q, args := pgBind("UPDATE t SET a = ?, b = ? WHERE id = ? AND v = ?", []any{"s", newTime(at), dbTime{}, int64(3)})
+	if q != "UPDATE t SET a = $1, b = $2 WHERE id = $3 AND v = $4" {
+		t.Fatalf("query %q", q)
+	}
+	if len(args) != 4 || args[0] != "s" || args[1] != utc(at) || args[2] != nil || args[3] != int64(3) {
+		t.Fatalf("args %#v", args)
+	}
+}

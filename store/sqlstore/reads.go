@@ -75,14 +75,55 @@ func (s *Store) GetCredential(ctx context.Context, id string) (store.Credential,
 	return r.record(), nil
 }
 
+// GetOperationWithCredential reads an operation and a credential in one
+// round trip (a left join on the credential's id). ErrNotFound means no such
+// operation; a missing credential comes back as a zero Credential.
+func (s *Store) GetOperationWithCredential(ctx context.Context, opID, credID string) (store.Operation, store.Credential, error) {
+	const op = "get operation with credential"
+	var o operationRow
+	var c credentialRow
+	err := s.sql.QueryRowContext(ctx, s.queries.operationWithCredential, opID, credID).Scan(append(o.dests(), c.dests()...)...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Operation{}, store.Credential{}, fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
+	}
+	if err != nil {
+		return store.Operation{}, store.Credential{}, s.fail(ctx, op, err)
+	}
+	if c.ID == "" {
+		return o.record(), store.Credential{}, nil
+	}
+	return o.record(), c.record(), nil
+}
+
 // queries are the hand-written statements, in the store's dialect.
 type queries struct {
-	operationByID, credentialByID string
+	operationByID, credentialByID, operationWithCredential string
 }
 
 func newQueries(dialect string) queries {
+	first, second := "?1", "?2" // numbered: the credential's comes first in the text
+	if dialect == DialectPostgres {
+		first, second = "$1", "$2"
+	}
+	cols := make([]string, 0, len(operationSelect)+len(credentialSelect))
+	for _, c := range operationSelect {
+		cols = append(cols, "o."+c)
+	}
+	for _, c := range credentialSelect {
+		// The join's NULLs for a missing credential, where the column is NOT NULL.
+		switch c {
+		case "id", "user_id", "kind", "status", "block_reason", "label", "lookup_key":
+			cols = append(cols, "coalesce(c."+c+", '')")
+		case "failed_attempts", "max_failed_attempts", "counter", "version":
+			cols = append(cols, "coalesce(c."+c+", 0)")
+		default: // bytes and times: nil and NULL already
+			cols = append(cols, "c."+c)
+		}
+	}
 	return queries{
 		operationByID:  byIDQuery(dialect, "operations", operationSelect),
 		credentialByID: byIDQuery(dialect, "credentials", credentialSelect),
+		operationWithCredential: "SELECT " + strings.Join(cols, ", ") +
+			" FROM operations o LEFT JOIN credentials c ON c.id = " + second + " WHERE o.id = " + first,
 	}
 }

@@ -81,6 +81,31 @@ func testUsers(t *testing.T, newStore NewStore) {
 	})
 }
 
+// testOperationWithCredential: the one-round-trip read returns what the two
+// reads return.
+func testOperationWithCredential(t *testing.T, newStore NewStore) {
+	s := newStore(t)
+	ctx := ctxT(t)
+	u := mustUser(t, s, "a")
+	at := base.Add(time.Minute)
+	c := mustCredential(t, s, store.Credential{UserID: u.ID, Label: "l", LookupKey: "k", PublicKey: []byte{1}, Counter: 4,
+		FailedAttempts: 1, MaxFailedAttempts: 5, Device: []byte(`{}`), CreatedAt: base, ActivatedAt: &at})
+	o := mustOperation(t, s, store.Operation{UserID: u.ID, DL: []byte{2}, Amount: "1.00", Currency: "EUR"})
+
+	gotO, gotC, err := s.GetOperationWithCredential(ctx, o.ID, c.ID)
+	noErr(t, "GetOperationWithCredential", err)
+	sameRecord(t, "operation", gotO, o)
+	sameRecord(t, "credential", gotC, c)
+
+	gotO, gotC, err = s.GetOperationWithCredential(ctx, o.ID, "00000000-0000-4000-8000-000000000000")
+	noErr(t, "GetOperationWithCredential of an unknown credential", err)
+	sameRecord(t, "operation", gotO, o)
+	sameRecord(t, "unknown credential", gotC, store.Credential{})
+
+	_, _, err = s.GetOperationWithCredential(ctx, "00000000-0000-4000-8000-000000000000", c.ID)
+	wantErr(t, "GetOperationWithCredential of an unknown operation", err, store.ErrNotFound)
+}
+
 func testCredentials(t *testing.T, newStore NewStore) {
 	t.Run("unknown user", func(t *testing.T) {
 		s := newStore(t)

@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Users", testUsers},
 		{"Credentials", testCredentials},
 		{"Operations", testOperations},
+		{"OperationWithCredential", testOperationWithCredential},
 		{"Audit", testAudit},
 		{"SigningKeys", testSigningKeys},
 		{"Ceremonies", testCeremonies},
