@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	_ "github.com/glebarez/go-sqlite"  // single-row update bound in embedded mode
@@ -91,13 +92,28 @@ func rowUpdate(ctx context.Context, pgURL string) (time.Duration, error) {
 	return d, failed
 }
 
+// per is the cost of one call of fn: the median of the means of five rounds
+// of n/5 calls each, after a warm-up, so that one stall (a GC pause, an fsync
+// queued behind another process's I/O) does not move the bound.
 func per(n int, fn func() error) time.Duration {
 	for i := 0; i < n/10+1; i++ {
 		_ = fn()
 	}
-	start := time.Now()
-	for i := 0; i < n; i++ {
-		_ = fn()
+	const rounds = 5
+	each := max(n/rounds, 1)
+	means := make([]time.Duration, rounds)
+	for r := range means {
+		start := time.Now()
+		for i := 0; i < each; i++ {
+			_ = fn()
+		}
+		means[r] = time.Since(start) / time.Duration(each)
 	}
-	return time.Since(start) / time.Duration(n)
+	return median(means)
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
