@@ -32,6 +32,12 @@ type Client struct {
 	// Persist, when set, is called whenever the state changes before a request goes out (the counter moved,
 	// a token was created), so that a crash never makes the device reuse a counter value.
 	Persist func(*State) error
+	// RememberPIN keeps the knowledge key a PIN unlocked in memory, per State,
+	// so the PBKDF2 stretching (10,000 rounds, about 2 ms) runs once per PIN
+	// instead of at every signature. For load generators (signet bench), whose
+	// simulated phones would otherwise spend the server machine's CPU; an app
+	// asks for the PIN, and stretches it, at every signature.
+	RememberPIN bool
 
 	mu   sync.Mutex
 	temp map[string]tempKey

@@ -121,6 +121,45 @@ func TestOfflineCodeRefusesForgedQR(t *testing.T) {
 	}
 }
 
+// TestRememberPIN: with RememberPIN the knowledge key a PIN unlocked is kept
+// for that PIN and that encrypted key only, never serialised; without it
+// nothing is kept.
+func TestRememberPIN(t *testing.T) {
+	salt := bytes.Repeat([]byte{5}, 16)
+	st := &State{PossessionKey: bytes.Repeat([]byte{4}, 16), PINSalt: salt}
+	enc, _ := powerauth.EncryptKnowledgeKey(powerauth.SignatureKey{6}, "1234", salt)
+	st.EncryptedKnowledgeKey = enc[:]
+	pk := powerauth.SignaturePossessionKnowledge
+
+	if _, err := st.signatureKeys(pk, "1234", false); err != nil || st.unlocked != nil {
+		t.Fatalf("kept a key without RememberPIN: %v %v", st.unlocked, err)
+	}
+	k, err := st.signatureKeys(pk, "1234", true)
+	if err != nil || k.Knowledge != (powerauth.SignatureKey{6}) || st.unlocked == nil {
+		t.Fatalf("knowledge %x, kept %v, %v", k.Knowledge, st.unlocked, err)
+	}
+	// The kept key is what is used: a changed copy shows it.
+	st.unlocked.key = powerauth.SignatureKey{9}
+	if k, _ := st.signatureKeys(pk, "1234", true); k.Knowledge != (powerauth.SignatureKey{9}) {
+		t.Fatal("the PIN was stretched again although its key was kept")
+	}
+	// Another PIN is never answered from the kept key.
+	if k, _ := st.signatureKeys(pk, "9999", true); k.Knowledge == (powerauth.SignatureKey{9}) || k.Knowledge == (powerauth.SignatureKey{6}) {
+		t.Fatalf("a wrong PIN unlocked %x", k.Knowledge)
+	}
+	// A changed PIN (new encrypted key) is stretched again.
+	enc2, _ := powerauth.EncryptKnowledgeKey(powerauth.SignatureKey{7}, "1234", salt)
+	st.EncryptedKnowledgeKey = enc2[:]
+	if k, _ := st.signatureKeys(pk, "1234", true); k.Knowledge != (powerauth.SignatureKey{7}) {
+		t.Fatalf("after a PIN change the old key %x was used", k.Knowledge)
+	}
+	raw, _ := json.Marshal(st)
+	plain := powerauth.SignatureKey{7}
+	if st.unlocked == nil || bytes.Contains(raw, []byte(base64.StdEncoding.EncodeToString(plain[:]))) {
+		t.Fatal("the unlocked key was serialised (or not kept)")
+	}
+}
+
 func FuzzParseAppConfig(f *testing.F) {
 	_, encoded := testConfig(f)
 	f.Add(encoded)

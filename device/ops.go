@@ -127,7 +127,7 @@ func OfflineCode(st *State, qr, pin string) (powerauth.OfflinePayload, string, e
 	if err != nil {
 		return p, "", err
 	}
-	keys, err := st.signatureKeys(powerauth.SignaturePossessionKnowledge, pin)
+	keys, err := st.signatureKeys(powerauth.SignaturePossessionKnowledge, pin, false)
 	if err != nil {
 		return p, "", err
 	}

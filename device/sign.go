@@ -27,7 +27,7 @@ func (c *Client) SignatureHeader(st *State, method, uriID string, body []byte, t
 	if err != nil {
 		return "", err
 	}
-	keys, err := st.signatureKeys(t, pin)
+	keys, err := st.signatureKeys(t, pin, c.RememberPIN)
 	if err != nil {
 		return "", err
 	}

@@ -1,6 +1,7 @@
 package device
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -82,6 +83,8 @@ type State struct {
 	CounterData []byte `json:"ctr_data"`
 
 	Token *Token `json:"token,omitempty"`
+
+	unlocked *unlockedKey // Client.RememberPIN; never serialised
 }
 
 // LogValue keeps the keys out of logs.
@@ -154,9 +157,17 @@ func (st *State) counterData() (powerauth.CounterData, error) {
 	return powerauth.ParseCounterData(st.CounterData)
 }
 
+// unlockedKey is the knowledge key a PIN unlocked (Client.RememberPIN), for
+// as long as the encrypted key it came from is the State's.
+type unlockedKey struct {
+	pin string
+	enc []byte
+	key powerauth.SignatureKey
+}
+
 // signatureKeys returns the factor keys for t; the knowledge key is decrypted with pin. A wrong PIN gives
 // a wrong key and no error: the server decides.
-func (st *State) signatureKeys(t powerauth.SignatureType, pin string) (powerauth.SignatureKeys, error) {
+func (st *State) signatureKeys(t powerauth.SignatureType, pin string, remember bool) (powerauth.SignatureKeys, error) {
 	var k powerauth.SignatureKeys
 	var err error
 	if k.Possession, err = powerauth.ParseSignatureKey(st.PossessionKey); err != nil {
@@ -166,8 +177,12 @@ func (st *State) signatureKeys(t powerauth.SignatureType, pin string) (powerauth
 		if pin == "" {
 			return k, errors.New("device: this signature needs the PIN")
 		}
-		if k.Knowledge, err = powerauth.DecryptKnowledgeKey(st.EncryptedKnowledgeKey, pin, st.PINSalt); err != nil {
+		if m := st.unlocked; remember && m != nil && m.pin == pin && bytes.Equal(m.enc, st.EncryptedKnowledgeKey) {
+			k.Knowledge = m.key
+		} else if k.Knowledge, err = powerauth.DecryptKnowledgeKey(st.EncryptedKnowledgeKey, pin, st.PINSalt); err != nil {
 			return k, err
+		} else if remember {
+			st.unlocked = &unlockedKey{pin: pin, enc: bytes.Clone(st.EncryptedKnowledgeKey), key: k.Knowledge}
 		}
 	}
 	if t&powerauth.SignatureBiometry != 0 {
