@@ -28,8 +28,9 @@ type Config struct {
 	Gateway     string // gateway base URL; empty skips the gateway flow
 	GatewayPath string // the payment route behind the gateway (default /payments)
 	Users       int    // concurrent virtual users per flow
-	// Rate caps each flow's starts per second (0: as fast as the users go),
-	// to read latency at a given load rather than at saturation.
+	// Rate starts each flow's operations on a fixed schedule of Rate per
+	// second (0: as fast as the users go), to read latency at a given load
+	// rather than at saturation; latency counts from the scheduled start.
 	Rate     float64
 	Duration time.Duration // per flow
 	Flows    []string      // "device-key", "gateway"

@@ -59,7 +59,7 @@ func newBenchCmd(environ []string) *cobra.Command {
 	f.StringVar(&cfg.Gateway, "gateway", "", "gateway base URL (enables the gateway flow)")
 	f.StringVar(&cfg.GatewayPath, "gateway-path", "/payments", "payment route behind the gateway")
 	f.IntVar(&cfg.Users, "users", 8, "concurrent virtual users per flow")
-	f.Float64Var(&cfg.Rate, "rate", 0, "cap each flow at this many operations per second (0: unlimited), to read latency at a given load")
+	f.Float64Var(&cfg.Rate, "rate", 0, "start each flow's operations on a fixed schedule of this many per second (0: as fast as the users go); latency counts from the scheduled start")
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each flow runs")
 	f.StringVar(&flows, "flows", "", "comma-separated flows: device-key, powerauth, gateway (default: device-key, plus gateway with --gateway)")
 	f.StringVar(&cfg.RedisURL, "redis", "", "Redis URL to measure the GETDEL primitive")
