@@ -230,20 +230,28 @@ func (c *countingReads) UpdateCredential(ctx context.Context, id string, fn func
 	return c.Store.UpdateCredential(ctx, id, fn)
 }
 
-// TestDecideReadsEachRecordOnce: an uncontended approval reads the operation
-// and the credential once each, in one round trip; the compare-and-swaps start
-// from those copies.
-func TestDecideReadsEachRecordOnce(t *testing.T) {
-	clk := newClock()
+// countedApproval is approvalFixture on a countingReads store with one
+// PENDING operation, the counters at zero.
+func countedApproval(t *testing.T) (*txsign.Service, *countingReads, store.Operation, store.Credential) {
+	t.Helper()
 	st := &countingReads{Store: sqltest.OpenSQLite(t)}
-	svc, u, cred := approvalFixture(t, clk, st)
-	ctx := context.Background()
-	op, _, err := svc.Create(ctx, "bank", payment(u.ID))
+	svc, u, cred := approvalFixture(t, newClock(), st)
+	op, _, err := svc.Create(context.Background(), "bank", payment(u.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
 	st.ops.Store(0)
 	st.creds.Store(0)
+	st.trips.Store(0)
+	return svc, st, op, cred
+}
+
+// TestDecideReadsEachRecordOnce: an uncontended approval reads the operation
+// and the credential once each, in one round trip; the compare-and-swaps start
+// from those copies.
+func TestDecideReadsEachRecordOnce(t *testing.T) {
+	svc, st, op, cred := countedApproval(t)
+	ctx := context.Background()
 	res, err := svc.Decide(ctx, txsign.Attempt{OperationID: op.ID, CredentialID: cred.ID, Decision: txsign.Approve,
 		Verify: func(store.Operation, store.Credential) (txsign.Evidence, error) { return txsign.Evidence{}, nil }})
 	if err != nil || res.Operation.Status != store.OpApproved {
@@ -317,15 +325,8 @@ func TestApprovalIsNotCommittedWithoutItsAudit(t *testing.T) {
 // TestSigningDataReadsInOneRoundTrip: the operation and the credential a
 // device's signing-data request checks come back in one read.
 func TestSigningDataReadsInOneRoundTrip(t *testing.T) {
-	clk := newClock()
-	st := &countingReads{Store: sqltest.OpenSQLite(t)}
-	svc, u, cred := approvalFixture(t, clk, st)
+	svc, st, op, cred := countedApproval(t)
 	ctx := context.Background()
-	op, _, err := svc.Create(ctx, "bank", payment(u.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.trips.Store(0)
 	got, err := svc.SigningData(ctx, op.ID, cred.ID)
 	if err != nil || got.ID != op.ID {
 		t.Fatalf("SigningData: %v %v", got.ID, err)

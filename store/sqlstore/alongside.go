@@ -12,7 +12,8 @@ import (
 )
 
 // CreateOperationWith is CreateOperation that also writes also, atomically
-// (one statement on PostgreSQL, one transaction on SQLite).
+// (one statement on PostgreSQL, one transaction on SQLite). Every operation
+// insert goes through it.
 func (s *Store) CreateOperationWith(ctx context.Context, o *store.Operation, also store.Alongside) error {
 	const op = "create operation"
 	rec := *o
@@ -50,10 +51,15 @@ func (s *Store) CreateOperationWith(ctx context.Context, o *store.Operation, als
 // three writes are one statement (data-modifying CTEs: one round trip, one
 // commit, one WAL flush instead of three); on SQLite one transaction.
 func (s *Store) UpdateOperationWith(ctx context.Context, cur store.Operation, also store.Alongside, fn func(*store.Operation) error) (store.Operation, error) {
+	return s.updateOperation(ctx, cur.ID, &cur, also, fn)
+}
+
+// updateOperation is every operation update: a compare-and-swap loop from
+// first (or a fresh read when nil) whose write carries also.
+func (s *Store) updateOperation(ctx context.Context, id string, first *store.Operation, also store.Alongside, fn func(*store.Operation) error) (store.Operation, error) {
 	const op = "update operation"
 	use, ev := s.alongside(also)
-	id := cur.ID
-	got, err := casLoop(ctx, s, op, &cur, fn,
+	got, err := casLoop(ctx, s, op, first, fn,
 		func(ctx context.Context) (store.Operation, error) { return s.GetOperation(ctx, id) },
 		func(ctx context.Context, old store.Operation, next *store.Operation) (int64, error) {
 			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1

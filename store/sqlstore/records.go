@@ -129,21 +129,7 @@ func (s *Store) updateCredential(ctx context.Context, id string, first *store.Cr
 // CreateOperation inserts o (ID, CreatedAt, UpdatedAt and Version assigned as
 // for CreateUser). A taken IdempotencyKey gives store.ErrAlreadyExists.
 func (s *Store) CreateOperation(ctx context.Context, o *store.Operation) error {
-	rec := *o
-	if rec.ID == "" {
-		rec.ID = newID()
-	}
-	rec.CreatedAt = s.stamp(rec.CreatedAt)
-	if rec.UpdatedAt.IsZero() {
-		rec.UpdatedAt = rec.CreatedAt
-	}
-	rec.Version = 1
-	r := toOperationRow(&rec)
-	if err := s.insert(ctx, "create operation", &r); err != nil {
-		return err
-	}
-	*o = r.record()
-	return nil
+	return s.CreateOperationWith(ctx, o, store.Alongside{})
 }
 
 // GetOperationByIdempotencyKey returns the operation created with key.
@@ -173,27 +159,12 @@ func (s *Store) ListOperations(ctx context.Context, f store.OperationFilter) ([]
 // UpdateOperation is a compare-and-swap read-modify-write of operation id;
 // UpdatedAt is stamped unless fn set it.
 func (s *Store) UpdateOperation(ctx context.Context, id string, fn func(*store.Operation) error) (store.Operation, error) {
-	return s.updateOperation(ctx, id, nil, fn)
+	return s.updateOperation(ctx, id, nil, store.Alongside{}, fn)
 }
 
 // UpdateOperationFrom is UpdateOperation starting from the caller's copy.
 func (s *Store) UpdateOperationFrom(ctx context.Context, cur store.Operation, fn func(*store.Operation) error) (store.Operation, error) {
-	return s.updateOperation(ctx, cur.ID, &cur, fn)
-}
-
-func (s *Store) updateOperation(ctx context.Context, id string, first *store.Operation, fn func(*store.Operation) error) (store.Operation, error) {
-	const op = "update operation"
-	return casLoop(ctx, s, op, first, fn,
-		func(ctx context.Context) (store.Operation, error) { return s.GetOperation(ctx, id) },
-		func(ctx context.Context, old store.Operation, next *store.Operation) (int64, error) {
-			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
-			if next.UpdatedAt.Equal(old.UpdatedAt) {
-				next.UpdatedAt = s.now()
-			}
-			r := toOperationRow(next)
-			*next = r.record()
-			return s.swap(ctx, op, &r, old.ID, old.Version)
-		})
+	return s.updateOperation(ctx, cur.ID, &cur, store.Alongside{}, fn)
 }
 
 // Signing keys.
