@@ -41,6 +41,10 @@ type KeyringConfig struct {
 	MaxTokenTTL time.Duration
 	// CacheFor is how long a replica trusts its view of the key table.
 	CacheFor time.Duration
+	// MaxStale is how long after the last successful read the cached key table
+	// still verifies tokens while the store cannot be read (default 1 h, as a
+	// gateway's JWKS cache). Signing never uses a stale table.
+	MaxStale time.Duration
 	Now      func() time.Time
 }
 
@@ -69,6 +73,9 @@ func NewKeyring(s KeyStore, sealer Sealer, cfg KeyringConfig) *Keyring {
 	}
 	if cfg.MaxTokenTTL == 0 {
 		cfg.MaxTokenTTL = 300 * time.Second
+	}
+	if cfg.MaxStale == 0 {
+		cfg.MaxStale = time.Hour
 	}
 	return &Keyring{store: s, sealer: sealer, cfg: cfg, private: map[string]*ecdsa.PrivateKey{}}
 }
@@ -230,6 +237,24 @@ func (k *Keyring) current(ctx context.Context) ([]store.SigningKey, error) {
 		return keys, nil
 	}
 	return k.reload(ctx)
+}
+
+// verifying is current for verification: while the key table cannot be read
+// (a PostgreSQL restart) it keeps the last table read, up to MaxStale after
+// that read, so that consuming a token needs only the replay store. Retired
+// keys still stop verifying at their PublishUntil, read from the cached rows.
+func (k *Keyring) verifying(ctx context.Context) ([]store.SigningKey, error) {
+	keys, err := k.current(ctx)
+	if err == nil {
+		return keys, nil
+	}
+	k.mu.Lock()
+	stale, loaded := k.keys, k.loaded
+	k.mu.Unlock()
+	if stale != nil && k.cfg.Now().Sub(loaded) <= k.cfg.MaxStale {
+		return stale, nil
+	}
+	return nil, err
 }
 
 // Signer returns the active key's id and private key.

@@ -3,6 +3,7 @@ package txsign_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/store/sqlstore/sqltest"
 	"github.com/signet-sca/signet/txsign"
+	"github.com/signet-sca/signet/txsign/verify"
 )
 
 type clock struct{ t atomic.Pointer[time.Time] }
@@ -216,4 +218,54 @@ func TestConcurrentReaders(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// downStore is a key table that can be made unreadable, as during a PostgreSQL restart.
+type downStore struct {
+	store.Store
+	down atomic.Bool
+}
+
+func (d *downStore) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	if d.down.Load() {
+		return nil, errors.New("connection refused")
+	}
+	return d.Store.ListSigningKeys(ctx)
+}
+
+// TestVerificationOutlivesAStoreOutage: while the key table cannot be read,
+// tokens still verify against the last table read (consuming needs only the
+// replay store), up to MaxStale; signing does not use a stale table, and a
+// kid the cached table does not hold is "unavailable", never "unknown".
+func TestVerificationOutlivesAStoreOutage(t *testing.T) {
+	ds := &downStore{Store: sqltest.OpenSQLite(t)}
+	clk := newClock()
+	k := txsign.NewKeyring(ds, ring(t), txsign.KeyringConfig{CacheFor: 10 * time.Second, MaxStale: time.Minute, Now: clk.now})
+	ctx := context.Background()
+	if err := k.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	kid, _, err := k.Signer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds.down.Store(true)
+	clk.advance(30 * time.Second) // the cache is stale; the store is down
+	if _, err := k.Key(ctx, kid); err != nil {
+		t.Fatalf("verification key during the outage: %v", err)
+	}
+	if _, _, err := k.Signer(ctx); err == nil {
+		t.Fatal("signed with a stale key table")
+	}
+	if _, err := k.Key(ctx, "no-such-kid"); !errors.Is(err, verify.ErrUnavailable) {
+		t.Fatalf("unknown kid during the outage: %v, want ErrUnavailable", err)
+	}
+	clk.advance(31 * time.Second) // past MaxStale
+	if _, err := k.Key(ctx, kid); !errors.Is(err, verify.ErrUnavailable) {
+		t.Fatalf("verification key past MaxStale: %v, want ErrUnavailable", err)
+	}
+	ds.down.Store(false)
+	if _, err := k.Key(ctx, kid); err != nil {
+		t.Fatalf("verification key after the outage: %v", err)
+	}
 }

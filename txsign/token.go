@@ -108,7 +108,7 @@ func (k *Keyring) Key(ctx context.Context, kid string) (*ecdsa.PublicKey, error)
 		}
 		return nil, false
 	}
-	keys, err := k.current(ctx)
+	keys, err := k.verifying(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", verify.ErrUnavailable, err)
 	}
