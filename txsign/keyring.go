@@ -57,10 +57,12 @@ type Keyring struct {
 	sealer Sealer
 	cfg    KeyringConfig
 
-	mu      sync.Mutex
-	loaded  time.Time
-	keys    []store.SigningKey
-	private map[string]*ecdsa.PrivateKey
+	mu        sync.Mutex
+	loaded    time.Time
+	keys      []store.SigningKey
+	private   map[string]*ecdsa.PrivateKey
+	rereading bool      // a verifier is re-reading the stale table
+	retryAt   time.Time // after a failed read, verifiers wait until then
 }
 
 // NewKeyring returns a keyring; call Ensure before use.
@@ -243,16 +245,31 @@ func (k *Keyring) current(ctx context.Context) ([]store.SigningKey, error) {
 // (a PostgreSQL restart) it keeps the last table read, up to MaxStale after
 // that read, so that consuming a token needs only the replay store. Retired
 // keys still stop verifying at their PublishUntil, read from the cached rows.
+// While one caller re-reads a stale table the others use it as it is, and
+// after a failed read the next try waits a second, so a store that hangs
+// holds up one verification at a time, not all of them.
 func (k *Keyring) verifying(ctx context.Context) ([]store.SigningKey, error) {
-	keys, err := k.current(ctx)
-	if err == nil {
+	k.mu.Lock()
+	keys, loaded, now := k.keys, k.loaded, k.cfg.Now()
+	usable := keys != nil && now.Sub(loaded) <= k.cfg.MaxStale
+	if keys != nil && now.Sub(loaded) < k.cfg.CacheFor || usable && (k.rereading || now.Before(k.retryAt)) {
+		k.mu.Unlock()
 		return keys, nil
 	}
-	k.mu.Lock()
-	stale, loaded := k.keys, k.loaded
+	k.rereading = true
 	k.mu.Unlock()
-	if stale != nil && k.cfg.Now().Sub(loaded) <= k.cfg.MaxStale {
-		return stale, nil
+	fresh, err := k.reload(ctx)
+	k.mu.Lock()
+	k.rereading = false
+	if err != nil {
+		k.retryAt = now.Add(time.Second)
+	}
+	k.mu.Unlock()
+	switch {
+	case err == nil:
+		return fresh, nil
+	case usable:
+		return keys, nil
 	}
 	return nil, err
 }

@@ -223,10 +223,16 @@ func TestConcurrentReaders(t *testing.T) {
 // downStore is a key table that can be made unreadable, as during a PostgreSQL restart.
 type downStore struct {
 	store.Store
-	down atomic.Bool
+	down  atomic.Bool
+	reads atomic.Int32
+	hang  chan struct{} // when set, reads wait for it to close
 }
 
 func (d *downStore) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	d.reads.Add(1)
+	if d.hang != nil {
+		<-d.hang
+	}
 	if d.down.Load() {
 		return nil, errors.New("connection refused")
 	}
@@ -260,7 +266,32 @@ func TestVerificationOutlivesAStoreOutage(t *testing.T) {
 	if _, err := k.Key(ctx, "no-such-kid"); !errors.Is(err, verify.ErrUnavailable) {
 		t.Fatalf("unknown kid during the outage: %v, want ErrUnavailable", err)
 	}
-	clk.advance(31 * time.Second) // past MaxStale
+	ds.reads.Store(0)
+	for range 10 {
+		if _, err := k.Key(ctx, kid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := ds.reads.Load(); n != 0 {
+		t.Fatalf("%d key table reads within a second of a failed one, want 0", n)
+	}
+	clk.advance(time.Second)
+	// A store that hangs holds up the one verification re-reading it, not the others.
+	ds.hang = make(chan struct{})
+	first := make(chan error)
+	go func() { _, err := k.Key(ctx, kid); first <- err }()
+	for ds.reads.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := k.Key(ctx, kid); err != nil {
+		t.Fatalf("verification beside a hanging re-read: %v", err)
+	}
+	close(ds.hang)
+	if err := <-first; err != nil {
+		t.Fatalf("the verification that re-read a hanging store: %v", err)
+	}
+	ds.hang = nil
+	clk.advance(30 * time.Second) // past MaxStale
 	if _, err := k.Key(ctx, kid); !errors.Is(err, verify.ErrUnavailable) {
 		t.Fatalf("verification key past MaxStale: %v, want ErrUnavailable", err)
 	}
