@@ -345,7 +345,11 @@ func TestGatewayEndToEnd(t *testing.T) {
 				defer resp.Body.Close()
 				raw, _ := io.ReadAll(resp.Body)
 				for _, want := range []string{`outcome="proxied"`, `outcome="binding_mismatch"`, `outcome="replayed"`,
-					`outcome="no_token"`, `outcome="invalid_token"`, `outcome="unavailable"`, `outcome="bad_request"`} {
+					`outcome="no_token"`, `outcome="invalid_token"`, `outcome="unavailable"`, `outcome="bad_request"`,
+					`signet_gateway_request_duration_seconds_bucket{route="POST /payments",le="0.001"}`,
+					`signet_gateway_stage_duration_seconds_count{route="POST /payments",stage="verify"}`,
+					`signet_gateway_stage_duration_seconds_count{route="POST /payments",stage="consume"}`,
+					`signet_gateway_stage_duration_seconds_count{route="POST /payments",stage="upstream"}`} {
 					if !bytes.Contains(raw, []byte(want)) {
 						t.Errorf("metrics lack %s", want)
 					}
