@@ -21,7 +21,7 @@ func newDemoPaymentsCmd(environ []string) *cobra.Command {
 		Short: "Run a tiny payment API for the gateway demo (POST /payments, GET /payments)",
 		Long: `A stand-in for a bank's payment service: POST /payments {"amount","currency","creditor_account"} is
 accepted and recorded with the Signet-Operation and Signet-Subject headers the gateway set; GET /payments lists
-the recorded calls. It checks nothing itself: run it only behind signet gateway, for demonstrations.`,
+the last 1,000 recorded calls. It checks nothing itself: run it only behind signet gateway, for demonstrations.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger := toolLogger(environ, cmd.ErrOrStderr())

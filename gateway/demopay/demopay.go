@@ -1,6 +1,7 @@
 // Package demopay is a tiny payment API for the demo behind `signet gateway` (`signet
 // demo-payments`): POST /payments accepts a payment and records the call with the operation and
-// subject the gateway verified; GET /payments lists what it received.
+// subject the gateway verified; GET /payments lists the last Keep payments it received (a
+// long-running demo or a load run does not grow without bound).
 package demopay
 
 import (
@@ -22,20 +23,41 @@ type Payment struct {
 	ReceivedAt      time.Time `json:"received_at"`
 }
 
-// Server records payments in memory.
+// Keep is how many of the latest payments a Server remembers.
+const Keep = 1000
+
+// Server records the latest Keep payments in memory, in a ring.
 type Server struct {
 	mu       sync.Mutex
-	payments []Payment
+	received int       // payments ever received; the next ID is pay-(received+1)
+	ring     []Payment // up to Keep; ring[received%Keep] is the next slot once full
 }
 
 // New returns an empty server.
 func New() *Server { return &Server{} }
 
-// Payments returns a copy of what was received.
+// Payments returns a copy of the latest payments received, oldest first.
 func (s *Server) Payments() []Payment {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]Payment(nil), s.payments...)
+	if len(s.ring) < Keep {
+		return append([]Payment(nil), s.ring...)
+	}
+	next := s.received % Keep
+	return append(append(make([]Payment, 0, Keep), s.ring[next:]...), s.ring[:next]...)
+}
+
+func (s *Server) record(p Payment) Payment {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.received++
+	p.ID = "pay-" + strconv.Itoa(s.received)
+	if len(s.ring) < Keep {
+		s.ring = append(s.ring, p)
+	} else {
+		s.ring[(s.received-1)%Keep] = p
+	}
+	return p
 }
 
 // Handler serves POST /payments, GET /payments and GET /healthz.
@@ -62,12 +84,8 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Behind the gateway these headers carry the verified approval; the demo only records them.
-	s.mu.Lock()
-	p := Payment{ID: "pay-" + strconv.Itoa(len(s.payments)+1), Amount: in.Amount.String(), Currency: in.Currency,
-		CreditorAccount: in.CreditorAccount, Operation: r.Header.Get("Signet-Operation"), Subject: r.Header.Get("Signet-Subject"),
-		ReceivedAt: time.Now().UTC()}
-	s.payments = append(s.payments, p)
-	s.mu.Unlock()
+	p := s.record(Payment{Amount: in.Amount.String(), Currency: in.Currency, CreditorAccount: in.CreditorAccount,
+		Operation: r.Header.Get("Signet-Operation"), Subject: r.Header.Get("Signet-Subject"), ReceivedAt: time.Now().UTC()})
 	writeJSON(w, http.StatusCreated, p)
 }
 
