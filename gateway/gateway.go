@@ -223,7 +223,7 @@ func (g *Gateway) metrics() {
 	g.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_gateway_request_duration_seconds",
 		Help: "Request duration by route, upstream included.", Buckets: latencyBuckets}, []string{"route"})
 	g.stages = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_gateway_stage_duration_seconds",
-		Help: "Duration of each stage of a guarded request: verify (signature, claims, binding), consume (the replay store), upstream (the proxied call).",
+		Help:    "Duration of each stage of a guarded request: verify (signature, claims, binding), consume (the replay store), upstream (the proxied call).",
 		Buckets: latencyBuckets}, []string{"route", "stage"})
 	g.registry.MustRegister(g.requests, g.duration, g.stages, collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
