@@ -136,6 +136,14 @@ func TestFaults(t *testing.T) {
 			phase = "redis down"
 		case pgDown.covers(c):
 			phase = "postgres restart"
+		case c.end.After(redisDown.from) && c.start.Before(redisDown.to):
+			phase = "spanning redis's stop or return"
+		case c.end.After(pgDown.from) && c.start.Before(pgDown.to):
+			phase = "spanning postgres's restart"
+		case !c.start.Before(redisDown.to) && c.start.Before(redisDown.to.Add(time.Second)):
+			phase = "first second after redis's return"
+		case !c.start.Before(pgDown.to) && c.start.Before(pgDown.to.Add(time.Second)):
+			phase = "first second after postgres's return"
 		}
 		answers[fmt.Sprintf("%s: %s %d", phase, c.kind, c.status)]++
 	}
