@@ -12,6 +12,7 @@ import (
 	"math"
 	"net/http"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -33,7 +34,7 @@ type Config struct {
 	// rather than at saturation; latency counts from the scheduled start.
 	Rate     float64
 	Duration time.Duration // per flow
-	Flows    []string      // "device-key", "gateway"
+	Flows    []string      // "device-key", "powerauth", "gateway", "gateway-half"
 	// Primitives: where to measure a Redis GETDEL and a single-row update.
 	RedisURL    string
 	PostgresURL string
@@ -51,6 +52,8 @@ type FlowResult struct {
 	P50        Millis         `json:"p50_ms"`
 	P95        Millis         `json:"p95_ms"`
 	P99        Millis         `json:"p99_ms"`
+	// Rate is the pace the flow's starts followed (0: as fast as the users go).
+	Rate float64 `json:"rate_per_s,omitempty"`
 	// Bound is the throughput the flow's primitives allow on this machine
 	// (cores / sum of primitive costs); Ratio = Throughput / Bound.
 	Bound     float64  `json:"bound_per_s"`
@@ -95,6 +98,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			cfg.Flows = append(cfg.Flows, "gateway")
 		}
 	}
+	if err := checkFlows(cfg); err != nil {
+		return Report{}, err
+	}
 	prims, err := measurePrimitives(ctx, cfg)
 	if err != nil {
 		return Report{}, err
@@ -104,12 +110,16 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.Primitives[k] = Millis(v)
 	}
 	c := &client{cfg: cfg, http: cfg.HTTPClient}
-	var tokens *tokenPool
-	for _, flow := range cfg.Flows {
+	var (
+		tokens     *tokenPool
+		gatewayMax float64 // what the saturated gateway flow reached, for gateway-half
+	)
+	for i, flow := range cfg.Flows {
 		var (
 			setup     func(ctx context.Context, name string) (step, error)
 			boundedBy []string
 		)
+		fcfg := cfg
 		switch flow {
 		case "device-key":
 			tokens = newTokenPool()
@@ -139,16 +149,28 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				}
 				return pu.approveOnce, nil
 			}
-		case "gateway":
+		case "gateway", "gateway-half":
 			if cfg.Gateway == "" {
-				return rep, errors.New("the gateway flow needs --gateway")
+				return rep, fmt.Errorf("the %s flow needs --gateway", flow)
 			}
 			if tokens == nil || tokens.len() == 0 {
-				return rep, errors.New("the gateway flow consumes tokens minted by the device-key flow: run both (--flows device-key,gateway)")
+				return rep, fmt.Errorf("the %s flow consumes tokens minted by the device-key flow: run both (--flows device-key,%s)", flow, flow)
 			}
-			boundedBy = []string{"ecdsa_verify", "redis_getdel"}
+			quota, rate, err := gatewayPlan(cfg.Flows[i:], tokens.len(), gatewayMax)
+			if err != nil {
+				return rep, err
+			}
+			if rate > 0 {
+				fcfg.Rate = rate
+			} else {
+				boundedBy = []string{"ecdsa_verify", "redis_getdel"}
+			}
+			var taken atomic.Int64
 			setup = func(context.Context, string) (step, error) {
 				return func(ctx context.Context) error {
+					if taken.Add(1) > int64(quota) {
+						return errNoTokens
+					}
 					tok, ok := tokens.take()
 					if !ok {
 						return errNoTokens
@@ -157,16 +179,67 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				}, nil
 			}
 		default:
-			return rep, fmt.Errorf("unknown flow %q (device-key, powerauth, gateway)", flow)
+			return rep, fmt.Errorf("unknown flow %q (device-key, powerauth, gateway, gateway-half)", flow)
 		}
-		res, err := c.runFlow(ctx, flow, cfg, setup)
+		res, err := c.runFlow(ctx, flow, fcfg, setup)
 		if err != nil {
 			return rep, err
 		}
+		res.Rate = fcfg.Rate
 		res.bound(prims, rep.Cores, boundedBy...)
+		if flow == "gateway" {
+			gatewayMax = res.Throughput
+		}
 		rep.Flows = append(rep.Flows, res)
 	}
 	return rep, nil
+}
+
+// checkFlows refuses a flow list that would fail part-way, before any load.
+func checkFlows(cfg Config) error {
+	for i, flow := range cfg.Flows {
+		switch flow {
+		case "device-key", "powerauth":
+		case "gateway", "gateway-half":
+			if cfg.Gateway == "" {
+				return fmt.Errorf("the %s flow needs --gateway", flow)
+			}
+			if !slices.Contains(cfg.Flows[:i], "device-key") {
+				return fmt.Errorf("the %s flow consumes tokens minted by the device-key flow: list device-key before it", flow)
+			}
+			if flow == "gateway-half" && !slices.Contains(cfg.Flows[:i], "gateway") {
+				return errors.New("the gateway-half flow runs at half the throughput the gateway flow reached: list gateway before it (--flows device-key,gateway,gateway-half)")
+			}
+			if flow == "gateway-half" && cfg.Rate > 0 {
+				return errors.New("the gateway-half flow sets its own pace (half the gateway flow's maximum): drop --rate")
+			}
+		default:
+			return fmt.Errorf("unknown flow %q (device-key, powerauth, gateway, gateway-half)", flow)
+		}
+	}
+	return nil
+}
+
+// gatewayPlan decides how a gateway flow at the head of flows runs, given the
+// tokens minted and what the saturated gateway flow reached (0 if it has not
+// run): how many tokens it may use, and its pace (0: saturated). "gateway"
+// runs saturated; when "gateway-half" follows it, it leaves half the tokens
+// for it. "gateway-half" runs at half the saturated maximum, where issue 7's
+// latency target is read, with the tokens left.
+func gatewayPlan(flows []string, tokens int, gatewayMax float64) (quota int, rate float64, err error) {
+	switch flows[0] {
+	case "gateway":
+		if slices.Contains(flows[1:], "gateway-half") {
+			return tokens / 2, 0, nil
+		}
+		return tokens, 0, nil
+	case "gateway-half":
+		if gatewayMax <= 0 {
+			return 0, 0, errors.New("the gateway-half flow runs at half the throughput the gateway flow reached: list gateway before it (--flows device-key,gateway,gateway-half)")
+		}
+		return tokens, gatewayMax / 2, nil
+	}
+	return 0, 0, fmt.Errorf("not a gateway flow: %q", flows[0])
 }
 
 // step is one iteration of a flow for one virtual user.
@@ -333,8 +406,15 @@ func (r Report) Table(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "%-12s %10s %8s %10s %9s %9s %9s %12s %8s\n", "flow", "completed", "errors", "ops/s", "p50 ms", "p95 ms", "p99 ms", "bound ops/s", "ratio")
 	for _, f := range r.Flows {
-		fmt.Fprintf(w, "%-12s %10d %8d %10.1f %9.2f %9.2f %9.2f %12.1f %7.0f%%\n", f.Flow, f.Requests, f.Errors, f.Throughput,
-			float64(f.P50)/1e6, float64(f.P95)/1e6, float64(f.P99)/1e6, f.Bound, f.Ratio*100)
+		bound, ratio := fmt.Sprintf("%12.1f", f.Bound), fmt.Sprintf("%7.0f%%", f.Ratio*100)
+		if f.Bound == 0 { // a paced flow: its throughput is the pace, not a ratio
+			bound, ratio = fmt.Sprintf("%12s", "-"), fmt.Sprintf("%8s", "-")
+		}
+		fmt.Fprintf(w, "%-12s %10d %8d %10.1f %9.2f %9.2f %9.2f %s %s\n", f.Flow, f.Requests, f.Errors, f.Throughput,
+			float64(f.P50)/1e6, float64(f.P95)/1e6, float64(f.P99)/1e6, bound, ratio)
+		if f.Rate > 0 {
+			fmt.Fprintf(w, "%-12s   paced at %.0f/s\n", "", f.Rate)
+		}
 		for k, n := range f.ErrorKinds {
 			fmt.Fprintf(w, "%-12s   %d × %s\n", "", n, k)
 		}

@@ -61,7 +61,7 @@ func newBenchCmd(environ []string) *cobra.Command {
 	f.IntVar(&cfg.Users, "users", 8, "concurrent virtual users per flow")
 	f.Float64Var(&cfg.Rate, "rate", 0, "start each flow's operations on a fixed schedule of this many per second (0: as fast as the users go); latency counts from the scheduled start")
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each flow runs")
-	f.StringVar(&flows, "flows", "", "comma-separated flows: device-key, powerauth, gateway (default: device-key, plus gateway with --gateway)")
+	f.StringVar(&flows, "flows", "", "comma-separated flows: device-key, powerauth, gateway, gateway-half (the gateway flow again, paced at half the maximum the gateway flow reached; the two share the device-key flow's tokens) (default: device-key, plus gateway with --gateway)")
 	f.StringVar(&cfg.RedisURL, "redis", "", "Redis URL to measure the GETDEL primitive")
 	f.StringVar(&cfg.PostgresURL, "postgres", "", "PostgreSQL URL to measure the row-update primitive (default: a scratch SQLite file)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
