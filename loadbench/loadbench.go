@@ -149,12 +149,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				}
 				return pu.approveOnce, nil
 			}
-		case "gateway", "gateway-half":
-			if cfg.Gateway == "" {
-				return rep, fmt.Errorf("the %s flow needs --gateway", flow)
-			}
+		case "gateway", "gateway-half": // checkFlows saw --gateway and device-key before it
 			if tokens == nil || tokens.len() == 0 {
-				return rep, fmt.Errorf("the %s flow consumes tokens minted by the device-key flow: run both (--flows device-key,%s)", flow, flow)
+				return rep, fmt.Errorf("the %s flow has no tokens left to consume: the device-key flow minted none, or the flows before used them all", flow)
 			}
 			quota, rate, err := gatewayPlan(cfg.Flows[i:], tokens.len(), gatewayMax)
 			if err != nil {
@@ -235,7 +232,7 @@ func gatewayPlan(flows []string, tokens int, gatewayMax float64) (quota int, rat
 		return tokens, 0, nil
 	case "gateway-half":
 		if gatewayMax <= 0 {
-			return 0, 0, errors.New("the gateway-half flow runs at half the throughput the gateway flow reached: list gateway before it (--flows device-key,gateway,gateway-half)")
+			return 0, 0, errors.New("the gateway flow completed no request, so gateway-half has no maximum to halve")
 		}
 		return tokens, gatewayMax / 2, nil
 	}
@@ -407,7 +404,7 @@ func (r Report) Table(w io.Writer) {
 	fmt.Fprintf(w, "%-12s %10s %8s %10s %9s %9s %9s %12s %8s\n", "flow", "completed", "errors", "ops/s", "p50 ms", "p95 ms", "p99 ms", "bound ops/s", "ratio")
 	for _, f := range r.Flows {
 		bound, ratio := fmt.Sprintf("%12.1f", f.Bound), fmt.Sprintf("%7.0f%%", f.Ratio*100)
-		if f.Bound == 0 { // a paced flow: its throughput is the pace, not a ratio
+		if f.Bound == 0 { // gateway-half: its throughput is its pace, not a measure against the bound
 			bound, ratio = fmt.Sprintf("%12s", "-"), fmt.Sprintf("%8s", "-")
 		}
 		fmt.Fprintf(w, "%-12s %10d %8d %10.1f %9.2f %9.2f %9.2f %s %s\n", f.Flow, f.Requests, f.Errors, f.Throughput,
