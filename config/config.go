@@ -63,8 +63,11 @@ type Config struct {
 	// Webhooks (operation events) and push notifications (cross-device approval).
 	WebhookSecret     string `env:"SIGNET_WEBHOOK_SECRET"`      // HMAC-SHA256 key, ≥ 32 chars; unset: no webhooks (secret: also _FILE)
 	WebhookDefaultURL string `env:"SIGNET_WEBHOOK_DEFAULT_URL"` // events of operations without callback_url
-	PushURL           string `env:"SIGNET_PUSH_URL"`            // push relay for FCM-shaped messages; unset: log provider
-	PushSecret        string `env:"SIGNET_PUSH_SECRET"`         // signs push posts when set, ≥ 32 chars (secret: also _FILE)
+	// WebhookRetention: delivered and abandoned events are deleted from the outbox this long after
+	// they were enqueued; events still being retried are kept.
+	WebhookRetention time.Duration `env:"SIGNET_WEBHOOK_RETENTION" envDefault:"168h"`
+	PushURL          string        `env:"SIGNET_PUSH_URL"`    // push relay for FCM-shaped messages; unset: log provider
+	PushSecret       string        `env:"SIGNET_PUSH_SECRET"` // signs push posts when set, ≥ 32 chars (secret: also _FILE)
 }
 
 // secretVars may also be given as <NAME>_FILE, a path whose content is the value.
@@ -227,6 +230,11 @@ func (c Config) Validate() error {
 	}
 	if c.WebhookSecret != "" && len(c.WebhookSecret) < 32 {
 		bad("SIGNET_WEBHOOK_SECRET must be at least 32 characters")
+	}
+	// The reconciler re-checks the operations of the last 2 h (webhook.DefaultWindow) and would
+	// enqueue an event pruned sooner again.
+	if c.WebhookRetention < 24*time.Hour {
+		bad("SIGNET_WEBHOOK_RETENTION must be at least 24h")
 	}
 	if c.WebhookDefaultURL != "" {
 		// The same rule as an operation's callback_url: https, http only on loopback.

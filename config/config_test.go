@@ -15,7 +15,8 @@ func TestDefaultsAreEmbedded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.HTTPAddr != ":8080" || c.DatabaseURL != "./data/signet.db" || !c.Embedded() || c.TokenTTL != 120*time.Second {
+	if c.HTTPAddr != ":8080" || c.DatabaseURL != "./data/signet.db" || !c.Embedded() || c.TokenTTL != 120*time.Second ||
+		c.WebhookRetention != 7*24*time.Hour {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if err := c.Validate(); err != nil {
@@ -31,6 +32,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		"SIGNET_LOG_FORMAT=xml",
 		"SIGNET_REDIS_URL=http://nope",
 		"SIGNET_ISSUER=relative",
+		"SIGNET_WEBHOOK_RETENTION=3h",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +42,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		t.Fatal("want errors")
 	}
 	for _, want := range []string{"SIGNET_TOKEN_TTL", "SIGNET_RP_ORIGINS", "SIGNET_LOG_FORMAT", "SIGNET_REDIS_URL",
-		"SIGNET_ISSUER", "SIGNET_API_KEYS is required", "SIGNET_KEK is required"} {
+		"SIGNET_ISSUER", "SIGNET_API_KEYS is required", "SIGNET_KEK is required", "SIGNET_WEBHOOK_RETENTION must be at least 24h"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("missing %q in:\n%v", want, err)
 		}

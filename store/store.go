@@ -115,6 +115,11 @@ type Store interface {
 	EnqueueOutbox(ctx context.Context, e *OutboxEvent) error
 	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]OutboxEvent, error)
 	UpdateOutbox(ctx context.Context, id string, fn func(*OutboxEvent) error) (OutboxEvent, error)
+	// PruneOutbox deletes up to limit (at most 1000) events created before
+	// `before` that are finished: delivered, or parked (NextAttemptAt after
+	// parkedAfter: the worker parks an event it gives up on). Events still
+	// being retried stay. It reports how many it deleted, oldest first.
+	PruneOutbox(ctx context.Context, before, parkedAfter time.Time, limit int) (int64, error)
 
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error

@@ -528,3 +528,54 @@ func TestReconcilerEnqueuesWhatTheRequestPathMissed(t *testing.T) {
 		}
 	})
 }
+
+// TestPruneKeepsWhatIsStillRetried: Prune deletes, in batches, the events delivered or parked
+// (abandoned by the worker itself) more than Retention after they were enqueued, and keeps
+// recent ones and every event still being retried, however old.
+func TestPruneKeepsWhatIsStillRetried(t *testing.T) {
+	backends(t, func(t *testing.T, s *signettest.Stack) {
+		ctx := context.Background()
+		rcv := newReceiver(t)
+		rcv.set("down")
+		now := time.Now().UTC()
+		old := now.Add(-8 * 24 * time.Hour)
+		enqueue := func(e store.OutboxEvent) string {
+			t.Helper()
+			e.Endpoint, e.Type = rcv.url(), "operation.approved"
+			if err := s.Store.EnqueueOutbox(ctx, &e); err != nil {
+				t.Fatal(err)
+			}
+			return e.ID
+		}
+		const delivered = 1203 // more than one batch
+		for range delivered {
+			enqueue(store.OutboxEvent{CreatedAt: old, NextAttemptAt: old, DeliveredAt: &old})
+		}
+		recent := enqueue(store.OutboxEvent{CreatedAt: now.Add(-time.Hour), NextAttemptAt: now, DeliveredAt: &now})
+		retried := enqueue(store.OutboxEvent{CreatedAt: old, NextAttemptAt: now.Add(time.Hour)})
+		abandoned := enqueue(store.OutboxEvent{CreatedAt: old, NextAttemptAt: old})
+
+		w := fastWorker(t, s.Store, nil)
+		if _, err := w.Dispatch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the old undeliverable event to be parked", 5*time.Second, func() bool {
+			e, ok := outboxEvent(t, s.Store, abandoned)
+			return ok && e.NextAttemptAt.After(now.Add(50*365*24*time.Hour))
+		})
+		_ = w.Close(ctx)
+
+		n, err := w.Prune(ctx)
+		if err != nil || n != delivered+1 {
+			t.Fatalf("Prune deleted %d (%v), want the %d old delivered events and the parked one", n, err, delivered)
+		}
+		for id, want := range map[string]bool{recent: true, retried: true, abandoned: false} {
+			if _, ok := outboxEvent(t, s.Store, id); ok != want {
+				t.Errorf("event %s kept %v, want %v", id, ok, want)
+			}
+		}
+		if n, err := w.Prune(ctx); n != 0 || err != nil {
+			t.Fatalf("a second Prune deleted %d (%v)", n, err)
+		}
+	})
+}

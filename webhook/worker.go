@@ -24,6 +24,7 @@ import (
 type WorkerStore interface {
 	ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.OutboxEvent, error)
 	UpdateOutbox(ctx context.Context, id string, fn func(*store.OutboxEvent) error) (store.OutboxEvent, error)
+	PruneOutbox(ctx context.Context, before, parkedAfter time.Time, limit int) (int64, error)
 }
 
 // WorkerConfig configures delivery. Zero values take the defaults in brackets.
@@ -46,6 +47,9 @@ type WorkerConfig struct {
 	// MaxAge: an event still undelivered this long after it was enqueued is parked (never
 	// retried; LastError says so) [72h].
 	MaxAge time.Duration
+	// Retention: Prune deletes delivered and parked events this long after they were enqueued
+	// [7 days]. Events still being retried are never pruned.
+	Retention time.Duration
 	// Breaker: per-endpoint circuit breaker.
 	Breaker BreakerConfig
 	// Registerer receives the worker's metrics (nil: none).
@@ -94,6 +98,7 @@ func NewWorker(s WorkerStore, cfg WorkerConfig) (*Worker, error) {
 	def(&cfg.BackoffBase, 5*time.Second)
 	def(&cfg.BackoffMax, time.Hour)
 	def(&cfg.MaxAge, 72*time.Hour)
+	def(&cfg.Retention, 7*24*time.Hour)
 	if cfg.Lease <= cfg.Timeout {
 		cfg.Lease = 2 * cfg.Timeout // never re-claimed while still in flight
 	}
@@ -298,6 +303,29 @@ func (w *Worker) deliver(ev store.OutboxEvent, key string) {
 	}
 	if uerr != nil && !errors.Is(uerr, errUnchanged) {
 		w.cfg.Logger.Warn("webhook failure not recorded; retried after the lease", "event_id", ev.ID, "err", uerr)
+	}
+}
+
+// pruneBatch is how many events one PruneOutbox statement deletes, so that a
+// large backlog is removed in short statements.
+const pruneBatch = 1000
+
+// Prune deletes the events delivered or parked more than Retention after they were enqueued,
+// in batches until none is left or ctx ends, and returns how many it deleted. The outbox then
+// holds what is being retried plus Retention's worth of history, not every event ever sent.
+func (w *Worker) Prune(ctx context.Context) (int64, error) {
+	now := w.cfg.Now()
+	before, parkedAfter := now.Add(-w.cfg.Retention), now.Add(parkFor/2)
+	var total int64
+	for {
+		n, err := w.store.PruneOutbox(ctx, before, parkedAfter, pruneBatch)
+		total += n
+		if err != nil || n < pruneBatch {
+			if total > 0 {
+				w.cfg.Logger.Info("webhook outbox pruned", "events", total, "enqueued_before", before)
+			}
+			return total, err
+		}
 	}
 }
 

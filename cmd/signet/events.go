@@ -22,7 +22,7 @@ type events struct {
 }
 
 // wireEvents registers the push and webhook observers on the operation service and returns the
-// background jobs (webhook delivery and reconciliation) and what to close at shutdown.
+// background jobs (webhook delivery, reconciliation and outbox pruning) and what to close at shutdown.
 func wireEvents(cfg config.Config, st store.Store, ops *txsign.Service, reg prometheus.Registerer, logger *slog.Logger) (*events, error) {
 	var notifier notify.Notifier = notify.NewLog(logger)
 	if cfg.PushURL != "" {
@@ -38,7 +38,8 @@ func wireEvents(cfg config.Config, st store.Store, ops *txsign.Service, reg prom
 		outbox := webhook.NewOutbox(st, cfg.WebhookDefaultURL, logger)
 		ops.Observe(outbox)
 		var err error
-		worker, err = webhook.NewWorker(st, webhook.WorkerConfig{Secret: webhook.Secret(cfg.WebhookSecret), Logger: logger, Registerer: reg})
+		worker, err = webhook.NewWorker(st, webhook.WorkerConfig{Secret: webhook.Secret(cfg.WebhookSecret),
+			Retention: cfg.WebhookRetention, Logger: logger, Registerer: reg})
 		if err != nil {
 			return nil, err
 		}
@@ -47,6 +48,7 @@ func wireEvents(cfg config.Config, st store.Store, ops *txsign.Service, reg prom
 			// Dispatch only claims; deliveries run on the worker's goroutines, beyond the tick.
 			background{"webhook delivery", time.Second, func(ctx context.Context) error { _, err := worker.Dispatch(ctx); return err }},
 			background{"webhook reconciliation", 30 * time.Second, func(ctx context.Context) error { _, err := reconciler.Pass(ctx); return err }},
+			background{"webhook outbox pruning", 10 * time.Minute, func(ctx context.Context) error { _, err := worker.Prune(ctx); return err }},
 		)
 	}
 	e.close = func() {

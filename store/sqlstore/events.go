@@ -219,6 +219,20 @@ func (s *Store) DeleteExpiredCeremonies(ctx context.Context, before time.Time) (
 
 // Webhook outbox.
 
+// PruneOutbox deletes up to limit finished events created before `before`,
+// oldest first (outbox_events_created_at_idx).
+func (s *Store) PruneOutbox(ctx context.Context, before, parkedAfter time.Time, limit int) (int64, error) {
+	res := s.db.WithContext(ctx).Exec(`DELETE FROM outbox_events WHERE id IN (
+			SELECT id FROM outbox_events
+			WHERE created_at < ? AND (delivered_at IS NOT NULL OR next_attempt_at > ?)
+			ORDER BY created_at, id
+			LIMIT ?)`, newTime(before), newTime(parkedAfter), clampLimit(limit))
+	if res.Error != nil {
+		return 0, s.fail(ctx, "prune outbox events", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
 // EnqueueOutbox inserts e (ID, CreatedAt and Version assigned as for
 // CreateUser; a zero NextAttemptAt means due at once, at CreatedAt).
 func (s *Store) EnqueueOutbox(ctx context.Context, e *store.OutboxEvent) error {

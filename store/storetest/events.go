@@ -404,6 +404,47 @@ func testOutbox(t *testing.T, newStore NewStore) {
 		}
 		return m
 	}
+	t.Run("prune", func(t *testing.T) {
+		s := newStore(t)
+		ctx := ctxT(t)
+		old, recent := base.Add(-48*time.Hour), base.Add(-time.Hour)
+		parked := base.Add(100 * 365 * 24 * time.Hour)
+		at := func(d time.Time) *time.Time { return &d }
+		pruned := map[string]bool{}
+		for _, tc := range []struct {
+			e     store.OutboxEvent
+			prune bool
+		}{
+			{store.OutboxEvent{CreatedAt: old, NextAttemptAt: old, DeliveredAt: at(old.Add(time.Second))}, true},    // delivered, old
+			{store.OutboxEvent{CreatedAt: old, NextAttemptAt: parked}, true},                                        // parked, old
+			{store.OutboxEvent{CreatedAt: old, NextAttemptAt: base.Add(time.Minute)}, false},                        // still retried
+			{store.OutboxEvent{CreatedAt: recent, NextAttemptAt: recent, DeliveredAt: at(recent)}, false},           // delivered, recent
+			{store.OutboxEvent{CreatedAt: recent, NextAttemptAt: parked}, false},                                    // parked, recent
+			{store.OutboxEvent{CreatedAt: old.Add(time.Minute), NextAttemptAt: old, DeliveredAt: at(recent)}, true}, // delivered late
+		} {
+			pruned[enqueue(t, s, tc.e).ID] = tc.prune
+		}
+		before, parkedAfter := base.Add(-24*time.Hour), base.Add(50*365*24*time.Hour)
+		n, err := s.PruneOutbox(ctx, before, parkedAfter, 2)
+		noErr(t, "PruneOutbox", err)
+		if n != 2 {
+			t.Fatalf("limit 2 pruned %d", n)
+		}
+		n, err = s.PruneOutbox(ctx, before, parkedAfter, 10)
+		noErr(t, "PruneOutbox", err)
+		if n != 1 {
+			t.Fatalf("the second pass pruned %d, want the 1 left", n)
+		}
+		if n, err := s.PruneOutbox(ctx, before, parkedAfter, 10); err != nil || n != 0 {
+			t.Fatalf("a third pass pruned %d (%v), want 0", n, err)
+		}
+		for id, want := range pruned {
+			_, err := s.UpdateOutbox(ctx, id, func(*store.OutboxEvent) error { return errVeto })
+			if still := !errors.Is(err, store.ErrNotFound); still == want {
+				t.Errorf("event %s: pruned %v, want %v (%v)", id, !still, want, err)
+			}
+		}
+	})
 	t.Run("duplicate id", func(t *testing.T) {
 		s := newStore(t)
 		e := enqueue(t, s, store.OutboxEvent{NextAttemptAt: base})
