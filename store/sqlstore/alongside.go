@@ -17,14 +17,10 @@ import (
 func (s *Store) CreateOperationWith(ctx context.Context, o *store.Operation, also store.Alongside) error {
 	const op = "create operation"
 	rec := *o
-	if rec.ID == "" {
-		rec.ID = newID()
-	}
-	rec.CreatedAt = s.stamp(rec.CreatedAt)
+	s.fresh(&rec.ID, &rec.CreatedAt, &rec.Version)
 	if rec.UpdatedAt.IsZero() {
 		rec.UpdatedAt = rec.CreatedAt
 	}
-	rec.Version = 1
 	r := toOperationRow(&rec)
 	use, ev := s.alongside(also)
 	var err error

@@ -148,11 +148,7 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 // CreateUser). A taken (Kind, LookupKey) gives store.ErrAlreadyExists.
 func (s *Store) CreateCeremony(ctx context.Context, c *store.Ceremony) error {
 	rec := *c
-	if rec.ID == "" {
-		rec.ID = newID()
-	}
-	rec.CreatedAt = s.stamp(rec.CreatedAt)
-	rec.Version = 1
+	s.fresh(&rec.ID, &rec.CreatedAt, &rec.Version)
 	r := toCeremonyRow(&rec)
 	if err := s.insert(ctx, "create ceremony", &r); err != nil {
 		return err
@@ -237,14 +233,10 @@ func (s *Store) PruneOutbox(ctx context.Context, before, parkedAfter time.Time, 
 // CreateUser; a zero NextAttemptAt means due at once, at CreatedAt).
 func (s *Store) EnqueueOutbox(ctx context.Context, e *store.OutboxEvent) error {
 	rec := *e
-	if rec.ID == "" {
-		rec.ID = newID()
-	}
-	rec.CreatedAt = s.stamp(rec.CreatedAt)
+	s.fresh(&rec.ID, &rec.CreatedAt, &rec.Version)
 	if rec.NextAttemptAt.IsZero() {
 		rec.NextAttemptAt = rec.CreatedAt
 	}
-	rec.Version = 1
 	r := toOutboxRow(&rec)
 	if err := s.insert(ctx, "enqueue outbox event", &r); err != nil {
 		return err

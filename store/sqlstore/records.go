@@ -13,14 +13,10 @@ import (
 // UpdatedAt (when zero) and Version 1, and writes the stored form back to u.
 func (s *Store) CreateUser(ctx context.Context, u *store.User) error {
 	rec := *u
-	if rec.ID == "" {
-		rec.ID = newID()
-	}
-	rec.CreatedAt = s.stamp(rec.CreatedAt)
+	s.fresh(&rec.ID, &rec.CreatedAt, &rec.Version)
 	if rec.UpdatedAt.IsZero() {
 		rec.UpdatedAt = rec.CreatedAt
 	}
-	rec.Version = 1
 	r := toUserRow(&rec)
 	if err := s.insert(ctx, "create user", &r); err != nil {
 		return err
@@ -66,11 +62,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) 
 // unknown UserID gives store.ErrNotFound.
 func (s *Store) CreateCredential(ctx context.Context, c *store.Credential) error {
 	rec := *c
-	if rec.ID == "" {
-		rec.ID = newID()
-	}
-	rec.CreatedAt = s.stamp(rec.CreatedAt)
-	rec.Version = 1
+	s.fresh(&rec.ID, &rec.CreatedAt, &rec.Version)
 	r := toCredentialRow(&rec)
 	if err := s.insert(ctx, "create credential", &r); err != nil {
 		return err
@@ -173,11 +165,7 @@ func (s *Store) UpdateOperationFrom(ctx context.Context, cur store.Operation, fn
 // the key's RFC 7638 thumbprint, a UUIDv4 is assigned only when empty).
 func (s *Store) CreateSigningKey(ctx context.Context, k *store.SigningKey) error {
 	rec := *k
-	if rec.ID == "" {
-		rec.ID = newID()
-	}
-	rec.CreatedAt = s.stamp(rec.CreatedAt)
-	rec.Version = 1
+	s.fresh(&rec.ID, &rec.CreatedAt, &rec.Version)
 	r := toSigningKeyRow(&rec)
 	if err := s.insert(ctx, "create signing key", &r); err != nil {
 		return err
@@ -213,11 +201,7 @@ func (s *Store) UpdateSigningKey(ctx context.Context, id string, fn func(*store.
 // CreateSigningKey). A taken AppKey gives store.ErrAlreadyExists.
 func (s *Store) CreateApplication(ctx context.Context, a *store.Application) error {
 	rec := *a
-	if rec.ID == "" {
-		rec.ID = newID()
-	}
-	rec.CreatedAt = s.stamp(rec.CreatedAt)
-	rec.Version = 1
+	s.fresh(&rec.ID, &rec.CreatedAt, &rec.Version)
 	r := toApplicationRow(&rec)
 	if err := s.insert(ctx, "create application", &r); err != nil {
 		return err

@@ -390,6 +390,17 @@ func (s *Store) stamp(t time.Time) time.Time {
 	return utc(t)
 }
 
+// fresh assigns what every insert assigns: the ID when empty (a UUIDv4), the
+// creation time (stamp: now when zero, in UTC) and
+// Version 1.
+func (s *Store) fresh(id *string, created *time.Time, version *int64) {
+	if *id == "" {
+		*id = newID()
+	}
+	*created = s.stamp(*created)
+	*version = 1
+}
+
 // casLoop is the read-modify-write loop behind every Update* method. read
 // loads the current record (the first time only when first is nil: the
 // Update*From methods start from the caller's copy); fn mutates a copy; write
