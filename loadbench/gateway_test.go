@@ -84,13 +84,14 @@ func TestGatewayHalf(t *testing.T) {
 		t.Fatalf("flows %+v", rep.Flows)
 	}
 	mint, sat, half := rep.Flows[0], rep.Flows[1], rep.Flows[2]
-	if mint.Requests < 20 || sat.Requests == 0 || half.Requests == 0 {
+	if mint.Requests < 4 || sat.Requests == 0 || half.Requests == 0 {
 		t.Fatalf("minted %d, gateway %d, gateway-half %d", mint.Requests, sat.Requests, half.Requests)
 	}
 	if sat.Requests > mint.Requests/2 {
 		t.Errorf("the saturated gateway flow used %d of %d tokens, want at most half", sat.Requests, mint.Requests)
 	}
-	if sat.Requests+half.Requests > mint.Requests || int64(sat.Requests+half.Requests) != paid.Load() || twice.Load() != 0 {
+	// A payment cut off by the end of a flow may have reached the gateway: at most one per user.
+	if done := int64(sat.Requests + half.Requests); done > int64(mint.Requests) || paid.Load() < done || paid.Load() > done+4 || twice.Load() != 0 {
 		t.Errorf("minted %d, paid %d + %d (gateway saw %d, %d twice)", mint.Requests, sat.Requests, half.Requests, paid.Load(), twice.Load())
 	}
 	if sat.Rate != 0 || sat.Bound == 0 {
