@@ -283,6 +283,9 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup fun
 	}
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
+	// The run covers [start, end). runCtx's timer may fire late on a busy
+	// machine, so starts and errors are also checked against end itself.
+	end, _ := runCtx.Deadline()
 	// With a rate, starts follow a fixed schedule (start + i/rate), not a
 	// ticker (which drops ticks and ran 20 % below a 2,000/s target), and a
 	// flow's latency counts from its scheduled start: a start delayed because
@@ -301,10 +304,13 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup fun
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for runCtx.Err() == nil {
+			for runCtx.Err() == nil && time.Now().Before(end) {
 				t0 := time.Now()
 				if interval > 0 {
 					t0 = start.Add(time.Duration(slot.Add(1)-1) * interval)
+					if !t0.Before(end) {
+						return // scheduled after the run
+					}
 					if wait := time.Until(t0); wait > 0 {
 						select {
 						case <-time.After(wait):
@@ -315,7 +321,7 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup fun
 				}
 				err := vu(runCtx)
 				d := time.Since(t0)
-				if runCtx.Err() != nil && err != nil {
+				if err != nil && (runCtx.Err() != nil || !time.Now().Before(end)) {
 					return // cut off by the end of the run, not a failure
 				}
 				if errors.Is(err, errNoTokens) {
