@@ -25,10 +25,7 @@ func (s *Store) CreateOperationWith(ctx context.Context, o *store.Operation, als
 	use, ev := s.alongside(also)
 	var err error
 	if s.dialect == DialectPostgres {
-		var q strings.Builder
-		q.WriteString("WITH op AS (INSERT INTO operations (id, created_at, " + strings.Join(operationColumns, ", ") + ") VALUES (?, ?")
-		q.WriteString(strings.Repeat(", ?", len(operationColumns)) + ") RETURNING id)")
-		_, err = s.writeAlongside(ctx, op, &q, append([]any{r.ID, r.CreatedAt}, r.values()...), use, ev)
+		_, err = s.writeAlongside(ctx, op, opInsert, append([]any{r.ID, r.CreatedAt}, r.values()...), use, ev)
 	} else {
 		_, err = s.inTx(ctx, op, func(tx *gorm.DB) (bool, error) { return true, tx.Create(&r).Error }, use, ev)
 	}
@@ -65,16 +62,7 @@ func (s *Store) updateOperation(ctx context.Context, id string, first *store.Ope
 			r := toOperationRow(next)
 			*next = r.record()
 			if s.dialect == DialectPostgres {
-				var q strings.Builder
-				q.WriteString("WITH op AS (UPDATE operations SET ")
-				for i, c := range operationColumns {
-					if i > 0 {
-						q.WriteString(", ")
-					}
-					q.WriteString(c + " = ?")
-				}
-				q.WriteString(" WHERE id = ? AND version = ? RETURNING id)")
-				return s.writeAlongside(ctx, op, &q, append(r.values(), r.ID, old.Version), use, ev)
+				return s.writeAlongside(ctx, op, opSwap, append(r.values(), r.ID, old.Version), use, ev)
 			}
 			return s.inTx(ctx, op, func(tx *gorm.DB) (bool, error) {
 				res := tx.Model(&r).Where("id = ? AND version = ?", r.ID, old.Version).Select("*").Omit("id", "created_at").Updates(&r)
@@ -95,12 +83,7 @@ func (s *Store) alongside(also store.Alongside) (store.CredentialUse, *auditRow)
 	if also.Audit == nil {
 		return use, nil
 	}
-	rec := *also.Audit
-	if rec.ID == "" {
-		rec.ID = newID()
-	}
-	rec.Time = s.stamp(rec.Time)
-	r := toAuditRow(&rec)
+	r := s.newAuditRow(also.Audit)
 	return use, &r
 }
 
@@ -122,34 +105,71 @@ const credentialUseSQL = `UPDATE credentials SET last_used_at = ?,
 	failed_attempts = CASE WHEN ? AND status = 'ACTIVE' THEN 0 ELSE failed_attempts END, version = version + 1
 	WHERE id = ?`
 
-const auditColumns = `id, time, type, outcome, reason, actor, user_id, operation_id, credential_id, evidence`
+const (
+	auditColumns      = `id, time, type, outcome, reason, actor, user_id, operation_id, credential_id, evidence`
+	auditPlaceholders = `?, ?, ?, ?, ?, ?, ?, ?, ?, ?`
+)
 
 func (r *auditRow) values() []any {
 	return []any{r.ID, r.Time, r.Type, r.Outcome, r.Reason, r.Actor, r.UserID, r.OperationID, r.CredentialID, r.Evidence}
 }
 
-// writeAlongside completes q, a statement that starts with a CTE named op
-// writing the operation and returning its id, with the credential use and the
-// audit insert, and runs it. The later CTEs act only on the row op returned,
-// so when op writes nothing (a lost swap) nothing is written. The audit insert
-// takes the shared advisory lock as AppendAudit does. It reports the
+// opWrite is how a PostgreSQL statement of writeAlongside writes the operation.
+type opWrite int
+
+const (
+	opInsert opWrite = iota // INSERT (id, created_at, operationColumns...)
+	opSwap                  // UPDATE SET operationColumns... WHERE id AND version
+)
+
+// alongsideQueries are writeAlongside's statements, numbered for PostgreSQL
+// once: [opWrite][credential use?][audit event?].
+var alongsideQueries = func() (q [2][2][2]string) {
+	heads := [2]string{
+		opInsert: "WITH op AS (INSERT INTO operations (id, created_at, " + strings.Join(operationColumns, ", ") +
+			") VALUES (?, ?" + strings.Repeat(", ?", len(operationColumns)) + ") RETURNING id)",
+		opSwap: "WITH op AS (UPDATE operations SET " + strings.Join(operationColumns, " = ?, ") +
+			" = ? WHERE id = ? AND version = ? RETURNING id)",
+	}
+	for w, head := range heads {
+		for _, use := range []int{0, 1} {
+			for _, ev := range []int{0, 1} {
+				text := head
+				if use == 1 {
+					text += ", used AS (" + credentialUseSQL + " AND EXISTS (SELECT 1 FROM op))"
+				}
+				if ev == 1 {
+					text += ", ev AS (INSERT INTO audit_events (" + auditColumns + ") SELECT " + auditPlaceholders +
+						" FROM op, (SELECT pg_advisory_xact_lock_shared(" + auditLockKey + ")) AS serialise RETURNING seq)" +
+						" SELECT (SELECT count(*) FROM op), coalesce((SELECT seq FROM ev), 0)"
+				} else {
+					text += " SELECT (SELECT count(*) FROM op), 0"
+				}
+				q[w][use][ev] = pgNumber(text)
+			}
+		}
+	}
+	return q
+}()
+
+// writeAlongside runs, on PostgreSQL, one statement: a CTE named op writing
+// the operation as w says and returning its id, then the credential use and
+// the audit insert. The later CTEs act only on the row op returned, so when op
+// writes nothing (a lost swap) nothing is written. The audit insert takes the
+// shared advisory lock as AppendAudit does. args are op's; it reports the
 // operation rows written (0 or 1) and sets ev.Seq.
-func (s *Store) writeAlongside(ctx context.Context, op string, q *strings.Builder, args []any, use store.CredentialUse, ev *auditRow) (int64, error) {
+func (s *Store) writeAlongside(ctx context.Context, op string, w opWrite, args []any, use store.CredentialUse, ev *auditRow) (int64, error) {
+	withUse, withEv := 0, 0
 	if use.ID != "" {
-		q.WriteString(", used AS (" + credentialUseSQL + " AND EXISTS (SELECT 1 FROM op))")
+		withUse = 1
 		args = append(args, newTime(use.At), use.ResetFailures, use.ID)
 	}
 	if ev != nil {
-		q.WriteString(", ev AS (INSERT INTO audit_events (" + auditColumns + ") SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ? " +
-			"FROM op, (SELECT pg_advisory_xact_lock_shared(" + auditLockKey + ")) AS serialise RETURNING seq)" +
-			" SELECT (SELECT count(*) FROM op), coalesce((SELECT seq FROM ev), 0)")
+		withEv = 1
 		args = append(args, ev.values()...)
-	} else {
-		q.WriteString(" SELECT (SELECT count(*) FROM op), 0")
 	}
 	var n, seq int64
-	query, args := pgBind(q.String(), args)
-	if err := s.sql.QueryRowContext(ctx, query, args...).Scan(&n, &seq); err != nil {
+	if err := s.sql.QueryRowContext(ctx, alongsideQueries[w][withUse][withEv], pgArgs(args)...).Scan(&n, &seq); err != nil {
 		return 0, s.fail(ctx, op, err)
 	}
 	if n == 1 && ev != nil {
@@ -200,14 +220,12 @@ func (s *Store) inTx(ctx context.Context, op string, write func(tx *gorm.DB) (bo
 	return 1, nil
 }
 
-// pgBind numbers the ? placeholders of q ($1, $2, ...) and turns dbTime
-// arguments into what pgx takes, for statements sent through database/sql
-// without gorm (whose statement building was 7 % of Signet's CPU in the
-// device-key flow). q has
-// no ? other than placeholders.
-func pgBind(q string, args []any) (string, []any) {
+// pgNumber numbers the ? placeholders of q ($1, $2, ...), for statements sent
+// through database/sql without gorm (whose statement building was 7 % of
+// Signet's CPU in the device-key flow). q has no ? other than placeholders.
+func pgNumber(q string) string {
 	var b strings.Builder
-	b.Grow(len(q) + len(args)*2)
+	b.Grow(len(q) + len(q)/8)
 	n := 0
 	for i := 0; i < len(q); i++ {
 		if q[i] != '?' {
@@ -217,6 +235,11 @@ func pgBind(q string, args []any) (string, []any) {
 		n++
 		b.WriteString("$" + strconv.Itoa(n))
 	}
+	return b.String()
+}
+
+// pgArgs turns dbTime arguments into what pgx takes.
+func pgArgs(args []any) []any {
 	out := make([]any, len(args))
 	for i, a := range args {
 		if t, ok := a.(dbTime); ok {
@@ -228,5 +251,5 @@ func pgBind(q string, args []any) (string, []any) {
 		}
 		out[i] = a
 	}
-	return b.String(), out
+	return out
 }

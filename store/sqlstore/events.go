@@ -21,12 +21,7 @@ import (
 // from the store's clock, when zero). There is no update or delete: the
 // schema refuses both with a trigger.
 func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
-	rec := *e
-	if rec.ID == "" {
-		rec.ID = newID()
-	}
-	rec.Time = s.stamp(rec.Time)
-	r := toAuditRow(&rec)
+	r := s.newAuditRow(e)
 	if s.dialect == DialectPostgres {
 		// Sequence values are handed out at insert but become visible at
 		// commit, so concurrent appends can commit out of Seq order, and a
@@ -37,12 +32,9 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 		// watermark below which every event is committed. Writers do not wait
 		// for each other (their commits share WAL flushes). One statement,
 		// one round trip. SQLite has a single writer.
-		err := s.db.WithContext(ctx).Raw(`INSERT INTO audit_events
-			(id, time, type, outcome, reason, actor, user_id, operation_id, credential_id, evidence)
-			SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		err := s.db.WithContext(ctx).Raw(`INSERT INTO audit_events (`+auditColumns+`) SELECT `+auditPlaceholders+`
 			FROM (SELECT pg_advisory_xact_lock_shared(`+auditLockKey+`)) AS serialise
-			RETURNING seq`, r.ID, r.Time, r.Type, r.Outcome, r.Reason, r.Actor, r.UserID, r.OperationID, r.CredentialID,
-			r.Evidence).Scan(&r.Seq).Error
+			RETURNING seq`, r.values()...).Scan(&r.Seq).Error
 		if err != nil {
 			return s.fail(ctx, "append audit event", err)
 		}
@@ -54,6 +46,17 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 	}
 	*e = r.record()
 	return nil
+}
+
+// newAuditRow is the stored form of e: ID a UUIDv4 when empty, Time from the
+// store's clock when zero (AppendAudit and the events written alongside).
+func (s *Store) newAuditRow(e *store.AuditEvent) auditRow {
+	rec := *e
+	if rec.ID == "" {
+		rec.ID = newID()
+	}
+	rec.Time = s.stamp(rec.Time)
+	return toAuditRow(&rec)
 }
 
 // auditLockKey is the advisory lock between audit appends (shared) and audit

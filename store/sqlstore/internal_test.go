@@ -306,7 +306,7 @@ func TestSelectColumnsCoverTheRows(t *testing.T) {
 
 func TestPGBind(t *testing.T) {
 	at := time.Date(2030, 1, 2, 3, 4, 5, 6789, time.FixedZone("x", 3600))
-	q, args := pgBind("UPDATE t SET a = ?, b = ? WHERE id = ? AND v = ?", []any{"s", newTime(at), dbTime{}, int64(3)})
+	q, args := pgNumber("UPDATE t SET a = ?, b = ? WHERE id = ? AND v = ?"), pgArgs([]any{"s", newTime(at), dbTime{}, int64(3)})
 	if q != "UPDATE t SET a = $1, b = $2 WHERE id = $3 AND v = $4" {
 		t.Fatalf("query %q", q)
 	}

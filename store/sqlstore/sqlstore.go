@@ -391,8 +391,7 @@ func (s *Store) stamp(t time.Time) time.Time {
 }
 
 // fresh assigns what every insert assigns: the ID when empty (a UUIDv4), the
-// creation time (stamp: now when zero, in UTC) and
-// Version 1.
+// creation time (stamp: now when zero, in UTC) and Version 1.
 func (s *Store) fresh(id *string, created *time.Time, version *int64) {
 	if *id == "" {
 		*id = newID()
