@@ -204,6 +204,13 @@ func Status(err error) int {
 	return 0
 }
 
+// payUpstream sends the gateway flow's payment straight to the upstream,
+// without a token: what the client and the upstream cost without a gateway.
+func (c *client) payUpstream(ctx context.Context) error {
+	return c.call(ctx, "POST", strings.TrimRight(c.cfg.Upstream, "/")+c.cfg.GatewayPath, false,
+		map[string]string{"amount": benchAmount, "currency": benchCurrency, "creditor_account": benchAccount}, nil, nil)
+}
+
 // payThroughGateway sends the payment the token approved through the gateway.
 func (c *client) payThroughGateway(ctx context.Context, token string) error {
 	return c.call(ctx, "POST", strings.TrimRight(c.cfg.Gateway, "/")+c.cfg.GatewayPath, false,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,6 +112,92 @@ func TestGatewayHalf(t *testing.T) {
 	}
 }
 
+// TestUpstreamFlow: the upstream flow sends the gateway flow's payments
+// straight to the upstream, without a token, for the whole duration, and is
+// reported without a bound and with a line saying what it measures.
+func TestUpstreamFlow(t *testing.T) {
+	var paid, withToken atomic.Int64
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var p map[string]string
+		if r.Method != "POST" || r.URL.Path != "/pay" || json.NewDecoder(r.Body).Decode(&p) != nil ||
+			p["amount"] != benchAmount || p["creditor_account"] != benchAccount {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if r.Header.Get("Authorization") != "" || r.Header.Get("Txn-Token") != "" {
+			withToken.Add(1)
+		}
+		paid.Add(1)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(up.Close)
+	start := time.Now()
+	rep, err := Run(context.Background(), Config{Upstream: up.URL + "/", GatewayPath: "/pay", Users: 3,
+		Duration: 300 * time.Millisecond, Flows: []string{"upstream"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := rep.Flows[0]
+	if f.Flow != "upstream" || f.Requests == 0 || f.Errors != 0 || int64(f.Requests) > paid.Load() || withToken.Load() != 0 {
+		t.Fatalf("upstream flow %+v; the upstream was paid %d times, %d with a token", f, paid.Load(), withToken.Load())
+	}
+	if f.Bound != 0 || f.Ratio != 0 || f.Throughput <= 0 {
+		t.Errorf("upstream flow: bound %v, ratio %v, throughput %v", f.Bound, f.Ratio, f.Throughput)
+	}
+	if time.Since(start) < 300*time.Millisecond {
+		t.Errorf("the run ended after %s, before its duration", time.Since(start))
+	}
+	if f.GatewayCeiling != 0 { // no GETDEL measured without --redis: no ceiling
+		t.Errorf("gateway ceiling %v without a Redis primitive", f.GatewayCeiling)
+	}
+	if runtime.GOOS == "linux" && (f.CPUPerOp <= 0 || f.Busy <= 0 || f.Busy > 1) {
+		t.Errorf("machine CPU per op %v, busy %v", f.CPUPerOp, f.Busy)
+	}
+	var table strings.Builder
+	rep.Table(&table)
+	if !strings.Contains(table.String(), "the bench client and the upstream alone") {
+		t.Errorf("the table does not say what the upstream flow measures:\n%s", table.String())
+	}
+}
+
+// TestGatewayCeiling: with verify + GETDEL = 100 µs (bound 20 000/s on 2
+// cores) and an upstream flow costing the machine 100 µs per request, a
+// gateway request costs at least 200 µs: half the bound.
+func TestGatewayCeiling(t *testing.T) {
+	prims := map[string]time.Duration{"ecdsa_verify": 60 * time.Microsecond, "redis_getdel": 40 * time.Microsecond}
+	if got := gatewayCeiling(prims, 100*time.Microsecond); got != 0.5 {
+		t.Errorf("ceiling %v, want 0.5", got)
+	}
+	if got := gatewayCeiling(prims, 300*time.Microsecond); got != 0.25 {
+		t.Errorf("ceiling %v, want 0.25", got)
+	}
+	if got := gatewayCeiling(prims, 0); got != 0 {
+		t.Errorf("ceiling %v without the upstream's CPU, want 0", got)
+	}
+	delete(prims, "redis_getdel")
+	if got := gatewayCeiling(prims, 100*time.Microsecond); got != 0 {
+		t.Errorf("ceiling %v without GETDEL, want 0", got)
+	}
+}
+
+func TestParseProcStat(t *testing.T) {
+	got, ok := parseProcStat("cpu  10132153 290696 3084719 46828483 16683 0 25195 7 0 0\n")
+	busy := int64(10132153 + 290696 + 3084719 + 0 + 25195 + 7)
+	if !ok || got.busy != busy || got.total != busy+46828483+16683 {
+		t.Errorf("got %+v %v", got, ok)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8", "cpu 1 2 3", "cpu 1 2 x 4 5 6 7 8", "cpu 1 2 -3 4 5 6 7 8"} {
+		if _, ok := parseProcStat(bad); ok {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if runtime.GOOS == "linux" {
+		if m, ok := readMachineCPU(); !ok || m.total <= 0 || m.busy > m.total {
+			t.Errorf("this machine's /proc/stat: %+v %v", m, ok)
+		}
+	}
+}
+
 func TestCheckFlows(t *testing.T) {
 	for _, tc := range []struct {
 		flows   string
@@ -125,8 +212,13 @@ func TestCheckFlows(t *testing.T) {
 		{"device-key,gateway-half", "http://gw", 0, "list gateway before it"},
 		{"device-key,gateway,gateway-half", "http://gw", 500, "drop --rate"},
 		{"device-key,gateway-full", "http://gw", 0, "unknown flow"},
+		{"upstream,device-key", "http://gw", 0, "needs --upstream"},
 	} {
 		err := checkFlows(Config{Flows: strings.Split(tc.flows, ","), Gateway: tc.gateway, Rate: tc.rate})
+		if err == nil && tc.want == "" {
+			// and with an upstream, the upstream flow may come first
+			err = checkFlows(Config{Flows: append([]string{"upstream"}, strings.Split(tc.flows, ",")...), Gateway: tc.gateway, Rate: tc.rate, Upstream: "http://up"})
+		}
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s (gateway %q, rate %v): %v, want %q", tc.flows, tc.gateway, tc.rate, err, tc.want)
 		}

@@ -28,13 +28,17 @@ type Config struct {
 	APIKey      string // private API key (secret)
 	Gateway     string // gateway base URL; empty skips the gateway flow
 	GatewayPath string // the payment route behind the gateway (default /payments)
-	Users       int    // concurrent virtual users per flow
+	// Upstream is the gateway's upstream base URL: the upstream flow sends the
+	// gateway flow's payments straight to it, so the table shows what the
+	// bench client and the upstream alone reach on this host.
+	Upstream string
+	Users    int // concurrent virtual users per flow
 	// Rate starts each flow's operations on a fixed schedule of Rate per
 	// second (0: as fast as the users go), to read latency at a given load
 	// rather than at saturation; latency counts from the scheduled start.
 	Rate     float64
 	Duration time.Duration // per flow
-	Flows    []string      // "device-key", "powerauth", "gateway", "gateway-half"
+	Flows    []string      // "device-key", "powerauth", "gateway", "gateway-half", "upstream"
 	// Primitives: where to measure a Redis GETDEL and a single-row update.
 	RedisURL    string
 	PostgresURL string
@@ -59,6 +63,18 @@ type FlowResult struct {
 	Bound     float64  `json:"bound_per_s"`
 	Ratio     float64  `json:"ratio_to_bound"`
 	BoundedBy []string `json:"bounded_by"`
+	// CPUPerOp is the whole machine's CPU time (every process: servers,
+	// databases, this client) per completed operation, and Busy the share of
+	// the machine's CPU time that was busy while the flow ran; from
+	// /proc/stat, Linux only. They say what a flow costs when the servers
+	// share the host with the bench, as the bound assumes.
+	CPUPerOp Millis  `json:"machine_cpu_per_op_ms,omitempty"`
+	Busy     float64 `json:"machine_busy,omitempty"`
+	// GatewayCeiling (upstream flow only) is the highest ratio to the gateway
+	// bound that a gateway flow can reach on this host, under the bound's own
+	// model (costs add, cores are shared): even a gateway whose only work is
+	// the ECDSA verify and the GETDEL adds them to what this flow cost.
+	GatewayCeiling float64 `json:"gateway_ceiling_ratio,omitempty"`
 }
 
 // Millis renders a duration as fractional milliseconds in JSON.
@@ -175,8 +191,10 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 					return c.payThroughGateway(ctx, tok)
 				}, nil
 			}
+		case "upstream": // no token, no bound: the floor under every gateway flow
+			setup = func(context.Context, string) (step, error) { return c.payUpstream, nil }
 		default:
-			return rep, fmt.Errorf("unknown flow %q (device-key, powerauth, gateway, gateway-half)", flow)
+			return rep, fmt.Errorf("unknown flow %q (%s)", flow, flowNames)
 		}
 		res, err := c.runFlow(ctx, flow, fcfg, setup)
 		if err != nil {
@@ -184,6 +202,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		}
 		res.Rate = fcfg.Rate
 		res.bound(prims, rep.Cores, boundedBy...)
+		if flow == "upstream" {
+			res.GatewayCeiling = gatewayCeiling(prims, time.Duration(res.CPUPerOp))
+		}
 		if flow == "gateway" {
 			gatewayMax = res.Throughput
 		}
@@ -192,11 +213,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return rep, nil
 }
 
+const flowNames = "device-key, powerauth, gateway, gateway-half, upstream"
+
 // checkFlows refuses a flow list that would fail part-way, before any load.
 func checkFlows(cfg Config) error {
 	for i, flow := range cfg.Flows {
 		switch flow {
 		case "device-key", "powerauth":
+		case "upstream":
+			if cfg.Upstream == "" {
+				return errors.New("the upstream flow needs --upstream (the gateway's upstream base URL)")
+			}
 		case "gateway", "gateway-half":
 			if cfg.Gateway == "" {
 				return fmt.Errorf("the %s flow needs --gateway", flow)
@@ -211,7 +238,7 @@ func checkFlows(cfg Config) error {
 				return errors.New("the gateway-half flow sets its own pace (half the gateway flow's maximum): drop --rate")
 			}
 		default:
-			return fmt.Errorf("unknown flow %q (device-key, powerauth, gateway, gateway-half)", flow)
+			return fmt.Errorf("unknown flow %q (%s)", flow, flowNames)
 		}
 	}
 	return nil
@@ -258,6 +285,20 @@ func (r *FlowResult) bound(prims map[string]time.Duration, cores int, names ...s
 	}
 }
 
+// gatewayCeiling: a gateway request costs the machine at least the ECDSA
+// verify and the GETDEL (v + g, the bound's terms) plus what the client and
+// the upstream spend on it (u, the upstream flow's CPU per request). So a
+// gateway flow reaches at most cores/(v+g+u) per second, which is
+// (v+g)/(v+g+u) of its bound cores/(v+g). 0 when unknown.
+func gatewayCeiling(prims map[string]time.Duration, u time.Duration) float64 {
+	v, okv := prims["ecdsa_verify"]
+	g, okg := prims["redis_getdel"]
+	if !okv || !okg || u <= 0 {
+		return 0
+	}
+	return float64(v+g) / float64(v+g+u)
+}
+
 // runFlow sets up cfg.Users virtual users (untimed), then runs their steps
 // concurrently for cfg.Duration.
 func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup func(context.Context, string) (step, error)) (FlowResult, error) {
@@ -299,6 +340,7 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup fun
 		interval = time.Duration(float64(time.Second) / cfg.Rate)
 	}
 	start := time.Now()
+	cpu0, cpuOK := readMachineCPU()
 	var wg sync.WaitGroup
 	for _, vu := range vus {
 		wg.Add(1)
@@ -357,6 +399,7 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup fun
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu1, cpuOK1 := readMachineCPU()
 	if bar != nil {
 		_ = bar.Finish()
 	}
@@ -365,6 +408,13 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup fun
 		P50: Millis(percentile(lat, 50)), P95: Millis(percentile(lat, 95)), P99: Millis(percentile(lat, 99))}
 	if len(errs) > 0 {
 		res.ErrorKinds = errs
+	}
+	if cpuOK && cpuOK1 && cpu1.total > cpu0.total {
+		busy := cpu1.busy - cpu0.busy
+		res.Busy = float64(busy) / float64(cpu1.total-cpu0.total)
+		if len(lat) > 0 {
+			res.CPUPerOp = Millis(time.Duration(busy) * clockTick / time.Duration(len(lat)))
+		}
 	}
 	return res, nil
 }
@@ -407,16 +457,26 @@ func (r Report) Table(w io.Writer) {
 		fmt.Fprintf(w, "  %s %.3f ms", n, float64(r.Primitives[n])/1e6)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-12s %10s %8s %10s %9s %9s %9s %12s %8s\n", "flow", "completed", "errors", "ops/s", "p50 ms", "p95 ms", "p99 ms", "bound ops/s", "ratio")
+	fmt.Fprintf(w, "%-12s %10s %8s %10s %9s %9s %9s %12s %8s %10s %6s\n", "flow", "completed", "errors", "ops/s", "p50 ms", "p95 ms", "p99 ms", "bound ops/s", "ratio", "cpu/op ms", "busy")
 	for _, f := range r.Flows {
 		bound, ratio := fmt.Sprintf("%12.1f", f.Bound), fmt.Sprintf("%7.0f%%", f.Ratio*100)
-		if f.Bound == 0 { // gateway-half: its throughput is its pace, not a measure against the bound
+		if f.Bound == 0 { // gateway-half (its throughput is its pace) and upstream (no Signet work): no bound
 			bound, ratio = fmt.Sprintf("%12s", "-"), fmt.Sprintf("%8s", "-")
 		}
-		fmt.Fprintf(w, "%-12s %10d %8d %10.1f %9.2f %9.2f %9.2f %s %s\n", f.Flow, f.Requests, f.Errors, f.Throughput,
-			float64(f.P50)/1e6, float64(f.P95)/1e6, float64(f.P99)/1e6, bound, ratio)
+		cpu, busy := fmt.Sprintf("%10s", "-"), fmt.Sprintf("%6s", "-")
+		if f.Busy > 0 {
+			cpu, busy = fmt.Sprintf("%10.3f", float64(f.CPUPerOp)/1e6), fmt.Sprintf("%5.0f%%", f.Busy*100)
+		}
+		fmt.Fprintf(w, "%-12s %10d %8d %10.1f %9.2f %9.2f %9.2f %s %s %s %s\n", f.Flow, f.Requests, f.Errors, f.Throughput,
+			float64(f.P50)/1e6, float64(f.P95)/1e6, float64(f.P99)/1e6, bound, ratio, cpu, busy)
 		if f.Rate > 0 {
 			fmt.Fprintf(w, "%-12s   paced at %.0f/s\n", "", f.Rate)
+		}
+		if f.Flow == "upstream" {
+			fmt.Fprintf(w, "%-12s   the bench client and the upstream alone: no gateway, no token\n", "")
+			if f.GatewayCeiling > 0 {
+				fmt.Fprintf(w, "%-12s   with it on these cores, a gateway doing nothing but ECDSA verify + GETDEL reaches at most %.0f%% of the gateway bound\n", "", f.GatewayCeiling*100)
+			}
 		}
 		for k, n := range f.ErrorKinds {
 			fmt.Fprintf(w, "%-12s   %d × %s\n", "", n, k)

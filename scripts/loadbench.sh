@@ -61,7 +61,7 @@ pids+=($!)
 ready "http://127.0.0.1:$gp/healthz"
 [ -n "${CPU_REPORT:-}" ] && python3 scripts/cpusnap.py save "$dir/cpu.json" $$
 SIGNET_BENCH_API_KEY="$secret" "$dir/signet" bench --server "http://127.0.0.1:$sp" --gateway "http://127.0.0.1:$gp" \
-	--postgres "$pg" --redis "$redis" --users "${USERS:-16}" --duration "${DURATION:-20s}" \
-	--flows "${FLOWS:-device-key,powerauth,gateway,gateway-half}" "$@"
+	--upstream "http://127.0.0.1:$up" --postgres "$pg" --redis "$redis" --users "${USERS:-16}" --duration "${DURATION:-20s}" \
+	--flows "${FLOWS:-device-key,powerauth,gateway,gateway-half,upstream}" "$@"
 [ -n "${CPU_REPORT:-}" ] && python3 scripts/cpusnap.py diff "$dir/cpu.json" $$ >&2
 exit 0
