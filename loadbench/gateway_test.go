@@ -132,10 +132,14 @@ func TestUpstreamFlow(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	start := time.Now()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // the bench's own setting is not the machine's cores
 	rep, err := Run(context.Background(), Config{Upstream: up.URL + "/", GatewayPath: "/pay", Users: 3,
 		Duration: 300 * time.Millisecond, Flows: []string{"upstream"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rep.Cores != runtime.NumCPU() {
+		t.Errorf("report says %d cores, the machine has %d", rep.Cores, runtime.NumCPU())
 	}
 	f := rep.Flows[0]
 	if f.Flow != "upstream" || f.Requests == 0 || f.Errors != 0 || int64(f.Requests) > paid.Load() || withToken.Load() != 0 {

@@ -121,7 +121,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Cores: runtime.GOMAXPROCS(0), Users: cfg.Users, Primitives: map[string]Millis{}}
+	// The bound is what the machine's cores allow: the servers use all of
+	// them whatever GOMAXPROCS this process runs with.
+	rep := Report{Cores: runtime.NumCPU(), Users: cfg.Users, Primitives: map[string]Millis{}}
 	for k, v := range prims {
 		rep.Primitives[k] = Millis(v)
 	}
