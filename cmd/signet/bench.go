@@ -31,11 +31,17 @@ func newBenchCmd(environ []string) *cobra.Command {
 					}
 				}
 			}
-			if cfg.APIKey == "" {
-				return errors.New("an API key is required: --api-key or SIGNET_BENCH_API_KEY (embedded mode: data/api-key)")
-			}
 			if flows != "" {
 				cfg.Flows = strings.Split(flows, ",")
+			}
+			// Every flow but upstream talks to Signet (the gateway flows spend the device-key flow's
+			// tokens); the default flows start with device-key.
+			needsSignet := len(cfg.Flows) == 0
+			for _, f := range cfg.Flows {
+				needsSignet = needsSignet || f != "upstream"
+			}
+			if cfg.APIKey == "" && needsSignet {
+				return errors.New("an API key is required: --api-key or SIGNET_BENCH_API_KEY (embedded mode: data/api-key)")
 			}
 			if !asJSON {
 				cfg.Progress = cmd.ErrOrStderr()

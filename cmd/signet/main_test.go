@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -166,5 +167,19 @@ func TestBenchAgainstEmbeddedServer(t *testing.T) {
 	}
 	if _, err := run(t, nil, "bench", "--server", "http://"+addr); err == nil || !strings.Contains(err.Error(), "API key") {
 		t.Fatalf("bench without a key: %v", err)
+	}
+	if _, err := run(t, nil, "bench", "--flows", "upstream,device-key", "--upstream", "http://"+addr); err == nil || !strings.Contains(err.Error(), "API key") {
+		t.Fatalf("bench without a key, device-key after upstream: %v", err)
+	}
+}
+
+// TestBenchUpstreamNeedsNoKey: the upstream flow talks only to the upstream, so
+// it runs without Signet's API key.
+func TestBenchUpstreamNeedsNoKey(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusCreated) }))
+	defer up.Close()
+	out, err := run(t, nil, "bench", "--flows", "upstream", "--upstream", up.URL, "--users", "2", "--duration", "200ms")
+	if err != nil || !strings.Contains(out, "the bench client and the upstream alone") {
+		t.Fatalf("%v\n%s", err, out)
 	}
 }
