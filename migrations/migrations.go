@@ -1,6 +1,12 @@
 // Package migrations holds Signet's hand-written SQL schema, one folder per
 // dialect (sqlite, postgres), embedded in the binary. store/sqlstore applies
 // them in order, one transaction each, recorded in schema_migrations.
+//
+// A migration whose first line is "-- signet:no-transaction" runs outside a
+// transaction, one statement at a time (a statement ends with a line ending
+// in ";"): PostgreSQL refuses CREATE INDEX CONCURRENTLY in a transaction.
+// Each of its statements must be safe to run again, since a failure part-way
+// leaves the earlier ones applied and the migration unrecorded.
 package migrations
 
 import (
@@ -10,6 +16,7 @@ import (
 	"path"
 	"regexp"
 	"sort"
+	"strings"
 )
 
 // Dialects with a migration folder.
@@ -28,11 +35,39 @@ const bootstrapFile = "schema_migrations.sql"
 // migrationName is NNNN_description.sql; NNNN is the version.
 var migrationName = regexp.MustCompile(`^([0-9]{4})_([a-z0-9_]+)\.sql$`)
 
+// noTransaction is the first line of a migration that must run outside a transaction.
+const noTransaction = "-- signet:no-transaction"
+
 // Migration is one numbered schema change.
 type Migration struct {
 	Version string // "0001": the key recorded in schema_migrations
 	Name    string // "0001_init": the file name without .sql
 	SQL     string
+	// NoTransaction: run Statements one by one, outside a transaction.
+	NoTransaction bool
+}
+
+// Statements splits SQL into its statements: each ends with a line ending
+// in ";". Comment lines ("--") are dropped. Only for NoTransaction
+// migrations, whose statements must be sent one at a time.
+func (m Migration) Statements() []string {
+	var out []string
+	var cur strings.Builder
+	for line := range strings.Lines(m.SQL) {
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || strings.HasPrefix(trimmed, "--") {
+			continue
+		}
+		cur.WriteString(line)
+		if strings.HasSuffix(trimmed, ";") {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	if rest := strings.TrimSpace(cur.String()); rest != "" {
+		out = append(out, rest)
+	}
+	return out
 }
 
 // FS returns the migration files of dialect ("sqlite" or "postgres").
@@ -89,7 +124,8 @@ func List(dialect string) ([]Migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("migrations: %s: %w", dialect, err)
 		}
-		out = append(out, Migration{Version: m[1], Name: name[:len(name)-len(path.Ext(name))], SQL: string(b)})
+		out = append(out, Migration{Version: m[1], Name: name[:len(name)-len(path.Ext(name))], SQL: string(b),
+			NoTransaction: strings.HasPrefix(string(b), noTransaction+"\n")})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Version < out[j].Version })
 	return out, nil

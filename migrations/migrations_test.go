@@ -65,3 +65,39 @@ func TestBootstrap(t *testing.T) {
 		}
 	}
 }
+
+// TestNoTransaction: only PostgreSQL's 0003 (CREATE INDEX CONCURRENTLY) runs
+// outside a transaction, as two statements that can both run again.
+func TestNoTransaction(t *testing.T) {
+	for _, d := range []string{SQLite, Postgres} {
+		list, err := List(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range list {
+			want := d == Postgres && m.Version == "0003"
+			if m.NoTransaction != want {
+				t.Errorf("%s %s: NoTransaction %v, want %v", d, m.Name, m.NoTransaction, want)
+			}
+			if !m.NoTransaction && strings.Contains(strings.ToUpper(m.SQL), "CONCURRENTLY") {
+				t.Errorf("%s %s: CONCURRENTLY inside a transaction", d, m.Name)
+			}
+			if m.NoTransaction {
+				got := m.Statements()
+				if len(got) != 2 || !strings.HasPrefix(got[0], "DROP INDEX CONCURRENTLY IF EXISTS outbox_events_created_at_idx") ||
+					!strings.HasPrefix(got[1], "CREATE INDEX CONCURRENTLY outbox_events_created_at_idx") {
+					t.Errorf("%s %s: statements %q", d, m.Name, got)
+				}
+			}
+		}
+	}
+}
+
+func TestStatements(t *testing.T) {
+	m := Migration{SQL: "-- signet:no-transaction\n-- a comment; with a semicolon\nCREATE INDEX a\n  ON t (x);\n\nDROP INDEX b;\nSELECT 1"}
+	got := m.Statements()
+	want := []string{"CREATE INDEX a\n  ON t (x);", "DROP INDEX b;", "SELECT 1"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("Statements() = %q, want %q", got, want)
+	}
+}

@@ -31,7 +31,7 @@ func TestVersionAndMigrate(t *testing.T) {
 		t.Fatalf("version: %q %v", out, err)
 	}
 	out, err := run(t, env, "migrate")
-	if err != nil || !strings.Contains(out, "applied 0001_init") {
+	if err != nil || !strings.Contains(out, "applied 0001_init") || !strings.HasPrefix(out, "applying 0001_init ...\n") {
 		t.Fatalf("migrate: %q %v", out, err)
 	}
 	if out, err := run(t, env, "migrate"); err != nil || !strings.Contains(out, "up to date") {

@@ -24,11 +24,11 @@ func newMigrateCmd(environ []string) *cobra.Command {
 				return fmt.Errorf("database: %w", err)
 			}
 			defer st.Close()
-			applied, err := st.Migrate(cmd.Context())
+			out := cmd.OutOrStdout()
+			applied, err := st.MigrateReporting(cmd.Context(), func(name string) { fmt.Fprintf(out, "applying %s ...\n", name) })
 			if err != nil {
 				return fmt.Errorf("migrations: %w", err)
 			}
-			out := cmd.OutOrStdout()
 			if len(applied) == 0 {
 				fmt.Fprintln(out, "database is up to date")
 				return nil

@@ -162,7 +162,7 @@ func openCore(ctx context.Context, cfg config.Config, migrate bool, logger *slog
 		return nil, nil, fmt.Errorf("database: %w", err)
 	}
 	if migrate {
-		applied, err := st.Migrate(ctx)
+		applied, err := st.MigrateReporting(ctx, func(name string) { logger.Info("applying migration", "version", name) })
 		if err != nil {
 			st.Close()
 			return nil, nil, fmt.Errorf("migrations: %w", err)

@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"io/fs"
 	"reflect"
 	"regexp"
@@ -332,4 +333,93 @@ func parseColumns(t *testing.T, dialect string) map[string][]string {
 		t.Fatalf("no CREATE TABLE found in %s files", dialect)
 	}
 	return out
+}
+
+// TestIndexBuildLetsWritesThrough: on PostgreSQL migration 0003 builds its
+// index CONCURRENTLY. Run while a transaction has written to the outbox, the
+// build waits for that transaction, and other writes to the outbox go through
+// meanwhile; a plain CREATE INDEX would queue them behind its SHARE lock, so
+// every approval (each writes an outbox event) would wait for the build.
+func TestIndexBuildLetsWritesThrough(t *testing.T) {
+	if _, ok := sqltest.Postgres(t); !ok {
+		t.Skipf("%s not set", sqltest.EnvPostgresURL)
+	}
+	url := sqltest.NewPostgresSchema(t)
+	ctx := ctxT(t)
+	s := openStore(t, url)
+	if _, err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	raw := openRaw(t, "pgx", url)
+	// As if this database predated 0003.
+	for _, q := range []string{"DROP INDEX outbox_events_created_at_idx", "DELETE FROM schema_migrations WHERE version = '0003'"} {
+		if _, err := raw.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n := 0
+	insert := func(ctx context.Context, q interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	}) error {
+		n++
+		_, err := q.ExecContext(ctx, `INSERT INTO outbox_events (id, endpoint, type, next_attempt_at, created_at)
+			VALUES ($1, 'https://bank.example/hook', 'operation.approved', now(), now())`, fmt.Sprintf("evt-%d", n))
+		return err
+	}
+	writer, err := raw.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer writer.Rollback()
+	if err := insert(ctx, writer); err != nil {
+		t.Fatal(err)
+	}
+	migrated := make(chan error, 1)
+	go func() {
+		var started []string
+		applied, err := s.MigrateReporting(ctx, func(name string) { started = append(started, name) })
+		if want := []string{"0003_outbox_created_at"}; err == nil && (!slices.Equal(applied, want) || !slices.Equal(started, want)) {
+			err = fmt.Errorf("applied %v, reported %v", applied, started)
+		}
+		migrated <- err
+	}()
+	// Until the build waits for the open writer.
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var waiting int
+		if err := raw.QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND query LIKE '%CREATE INDEX%outbox_events_created_at_idx%' AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the index build never waited for the open writer")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if err := insert(wctx, raw); err != nil {
+		t.Fatalf("a write to the outbox waited behind the index build: %v", err)
+	}
+	select {
+	case err := <-migrated:
+		t.Fatalf("the build ended while a writer's transaction was open: %v", err)
+	default:
+	}
+	if err := writer.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-migrated; err != nil {
+		t.Fatal(err)
+	}
+	var valid bool
+	if err := raw.QueryRowContext(ctx, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+		WHERE c.relname = 'outbox_events_created_at_idx' AND c.relnamespace = current_schema()::regnamespace`).Scan(&valid); err != nil || !valid {
+		t.Fatalf("index valid: %v, %v", valid, err)
+	}
+	if recorded, err := s.AppliedMigrations(ctx); err != nil || recorded["0003"].IsZero() {
+		t.Fatalf("0003 not recorded: %v %v", recorded, err)
+	}
 }
