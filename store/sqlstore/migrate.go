@@ -175,8 +175,10 @@ func (s *Store) migrateOutsideTx(ctx context.Context, db *sql.DB, m migrations.M
 	defer func() {
 		// A session lock outlives a returned connection: if it cannot be released, the
 		// connection is discarded (closing the session releases it) rather than pooled.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
 		var released bool
-		uerr := conn.QueryRowContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock("+migrationLockKey+")").Scan(&released)
+		uerr := conn.QueryRowContext(uctx, "SELECT pg_advisory_unlock("+migrationLockKey+")").Scan(&released)
 		if uerr != nil || !released {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
