@@ -36,7 +36,7 @@ loadbench:
 fuzz:
 	./scripts/fuzz.sh
 
-## faults: a real signet on PostgreSQL + Redis under load while Redis stops for 5 s and PostgreSQL restarts,
+## faults: a real signet and gateway on PostgreSQL + Redis under load while Redis stops for 5 s and PostgreSQL restarts,
 ## then proof that nothing was approved or accepted twice or lost (restarts the local PostgreSQL!)
 FAULTS_SHORT ?=
 faults:

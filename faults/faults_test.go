@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,7 +33,7 @@ const (
 )
 
 type call struct {
-	kind       string // "approve", "consume"
+	kind       string // "approve", "consume" (Signet's endpoint), "pay" (through signet gateway)
 	start, end time.Time
 	status     int // 200 for success, HTTP status otherwise, 0 transport error
 	opID       string
@@ -72,7 +75,9 @@ func TestFaults(t *testing.T) {
 	redis := startRedis(t)
 	bin := buildSignet(t)
 	srv := startSignet(t, bin, dbURL, redis.url())
-	cl := loadbench.NewClient(loadbench.Config{Server: srv.base, APIKey: srv.apiKey,
+	up := newUpstream(t)
+	gw := startGateway(t, bin, srv.base, redis.url(), up.URL)
+	cl := loadbench.NewClient(loadbench.Config{Server: srv.base, APIKey: srv.apiKey, Gateway: gw,
 		HTTPClient: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 32}}})
 
 	const users = 6
@@ -85,10 +90,27 @@ func TestFaults(t *testing.T) {
 		vus[i] = vu
 	}
 
+	// Half the users spend their tokens through Signet's consume endpoint, half
+	// pay through signet gateway, which consumes in Redis itself. No token is
+	// minted while Redis is down, so the first tokens of the run are set aside
+	// (reserve) and spent during the outage: without them no consume or
+	// payment would fall inside it.
 	var l log
+	spenders := []struct {
+		kind  string
+		spend func(context.Context, string) error
+	}{{"consume", cl.Consume}, {"pay", cl.PayThroughGateway}}
+	spend := func(ctx context.Context, i int, opID, token string) {
+		sp := spenders[i%2]
+		s := time.Now()
+		err := sp.spend(ctx, token)
+		l.add(call{kind: sp.kind, start: s, end: time.Now(), status: statusOf(err), opID: opID, token: token})
+	}
+	type minted struct{ opID, token string }
+	reserve := make(chan minted, 1000)
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	for _, vu := range vus {
+	for i, vu := range vus {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -100,21 +122,45 @@ func TestFaults(t *testing.T) {
 					time.Sleep(20 * time.Millisecond)
 					continue
 				}
-				s = time.Now()
-				err = cl.Consume(loadCtx, token)
-				l.add(call{kind: "consume", start: s, end: time.Now(), status: statusOf(err), opID: opID, token: token})
+				select {
+				case reserve <- minted{opID, token}:
+				default:
+					spend(loadCtx, i, opID, token)
+				}
 			}
 		}()
 	}
 
-	// Phase 1: steady load. Phase 2: Redis stopped for 5 s. Phase 3: steady.
-	// Phase 4: PostgreSQL restarted. Phase 5: steady.
+	// Phase 1: steady load. Phase 2: Redis stopped for 5 s, the reserve spent
+	// meanwhile. Phase 3: steady. Phase 4: PostgreSQL restarted. Phase 5: steady.
 	time.Sleep(phase(5*time.Second, 2*time.Second))
+	if len(reserve) < 100 {
+		t.Fatalf("only %d tokens set aside for the Redis outage", len(reserve))
+	}
 	redisDown := window{from: time.Now()}
 	redis.stop(t)
+	// Eight spenders, as a call may wait out the store's dial timeouts before
+	// its 503; each spends at most one token per 50 ms until the reserve is out.
+	outage, endOutage := context.WithCancel(ctx)
+	var spent sync.WaitGroup
+	for i := range 8 {
+		spent.Go(func() {
+			for outage.Err() == nil {
+				select {
+				case m := <-reserve:
+					spend(ctx, i, m.opID, m.token)
+				default:
+					return
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		})
+	}
 	time.Sleep(5 * time.Second)
+	endOutage()
 	redis.start(t)
 	redisDown.to = time.Now()
+	spent.Wait()
 	time.Sleep(phase(5*time.Second, 3*time.Second))
 	pgDown := window{from: time.Now()}
 	restartPG(t)
@@ -153,7 +199,8 @@ func TestFaults(t *testing.T) {
 		bad := map[string]int{}
 		for _, c := range calls {
 			// Transport errors count too, except for calls cut off by the end of the run.
-			if c.status == 500 || (c.status == 0 && c.end.Before(stopped)) {
+			// The gateway's 502 (upstream failed) would mean a spent token without a payment.
+			if c.status == 500 || c.status == 502 || (c.status == 0 && c.end.Before(stopped)) {
 				bad[fmt.Sprintf("%s %d", c.kind, c.status)]++
 			}
 		}
@@ -162,37 +209,41 @@ func TestFaults(t *testing.T) {
 		}
 	})
 
-	t.Run("Redis outage: approvals and consumes answered 503, never success", func(t *testing.T) {
+	t.Run("Redis outage: approvals, consumes and gateway payments answered 503, never success", func(t *testing.T) {
 		inner := window{from: redisDown.from.Add(300 * time.Millisecond), to: redisDown.to}
-		seen := 0
+		seen := map[string]int{}
 		for _, c := range calls {
 			if !inner.covers(c) {
 				continue
 			}
-			if c.kind == "consume" && c.status != 503 {
-				t.Errorf("consume during Redis outage answered %d", c.status)
+			if (c.kind == "consume" || c.kind == "pay") && c.status != 503 {
+				t.Errorf("%s during Redis outage answered %d", c.kind, c.status)
 			}
 			if c.kind == "approve" && c.status == 200 {
 				t.Errorf("approval succeeded during Redis outage (op %s)", c.opID)
 			}
-			seen++
+			seen[c.kind]++
 		}
-		if seen == 0 {
-			t.Fatal("no request fell inside the Redis outage")
+		for _, kind := range []string{"approve", "consume", "pay"} {
+			if seen[kind] == 0 {
+				t.Errorf("no %s fell inside the Redis outage (%v)", kind, seen)
+			}
 		}
 	})
 
 	t.Run("service back within 5 s of each dependency's return", func(t *testing.T) {
 		for name, back := range map[string]time.Time{"redis": redisDown.to, "postgres": pgDown.to} {
-			var first time.Time
-			for _, c := range calls {
-				if c.kind == "consume" && c.status == 200 && c.start.After(back) {
-					first = c.end
-					break
+			for _, kind := range []string{"consume", "pay"} {
+				var first time.Time
+				for _, c := range calls {
+					if c.kind == kind && c.status == 200 && c.start.After(back) {
+						first = c.end
+						break
+					}
 				}
-			}
-			if first.IsZero() || first.Sub(back) > 5*time.Second {
-				t.Errorf("%s: first full success %v after its return", name, first.Sub(back))
+				if first.IsZero() || first.Sub(back) > 5*time.Second {
+					t.Errorf("%s: first full success of a %s %v after its return", name, kind, first.Sub(back))
+				}
 			}
 		}
 	})
@@ -242,12 +293,13 @@ func TestFaults(t *testing.T) {
 				tokens = append(tokens, c.token)
 				accepted[c.token] = 0
 			}
-			if c.kind == "consume" && c.status == 200 {
+			if (c.kind == "consume" || c.kind == "pay") && c.status == 200 {
 				accepted[c.token]++
 			}
 		}
-		// Every token again, now that everything is up. One already accepted is
-		// refused (409). One never accepted (its consume was answered 503, or
+		// Every token again, through Signet's endpoint, now that everything is
+		// up (the gateway and Signet consume the same JTI in Redis). One already
+		// accepted, by either, is refused (409). One never accepted (its consume was answered 503, or
 		// cut off by the end of the run) may be accepted now, once: a second try
 		// is refused. One whose JTI Redis lost when it was killed is refused.
 		// An expired one may be answered 400.
@@ -266,6 +318,29 @@ func TestFaults(t *testing.T) {
 			default:
 				t.Errorf("token accepted %d time(s) during the run answered %d when tried again: %s", n, st, history(calls, tok, redisDown, pgDown))
 			}
+		}
+	})
+
+	t.Run("the upstream received each gateway payment once", func(t *testing.T) {
+		got := up.received()
+		paid := map[string]bool{}
+		for _, c := range calls {
+			if c.kind != "pay" {
+				continue
+			}
+			if c.status == 200 && got[c.opID] != 1 {
+				t.Errorf("gateway accepted the payment of %s; the upstream received it %d times", c.opID, got[c.opID])
+			}
+			paid[c.opID] = true
+		}
+		for op, n := range got {
+			// A payment whose answer was cut off by the end of the run may have reached it, once.
+			if n != 1 || !paid[op] {
+				t.Errorf("upstream received operation %q %d times (paid through the gateway: %v)", op, n, paid[op])
+			}
+		}
+		if len(got) == 0 {
+			t.Fatal("the upstream received nothing")
 		}
 	})
 
@@ -421,7 +496,16 @@ func startSignet(t *testing.T, bin, dbURL, redisURL string) *signetProc {
 		"SIGNET_LOG_LEVEL=warn",
 		"SIGNET_REQUEST_TIMEOUT=5s",
 	)
-	logFile, _ := os.Create(filepath.Join(t.TempDir(), "signet.log"))
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	startProcess(t, cmd, "signet", base)
+	return &signetProc{base: base, apiKey: secret}
+}
+
+// startProcess starts cmd, logging to a file shown if the test fails, stops it with
+// an interrupt at the end of the test, and waits until base/readyz answers 200.
+func startProcess(t *testing.T, cmd *exec.Cmd, name, base string) {
+	t.Helper()
+	logFile, _ := os.Create(filepath.Join(t.TempDir(), "process.log"))
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -431,25 +515,82 @@ func startSignet(t *testing.T, bin, dbURL, redisURL string) *signetProc {
 		_ = cmd.Wait()
 		if t.Failed() {
 			b, _ := os.ReadFile(logFile.Name())
-			t.Logf("signet log:\n%s", tail(string(b), 4000))
+			t.Logf("%s log:\n%s", name, tail(string(b), 4000))
 		}
 	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	for deadline := time.Now().Add(30 * time.Second); ; {
 		resp, err := http.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				break
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("signet did not become ready")
+			t.Fatalf("%s did not become ready", name)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return &signetProc{base: base, apiKey: secret}
+}
+
+// upstream is the payment API behind the gateway: it counts the payments it
+// receives by the operation the gateway says the token approved.
+type upstream struct {
+	*httptest.Server
+	mu  sync.Mutex
+	ops map[string]int
+}
+
+func newUpstream(t *testing.T) *upstream {
+	u := &upstream{ops: map[string]int{}}
+	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		u.mu.Lock()
+		u.ops[r.Header.Get("Signet-Operation")]++
+		u.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(u.Close)
+	return u
+}
+
+func (u *upstream) received() map[string]int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return maps.Clone(u.ops)
+}
+
+// startGateway runs signet gateway in front of upstream, verifying against
+// Signet's JWKS and consuming in the Redis Signet records tokens in. It
+// returns the gateway's base URL once it is ready (JWKS loaded, Redis up).
+func startGateway(t *testing.T, bin, signet, redisURL, upstream string) string {
+	t.Helper()
+	port := freePort(t)
+	conf := filepath.Join(t.TempDir(), "gateway.yaml")
+	yaml := fmt.Sprintf(`listen: "127.0.0.1:%d"
+upstream: %q
+jwks_url: %q
+issuer: "http://localhost:8080"
+audience: "signet-gateway"
+consume:
+  redis_url: %q
+  timeout: 2s
+routes:
+  - method: POST
+    path: /payments
+    binding:
+      amount: /amount
+      currency: /currency
+      payee_account: /creditor_account
+`, port, upstream, signet+"/.well-known/jwks.json", redisURL)
+	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "gateway", "-c", conf)
+	cmd.Env = append(os.Environ(), "SIGNET_LOG_LEVEL=warn")
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	startProcess(t, cmd, "signet gateway", base)
+	return base
 }
 
 func tail(s string, n int) string {

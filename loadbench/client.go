@@ -165,6 +165,9 @@ func NewClient(cfg Config) *Client {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second}
 	}
+	if cfg.GatewayPath == "" {
+		cfg.GatewayPath = "/payments"
+	}
 	return &Client{c: &client{cfg: cfg, http: cfg.HTTPClient}}
 }
 
@@ -186,6 +189,12 @@ func (v *VirtualUser) Approve(ctx context.Context) (opID, token string, err erro
 // Consume burns a token through Signet's consume endpoint.
 func (c *Client) Consume(ctx context.Context, token string) error {
 	return c.c.call(ctx, "POST", c.c.cfg.Server+"/v1/tokens/consume", true, map[string]string{"token": token}, nil, nil)
+}
+
+// PayThroughGateway sends the payment a token approved through cfg.Gateway,
+// as the gateway flow does.
+func (c *Client) PayThroughGateway(ctx context.Context, token string) error {
+	return c.c.payThroughGateway(ctx, token)
 }
 
 // OperationToken reads an operation's status and token as the bank does.
