@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,7 +34,7 @@ const (
 )
 
 type call struct {
-	kind       string // "approve", "consume" (Signet's endpoint), "pay" (through signet gateway)
+	kind       string // "approve" (device key), "pa-approve" (PowerAuth), "consume" (Signet's endpoint), "pay" (through signet gateway)
 	start, end time.Time
 	status     int // 200 for success, HTTP status otherwise, 0 transport error
 	opID       string
@@ -89,6 +90,26 @@ func TestFaults(t *testing.T) {
 		}
 		vus[i] = vu
 	}
+	// PowerAuth phones, each with operations read before the load: it signs
+	// them while Redis is down (reading one then needs Redis), so that its
+	// signatures reach the approval during the outage.
+	pas := make([]*loadbench.PowerAuthUser, 2)
+	prepared := make([][]loadbench.PreparedOperation, len(pas))
+	for i := range pas {
+		pu, err := cl.NewPowerAuthUser(ctx, fmt.Sprintf("fault-pa-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pas[i] = pu
+		for range 8 {
+			p, err := pu.Prepare(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prepared[i] = append(prepared[i], p)
+		}
+	}
+	var redisIsDown atomic.Bool
 
 	// Half the users spend their tokens through Signet's consume endpoint, half
 	// pay through signet gateway, which consumes in Redis itself. No token is
@@ -131,6 +152,31 @@ func TestFaults(t *testing.T) {
 		}()
 	}
 
+	// PowerAuth phones approve too. After a failure a phone waits half a second,
+	// as an app would: every signature it sends moves its counter, and one more
+	// than 20 ahead of the server's (the look-ahead) no longer verifies.
+	for i, pu := range pas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for loadCtx.Err() == nil {
+				s := time.Now()
+				var opID string
+				var err error
+				if ops := prepared[i]; redisIsDown.Load() && len(ops) > 0 {
+					opID, err = ops[0].ID(), pu.Sign(loadCtx, ops[0])
+					prepared[i] = ops[1:]
+				} else {
+					opID, err = pu.Approve(loadCtx)
+				}
+				l.add(call{kind: "pa-approve", start: s, end: time.Now(), status: statusOf(err), opID: opID})
+				if err != nil {
+					time.Sleep(500 * time.Millisecond)
+				}
+			}
+		}()
+	}
+
 	// Phase 1: steady load. Phase 2: Redis stopped for 5 s, the reserve spent
 	// meanwhile. Phase 3: steady. Phase 4: PostgreSQL restarted. Phase 5: steady.
 	time.Sleep(phase(5*time.Second, 2*time.Second))
@@ -139,6 +185,7 @@ func TestFaults(t *testing.T) {
 	}
 	redisDown := window{from: time.Now()}
 	redis.stop(t)
+	redisIsDown.Store(true)
 	// Eight spenders, as a call may wait out the store's dial timeouts before
 	// its 503; each spends at most one token per 50 ms until the reserve is out.
 	outage, endOutage := context.WithCancel(ctx)
@@ -158,6 +205,7 @@ func TestFaults(t *testing.T) {
 	}
 	time.Sleep(5 * time.Second)
 	endOutage()
+	redisIsDown.Store(false)
 	redis.start(t)
 	redisDown.to = time.Now()
 	spent.Wait()
@@ -219,12 +267,12 @@ func TestFaults(t *testing.T) {
 			if (c.kind == "consume" || c.kind == "pay") && c.status != 503 {
 				t.Errorf("%s during Redis outage answered %d", c.kind, c.status)
 			}
-			if c.kind == "approve" && c.status == 200 {
-				t.Errorf("approval succeeded during Redis outage (op %s)", c.opID)
+			if (c.kind == "approve" || c.kind == "pa-approve") && c.status == 200 {
+				t.Errorf("%s succeeded during Redis outage (op %s)", c.kind, c.opID)
 			}
 			seen[c.kind]++
 		}
-		for _, kind := range []string{"approve", "consume", "pay"} {
+		for _, kind := range []string{"approve", "pa-approve", "consume", "pay"} {
 			if seen[kind] == 0 {
 				t.Errorf("no %s fell inside the Redis outage (%v)", kind, seen)
 			}
@@ -341,6 +389,21 @@ func TestFaults(t *testing.T) {
 		}
 		if len(got) == 0 {
 			t.Fatal("the upstream received nothing")
+		}
+	})
+
+	t.Run("no customer locked out by the outages", func(t *testing.T) {
+		// A store or Redis error must never count as a failed signature: every
+		// device key and every PowerAuth activation still approves.
+		for i, vu := range vus {
+			if _, _, err := vu.Approve(ctx); err != nil {
+				t.Errorf("device-key user %d: %v", i, err)
+			}
+		}
+		for i, pu := range pas {
+			if _, err := pu.Approve(ctx); err != nil {
+				t.Errorf("PowerAuth user %d: %v", i, err)
+			}
 		}
 	})
 

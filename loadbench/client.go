@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signet-sca/signet/device"
 	"github.com/signet-sca/signet/txsign"
 )
 
@@ -158,7 +159,10 @@ func (vu *virtualUser) approve(ctx context.Context) (string, string, error) {
 
 // Client is a bank backend plus devices talking to one Signet, for harnesses
 // that drive flows themselves (the fault runs).
-type Client struct{ c *client }
+type Client struct {
+	c   *client
+	app application // the PowerAuth application of PowerAuthUser, created once
+}
 
 // NewClient returns a client for cfg.Server with cfg.APIKey.
 func NewClient(cfg Config) *Client {
@@ -191,6 +195,41 @@ func (c *Client) Consume(ctx context.Context, token string) error {
 	return c.c.call(ctx, "POST", c.c.cfg.Server+"/v1/tokens/consume", true, map[string]string{"token": token}, nil, nil)
 }
 
+// PowerAuthUser is a customer with an ACTIVE PowerAuth activation on a phone
+// simulated by the Go device SDK.
+type PowerAuthUser struct{ u *paUser }
+
+// NewPowerAuthUser creates a user and activates a phone for it (the first
+// call also creates the PowerAuth application).
+func (c *Client) NewPowerAuthUser(ctx context.Context, name string) (*PowerAuthUser, error) {
+	u, err := c.c.newPowerAuthUser(ctx, &c.app, name)
+	return &PowerAuthUser{u: u}, err
+}
+
+// Approve runs one PowerAuth approval (operation created by the bank, read and
+// signed on the phone) and returns the operation id, set as soon as it exists.
+func (u *PowerAuthUser) Approve(ctx context.Context) (opID string, err error) {
+	return u.u.approve(ctx)
+}
+
+// PreparedOperation is an operation the phone has read but not signed yet.
+type PreparedOperation struct{ op device.Operation }
+
+// ID is the operation's id.
+func (p PreparedOperation) ID() string { return p.op.ID }
+
+// Prepare runs Approve's steps before the signature: the bank creates the
+// operation and the phone reads it.
+func (u *PowerAuthUser) Prepare(ctx context.Context) (PreparedOperation, error) {
+	op, err := u.u.prepare(ctx)
+	return PreparedOperation{op}, err
+}
+
+// Sign approves a prepared operation (the phone's counter moves whatever the answer).
+func (u *PowerAuthUser) Sign(ctx context.Context, p PreparedOperation) error {
+	return u.u.sign(ctx, p.op)
+}
+
 // PayThroughGateway sends the payment a token approved through cfg.Gateway,
 // as the gateway flow does.
 func (c *Client) PayThroughGateway(ctx context.Context, token string) error {
@@ -204,11 +243,16 @@ func (c *Client) OperationToken(ctx context.Context, id string) (status, token s
 	return op.Status, op.Token, err
 }
 
-// Status is the HTTP status of a failed call (0 for a transport error).
+// Status is the HTTP status of a failed call, the bank's or the phone's (0
+// for a transport error).
 func Status(err error) int {
 	var se *statusError
 	if errors.As(err, &se) {
 		return se.status
+	}
+	var de *device.Error
+	if errors.As(err, &de) {
+		return de.HTTPStatus
 	}
 	return 0
 }

@@ -73,17 +73,38 @@ func (c *client) newPowerAuthUser(ctx context.Context, app *application, name st
 // reads its detail with a MAC token and approves it with a possession +
 // knowledge (PIN) PowerAuth signature over the operation data.
 func (u *paUser) approveOnce(ctx context.Context) error {
+	_, err := u.approve(ctx)
+	return err
+}
+
+// approve is approveOnce, returning the operation id as soon as it exists.
+func (u *paUser) approve(ctx context.Context) (string, error) {
+	detail, err := u.prepare(ctx)
+	if err != nil {
+		return detail.ID, err
+	}
+	return detail.ID, u.sign(ctx, detail)
+}
+
+// prepare is the flow up to the signature: the bank creates the operation and
+// the app reads its detail with a MAC token.
+func (u *paUser) prepare(ctx context.Context) (device.Operation, error) {
 	c := u.c
 	var op struct{ ID string }
 	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/operations", true, map[string]any{"user_id": u.userID, "type": "payment",
 		"payee": map[string]string{"account": benchAccount, "name": "Bench Payee"}, "amount": benchAmount, "currency": benchCurrency},
 		&op, nil); err != nil {
-		return fmt.Errorf("create operation: %w", err)
+		return device.Operation{}, fmt.Errorf("create operation: %w", err)
 	}
 	detail, err := u.dev.OperationDetail(ctx, u.state, op.ID)
 	if err != nil {
-		return fmt.Errorf("operation detail: %w", err)
+		return device.Operation{ID: op.ID}, fmt.Errorf("operation detail: %w", err)
 	}
+	return detail, nil
+}
+
+// sign approves a prepared operation with a possession + knowledge signature.
+func (u *paUser) sign(ctx context.Context, detail device.Operation) error {
 	if err := u.dev.Approve(ctx, u.state, detail, benchPIN); err != nil {
 		return fmt.Errorf("approve: %w", err)
 	}
