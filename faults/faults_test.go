@@ -347,9 +347,9 @@ func TestFaults(t *testing.T) {
 		}
 		// Every token again, through Signet's endpoint, now that everything is
 		// up (the gateway and Signet consume the same JTI in Redis). One already
-		// accepted, by either, is refused (409). One never accepted (its consume was answered 503, or
-		// cut off by the end of the run) may be accepted now, once: a second try
-		// is refused. One whose JTI Redis lost when it was killed is refused.
+		// accepted, by either, is refused (409). One never accepted (answered
+		// 503, or cut off by the end of the run) may be accepted now, once: a
+		// second try is refused. One whose JTI Redis lost when it was killed is refused.
 		// An expired one may be answered 400.
 		for _, tok := range tokens {
 			n := accepted[tok]
