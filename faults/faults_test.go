@@ -19,6 +19,9 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/signet-sca/signet/gateway"
 	"github.com/signet-sca/signet/loadbench"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/store/sqlstore"
@@ -629,24 +632,19 @@ func (u *upstream) received() map[string]int {
 func startGateway(t *testing.T, bin, signet, redisURL, upstream string) string {
 	t.Helper()
 	port := freePort(t)
+	// The configuration a bank writes, through gateway.Config and YAML, as
+	// signet gateway reads it.
+	yes := true
+	raw, err := yaml.Marshal(&gateway.Config{Listen: fmt.Sprintf("127.0.0.1:%d", port), Upstream: upstream,
+		JWKSURL: signet + "/.well-known/jwks.json", Issuer: "http://localhost:8080", Audience: "signet-gateway",
+		Consume: gateway.ConsumeConfig{RedisURL: redisURL},
+		Routes: []gateway.Route{{Method: "POST", Path: "/payments", RequireToken: &yes,
+			Binding: &gateway.Binding{Amount: "/amount", Currency: "/currency", PayeeAccount: "/creditor_account"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	conf := filepath.Join(t.TempDir(), "gateway.yaml")
-	yaml := fmt.Sprintf(`listen: "127.0.0.1:%d"
-upstream: %q
-jwks_url: %q
-issuer: "http://localhost:8080"
-audience: "signet-gateway"
-consume:
-  redis_url: %q
-  timeout: 2s
-routes:
-  - method: POST
-    path: /payments
-    binding:
-      amount: /amount
-      currency: /currency
-      payee_account: /creditor_account
-`, port, upstream, signet+"/.well-known/jwks.json", redisURL)
-	if err := os.WriteFile(conf, []byte(yaml), 0o600); err != nil {
+	if err := os.WriteFile(conf, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(bin, "gateway", "-c", conf)

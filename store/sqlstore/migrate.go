@@ -112,8 +112,14 @@ const lockPoll = 50 * time.Millisecond
 
 // migrationTx runs fn in a transaction holding the migration lock.
 func (s *Store) migrationTx(ctx context.Context, db *sql.DB, fn func(*sql.Tx) error) error {
+	return untilLocked(ctx, func() (bool, error) { return s.tryMigrationTx(ctx, db, fn) })
+}
+
+// untilLocked calls try every lockPoll until it reports the lock taken or
+// fails, or ctx ends.
+func untilLocked(ctx context.Context, try func() (locked bool, err error)) error {
 	for {
-		locked, err := s.tryMigrationTx(ctx, db, fn)
+		locked, err := try()
 		if err != nil || locked {
 			return err
 		}
@@ -160,17 +166,11 @@ func (s *Store) migrateOutsideTx(ctx context.Context, db *sql.DB, m migrations.M
 		return false, err
 	}
 	defer conn.Close()
-	for {
-		var locked bool
-		if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock("+migrationLockKey+")").Scan(&locked); err != nil {
-			return false, err
-		}
-		if locked {
-			break
-		}
-		if err := sleepCtx(ctx, lockPoll); err != nil {
-			return false, err
-		}
+	if err := untilLocked(ctx, func() (locked bool, err error) {
+		err = conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock("+migrationLockKey+")").Scan(&locked)
+		return locked, err
+	}); err != nil {
+		return false, err
 	}
 	defer func() {
 		// A session lock outlives a returned connection: if it cannot be released, the
