@@ -5,6 +5,7 @@
 // A migration whose first line is "-- signet:no-transaction" runs outside a
 // transaction, one statement at a time (a statement ends with a line ending
 // in ";"): PostgreSQL refuses CREATE INDEX CONCURRENTLY in a transaction.
+// Only the PostgreSQL runner honours it; SQLite runs every migration in one.
 // Each of its statements must be safe to run again, since a failure part-way
 // leaves the earlier ones applied and the migration unrecorded.
 package migrations
