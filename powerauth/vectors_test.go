@@ -16,26 +16,14 @@ import (
 // powerauth-docs/test-vectors and the E2EE vector files of powerauth-java-crypto). Every *.json in the
 // directory must have a checker, and every entry of every file must pass.
 
-// vectorsDir returns $SIGNET_POWERAUTH_VECTORS or <module root>/../shared/vectors/powerauth.
+// vectorsDir returns $SIGNET_POWERAUTH_VECTORS or testdata/vectors, the published vectors shipped with the
+// repository (testdata/vectors/README.md names their source).
 func vectorsDir(t *testing.T) string {
 	t.Helper()
 	if d := os.Getenv("SIGNET_POWERAUTH_VECTORS"); d != "" {
 		return d
 	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "vectors", "powerauth")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
+	return filepath.Join("testdata", "vectors")
 }
 
 // vectorChecker checks every entry of one file and returns how many passed; it reports failures with
