@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -110,11 +111,118 @@ func Load(environ []string) (Config, error) {
 	if c.DatabaseURL == "" {
 		c.DatabaseURL = strings.TrimRight(c.DataDir, "/") + "/signet.db"
 	}
+	c.deriveLocalURLs(vars)
 	if c.PublicURL == "" {
 		c.PublicURL = c.Issuer
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
 	return c, errors.Join(errs...)
+}
+
+// deriveLocalURLs: in embedded mode the issuer, the approval pages' base and the WebAuthn origin default to
+// http://localhost:<listen port>, so that changing only SIGNET_HTTP_ADDR moves all of them together. Values
+// set explicitly are kept (AddressWarnings reports a disagreement).
+func (c *Config) deriveLocalURLs(vars map[string]string) {
+	if !c.Embedded() {
+		return
+	}
+	_, port, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil || port == "" || port == "0" || port == "8080" {
+		return
+	}
+	local := "http://localhost:" + port
+	if _, set := vars["SIGNET_ISSUER"]; !set {
+		c.Issuer = local
+	}
+	if _, set := vars["SIGNET_RP_ORIGINS"]; !set {
+		c.RPOrigins = []string{local}
+	}
+}
+
+// AddressWarnings lists the configured URLs that point at this machine (localhost or a loopback address) on a
+// port other than the one Signet listens on: a browser sent there would not reach this server. URLs with a
+// real host name are not checked, since a proxy in front may well listen elsewhere.
+func (c Config) AddressWarnings() []string {
+	_, port, err := net.SplitHostPort(c.HTTPAddr)
+	if err != nil || port == "" || port == "0" {
+		return nil
+	}
+	var out []string
+	check := func(name, raw string) {
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return
+		}
+		host, p := u.Hostname(), u.Port()
+		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			return
+		}
+		if p == "" {
+			p = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+		}
+		if p != port {
+			out = append(out, fmt.Sprintf("%s is %s but Signet listens on port %s (SIGNET_HTTP_ADDR=%s)", name, raw, port, c.HTTPAddr))
+		}
+	}
+	check("SIGNET_ISSUER", c.Issuer)
+	check("SIGNET_PUBLIC_URL", c.PublicURL)
+	for _, o := range c.RPOrigins {
+		check("SIGNET_RP_ORIGINS", o)
+	}
+	return out
+}
+
+// databaseURLProblem: PostgreSQL URLs (postgres://, postgresql://), SQLite as sqlite:, sqlite://, file: or a
+// plain path. Any other scheme is an error rather than a file path, so that a mistyped "postgress://" does not
+// quietly start an embedded instance in a directory named after the URL.
+func databaseURLProblem(raw string) string {
+	if raw == "" {
+		return "SIGNET_DATABASE_URL must not be empty"
+	}
+	scheme, _, ok := strings.Cut(raw, ":")
+	if !ok || !isScheme(scheme) {
+		return "" // a plain path
+	}
+	switch scheme { // exact: the store selects its driver by these lower-case prefixes
+	case "postgres", "postgresql":
+		if !strings.HasPrefix(raw, scheme+"://") {
+			return fmt.Sprintf("SIGNET_DATABASE_URL: a PostgreSQL URL starts %s://", scheme)
+		}
+		if u, err := url.Parse(raw); err != nil || u.Host == "" && u.Query().Get("host") == "" {
+			return "SIGNET_DATABASE_URL: the PostgreSQL URL does not parse or names no host"
+		}
+		return ""
+	case "sqlite", "file":
+		return ""
+	}
+	return fmt.Sprintf("SIGNET_DATABASE_URL: unknown scheme %q; use postgres:// or postgresql:// for PostgreSQL, "+
+		"or sqlite:, file: or a plain file path for SQLite (schemes are lower case)", scheme)
+}
+
+// DatabaseURLError reports a SIGNET_DATABASE_URL that selects no known database (Validate reports it too);
+// commands that open the database without the server's whole configuration check it alone.
+func (c Config) DatabaseURLError() error {
+	if p := databaseURLProblem(c.DatabaseURL); p != "" {
+		return errors.New(p)
+	}
+	return nil
+}
+
+// isScheme reports whether s has the syntax of a URI scheme (RFC 3986 §3.1: ALPHA *( ALPHA / DIGIT / "+" /
+// "-" / "." )), two characters or more so that a Windows drive letter is not taken for one.
+func isScheme(s string) bool {
+	if len(s) < 2 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+		case i > 0 && (r >= '0' && r <= '9' || r == '+' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Embedded reports whether the configuration is the zero-setup embedded mode
@@ -133,6 +241,9 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.HTTPAddr == "" {
 		bad("SIGNET_HTTP_ADDR must not be empty")
+	}
+	if p := databaseURLProblem(c.DatabaseURL); p != "" {
+		bad("%s", p)
 	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel") {

@@ -99,3 +99,89 @@ func TestParseKEKs(t *testing.T) {
 		t.Fatal(k, err)
 	}
 }
+
+func TestDatabaseURL(t *testing.T) {
+	for _, tc := range []struct {
+		url, want string // want: a fragment of the error, "" = accepted
+	}{
+		{"postgress://postgres@db:5432/signet", `unknown scheme "postgress"`},
+		{"mysql://root@localhost/signet", `unknown scheme "mysql"`},
+		{"POSTGRES://postgres@db/signet", `unknown scheme "POSTGRES"`},
+		{"postgres:postgres@db/signet", "starts postgres://"},
+		{"postgres://", "names no host"},
+		{"postgres://postgres@db:5432/signet?sslmode=disable", ""},
+		{"postgresql://postgres@127.0.0.1/test", ""},
+		{"postgres:///signet?host=/var/run/postgresql", ""},
+		{"sqlite:///var/lib/signet/signet.db", ""},
+		{"sqlite:data/signet.db", ""},
+		{"file:data/signet.db?cache=shared", ""},
+		{"./data/signet.db", ""},
+		{"/var/lib/signet/signet.db", ""},
+		{"signet.db", ""},
+	} {
+		t.Run(tc.url, func(t *testing.T) {
+			cfg, err := Load([]string{"SIGNET_DATABASE_URL=" + tc.url, "SIGNET_API_KEYS=bank:0123456789abcdef0123", "SIGNET_KEK=" + kek})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = cfg.Validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestListenAddressMovesLocalURLs(t *testing.T) {
+	t.Run("embedded: the defaults follow the port", func(t *testing.T) {
+		cfg, err := Load([]string{"SIGNET_HTTP_ADDR=127.0.0.1:9090"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Issuer != "http://localhost:9090" || cfg.PublicURL != "http://localhost:9090" ||
+			len(cfg.RPOrigins) != 1 || cfg.RPOrigins[0] != "http://localhost:9090" {
+			t.Fatalf("issuer %s, public URL %s, origins %v", cfg.Issuer, cfg.PublicURL, cfg.RPOrigins)
+		}
+		if w := cfg.AddressWarnings(); len(w) != 0 {
+			t.Fatalf("warnings: %v", w)
+		}
+	})
+	t.Run("explicit values are kept and warned about", func(t *testing.T) {
+		cfg, err := Load([]string{"SIGNET_HTTP_ADDR=:9090", "SIGNET_ISSUER=http://localhost:8080"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Issuer != "http://localhost:8080" || cfg.RPOrigins[0] != "http://localhost:9090" {
+			t.Fatalf("issuer %s, origins %v", cfg.Issuer, cfg.RPOrigins)
+		}
+		w := cfg.AddressWarnings()
+		if len(w) != 2 || !strings.Contains(w[0], "SIGNET_ISSUER") || !strings.Contains(w[1], "SIGNET_PUBLIC_URL") {
+			t.Fatalf("warnings: %q", w)
+		}
+	})
+	t.Run("production: no derivation; a real host name is not checked", func(t *testing.T) {
+		cfg, err := Load([]string{"SIGNET_HTTP_ADDR=:9090", "SIGNET_DATABASE_URL=postgres://db/signet",
+			"SIGNET_ISSUER=https://sca.bank.example", "SIGNET_RP_ORIGINS=https://bank.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Issuer != "https://sca.bank.example" {
+			t.Fatal(cfg.Issuer)
+		}
+		if w := cfg.AddressWarnings(); len(w) != 0 {
+			t.Fatalf("warnings: %v", w)
+		}
+	})
+	t.Run("production on loopback with the wrong port is warned about", func(t *testing.T) {
+		cfg, err := Load([]string{"SIGNET_HTTP_ADDR=:9090", "SIGNET_DATABASE_URL=postgres://db/signet"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := cfg.AddressWarnings(); len(w) != 3 {
+			t.Fatalf("warnings: %q", w)
+		}
+	})
+}

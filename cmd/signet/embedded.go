@@ -51,6 +51,41 @@ func ensureEmbeddedSecrets(cfg *config.Config, out io.Writer) error {
 	return nil
 }
 
+// findEmbeddedInstance fills in the API key and KEK of an existing embedded instance for the commands that
+// work on one (all but serve, which creates it, and migrate, which needs no secrets). It creates nothing: a
+// command run outside a data directory says where it looked instead of starting a new, empty instance.
+func findEmbeddedInstance(cfg *config.Config) error {
+	if !cfg.Embedded() {
+		return nil
+	}
+	var looked, missing []string
+	need := func(path string) {
+		looked = append(looked, path)
+		if _, err := os.Stat(path); err != nil {
+			missing = append(missing, path)
+		}
+	}
+	if cfg.KEK == "" {
+		need(filepath.Join(cfg.DataDir, "kek"))
+	}
+	if !strings.Contains(cfg.DatabaseURL, ":") { // a plain SQLite path (sqlite: and file: URLs are opened as given)
+		need(cfg.DatabaseURL)
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no Signet instance here: looked for %s and did not find %s (SIGNET_DATA_DIR=%s). "+
+			"Run this where `signet serve` keeps its data, set SIGNET_DATA_DIR, or start one with `signet serve`",
+			strings.Join(looked, " and "), strings.Join(missing, ", "), cfg.DataDir)
+	}
+	if cfg.KEK == "" {
+		b, err := os.ReadFile(filepath.Join(cfg.DataDir, "kek"))
+		if err != nil {
+			return err
+		}
+		cfg.KEK = strings.TrimSpace(string(b))
+	}
+	return nil
+}
+
 func readOrCreate(path string, gen func() string) (string, bool, error) {
 	b, err := os.ReadFile(path)
 	if err == nil {

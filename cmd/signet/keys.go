@@ -19,7 +19,7 @@ func newKeysCmd(environ []string) *cobra.Command {
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := ensureEmbeddedSecrets(&cfg, cmd.ErrOrStderr()); err != nil {
+		if err := findEmbeddedInstance(&cfg); err != nil {
 			return nil, nil, err
 		}
 		st, ring, err := openCore(cmd.Context(), cfg, true, newLogger(cmd.ErrOrStderr(), cfg))

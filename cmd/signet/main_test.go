@@ -7,8 +7,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -52,11 +54,31 @@ func TestServeReportsEveryConfigProblem(t *testing.T) {
 }
 
 func TestKeysRotateAndList(t *testing.T) {
-	env := []string{"SIGNET_DATA_DIR=" + t.TempDir()}
+	dir := t.TempDir()
+	env := []string{"SIGNET_DATA_DIR=" + dir}
+	// Outside an instance, keys says where it looked and creates nothing.
+	out, err := run(t, env, "keys", "list")
+	if err == nil || !strings.Contains(err.Error(), "no Signet instance here") || !strings.Contains(err.Error(), filepath.Join(dir, "kek")) {
+		t.Fatalf("keys list outside an instance: %q %v", out, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("keys list created %d files in an empty directory", len(entries))
+	}
+	// An instance as `signet serve` leaves it: secrets and a database.
+	cfg, err := loadConfig(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := run(t, env, "migrate"); err != nil {
+		t.Fatalf("migrate: %q %v", out, err)
+	}
 	if out, err := run(t, env, "keys", "rotate"); err != nil || !strings.Contains(out, "active signing key is now") {
 		t.Fatalf("rotate: %q %v", out, err)
 	}
-	out, err := run(t, env, "keys", "list")
+	out, err = run(t, env, "keys", "list")
 	if err != nil || strings.Count(out, "retired") != 1 || strings.Count(out, "active") != 1 || strings.Count(out, "next") != 1 {
 		t.Fatalf("list: %q %v", out, err)
 	}
@@ -181,5 +203,89 @@ func TestBenchUpstreamNeedsNoKey(t *testing.T) {
 	out, err := run(t, nil, "bench", "--flows", "upstream", "--upstream", up.URL, "--users", "2", "--duration", "200ms")
 	if err != nil || !strings.Contains(out, "the bench client and the upstream alone") {
 		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// TestMistypedDatabaseURLCreatesNothing: "postgress://" is an error for every command, not an SQLite file in a
+// directory named after the URL.
+func TestMistypedDatabaseURLCreatesNothing(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	env := []string{"SIGNET_DATABASE_URL=postgress://postgres@127.0.0.1:5432/test", "SIGNET_DATA_DIR=" + filepath.Join(dir, "data")}
+	for _, args := range [][]string{{"migrate"}, {"keys", "list"}, {"serve"}} {
+		out, err := run(t, env, args...)
+		if err == nil || !strings.Contains(err.Error(), `unknown scheme "postgress"`) {
+			t.Errorf("%v: %q %v", args, out, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("the commands created %v", entries)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestStartUpSaysWhatItRunsOn: SQLite with an unreachable Redis starts, warns that approvals will answer 503,
+// and is not called production; every line stays JSON; a localhost issuer on another port is warned about.
+func TestStartUpSaysWhatItRunsOn(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_LOG_FORMAT=json",
+		"SIGNET_REDIS_URL=redis://127.0.0.1:1/0", "SIGNET_API_KEYS=bank:0123456789abcdef0123",
+		"SIGNET_KEK=q0wLxGSEGpW1G1tx2d0k1m3vP9V0hP4a0bB5l3P6yS8="})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(&logs, cfg), ready, io.Discard) }()
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start")
+	}
+	cancel()
+	<-done
+	var warned, mode bool
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("not a JSON log line: %q", line)
+		}
+		msg, _ := rec["msg"].(string)
+		if strings.HasPrefix(msg, "Redis is unreachable at start-up") && rec["level"] == "WARN" {
+			warned = true
+		}
+		if msg == "signet listening" {
+			mode = true
+			if rec["mode"] != "mixed (SQLite, Redis replay store)" {
+				t.Errorf("mode %q", rec["mode"])
+			}
+		}
+	}
+	if !warned || !mode {
+		t.Fatalf("warned %v, listening line %v:\n%s", warned, mode, logs.String())
 	}
 }

@@ -48,6 +48,9 @@ func newVersionCmd() *cobra.Command {
 // loadConfig loads and validates the configuration, reporting every problem.
 func loadConfig(environ []string) (config.Config, error) {
 	cfg, err := config.Load(environ)
+	if err == nil {
+		err = cfg.DatabaseURLError() // before any command opens, and so creates, an SQLite file
+	}
 	if err != nil {
 		return cfg, fmt.Errorf("configuration:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 	"time"
 
@@ -80,11 +81,20 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	if cfg.RedisURL == "" {
 		rp = replay.NewMemory(nil)
 	} else {
+		redisreplay.RouteLogs(logger)
 		r, err := redisreplay.Open(cfg.RedisURL, "signet:jti:")
 		if err != nil {
 			return nil, fmt.Errorf("redis: %w", err)
 		}
 		closers = append(closers, func() { _ = r.Close() })
+		pctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		if err := r.Ping(pctx); err != nil {
+			// Signet starts anyway (Redis may come up after it), but says what that means: every approval
+			// and token consume fails closed with 503 until Redis answers, and /readyz reports it.
+			logger.Warn("Redis is unreachable at start-up: approvals and token consumes answer 503 until it is back",
+				"redis", redactURL(cfg.RedisURL), "err", err.Error())
+		}
+		cancel()
 		rp, ready["redis"] = r, r
 	}
 	auditLog := audit.New(st, nil, logger)
@@ -215,11 +225,10 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready ch
 	if err != nil {
 		return err
 	}
-	mode := "embedded (SQLite, in-process replay store)"
-	if !cfg.Embedded() {
-		mode = "production (PostgreSQL/Redis)"
+	for _, w := range cfg.AddressWarnings() {
+		logger.Warn(w)
 	}
-	logger.Info("signet listening", "addr", ln.Addr().String(), "mode", mode, "issuer", cfg.Issuer)
+	logger.Info("signet listening", "addr", ln.Addr().String(), "mode", modeOf(cfg), "issuer", cfg.Issuer)
 	fmt.Fprintf(out, "Signet is serving on http://%s\n", displayAddr(ln.Addr()))
 	if ready != nil {
 		ready <- ln.Addr().String()
@@ -250,6 +259,34 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready ch
 	case <-time.After(time.Second):
 		return nil
 	}
+}
+
+// modeOf names what the server actually runs on: the embedded default, production (PostgreSQL and Redis),
+// or a mix of the two, which works but is neither.
+func modeOf(cfg config.Config) string {
+	db, rp := "SQLite", "in-process replay store"
+	if cfg.Postgres() {
+		db = "PostgreSQL"
+	}
+	if cfg.RedisURL != "" {
+		rp = "Redis replay store"
+	}
+	switch {
+	case cfg.Embedded():
+		return "embedded (" + db + ", " + rp + ")"
+	case cfg.Postgres() && cfg.RedisURL != "":
+		return "production (" + db + ", " + rp + ")"
+	}
+	return "mixed (" + db + ", " + rp + ")"
+}
+
+// redactURL drops a URL's password for the log.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "[unparseable URL]"
+	}
+	return u.Redacted()
 }
 
 func displayAddr(a net.Addr) string {
