@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -287,5 +288,34 @@ func TestStartUpSaysWhatItRunsOn(t *testing.T) {
 	}
 	if !warned || !mode {
 		t.Fatalf("warned %v, listening line %v:\n%s", warned, mode, logs.String())
+	}
+}
+
+func TestHealthcheck(t *testing.T) {
+	var ready atomic.Int32
+	ready.Store(http.StatusServiceUnavailable)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/readyz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.WriteHeader(int(ready.Load()))
+		_, _ = w.Write([]byte(`{"status":"x"}`))
+	}))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	env := []string{"SIGNET_HTTP_ADDR=:" + port}
+	if out, err := run(t, env, "healthcheck"); err == nil || !strings.Contains(err.Error(), "answered 503") {
+		t.Fatalf("not ready: %q %v", out, err)
+	}
+	ready.Store(http.StatusOK)
+	if out, err := run(t, env, "healthcheck"); err != nil {
+		t.Fatalf("ready: %q %v", out, err)
+	}
+	if out, err := run(t, nil, "healthcheck", "--url", srv.URL+"/readyz"); err != nil {
+		t.Fatalf("--url: %q %v", out, err)
+	}
+	if out, err := run(t, nil, "healthcheck", "--url", srv.URL+"/nothing"); err == nil {
+		t.Fatalf("a 404 passed: %q", out)
 	}
 }

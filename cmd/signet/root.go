@@ -22,7 +22,7 @@ func newRootCmd(environ []string) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCmd(environ), newMigrateCmd(environ), newKeysCmd(environ), newVersionCmd())
+	root.AddCommand(newServeCmd(environ), newMigrateCmd(environ), newKeysCmd(environ), newVersionCmd(), newHealthcheckCmd(environ))
 	root.AddCommand(newBenchCmd(environ))
 	root.AddCommand(newDeviceCmd(environ))
 	root.AddCommand(newGatewayCmd(environ), newDemoPaymentsCmd(environ), newEvidenceCmd())
