@@ -42,7 +42,10 @@ type Config struct {
 	// Primitives: where to measure a Redis GETDEL and a single-row update.
 	RedisURL    string
 	PostgresURL string
-	Progress    io.Writer // nil: no progress bar
+	Progress    io.Writer // nil: no progress output
+	// ProgressBar: Progress is a terminal, so a bar redrawn in place; otherwise a plain line as each flow
+	// starts and ends (no carriage returns in a pipe or a log file).
+	ProgressBar bool
 	HTTPClient  *http.Client
 }
 
@@ -319,10 +322,13 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup fun
 		nErrors int
 	)
 	var bar *progressbar.ProgressBar
-	if cfg.Progress != nil {
-		bar = progressbar.NewOptions64(int64(cfg.Duration/time.Second), progressbar.OptionSetWriter(cfg.Progress),
-			progressbar.OptionSetDescription(name), progressbar.OptionShowCount(), progressbar.OptionSetWidth(30),
-			progressbar.OptionClearOnFinish())
+	total := int64(cfg.Duration / time.Second)
+	switch {
+	case cfg.Progress != nil && cfg.ProgressBar:
+		bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(cfg.Progress),
+			progressbar.OptionSetDescription(name), progressbar.OptionSetWidth(30), progressbar.OptionClearOnFinish())
+	case cfg.Progress != nil:
+		fmt.Fprintf(cfg.Progress, "%s: running for %s with %d virtual users\n", name, cfg.Duration, cfg.Users)
 	}
 	runCtx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
@@ -391,10 +397,11 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup fun
 				case <-runCtx.Done():
 					return
 				case <-tick.C:
+					done := min(int64(time.Since(start)/time.Second), total)
 					mu.Lock()
-					bar.Describe(fmt.Sprintf("%s: %d ok, %d errors", name, len(lat), nErrors))
+					bar.Describe(fmt.Sprintf("%s %ds of %ds, %ds left: %d ok, %d errors", name, done, total, total-done, len(lat), nErrors))
 					mu.Unlock()
-					_ = bar.Add(1)
+					_ = bar.Set64(done)
 				}
 			}
 		}()
@@ -404,6 +411,8 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup fun
 	cpu1, cpuOK1 := readMachineCPU()
 	if bar != nil {
 		_ = bar.Finish()
+	} else if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "%s: done in %s, %d ok, %d errors\n", name, elapsed.Round(100*time.Millisecond), len(lat), nErrors)
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	res := FlowResult{Flow: name, Requests: len(lat), Errors: nErrors, Throughput: float64(len(lat)) / elapsed.Seconds(),
@@ -484,6 +493,10 @@ func (r Report) Table(w io.Writer) {
 			fmt.Fprintf(w, "%-12s   %d × %s\n", "", n, k)
 		}
 	}
+	fmt.Fprintln(w, "bound: the most operations per second these cores could complete if they did nothing but the flow's")
+	fmt.Fprintln(w, "  primitives above (cores / their summed cost); ratio: ops/s as a share of that bound, so 100% would mean")
+	fmt.Fprintln(w, "  no overhead at all; cpu/op: the whole machine's CPU time per completed operation; busy: how busy the")
+	fmt.Fprintln(w, "  machine was during the flow. See docs/performance.md.")
 }
 
 type tokenPool struct {

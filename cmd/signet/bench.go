@@ -3,10 +3,12 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/signet-sca/signet/loadbench"
 )
@@ -45,6 +47,8 @@ func newBenchCmd(environ []string) *cobra.Command {
 			}
 			if !asJSON {
 				cfg.Progress = cmd.ErrOrStderr()
+				f, ok := cfg.Progress.(*os.File)
+				cfg.ProgressBar = ok && term.IsTerminal(int(f.Fd()))
 			}
 			rep, err := loadbench.Run(cmd.Context(), cfg)
 			if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -51,7 +52,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 	activate := &cobra.Command{
 		Use:   "activate <activation-code | qr-payload>",
 		Short: "Activate this device with an activation code or the scanned CODE#SIGNATURE payload",
-		Args:  cobra.ExactArgs(1),
+		Args:  withUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if config == "" {
 				config = envValue(environ, "SIGNET_DEVICE_CONFIG")
@@ -87,7 +88,18 @@ detected by the server, which blocks the activation after the maximum of failed 
 			}
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "Activation ID: %s\nFingerprint:   %s\n", st.ActivationID, formatFingerprint(st.Fingerprint))
-			fmt.Fprintf(out, "Compare the fingerprint with the one the bank shows; the bank then commits the activation.\n")
+			c.Persist = func(s *device.State) error { return s.Save(statePath) }
+			s, err := c.Status(cmd.Context(), st)
+			switch {
+			case err != nil:
+				fmt.Fprintf(out, "Status:        unknown (%v); `signet device status` asks again.\n", err)
+			case s.State == "ACTIVE":
+				fmt.Fprintln(out, "Status:        ACTIVE (committed on key exchange); the device can sign now.")
+			case s.State == "PENDING_COMMIT":
+				fmt.Fprintln(out, "Status:        PENDING_COMMIT. Compare the fingerprint with the one the bank shows; the bank then commits the activation.")
+			default:
+				fmt.Fprintf(out, "Status:        %s\n", s.State)
+			}
 			return nil
 		},
 	}
@@ -101,7 +113,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 	status := &cobra.Command{
 		Use:   "status",
 		Short: "Fetch and decrypt the activation status",
-		Args:  cobra.NoArgs,
+		Args:  withUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, c, err := load()
 			if err != nil {
@@ -125,7 +137,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List pending operations",
-		Args:  cobra.NoArgs,
+		Args:  withUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st, c, err := load()
 			if err != nil {
@@ -142,7 +154,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 	approve := &cobra.Command{
 		Use:   "approve <operation-id>",
 		Short: "Approve an operation with possession + knowledge (the PIN)",
-		Args:  cobra.ExactArgs(1),
+		Args:  withUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if approvePIN == "" {
 				return errors.New("--pin is required")
@@ -157,7 +169,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\n%s\nData: %s\n", op.FormData.Title, op.FormData.Message, op.Data)
 			if err := c.Approve(cmd.Context(), st, op, approvePIN); err != nil {
-				return err
+				return explainRefusal(cmd.Context(), c, st, err)
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), "Approved.")
 			return nil
@@ -168,7 +180,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 	reject := &cobra.Command{
 		Use:   "reject <operation-id>",
 		Short: "Reject an operation (possession signature)",
-		Args:  cobra.ExactArgs(1),
+		Args:  withUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			st, c, err := load()
 			if err != nil {
@@ -188,7 +200,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 	offline := &cobra.Command{
 		Use:   "offline <qr-payload | ->",
 		Short: "Verify an offline QR payload (its seven or more lines; - reads it from stdin) and print the code to type at the bank",
-		Args:  cobra.ExactArgs(1),
+		Args:  withUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if offlinePIN == "" {
 				return errors.New("--pin is required")
@@ -249,4 +261,32 @@ func envValue(environ []string, key string) string {
 		}
 	}
 	return ""
+}
+
+// withUsage: a wrong number of arguments answers with the command's usage line, not only the count.
+func withUsage(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return fmt.Errorf("%w\nusage: %s", err, cmd.UseLine())
+		}
+		return nil
+	}
+}
+
+// explainRefusal turns a refused signature into what the user needs to know: the activation's state and the
+// tries left before it blocks, read from the status blob.
+func explainRefusal(ctx context.Context, c *device.Client, st *device.State, refused error) error {
+	s, err := c.Status(ctx, st)
+	if err != nil {
+		return refused
+	}
+	switch {
+	case s.State == "BLOCKED":
+		return fmt.Errorf("%w\nthe activation is BLOCKED (%d of %d failed attempts): the bank must unblock it", refused, s.FailedAttempts, s.MaxFailedAttempts)
+	case s.State != "ACTIVE":
+		return fmt.Errorf("%w\nthe activation is %s", refused, s.State)
+	case s.FailedAttempts > 0:
+		return fmt.Errorf("%w\nwrong PIN: %d of %d tries left before the activation blocks", refused, s.MaxFailedAttempts-s.FailedAttempts, s.MaxFailedAttempts)
+	}
+	return refused
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -91,7 +92,7 @@ func TestDeviceSimulator(t *testing.T) {
 	}
 	a := bank("GET", "/v1/activations/"+act["activation_id"].(string), nil)
 	fp := a["fingerprint"].(string)
-	if !strings.Contains(out, fp[:4]+" "+fp[4:]) || a["status"] != "PENDING_COMMIT" {
+	if !strings.Contains(out, fp[:4]+" "+fp[4:]) || a["status"] != "PENDING_COMMIT" || !strings.Contains(out, "PENDING_COMMIT. Compare the fingerprint") {
 		t.Fatalf("activate printed %q; server has %v", out, a)
 	}
 	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
@@ -112,6 +113,13 @@ func TestDeviceSimulator(t *testing.T) {
 	if err != nil || !strings.Contains(out, op1) || !strings.Contains(out, op2) || !strings.Contains(out, "900.00 EUR") {
 		t.Fatalf("ops list: %q %v", out, err)
 	}
+	// A missing argument prints the usage line; a wrong PIN says how many tries are left.
+	if _, err := dev("ops", "approve"); err == nil || !strings.Contains(err.Error(), "usage: signet device ops approve <operation-id>") {
+		t.Fatalf("approve without an id: %v", err)
+	}
+	if _, err := dev("ops", "approve", op1, "--pin", "1111"); err == nil || !strings.Contains(err.Error(), "wrong PIN: 4 of 5 tries left") {
+		t.Fatalf("approve with a wrong PIN: %v", err)
+	}
 	if out, err := dev("ops", "approve", op1, "--pin", "2468"); err != nil || !strings.Contains(out, "A1*A900.00EUR*IDE89370400440532013000") {
 		t.Fatalf("approve: %q %v", out, err)
 	}
@@ -123,6 +131,28 @@ func TestDeviceSimulator(t *testing.T) {
 	}
 	if op := bank("GET", "/v1/operations/"+op2, nil); op["status"] != "REJECTED" {
 		t.Fatalf("operation %v", op)
+	}
+
+	// An activation committed on key exchange is active at once: nothing for the bank to commit.
+	act2 := bank("POST", "/v1/activations", map[string]any{"user_id": user, "application_id": app["id"], "commit_phase": "ON_KEY_EXCHANGE"})
+	out, err = run(t, nil, "device", "--state", filepath.Join(dir, "phone2.json"), "--server", base, "activate",
+		act2["activation_code"].(string), "--pin", "1357", "--config", app["mobile_sdk_config"].(string))
+	if err != nil || !strings.Contains(out, "ACTIVE (committed on key exchange)") || strings.Contains(out, "the bank then commits") {
+		t.Fatalf("activate ON_KEY_EXCHANGE: %q %v", out, err)
+	}
+	dev2 := func(args ...string) (string, error) {
+		return run(t, nil, append([]string{"device", "--state", filepath.Join(dir, "phone2.json"), "--server", base}, args...)...)
+	}
+	opB := newOp("7.00")
+	for i := 1; i <= 5; i++ {
+		_, err := dev2("ops", "approve", opB, "--pin", "0000")
+		want := fmt.Sprintf("wrong PIN: %d of 5 tries left", 5-i)
+		if i == 5 {
+			want = "the activation is BLOCKED (5 of 5 failed attempts): the bank must unblock it"
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("wrong PIN %d: %v, want %q", i, err, want)
+		}
 	}
 
 	op3 := newOp("42.00")

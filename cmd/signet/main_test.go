@@ -188,6 +188,20 @@ func TestBenchAgainstEmbeddedServer(t *testing.T) {
 			t.Fatalf("flow %s in report %s", name, out)
 		}
 	}
+	// The table into a pipe: plain progress lines, no carriage returns, and a footer saying what the columns mean.
+	out, err = run(t, []string{"SIGNET_BENCH_API_KEY=" + secret}, "bench", "--server", "http://"+addr, "--users", "1", "--duration", "1s",
+		"--flows", "device-key")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, want := range []string{"device-key: running for 1s with 1 virtual users\n", "device-key: done in ", "ratio: ops/s as a share of that bound"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "\r") {
+		t.Errorf("carriage returns in piped output: %q", out)
+	}
 	if _, err := run(t, nil, "bench", "--server", "http://"+addr); err == nil || !strings.Contains(err.Error(), "API key") {
 		t.Fatalf("bench without a key: %v", err)
 	}
