@@ -426,11 +426,14 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 			checks["replay"], ok = "unavailable", false
 		}
 	}
+	// The same shape as signet serve's /readyz: {"status": "ok" | "unavailable", "checks": {name: "ok" | "unavailable"}}.
+	status := "ok"
 	w.Header().Set("Content-Type", "application/json")
 	if !ok {
+		status = "unavailable"
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	_ = json.NewEncoder(w).Encode(map[string]any{"ready": ok, "checks": checks})
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "checks": checks})
 }
 
 // Serve runs the proxy on ln (and the admin endpoints on adminLn when not nil) until ctx ends,

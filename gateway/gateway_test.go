@@ -322,8 +322,8 @@ func TestGatewayEndToEnd(t *testing.T) {
 			})
 			t.Run("Redis stopped fails closed", func(t *testing.T) {
 				_, tok := e.approve("11")
-				if st := get(t, e.gw+"/readyz"); st != 200 {
-					t.Fatalf("readyz %d before the stop", st)
+				if st, body := readiness(t, e.gw+"/readyz"); st != 200 || body.Status != "ok" || body.Checks["jwks"] != "ok" || body.Checks["replay"] != "ok" {
+					t.Fatalf("readyz %d %+v before the stop", st, body)
 				}
 				e.stop()
 				before := e.upstream.Load()
@@ -333,8 +333,8 @@ func TestGatewayEndToEnd(t *testing.T) {
 				if e.upstream.Load() != before {
 					t.Fatal("the upstream was called without a consumed token")
 				}
-				if st := get(t, e.gw+"/readyz"); st != 503 {
-					t.Fatalf("readyz %d with Redis stopped", st)
+				if st, body := readiness(t, e.gw+"/readyz"); st != 503 || body.Status != "unavailable" || body.Checks["replay"] != "unavailable" {
+					t.Fatalf("readyz %d %+v with Redis stopped", st, body)
 				}
 			})
 			t.Run("metrics", func(t *testing.T) {

@@ -49,7 +49,7 @@ func (c *client) newPowerAuthUser(ctx context.Context, app *application, name st
 		return nil, err
 	}
 	var act struct {
-		ActivationID   string `json:"activation_id"`
+		ActivationID   string `json:"id"`
 		ActivationCode string `json:"activation_code"`
 	}
 	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/activations", true, map[string]string{"user_id": u.ID, "application_id": app.id},

@@ -39,9 +39,9 @@ type operationResponse struct {
 	UserID         string     `json:"user_id,omitempty"`
 	Status         string     `json:"status"`
 	Type           string     `json:"type"`
-	Payee          payee      `json:"payee"`
-	Amount         string     `json:"amount"`
-	Currency       string     `json:"currency"`
+	Payee          *payee     `json:"payee,omitempty"` // omitted for operations without one (a login)
+	Amount         string     `json:"amount,omitempty"`
+	Currency       string     `json:"currency,omitempty"`
 	Text           string     `json:"text,omitempty"`
 	Nonce          string     `json:"nonce"`
 	DL             string     `json:"dl"`
@@ -57,9 +57,12 @@ type operationResponse struct {
 }
 
 func signingView(op store.Operation) operationResponse {
-	return operationResponse{ID: op.ID, Status: string(op.Status), Type: op.Type,
-		Payee: payee{Account: op.PayeeAccount, Name: op.PayeeName}, Amount: op.Amount, Currency: op.Currency,
+	r := operationResponse{ID: op.ID, Status: string(op.Status), Type: op.Type, Amount: op.Amount, Currency: op.Currency,
 		Text: op.Text, Nonce: op.Nonce, DL: base64.RawURLEncoding.EncodeToString(op.DL), ExpiresAt: op.ExpiresAt}
+	if op.PayeeAccount != "" || op.PayeeName != "" {
+		r.Payee = &payee{Account: op.PayeeAccount, Name: op.PayeeName}
+	}
+	return r
 }
 
 func (s *Server) operationView(op store.Operation) operationResponse {

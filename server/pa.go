@@ -237,7 +237,7 @@ func (r createActivationRequest) Validate() (activation.InitRequest, error) {
 }
 
 type activationResponse struct {
-	ActivationID        string     `json:"activation_id"`
+	ID                  string     `json:"id"` // also the credential id; PowerAuth's wire name activation_id is used only on /pa/v3
 	UserID              string     `json:"user_id"`
 	ApplicationID       string     `json:"application_id"`
 	Status              string     `json:"status"`
@@ -261,7 +261,7 @@ type activationResponse struct {
 
 func toActivation(a activation.Activation) activationResponse {
 	cr := a.Credential
-	r := activationResponse{ActivationID: cr.ID, UserID: cr.UserID, ApplicationID: a.Application, Status: string(cr.Status),
+	r := activationResponse{ID: cr.ID, UserID: cr.UserID, ApplicationID: a.Application, Status: string(cr.Status),
 		BlockReason: string(cr.BlockReason), CommitPhase: a.CommitPhase, ActivationCode: a.Code, QRPayload: a.QRPayload,
 		ActivationName: cr.Label, Platform: a.Platform, DeviceInfo: a.DeviceInfo, Fingerprint: a.Fingerprint,
 		FailedAttempts: cr.FailedAttempts, MaxFailedAttempts: cr.MaxFailedAttempts, CreatedAt: cr.CreatedAt,

@@ -355,7 +355,7 @@ func testCodeGuessing(t *testing.T, e *paEnv) {
 			if err == nil {
 				t.Fatal("activation succeeded")
 			}
-			got := e.activation(a["activation_id"].(string))
+			got := e.activation(a["id"].(string))
 			if got["status"] != tt.wantStatus || got["failed_attempts"] != tt.wantFailed {
 				t.Fatalf("activation %v/%v failed attempts, want %s/%v", got["status"], got["failed_attempts"], tt.wantStatus, tt.wantFailed)
 			}
@@ -368,7 +368,7 @@ func testOTPGuessing(t *testing.T, e *paEnv) {
 	t.Run("at key exchange", func(t *testing.T) {
 		userID := e.user(nextUser())
 		a := e.initActivation(userID, map[string]any{"otp": "55667788", "commit_phase": "ON_KEY_EXCHANGE"})
-		id, code := a["activation_id"].(string), a["activation_code"].(string)
+		id, code := a["id"].(string), a["activation_code"].(string)
 		c := e.client(powerauth.Version32)
 		for i, otp := range []string{"", "11111111", "22222222", "33333333", "44444444"} {
 			_, err := c.Activate(ctx, e.cfg, code, paPIN, padevice.ActivateOptions{OTP: otp})
@@ -401,7 +401,7 @@ func testOTPGuessing(t *testing.T, e *paEnv) {
 	t.Run("at commit", func(t *testing.T) {
 		userID := e.user(nextUser())
 		a := e.initActivation(userID, map[string]any{"otp": "99887766", "max_failed_attempts": 2})
-		id := a["activation_id"].(string)
+		id := a["id"].(string)
 		if _, err := e.client(powerauth.Version33).Activate(ctx, e.cfg, a["activation_code"].(string), paPIN, padevice.ActivateOptions{}); err != nil {
 			t.Fatal(err)
 		}
@@ -446,21 +446,21 @@ func testActivationExpiry(t *testing.T, e *paEnv) {
 		t.Fatalf("ExpireDue = %d, %v; want at least the 3 activations of this test", n, err)
 	}
 	for _, a := range []map[string]any{created, pending, swept} {
-		got := e.activation(a["activation_id"].(string))
+		got := e.activation(a["id"].(string))
 		if got["status"] != "REMOVED" || got["activation_code"] != nil {
 			t.Fatalf("expired activation: %v", got)
 		}
 	}
 	_, err = c.Activate(ctx, e.cfg, created["activation_code"].(string), paPIN, padevice.ActivateOptions{})
 	wantCode(t, err, 400, "ERR_ACTIVATION")
-	if status, _ := e.bank("POST", "/v1/activations/"+pending["activation_id"].(string)+"/commit", nil); status != 409 {
+	if status, _ := e.bank("POST", "/v1/activations/"+pending["id"].(string)+"/commit", nil); status != 409 {
 		t.Fatalf("commit of an expired activation: %d", status)
 	}
 
 	t.Run("expiry on read", func(t *testing.T) {
 		a := e.initActivation(userID, map[string]any{"expires_in": 30})
 		e.clock.Advance(31 * time.Second)
-		if got := e.activation(a["activation_id"].(string)); got["status"] != "REMOVED" {
+		if got := e.activation(a["id"].(string)); got["status"] != "REMOVED" {
 			t.Fatalf("activation %v", got)
 		}
 	})
@@ -471,7 +471,7 @@ func testECIESReplayAndTime(t *testing.T, e *paEnv) {
 	t.Run("replayed request is refused before it is processed", func(t *testing.T) {
 		userID := e.user(nextUser())
 		a := e.initActivation(userID, nil)
-		id, code := a["activation_id"].(string), a["activation_code"].(string)
+		id, code := a["id"].(string), a["activation_code"].(string)
 		rec := &recorder{path: "/pa/v3/activation/create"}
 		c := e.client(powerauth.Version33)
 		c.HTTP = &http.Client{Transport: rec}
@@ -508,7 +508,7 @@ func testECIESReplayAndTime(t *testing.T, e *paEnv) {
 				} else {
 					wantCode(t, err, 400, "ERR_ACTIVATION")
 				}
-				if got := e.activation(a["activation_id"].(string)); got["status"] != "CREATED" || got["failed_attempts"] != float64(0) {
+				if got := e.activation(a["id"].(string)); got["status"] != "CREATED" || got["failed_attempts"] != float64(0) {
 					t.Fatalf("activation %v", got)
 				}
 			})

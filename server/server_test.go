@@ -413,7 +413,7 @@ func TestHealthReadyMetrics(t *testing.T) {
 	if r := h.do("GET", "/healthz", "-", nil); r.status != 200 {
 		t.Fatalf("healthz %d", r.status)
 	}
-	if r := h.do("GET", "/readyz", "-", nil); r.status != 200 || !strings.Contains(string(r.body), `"database":"ok"`) {
+	if r := h.do("GET", "/readyz", "-", nil); r.status != 200 || !strings.Contains(string(r.body), `"database":"ok"`) || !strings.Contains(string(r.body), `"status":"ok"`) {
 		t.Fatalf("readyz %d %s", r.status, r.body)
 	}
 	h.do("GET", "/v1/users/"+uuid.NewString(), "", nil)
@@ -487,4 +487,30 @@ func openAPIPath(p string) string {
 		}
 	}
 	return strings.Join(parts, "/")
+}
+
+// TestLoginOmitsPayee: an operation without payee and amount (a login) leaves them out of its resource rather
+// than answering empty strings; a payment keeps them.
+func TestLoginOmitsPayee(t *testing.T) {
+	h := newHarness(t, nil)
+	uid := h.createUser("login-user")
+	r := h.do("POST", "/v1/operations", "", map[string]any{"user_id": uid, "type": "login", "text": "Sign in to internet banking"})
+	if r.status != 201 {
+		t.Fatalf("create login: %d %s", r.status, r.body)
+	}
+	login := r.json(t)
+	for _, k := range []string{"payee", "amount", "currency"} {
+		if _, ok := login[k]; ok {
+			t.Errorf("login operation carries %q: %s", k, r.body)
+		}
+	}
+	got := h.do("GET", "/v1/operations/"+login["id"].(string), "", nil).json(t)
+	if _, ok := got["payee"]; ok {
+		t.Errorf("GET login operation carries payee: %v", got)
+	}
+	pay := h.createOp(uid, "10.00", "EUR", nil)
+	p := h.do("GET", "/v1/operations/"+pay.ID, "", nil).json(t)
+	if pe, ok := p["payee"].(map[string]any); !ok || pe["account"] == "" || p["amount"] != "10.00" {
+		t.Errorf("payment operation: %v", p)
+	}
 }

@@ -90,7 +90,7 @@ func TestDeviceSimulator(t *testing.T) {
 	if err != nil {
 		t.Fatalf("activate: %v\n%s", err, out)
 	}
-	a := bank("GET", "/v1/activations/"+act["activation_id"].(string), nil)
+	a := bank("GET", "/v1/activations/"+act["id"].(string), nil)
 	fp := a["fingerprint"].(string)
 	if !strings.Contains(out, fp[:4]+" "+fp[4:]) || a["status"] != "PENDING_COMMIT" || !strings.Contains(out, "PENDING_COMMIT. Compare the fingerprint") {
 		t.Fatalf("activate printed %q; server has %v", out, a)
@@ -98,7 +98,7 @@ func TestDeviceSimulator(t *testing.T) {
 	if fi, err := os.Stat(state); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("state file: %v %v", fi, err)
 	}
-	bank("POST", "/v1/activations/"+act["activation_id"].(string)+"/commit", nil)
+	bank("POST", "/v1/activations/"+act["id"].(string)+"/commit", nil)
 	if out, err := dev("status"); err != nil || !strings.Contains(out, "ACTIVE") {
 		t.Fatalf("status: %q %v", out, err)
 	}
@@ -156,13 +156,13 @@ func TestDeviceSimulator(t *testing.T) {
 	}
 
 	op3 := newOp("42.00")
-	qr := bank("GET", "/v1/operations/"+op3+"/offline?credential_id="+act["activation_id"].(string), nil)["qr_payload"].(string)
+	qr := bank("GET", "/v1/operations/"+op3+"/offline?credential_id="+act["id"].(string), nil)["qr_payload"].(string)
 	out, err = dev("offline", qr, "--pin", "2468")
 	m := regexp.MustCompile(`Code: ([0-9]{8}-[0-9]{8})`).FindStringSubmatch(out)
 	if err != nil || m == nil {
 		t.Fatalf("offline: %q %v", out, err)
 	}
-	if r := bank("POST", "/v1/operations/"+op3+"/offline-verify", map[string]any{"credential_id": act["activation_id"], "code": m[1]}); r["status"] != "APPROVED" {
+	if r := bank("POST", "/v1/operations/"+op3+"/offline-verify", map[string]any{"credential_id": act["id"], "code": m[1]}); r["status"] != "APPROVED" {
 		t.Fatalf("offline verify: %v", r)
 	}
 }
