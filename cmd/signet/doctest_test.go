@@ -1,0 +1,165 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// asSignet makes this test binary the signet command for the documentation's shell blocks: a wrapper script
+// named signet runs it with this variable set.
+const asSignet = "SIGNET_DOCTEST_AS_SIGNET"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(asSignet) == "1" {
+		os.Exit(runMain(os.Args[1:], os.Environ()))
+	}
+	os.Exit(m.Run())
+}
+
+// runMain is main without the process: the exit code of one signet invocation.
+func runMain(args, environ []string) int {
+	cmd := newRootCmd(environ)
+	cmd.SetArgs(args)
+	if err := cmd.ExecuteContext(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, "signet:", err)
+		return 1
+	}
+	return 0
+}
+
+// docBlock is one fenced shell block of a document.
+type docBlock struct {
+	doc, text string
+	line      int
+	skip      string // the reason given in <!-- doc-test: skip: reason --> above the block
+}
+
+var skipMarker = regexp.MustCompile(`^<!-- doc-test: skip: (.+) -->$`)
+
+// shellBlocks returns the ```sh blocks of a Markdown file, in order.
+func shellBlocks(t *testing.T, path string) []docBlock {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []docBlock
+	lines := strings.Split(string(raw), "\n")
+	for i := 0; i < len(lines); i++ {
+		if strings.TrimSpace(lines[i]) != "```sh" {
+			continue
+		}
+		b := docBlock{doc: path, line: i + 1}
+		for j := i - 1; j >= 0 && j >= i-2; j-- {
+			if m := skipMarker.FindStringSubmatch(strings.TrimSpace(lines[j])); m != nil {
+				b.skip = m[1]
+			}
+		}
+		var body []string
+		for i++; i < len(lines) && strings.TrimSpace(lines[i]) != "```"; i++ {
+			body = append(body, lines[i])
+		}
+		b.text = strings.Join(body, "\n") + "\n"
+		blocks = append(blocks, b)
+	}
+	return blocks
+}
+
+// TestDocumentedCommandsWork runs every shell block of README.md and docs/*.md, as printed, against a real
+// signet serve in embedded mode started the way `make run` starts it, with the signet command on PATH. The
+// blocks of one document run in order in one shell (later blocks use what earlier ones set); curl fails on an
+// HTTP error. A block that cannot run here says why in a <!-- doc-test: skip: reason --> line above it.
+// The only change made to the text is the server's address: localhost:8080 becomes the test server's.
+func TestDocumentedCommandsWork(t *testing.T) {
+	for _, tool := range []string{"bash", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not found", tool)
+		}
+	}
+	docs, err := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs = append([]string{filepath.Join("..", "..", "README.md")}, docs...)
+
+	work := t.TempDir()
+	bin := filepath.Join(work, "bin")
+	if err := os.Mkdir(bin, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrapper := fmt.Sprintf("#!/bin/sh\n%s=1 exec %q \"$@\"\n", asSignet, self)
+	if err := os.WriteFile(filepath.Join(bin, "signet"), []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + filepath.Join(work, "data"), "SIGNET_HTTP_ADDR=127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("server did not start")
+	}
+	if resp, err := http.Get("http://" + addr + "/readyz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("server not ready: %v %v", resp, err)
+	}
+
+	ran := 0
+	for _, doc := range docs {
+		var script strings.Builder
+		for _, b := range shellBlocks(t, doc) {
+			if b.skip != "" {
+				t.Logf("%s:%d skipped: %s", filepath.Base(doc), b.line, b.skip)
+				continue
+			}
+			fmt.Fprintf(&script, "# %s:%d\n%s", filepath.Base(doc), b.line, strings.ReplaceAll(b.text, "localhost:8080", addr))
+			ran++
+		}
+		if script.Len() == 0 {
+			continue
+		}
+		t.Run(filepath.Base(doc), func(t *testing.T) {
+			prelude := "set -euo pipefail\ncurl() { command curl --fail-with-body --max-time 30 \"$@\"; }\n"
+			cmd := exec.Command("bash", "-c", prelude+script.String())
+			cmd.Dir = work
+			cmd.Env = append(os.Environ(), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+				"SIGNET_DATA_DIR="+filepath.Join(work, "data"))
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Run(); err != nil {
+				t.Fatalf("the shell blocks of %s fail: %v\nscript:\n%s\noutput:\n%s", doc, err, script.String(), out.String())
+			}
+		})
+	}
+	if ran == 0 {
+		t.Fatal("no shell block found: the extraction is broken")
+	}
+}
