@@ -541,7 +541,13 @@ func TestEnrollment(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := e.enroll(e.session(v.ID), d, testPasscode)
-		wantErr(t, err, fault.ErrConflict)
+		// The generic registration failure; the audit names the real cause.
+		wantErr(t, err, fault.ErrUnauthenticated)
+		evs := e.audits(store.AuditFilter{UserID: v.ID})
+		if last := evs[len(evs)-1]; last.Type != "passkey.register" || last.Outcome != "failure" ||
+			!strings.HasPrefix(last.Reason, "credential id already registered to another user") {
+			t.Fatalf("audit %s %s %q", last.Type, last.Outcome, last.Reason)
+		}
 	})
 	t.Run("registration from a wrong origin", func(t *testing.T) {
 		d := newDevice(virtualwebauthn.AuthenticatorOptions{})
