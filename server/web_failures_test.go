@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"strings"
 	"testing"
 
+	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/store"
 )
 
@@ -92,5 +94,20 @@ func TestWebForgedFinishesCountNothing(t *testing.T) {
 		"passcode": sealPasscode(t, b["hpke"].(map[string]any), "passcode", "482916")})
 	if res["status"] != "APPROVED" {
 		t.Fatalf("the genuine user after forgeries: %v", res)
+	}
+	// The dispute evidence re-verifies the assertion offline: its challenge is DL ‖ 16 random bytes (item 7).
+	r := e.do("GET", "/v1/operations/"+opID+"/evidence", "", nil)
+	if r.status != 200 {
+		t.Fatalf("evidence: %d %s", r.status, r.body)
+	}
+	rep := evidence.Verify(r.body, evidence.VerifyOptions{})
+	for _, c := range rep.Checks {
+		if c.Name == "signature" && (c.Result != evidence.Pass || !strings.Contains(c.Detail, "16 random bytes")) ||
+			c.Name == "audit-trail" && !strings.Contains(c.Detail, "20 unverified") {
+			t.Fatalf("evidence check %s: %s %s", c.Name, c.Result, c.Detail)
+		}
+	}
+	if !rep.OK() {
+		t.Fatalf("evidence of the passkey approval: %+v", rep.Checks)
 	}
 }
