@@ -181,7 +181,7 @@ func (s *Service) decide(ctx context.Context, req SignedRequest, d txsign.Decisi
 		return txsign.Result{}, err
 	}
 	if reason != "" {
-		if err := s.audit.Record(ctx, audit.Event{Type: "operation." + d.String(), Outcome: audit.Failure, Reason: reason,
+		if err := s.audit.Record(ctx, audit.Event{Type: "operation." + d.String(), Outcome: audit.Unverified, Reason: reason,
 			Actor: "mobile", UserID: sg.act.UserID, OperationID: or.ID, CredentialID: sg.act.ID}); err != nil {
 			return txsign.Result{}, err
 		}
@@ -190,7 +190,7 @@ func (s *Service) decide(ctx context.Context, req SignedRequest, d txsign.Decisi
 	t := sg.hdr.SignatureType
 	var match *powerauth.CounterMatch
 	res, err := s.ops.Decide(ctx, txsign.Attempt{OperationID: or.ID, CredentialID: sg.act.ID, Decision: d, Actor: "mobile",
-		CountCredentialFailure: t.CountsFailedAttempts(),
+		PossessionOnly: !t.CountsFailedAttempts(),
 		Verify: func(op store.Operation, cred store.Credential) (txsign.Evidence, error) {
 			ev := txsign.Evidence{Algorithm: "PowerAuth-" + sg.hdr.Version.String() + "-HMAC",
 				Signed: SignedBase(req.Method, req.URIID, sg.hdr.Nonce, req.Body), Signature: sg.hdr.Signature,
@@ -198,12 +198,22 @@ func (s *Service) decide(ctx context.Context, req SignedRequest, d txsign.Decisi
 				Extra: map[string]any{"signature_type": t.String(), "uri_id": req.URIID, "counter": cred.Counter,
 					"application_id": sg.app.ID}}
 			if cred.Kind != store.KindPowerAuth {
-				return ev, errors.New("credential is not a PowerAuth activation")
+				return ev, fmt.Errorf("%w: credential is not a PowerAuth activation", txsign.ErrPossessionNotProven)
 			}
+			if d == txsign.Approve && !twoFactor(t) {
+				// Refused unchecked: it proves nothing and counts nothing.
+				return ev, fmt.Errorf("%w: approval needs possession_knowledge or possession_biometry, got %s",
+					txsign.ErrPossessionNotProven, t)
+			}
+			// The signature first, then the data (as Wultra's enrollment server does): only a signature
+			// whose possession component verifies proves anything about the user (issue 13 item 2).
+			m, _, err := s.check(cred, sg, req.Method, req.URIID, req.Body)
+			if err != nil {
+				return ev, signatureFailure(err)
+			}
+			match = &m
+			ev.Extra["counter"] = m.NextCounter - 1
 			if d == txsign.Approve {
-				if !twoFactor(t) {
-					return ev, errors.New("approval needs possession_knowledge or possession_biometry, got " + t.String())
-				}
 				want, err := OperationData(op)
 				if err != nil {
 					return ev, err
@@ -215,24 +225,32 @@ func (s *Service) decide(ctx context.Context, req SignedRequest, d txsign.Decisi
 			} else {
 				ev.Extra["reason"] = or.Reason
 			}
-			m, _, err := s.check(cred, sg, req.Method, req.URIID, req.Body)
-			if err != nil {
-				return ev, err
-			}
-			match = &m
-			ev.Extra["counter"] = m.NextCounter - 1
 			return ev, nil
 		}})
 	if match != nil {
 		// The signature was valid, so its counter is spent whatever the decision. Once the decision is made,
 		// a failure here changes nothing the device can act on: the worst case is a signature that could be
 		// shown again for the same, no longer pending operation.
-		_, _ = s.advance(ctx, sg.act.ID, *match, t)
+		// A refused decision (signed data that differs) resets no failures.
+		_, _ = s.advance(ctx, sg.act.ID, *match, t, err == nil)
 	}
 	if err != nil {
 		return txsign.Result{}, s.operationStateError(ctx, or.ID, err)
 	}
 	return res, nil
+}
+
+// signatureFailure classifies a PowerAuth verification failure for the approval path: a wrong knowledge
+// or biometry factor behind a possession component that verifies counts (PowerAuth 3.x: failed attempts
+// of multi-factor types count); any other mismatch proves nothing about the user and counts nothing.
+func signatureFailure(err error) error {
+	switch {
+	case errors.Is(err, powerauth.ErrFactorMismatch):
+		return fmt.Errorf("wrong knowledge or biometry factor: %w", err)
+	case errors.Is(err, powerauth.ErrSignatureMismatch):
+		return fmt.Errorf("%w: %w", txsign.ErrPossessionNotProven, err)
+	}
+	return err
 }
 
 // operationStateError turns Decide's conflict or gone into an OperationStateError with the status.
@@ -336,7 +354,7 @@ func (s *Service) VerifyOfflineCode(ctx context.Context, actor, opID, activation
 		matched powerauth.SignatureType
 	)
 	res, err := s.ops.Decide(ctx, txsign.Attempt{OperationID: opID, CredentialID: activationID, Decision: txsign.Approve,
-		Actor: actor, CountCredentialFailure: true,
+		Actor: actor,
 		Verify: func(op store.Operation, cred store.Credential) (txsign.Evidence, error) {
 			ev := txsign.Evidence{Algorithm: "PowerAuth-offline-decimal", Signature: code, PublicKey: b64url(cred.PublicKey),
 				Extra: map[string]any{"counter": cred.Counter}}
@@ -356,14 +374,14 @@ func (s *Service) VerifyOfflineCode(ctx context.Context, actor, opID, activation
 				Nonce: nonce, Code: code, BiometryAllowed: true, Keys: k.derived.SignatureKeys(), Counter: cred.Counter,
 				CounterData: k.ctrData, Lookahead: s.cfg.Lookahead})
 			if err != nil {
-				return ev, err
+				return ev, signatureFailure(err)
 			}
 			match, matched = &m, t
 			ev.AMR, ev.Extra["signature_type"], ev.Extra["counter"] = amrFor(t), t.String(), m.NextCounter-1
 			return ev, nil
 		}})
 	if match != nil {
-		_, _ = s.advance(ctx, activationID, *match, matched) // as in decide
+		_, _ = s.advance(ctx, activationID, *match, matched, err == nil) // as in decide
 	}
 	if err != nil {
 		return txsign.Result{}, s.operationStateError(ctx, opID, err)

@@ -128,8 +128,9 @@ var errCounterUsed = errors.New("signature counter already used")
 
 // advance stores CTR = matched + 1 and CTR_DATA = next(matched) by compare-and-swap (PowerAuth 3.x,
 // notes docs-versus-code item 3). A non-possession success resets the failed attempts; a possession-only
-// success does not (it must not undo knowledge failures).
-func (s *Service) advance(ctx context.Context, id string, m powerauth.CounterMatch, t powerauth.SignatureType) (store.Credential, error) {
+// success does not (it must not undo knowledge failures), nor does a valid signature whose request was
+// refused after it (reset false: e.g. signed operation data that differs, counted as a failure).
+func (s *Service) advance(ctx context.Context, id string, m powerauth.CounterMatch, t powerauth.SignatureType, reset bool) (store.Credential, error) {
 	now := s.now()
 	return s.store.UpdateCredential(ctx, id, func(c *store.Credential) error {
 		if c.Status != store.StatusActive {
@@ -147,7 +148,7 @@ func (s *Service) advance(ctx context.Context, id string, m powerauth.CounterMat
 			return err
 		}
 		c.Counter = m.NextCounter
-		if t.CountsFailedAttempts() {
+		if reset && t.CountsFailedAttempts() {
 			c.RecordSuccess(now)
 		} else {
 			c.LastUsedAt = &now
@@ -174,8 +175,9 @@ func (s *Service) recordFailure(ctx context.Context, id string) (store.Credentia
 
 // Verify checks a signed request (the helper behind /pa/v3/signature/validate, activation remove, token
 // create and vault unlock): the activation must be ACTIVE, the type allowed, the signature valid within
-// the counter look-ahead. Success advances the counter; a failure of any type but possession counts and
-// blocks at the limit. Every failure is audited under event and returns fault.ErrUnauthenticated.
+// the counter look-ahead. Success advances the counter; a failure whose possession component verifies (a
+// wrong PIN or biometry) counts and blocks at the limit; any other failure counts nothing (unverified). Every failure is audited under event and returns
+// fault.ErrUnauthenticated.
 func (s *Service) Verify(ctx context.Context, event string, req SignedRequest, allowed func(powerauth.SignatureType) bool) (*Signed, error) {
 	if allowed == nil {
 		allowed = anyType
@@ -184,37 +186,48 @@ func (s *Service) Verify(ctx context.Context, event string, req SignedRequest, a
 	if err != nil {
 		return nil, err
 	}
-	fail := func(reason string, evidence map[string]any) (*Signed, error) {
-		ev := audit.Event{Type: event, Outcome: audit.Failure, Reason: reason, Actor: "device",
+	record := func(outcome, reason string, evidence map[string]any) (*Signed, error) {
+		ev := audit.Event{Type: event, Outcome: outcome, Reason: reason, Actor: "device",
 			UserID: sg.act.UserID, CredentialID: sg.act.ID, Evidence: evidence}
 		if err := s.audit.Record(ctx, ev); err != nil {
 			return nil, err
 		}
 		return nil, fault.ErrUnauthenticated
 	}
+	fail := func(reason string, evidence map[string]any) (*Signed, error) {
+		return record(audit.Failure, reason, evidence)
+	}
+	// Refusals before possession is proven count nothing: audited as unverified.
+	unverified := func(reason string, evidence map[string]any) (*Signed, error) {
+		return record(audit.Unverified, reason, evidence)
+	}
 	if reason != "" {
-		return fail(reason, nil)
+		return unverified(reason, nil)
 	}
 	if !allowed(sg.hdr.SignatureType) {
-		return fail("signature type "+sg.hdr.SignatureType.String()+" not allowed here", nil)
+		return unverified("signature type "+sg.hdr.SignatureType.String()+" not allowed here", nil)
 	}
 	m, k, err := s.check(sg.act, sg, req.Method, req.URIID, req.Body)
 	evidence := map[string]any{"signature_type": sg.hdr.SignatureType.String(), "version": sg.hdr.Version.String(),
 		"uri_id": req.URIID, "counter": sg.act.Counter}
-	if errors.Is(err, powerauth.ErrSignatureMismatch) {
-		if sg.hdr.SignatureType.CountsFailedAttempts() {
-			c, err := s.recordFailure(ctx, sg.act.ID)
-			if err != nil {
-				return nil, err
-			}
-			evidence["failed_attempts"], evidence["status"] = c.FailedAttempts, c.Status
+	if errors.Is(err, powerauth.ErrFactorMismatch) && sg.hdr.SignatureType.CountsFailedAttempts() {
+		// The possession component verifies: the device signed with a wrong PIN (or biometry). Counted,
+		// BLOCKED at the maximum (PowerAuth 3.x, failed attempts of multi-factor types).
+		c, err := s.recordFailure(ctx, sg.act.ID)
+		if err != nil {
+			return nil, err
 		}
-		return fail("signature does not verify", evidence)
+		evidence["failed_attempts"], evidence["status"] = c.FailedAttempts, c.Status
+		return fail("signature does not verify: wrong knowledge or biometry factor", evidence)
+	}
+	if errors.Is(err, powerauth.ErrSignatureMismatch) {
+		// Not even the possession component verifies: nothing about the user is proven (issue 13 item 2).
+		return unverified("possession not proven: signature does not verify", evidence)
 	}
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.advance(ctx, sg.act.ID, m, sg.hdr.SignatureType)
+	c, err := s.advance(ctx, sg.act.ID, m, sg.hdr.SignatureType, true)
 	if err != nil {
 		if errors.Is(err, errCounterUsed) {
 			return fail("signature counter already used", evidence)

@@ -22,7 +22,14 @@ type Appender interface {
 // Outcomes.
 const (
 	Success = "success"
+	// Failure: refused after the signer proved possession of the credential
+	// (a wrong passcode behind a valid passkey assertion, a wrong PowerAuth
+	// PIN, signed data that differs); it counts towards the attempt limits.
 	Failure = "failure"
+	// Unverified: refused before anything about the signer was proven (a
+	// signature that does not verify, an unknown or foreign credential). Anyone
+	// who knows an operation id can cause one, so it counts towards nothing.
+	Unverified = "unverified"
 )
 
 // Log records audit events.

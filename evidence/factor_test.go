@@ -15,9 +15,12 @@ import (
 )
 
 // TestPasskeyAndPowerAuthFactors checks the factor paths a device-key approval does not reach,
-// with assertions made here: a WebAuthn assertion over the digest, and a PowerAuth request.
+// with assertions made here: a WebAuthn assertion over digest ‖ 16 random bytes (and over the digest
+// alone, as recorded before issue 13 item 7), and a PowerAuth request.
 func TestPasskeyAndPowerAuthFactors(t *testing.T) {
 	dl := sha256.Sum256([]byte("operation"))
+	nonce := make([]byte, 16)
+	_, _ = rand.Read(nonce)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	raw, _ := key.PublicKey.Bytes()
 	cose, _ := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: raw[1:33], -3: raw[33:]})
@@ -39,6 +42,16 @@ func TestPasskeyAndPowerAuthFactors(t *testing.T) {
 		want Result
 	}{
 		{"passkey: challenge is not the digest", func() txsign.Evidence { return assertion([]byte("other"), "webauthn.get") }, Fail},
+		{"passkey: 48-byte challenge whose digest part differs", func() txsign.Evidence {
+			other := sha256.Sum256([]byte("another operation"))
+			return assertion(append(other[:], nonce...), "webauthn.get")
+		}, Fail},
+		{"passkey: digest followed by a random part of the wrong length", func() txsign.Evidence {
+			return assertion(append(dl[:], nonce[:8]...), "webauthn.get")
+		}, Fail},
+		{"passkey: digest followed by 16 bytes, then more", func() txsign.Evidence {
+			return assertion(append(append(dl[:], nonce...), 0), "webauthn.get")
+		}, Fail},
 		{"passkey: a registration, not an assertion", func() txsign.Evidence { return assertion(dl[:], "webauthn.create") }, Fail},
 		{"passkey: signature over other bytes", func() txsign.Evidence {
 			ev := assertion(dl[:], "webauthn.get")
@@ -50,7 +63,12 @@ func TestPasskeyAndPowerAuthFactors(t *testing.T) {
 		{"powerauth: signed request about another operation", func() txsign.Evidence {
 			return txsign.Evidence{Kind: store.KindPowerAuth, Algorithm: "PowerAuth-3.3-HMAC", Signed: b64([]byte("POST&/operation/authorize&other")), Signature: "12345678-87654321"}
 		}, Fail},
-		{"passkey: valid assertion", func() txsign.Evidence { return assertion(dl[:], "webauthn.get") }, Pass},
+		{"passkey: valid assertion, challenge = digest ‖ 16 random bytes", func() txsign.Evidence {
+			return assertion(append(dl[:], nonce...), "webauthn.get")
+		}, Pass},
+		{"passkey: valid assertion recorded before per-ceremony challenges (digest alone)", func() txsign.Evidence {
+			return assertion(dl[:], "webauthn.get")
+		}, Pass},
 		{"powerauth: HMAC cannot be re-verified offline", func() txsign.Evidence {
 			return txsign.Evidence{Kind: store.KindPowerAuth, Algorithm: "PowerAuth-3.3-HMAC",
 				Signed: b64([]byte("POST&/operation/authorize&" + b.Operation.ID)), Signature: "12345678-87654321"}

@@ -323,7 +323,7 @@ func digestName(b *Bundle) string {
 }
 
 // checkPasskey re-verifies a WebAuthn assertion (WebAuthn L3 §7.2 steps 11-21, offline part):
-// the client data is a webauthn.get whose challenge is the digest, the signed bytes are
+// the client data is a webauthn.get whose challenge starts with the digest (challengeForm), the signed bytes are
 // authenticatorData ‖ SHA-256(clientDataJSON), and the COSE key verifies the signature.
 func checkPasskey(r *Report, ev txsign.Evidence, signed, sig []byte, sigErr error, cose, want []byte) {
 	const name = "signature"
@@ -354,8 +354,10 @@ func checkPasskey(r *Report, ev txsign.Evidence, signed, sig []byte, sigErr erro
 		r.add(name, Fail, "the client data is not a webauthn.get ceremony")
 		return
 	}
-	if cd.Challenge != b64(want) {
-		r.add(name, Fail, "the assertion's challenge is not the operation's digest")
+	challenge, err := base64.RawURLEncoding.Strict().DecodeString(cd.Challenge)
+	form, ok := challengeForm(challenge, want)
+	if err != nil || !ok {
+		r.add(name, Fail, "the assertion's challenge is not the operation's digest (followed by 16 random bytes)")
 		return
 	}
 	key, err := webauthncose.ParsePublicKey(cose)
@@ -368,9 +370,24 @@ func checkPasskey(r *Report, ev txsign.Evidence, signed, sig []byte, sigErr erro
 		return
 	}
 	flags := authData[32]
-	r.add(name, Pass, "the passkey's WebAuthn assertion verifies: challenge = digest, origin %s, user present %v, "+
+	r.add(name, Pass, "the passkey's WebAuthn assertion verifies: challenge = %s, origin %s, user present %v, "+
 		"user verified %v (the passcode cannot be re-checked offline; the audit record attests it)",
-		cd.Origin, flags&0x01 != 0, flags&0x04 != 0)
+		form, cd.Origin, flags&0x01 != 0, flags&0x04 != 0)
+}
+
+// challengeForm checks a passkey assertion's challenge against the digest the decision must bind to
+// (docs/dynamic-linking.md §3): digest ‖ 16 random bytes of the ceremony (48 bytes, current), or the
+// digest alone (32 bytes), as approvals recorded before the per-ceremony random part were; those stay
+// verifiable. Only the digest part can be checked offline: the random part's single use is attested by
+// the audit trail, not by the bundle.
+func challengeForm(challenge, digest []byte) (string, bool) {
+	switch {
+	case len(challenge) == txsign.DigestSize+16 && bytes.Equal(challenge[:txsign.DigestSize], digest):
+		return "digest ‖ 16 random bytes of the ceremony", true
+	case len(challenge) == txsign.DigestSize && bytes.Equal(challenge, digest):
+		return "digest (recorded before per-ceremony challenges)", true
+	}
+	return "", false
 }
 
 func checkToken(r *Report, b *Bundle, keys map[string]*ecdsa.PublicKey, dl [txsign.DigestSize]byte, ev txsign.Evidence, evOK bool) {
@@ -455,7 +472,7 @@ func checkAudit(r *Report, b *Bundle) {
 	const name = "audit-trail"
 	var diffs []string
 	var created bool
-	decisions, failures := 0, 0
+	decisions, failures, unverified := 0, 0, 0
 	for i, e := range b.Audit {
 		if i > 0 && e.Seq <= b.Audit[i-1].Seq {
 			diffs = append(diffs, "events are not in ascending sequence")
@@ -480,6 +497,8 @@ func checkAudit(r *Report, b *Bundle) {
 				e.CredentialID != b.Operation.DecidedBy {
 				diffs = append(diffs, "the successful decision in the trail is not the bundle's decision")
 			}
+		case (e.Type == "operation.approve" || e.Type == "operation.reject") && e.Outcome == "unverified":
+			unverified++
 		case e.Type == "operation.approve" || e.Type == "operation.reject":
 			failures++
 		}
@@ -494,6 +513,7 @@ func checkAudit(r *Report, b *Bundle) {
 		r.add(name, Fail, "%s", strings.Join(slices.Compact(diffs), "; "))
 		return
 	}
-	r.add(name, Pass, "%d events in order: created with this DL, %d refused attempt(s), one %s", len(b.Audit), failures,
+	r.add(name, Pass, "%d events in order: created with this DL, %d refused attempt(s), %d unverified attempt(s) "+
+		"(refused before anything was proven, counted nowhere), one %s", len(b.Audit), failures, unverified,
 		strings.TrimPrefix(b.Decision.Type, "operation."))
 }

@@ -1,6 +1,9 @@
 package powerauth
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Functions wrap them with detail; compare with errors.Is.
 var (
@@ -12,6 +15,11 @@ var (
 	ErrInvalidSignature = errors.New("powerauth: invalid ECDSA signature")
 	// ErrSignatureMismatch reports a PowerAuth (HMAC based) signature that matches no counter in the window.
 	ErrSignatureMismatch = errors.New("powerauth: signature mismatch")
+	// ErrFactorMismatch reports a multi-factor signature whose possession component verifies at a counter in
+	// the window while the whole signature does not: the device was used, with a wrong PIN (knowledge) or
+	// biometry. It wraps ErrSignatureMismatch. A signature that fails without it proves nothing about the
+	// user (its possession component does not verify either).
+	ErrFactorMismatch = fmt.Errorf("%w: possession verifies, another factor does not", ErrSignatureMismatch)
 	// ErrInvalidSignatureType reports an unknown or unsupported signature type.
 	ErrInvalidSignatureType = errors.New("powerauth: invalid signature type")
 	// ErrUnsupportedVersion reports a protocol version outside of what a function supports.

@@ -272,7 +272,8 @@ type OfflineVerification struct {
 // VerifyOfflineCode checks an offline code as possession_knowledge and, when biometry is allowed, as
 // possession_biometry, each over the counter look-ahead window (PowerAuth 3.x, Offline Signatures,
 // "verifyOfflineSignature"). It returns the type that matched and how to advance the counter; on
-// ErrSignatureMismatch the counter stays and the failure counts (two-factor types always count).
+// ErrSignatureMismatch the counter stays; ErrFactorMismatch says the possession component matched (a
+// wrong PIN or biometry, which counts); without it the code proves nothing about the user.
 func VerifyOfflineCode(v OfflineVerification) (SignatureType, CounterMatch, error) {
 	f, err := offlineFormat(v.ComponentLength)
 	if err != nil {
@@ -283,6 +284,7 @@ func VerifyOfflineCode(v OfflineVerification) (SignatureType, CounterMatch, erro
 	if v.BiometryAllowed {
 		types = append(types, SignaturePossessionBiometry)
 	}
+	mismatch := ErrSignatureMismatch
 	for _, t := range types {
 		m, err := VerifySignature(SignatureVerification{Data: data, Signature: v.Code, Type: t, Format: f,
 			Keys: v.Keys, Counter: v.Counter, CounterData: v.CounterData, Lookahead: v.Lookahead})
@@ -292,6 +294,9 @@ func VerifyOfflineCode(v OfflineVerification) (SignatureType, CounterMatch, erro
 		if !errors.Is(err, ErrSignatureMismatch) {
 			return 0, CounterMatch{}, err
 		}
+		if errors.Is(err, ErrFactorMismatch) {
+			mismatch = ErrFactorMismatch // the possession component matched: a wrong PIN or biometry
+		}
 	}
-	return 0, CounterMatch{}, ErrSignatureMismatch
+	return 0, CounterMatch{}, mismatch
 }

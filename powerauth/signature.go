@@ -306,7 +306,10 @@ type CounterMatch struct {
 // VerifySignature implements the server-side check (PowerAuth 3.x, Computing and Validating Signatures,
 // "Validating the signature"): it tries the counters in [CTR, CTR+lookahead) and returns the first match.
 // Signatures are compared with crypto/subtle. On ErrSignatureMismatch nothing may be advanced: failures
-// never move the counter (notes, Counter). Whether the failure counts is t.CountsFailedAttempts().
+// never move the counter (notes, Counter). When a multi-factor signature fails but its possession
+// component (the first, keyed with KEY_SIGNATURE_POSSESSION alone) matches at some counter in the window,
+// the error is ErrFactorMismatch: possession is proven, the knowledge or biometry factor is wrong.
+// Whether a failure counts is the caller's decision (t.CountsFailedAttempts(), and only after possession).
 func VerifySignature(v SignatureVerification) (CounterMatch, error) {
 	if v.Counter < 0 {
 		return CounterMatch{}, fmt.Errorf("powerauth: negative counter")
@@ -322,6 +325,8 @@ func VerifySignature(v SignatureVerification) (CounterMatch, error) {
 		return CounterMatch{}, fmt.Errorf("powerauth: invalid signature format %d", v.Format)
 	}
 	got := []byte(v.Signature)
+	gotFirst, gotSplit := firstComponent(v.Signature, v.Format, v.Type.Factors())
+	possession := false
 	ctr := v.CounterData
 	for off := range window {
 		want, err := ComputeSignature(v.Data, v.Keys, v.Type, ctr, v.Format)
@@ -331,7 +336,33 @@ func VerifySignature(v SignatureVerification) (CounterMatch, error) {
 		if subtle.ConstantTimeCompare([]byte(want), got) == 1 {
 			return CounterMatch{Offset: off, NextCounter: v.Counter + int64(off) + 1, NextCounterData: ctr.Next()}, nil
 		}
+		if wantFirst, ok := firstComponent(want, v.Format, v.Type.Factors()); ok && gotSplit && v.Type.Factors() > 1 && v.Type&SignaturePossession != 0 &&
+			subtle.ConstantTimeCompare(wantFirst, gotFirst) == 1 {
+			possession = true
+		}
 		ctr = ctr.Next()
 	}
+	if possession {
+		return CounterMatch{}, ErrFactorMismatch
+	}
 	return CounterMatch{}, ErrSignatureMismatch
+}
+
+// firstComponent returns the possession component of a rendered signature of n factors: the first 16
+// bytes of the base64 form, or the first decimal group (PowerAuth 3.x, Computing and Validating
+// Signatures: one component per factor, in the order possession, knowledge, biometry). ok is false when
+// sig does not have the shape of n components.
+func firstComponent(sig string, f SignatureFormat, n int) ([]byte, bool) {
+	if f == FormatBase64 {
+		raw, err := base64.StdEncoding.DecodeString(sig)
+		if err != nil || len(raw) != 16*n {
+			return nil, false
+		}
+		return raw[:16], true
+	}
+	parts := strings.Split(sig, "-")
+	if len(parts) != n {
+		return nil, false
+	}
+	return []byte(parts[0]), true
 }

@@ -197,6 +197,53 @@ func TestSignatureLookahead(t *testing.T) {
 	}
 }
 
+// TestFactorMismatch: a multi-factor signature whose possession component verifies but whose knowledge
+// (or biometry) component does not is a wrong PIN (ErrFactorMismatch, counted by callers); one whose
+// possession component does not verify proves nothing about the user (plain ErrSignatureMismatch).
+func TestFactorMismatch(t *testing.T) {
+	keys := testSignatureKeys()
+	ctr, _ := NewCounterData()
+	data := SignatureData("POST", "/operation/authorize", []byte("nonce-nonce-1234"), []byte("{}"), "YXBwc2VjcmV0YXBwc2VjcmV0")
+	wrongPIN, wrongDevice := keys, keys
+	wrongPIN.Knowledge, wrongPIN.Biometry = SignatureKey{9}, SignatureKey{9}
+	wrongDevice.Possession = SignatureKey{9}
+	tests := []struct {
+		name   string
+		signer SignatureKeys
+		typ    SignatureType
+		format SignatureFormat
+		ahead  int
+		want   error // nil: verifies
+		factor bool  // errors.Is(err, ErrFactorMismatch)
+	}{
+		{"wrong device, right PIN", wrongDevice, SignaturePossessionKnowledge, FormatBase64, 0, ErrSignatureMismatch, false},
+		{"wrong device, right PIN, decimal", wrongDevice, SignaturePossessionKnowledge, FormatDecimal, 0, ErrSignatureMismatch, false},
+		{"wrong device, possession only", wrongDevice, SignaturePossession, FormatBase64, 0, ErrSignatureMismatch, false},
+		{"right device beyond the window, wrong PIN", wrongPIN, SignaturePossessionKnowledge, FormatBase64, DefaultLookahead, ErrSignatureMismatch, false},
+		{"right device, wrong PIN", wrongPIN, SignaturePossessionKnowledge, FormatBase64, 0, ErrFactorMismatch, true},
+		{"right device, wrong PIN, decimal, 3 ahead", wrongPIN, SignaturePossessionKnowledge, FormatDecimal, 3, ErrFactorMismatch, true},
+		{"right device, wrong biometry", wrongPIN, SignaturePossessionBiometry, FormatBase64, 0, ErrFactorMismatch, true},
+		{"right device, right PIN", keys, SignaturePossessionKnowledge, FormatBase64, 0, nil, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ctr
+			for range tc.ahead {
+				c = c.Next()
+			}
+			sig, err := ComputeSignature(data, tc.signer, tc.typ, c, tc.format)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = VerifySignature(SignatureVerification{Data: data, Signature: sig, Type: tc.typ, Format: tc.format,
+				Keys: keys, Counter: 7, CounterData: ctr})
+			if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) || errors.Is(err, ErrFactorMismatch) != tc.factor {
+				t.Fatalf("got %v, want %v (factor mismatch %v)", err, tc.want, tc.factor)
+			}
+		})
+	}
+}
+
 func TestStatusBlob(t *testing.T) {
 	tk := TransportKey{9, 8, 7}
 	challenge, nonce := []byte("challenge-16byte"), []byte("nonce-16-bytes!!")

@@ -216,7 +216,7 @@ func (s *Server) deviceDecision(c *fiber.Ctx, d txsign.Decision) error {
 		return err
 	}
 	res, err := s.deps.Operations.Decide(c.UserContext(), txsign.Attempt{OperationID: c.Params("id"),
-		CredentialID: req.CredentialID, Decision: d, Actor: "device", CountCredentialFailure: true,
+		CredentialID: req.CredentialID, Decision: d, Actor: "device",
 		Verify: txsign.VerifyDeviceSignature(sig, d)})
 	if err != nil {
 		return err

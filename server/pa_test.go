@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -318,6 +319,7 @@ func TestPowerAuth(t *testing.T) {
 				{"counter look-ahead", testCounterLookahead},
 				{"token authentication", testTokenAuth},
 				{"approval attacks", testApprovalAttacks},
+				{"forged approvals count nothing", testForgedApprovals},
 				{"offline approval", testOfflineApproval},
 				{"activation and approval 3.2", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version32) }},
 				{"activation and approval 3.3", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version33) }},
@@ -720,6 +722,8 @@ func testApprovalAttacks(t *testing.T, e *paEnv) {
 		credFailed int
 		opFailed   int
 	}{
+		// A valid signature over other data counts on both (the device signed it), a wrong PIN behind a valid
+		// possession component counts on both, anything whose possession component does not verify on none.
 		{"changed amount", func() error { return c.Approve(ctx, st, changed, paPIN) }, "POWERAUTH_AUTH_FAIL", 1, 1},
 		{"wrong PIN", func() error { return c.Approve(ctx, st, op, "0000") }, "POWERAUTH_AUTH_FAIL", 2, 2},
 		{"possession only", func() error {
@@ -729,8 +733,14 @@ func testApprovalAttacks(t *testing.T, e *paEnv) {
 				return err
 			}
 			return paPost(e.url+"/api/auth/token/app/operation/authorize", hdr, body)
-		}, "POWERAUTH_AUTH_FAIL", 2, 3},
-		{"another user's operation", func() error { return c.Approve(ctx, st, foreign, paPIN) }, "POWERAUTH_AUTH_FAIL", 2, 3},
+		}, "POWERAUTH_AUTH_FAIL", 2, 2}, // refused unchecked: counts nothing
+		{"another user's operation", func() error { return c.Approve(ctx, st, foreign, paPIN) }, "POWERAUTH_AUTH_FAIL", 2, 2},
+		{"another device's possession key, right PIN", func() error {
+			bad := *st
+			bad.PossessionKey = bytes.Repeat([]byte{7}, 16)
+			bad.CounterData = append([]byte(nil), st.CounterData...)
+			return c.Approve(ctx, &bad, op, paPIN)
+		}, "POWERAUTH_AUTH_FAIL", 2, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -786,6 +796,88 @@ func testApprovalAttacks(t *testing.T, e *paEnv) {
 		}
 		wantCode(t, c.Approve(ctx, st, o, paPIN), 400, "OPERATION_ALREADY_FAILED")
 	})
+}
+
+// testForgedApprovals (issue 13 item 2): twenty approvals whose possession component does not verify
+// (another device's possession key with the right PIN, a possession-only signature by another key, a
+// garbage signature) or that come from another user's activation leave the operation PENDING with no
+// failed attempt and the activation ACTIVE with none; the audit API shows each as unverified; the user
+// still approves.
+func testForgedApprovals(t *testing.T, e *paEnv) {
+	ctx := context.Background()
+	c, st, userID := e.activeDevice(nextUser(), powerauth.Version33)
+	mc, mst, _ := e.activeDevice(nextUser(), powerauth.Version33)
+	opID := e.operation(userID, "980.00")
+	op, err := c.OperationDetail(ctx, st, opID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"requestObject": map[string]string{"id": op.ID, "data": op.Data}})
+	impostor := func() *padevice.State {
+		bad := *st
+		bad.PossessionKey = bytes.Repeat([]byte{7}, 16)
+		bad.CounterData = append([]byte(nil), st.CounterData...)
+		return &bad
+	}
+	forgeries := []struct {
+		name string
+		run  func() error
+	}{
+		{"another device's possession key, right PIN", func() error { return c.Approve(ctx, impostor(), op, paPIN) }},
+		{"possession-only signature by another key", func() error {
+			hdr, err := c.SignatureHeader(impostor(), "POST", "/operation/authorize", body, powerauth.SignaturePossession, "")
+			if err != nil {
+				return err
+			}
+			return paPost(e.url+"/api/auth/token/app/operation/authorize", hdr, body)
+		}},
+		{"garbage signature", func() error {
+			hdr, err := c.SignatureHeader(impostor(), "POST", "/operation/authorize", body, powerauth.SignaturePossessionKnowledge, paPIN)
+			if err != nil {
+				return err
+			}
+			i := strings.Index(hdr, `pa_signature="`) + len(`pa_signature="`)
+			j := i + strings.Index(hdr[i:], `"`)
+			hdr = hdr[:i] + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{0x5a}, 32)) + hdr[j:]
+			return paPost(e.url+"/api/auth/token/app/operation/authorize", hdr, body)
+		}},
+		{"another user's valid signature", func() error { return mc.Approve(ctx, mst, op, paPIN) }},
+	}
+	for i := range 20 {
+		f := forgeries[i%len(forgeries)]
+		if err := f.run(); !padevice.IsCode(err, "POWERAUTH_AUTH_FAIL") {
+			t.Fatalf("%s: got %v, want POWERAUTH_AUTH_FAIL", f.name, err)
+		}
+	}
+	o, _ := e.st.GetOperation(ctx, opID)
+	cred := e.credential(st.ActivationID)
+	if o.Status != store.OpPending || o.FailedAttempts != 0 || cred.Status != store.StatusActive || cred.FailedAttempts != 0 {
+		t.Fatalf("after forgeries: operation %s with %d failures, activation %s with %d, want PENDING/0 and ACTIVE/0",
+			o.Status, o.FailedAttempts, cred.Status, cred.FailedAttempts)
+	}
+	status, trail := e.bank("GET", "/v1/audit?operation_id="+opID, nil)
+	if status != 200 {
+		t.Fatalf("audit API: %d", status)
+	}
+	unverified := 0
+	for _, ev := range trail["events"].([]any) {
+		m := ev.(map[string]any)
+		if m["type"] == "operation.approve" {
+			if m["outcome"] != "unverified" {
+				t.Fatalf("forged approval audited %v %v", m["outcome"], m["reason"])
+			}
+			unverified++
+		}
+	}
+	if unverified != 20 {
+		t.Fatalf("%d unverified approvals in the audit API, want 20", unverified)
+	}
+	if err := c.Approve(ctx, st, op, paPIN); err != nil {
+		t.Fatalf("the genuine device after forgeries: %v", err)
+	}
+	if o, _ := e.st.GetOperation(ctx, opID); o.Status != store.OpApproved {
+		t.Fatalf("operation %s", o.Status)
+	}
 }
 
 func paPost(url, authorization string, body []byte) error {

@@ -413,11 +413,12 @@ func TestBrowser(t *testing.T) {
 		if s := strict.operation(t, opID).Status; s != store.OpPending {
 			t.Fatalf("operation %s", s)
 		}
-		// The server saw the assertion and refused it for the missing UV flag.
+		// The server saw the assertion and refused it for the missing UV flag, before its signature was
+		// verified: an unverified attempt that counts nowhere (issue 13 item 2).
 		evs, _, _ := strict.st.ListAudit(context.Background(), store.AuditFilter{OperationID: opID, Limit: 100})
 		found := false
 		for _, ev := range evs {
-			found = found || (ev.Outcome == "failure" && strings.Contains(strings.ToLower(ev.Reason), "user verification"))
+			found = found || (ev.Outcome == "unverified" && strings.Contains(strings.ToLower(ev.Reason), "user verification"))
 		}
 		if !found {
 			t.Fatalf("no audited UV refusal among %d events", len(evs))

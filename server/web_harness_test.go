@@ -16,6 +16,7 @@ import (
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store"
@@ -96,6 +97,7 @@ func newWebEnv(t testing.TB, o webEnvOpts) *webEnv {
 		Operations: ops,
 		Devices:    devicekey.New(st, a, nil),
 		Web:        web,
+		Evidence:   evidence.NewBuilder(st, keyring, webIssuer, nil),
 		Ready:      map[string]server.Pinger{"database": st},
 	}, server.Options{MaxBodyBytes: 64 << 10, RequestTimeout: 10 * time.Second})
 	e := &webEnv{t: t, srv: srv, st: st, ops: ops, web: web, replay: rp, origin: o.origin}

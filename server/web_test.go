@@ -1,6 +1,8 @@
 package server_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -85,7 +87,10 @@ func TestWebApprovalOverHTTP(t *testing.T) {
 	}
 	begin := e.mustDo(200, "POST", "/v1/web/operations/"+opID+"/approval/begin", "-", map[string]any{"decision": "approve"})
 	pk := begin["public_key"].(map[string]any)["publicKey"].(map[string]any)
-	if pk["challenge"] != op["dl"] || len(pk["allowCredentials"].([]any)) != 1 {
+	// The challenge is DL ‖ 16 random bytes of this ceremony (docs/dynamic-linking.md §3).
+	challenge, _ := base64.RawURLEncoding.DecodeString(pk["challenge"].(string))
+	dl, _ := base64.RawURLEncoding.DecodeString(op["dl"].(string))
+	if len(challenge) != 48 || !bytes.Equal(challenge[:32], dl) || len(pk["allowCredentials"].([]any)) != 1 {
 		t.Fatalf("request options %v (dl %v)", pk, op["dl"])
 	}
 	body := map[string]any{"ceremony_id": begin["ceremony_id"], "credential": d.sign(t, begin),

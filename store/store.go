@@ -273,7 +273,7 @@ type AuditEvent struct {
 	ID           string
 	Time         time.Time
 	Type         string // e.g. "operation.approve", "credential.block"
-	Outcome      string // "success" or "failure"
+	Outcome      string // "success", "failure" or "unverified" (audit package)
 	Reason       string
 	Actor        string // API key name, "device", "browser", "system"
 	UserID       string

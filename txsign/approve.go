@@ -47,6 +47,16 @@ type Evidence struct {
 	Credential string               `json:"credential_id"`
 }
 
+// ErrPossessionNotProven classifies a failed attempt that proves nothing
+// about the user: a signature that does not verify under the credential's
+// stored public key (or was never checked), an assertion over another
+// challenge, a credential of the wrong kind. Anyone who knows an operation id
+// can send one, so it counts neither against the operation nor against the
+// credential (otherwise forged attempts would fail the operation and block the
+// credential: a lockout by anyone); it is audited with outcome
+// audit.Unverified. Attempt.Verify wraps it: fmt.Errorf("%w: ...", ErrPossessionNotProven).
+var ErrPossessionNotProven = errors.New("possession not proven")
+
 // Attempt is one signature attempt on an operation, verified by a factor.
 type Attempt struct {
 	OperationID  string
@@ -54,12 +64,21 @@ type Attempt struct {
 	Decision     Decision
 	Actor        string // "device", "browser", "mobile"
 	// Verify checks the factor against the stored operation and credential.
-	// It returns the evidence on success; any error counts as a failed attempt
-	// (a wrong signature). It must not write anything.
+	// It returns the evidence on success. It must not write anything. A
+	// failure is classified by what it wraps:
+	//   - ErrPossessionNotProven: the signature does not verify (or was not
+	//     checked); counts nothing, audited as unverified;
+	//   - anything else: possession was proven and something after it failed
+	//     (a wrong passcode behind a valid assertion, a wrong PowerAuth
+	//     knowledge or biometry factor, signed data that differs): counts on
+	//     the operation (FAILED at its maximum, PSD2 RTS Art. 4(3)(a)) and,
+	//     unless PossessionOnly, on the credential.
 	Verify func(op store.Operation, cred store.Credential) (Evidence, error)
-	// CountCredentialFailure: whether a failure counts against the credential
-	// (PowerAuth does not count possession-only failures).
-	CountCredentialFailure bool
+	// PossessionOnly: the factor proves possession alone (a PowerAuth
+	// possession signature). Its failures never count against the credential
+	// and its success does not reset the credential's failed attempts, so a
+	// stolen phone cannot wipe its wrong-PIN count by rejecting an operation.
+	PossessionOnly bool
 }
 
 // Result of a successful attempt.
@@ -69,8 +88,14 @@ type Result struct {
 	TokenExpiresAt time.Time
 }
 
-// ErrSignature is the cause recorded when a signature does not verify.
-var errSignature = errors.New("signature does not verify")
+// errSignature is the cause recorded when a device signature does not verify.
+var errSignature = fmt.Errorf("%w: signature does not verify", ErrPossessionNotProven)
+
+// errUnverified is the public answer to an unverified attempt: the same 401
+// as every authentication failure (its message is never shown), which the
+// HTTP layer can still tell apart (errors.Is ErrPossessionNotProven), e.g. to
+// rate limit forged attempts.
+var errUnverified = fmt.Errorf("%w (%w)", fault.ErrUnauthenticated, ErrPossessionNotProven)
 
 // Decide runs one attempt through the single approval path shared by every
 // factor kind: load the operation and credential, check that the credential
@@ -80,36 +105,44 @@ var errSignature = errors.New("signature does not verify")
 // the credential or the signature is one uniform authentication failure.
 func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 	ev := audit.Event{Type: "operation." + a.Decision.String(), Actor: a.Actor, OperationID: a.OperationID, CredentialID: a.CredentialID}
-	fail := func(reason string, evidence any, public error) (Result, error) {
-		ev.Outcome, ev.Reason, ev.Evidence = audit.Failure, reason, evidence
+	record := func(outcome, reason string, evidence any, public error) (Result, error) {
+		ev.Outcome, ev.Reason, ev.Evidence = outcome, reason, evidence
 		if err := s.audit.Record(ctx, ev); err != nil {
 			return Result{}, err
 		}
 		return Result{}, public
 	}
+	fail := func(reason string, evidence any, public error) (Result, error) {
+		return record(audit.Failure, reason, evidence, public)
+	}
+	// Refusals before anything was verified count nothing: audited as
+	// unverified attempts.
+	unverified := func(reason string, evidence any, public error) (Result, error) {
+		return record(audit.Unverified, reason, evidence, public)
+	}
 	op, cred, err := s.getWithCredential(ctx, a.OperationID, a.CredentialID)
 	if err != nil {
 		if errors.Is(err, fault.ErrNotFound) {
-			return fail("unknown operation", nil, err)
+			return unverified("unknown operation", nil, err)
 		}
 		return Result{}, err
 	}
 	ev.UserID = op.UserID
 	switch {
 	case op.Status != store.OpPending:
-		return fail("operation is "+string(op.Status), nil, stateError(op))
+		return unverified("operation is "+string(op.Status), nil, stateError(op))
 	case !store.ValidID(a.CredentialID):
-		return fail("malformed credential id", nil, fault.ErrUnauthenticated)
+		return unverified("malformed credential id", nil, errUnverified)
 	case cred.ID == "":
-		return fail("unknown credential", nil, fault.ErrUnauthenticated)
+		return unverified("unknown credential", nil, errUnverified)
 	}
 	switch {
 	case cred.UserID != op.UserID:
-		return fail("credential belongs to another user", map[string]any{"credential_user": cred.UserID}, fault.ErrUnauthenticated)
+		return unverified("credential belongs to another user", map[string]any{"credential_user": cred.UserID}, errUnverified)
 	case cred.Status != store.StatusActive:
-		return fail("credential is "+string(cred.Status), nil, fault.ErrUnauthenticated)
+		return unverified("credential is "+string(cred.Status), nil, errUnverified)
 	case !FactorAllowed(op, cred.Kind):
-		return fail("factor "+string(cred.Kind)+" not allowed for this operation", nil,
+		return unverified("factor "+string(cred.Kind)+" not allowed for this operation", nil,
 			fmt.Errorf("%w: this operation does not accept %s credentials", fault.ErrForbidden, cred.Kind))
 	}
 	// Defence in depth: the stored digest must still match the stored inputs.
@@ -119,9 +152,13 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 			fmt.Errorf("%w: operation integrity check failed", fault.ErrConflict))
 	}
 	evidence, verr := a.Verify(op, cred)
+	if errors.Is(verr, ErrPossessionNotProven) {
+		// Nothing about the user is proven: count nothing (issue 13 item 2).
+		return unverified(verr.Error(), evidence, errUnverified)
+	}
 	if verr != nil {
 		public := error(fault.ErrUnauthenticated)
-		if err := s.countFailure(ctx, op, cred, a.CountCredentialFailure); err != nil {
+		if err := s.countFailure(ctx, op, cred, !a.PossessionOnly); err != nil {
 			// A failure that cannot be counted must not go unanswered as an
 			// ordinary 401 either: the attempt limit depends on it (fail closed).
 			public = err
@@ -129,7 +166,7 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 		return fail(verr.Error(), evidence, public)
 	}
 	evidence.DL, evidence.DLInputs, evidence.Credential, evidence.Kind = EncodeDigest(dl), dlInput(op), cred.ID, cred.Kind
-	res, err := s.finish(ctx, op, cred, a.Decision, evidence, ev, a.CountCredentialFailure)
+	res, err := s.finish(ctx, op, cred, a.Decision, evidence, ev, !a.PossessionOnly)
 	if err != nil {
 		if errors.Is(err, fault.ErrConflict) || errors.Is(err, fault.ErrGone) {
 			return fail("lost the race: "+err.Error(), evidence, err)
@@ -249,13 +286,15 @@ func VerifyDeviceSignature(sig []byte, d Decision) func(store.Operation, store.C
 		}
 		ev := Evidence{Algorithm: "ES256", Signed: b64(msg), Signature: b64(sig), PublicKey: b64(cred.PublicKey), AMR: []string{"hwk"}}
 		if cred.Kind != store.KindDeviceKey {
-			return ev, errors.New("credential is not a device key")
+			return ev, fmt.Errorf("%w: credential is not a device key", ErrPossessionNotProven)
 		}
 		pub, err := ParseDeviceKey(cred.PublicKey)
 		if err != nil {
-			return ev, err
+			return ev, fmt.Errorf("%w: stored device key: %v", ErrPossessionNotProven, err)
 		}
 		h := sha256.Sum256(msg)
+		// An ECDSA signature that does not verify proves nothing about the
+		// user: it counts against nothing (issue 13 item 2).
 		if !ecdsa.VerifyASN1(pub, h[:], sig) {
 			return ev, errSignature
 		}

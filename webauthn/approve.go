@@ -2,6 +2,7 @@ package webauthn
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -27,11 +28,19 @@ func (s *Service) Operation(ctx context.Context, id string) (store.Operation, er
 	return s.ops.Get(ctx, id)
 }
 
-// Challenge returns the WebAuthn challenge for deciding op: the
+// ChallengeNonceSize is the length of the random part of an approval
+// challenge.
+const ChallengeNonceSize = 16
+
+// ChallengeSize is the length of an approval challenge: the digest and the
+// ceremony's random part.
+const ChallengeSize = txsign.DigestSize + ChallengeNonceSize
+
+// Digest is what an approval (or rejection) of op binds to: the
 // dynamic-linking digest itself to approve, SHA-256("signet-reject-v1" ‖ DL)
 // to reject (docs/dynamic-linking.md), so an approval assertion can never be
 // replayed as a rejection or the other way round.
-func Challenge(op store.Operation, d txsign.Decision) []byte {
+func Digest(op store.Operation, d txsign.Decision) []byte {
 	if d == txsign.Reject {
 		var dl [txsign.DigestSize]byte
 		copy(dl[:], op.DL)
@@ -39,6 +48,17 @@ func Challenge(op store.Operation, d txsign.Decision) []byte {
 		return r[:]
 	}
 	return append([]byte(nil), op.DL...)
+}
+
+// Challenge returns the WebAuthn challenge of one ceremony deciding op:
+// Digest(op, d) ‖ nonce, where nonce is the ceremony's 16 random bytes
+// (docs/dynamic-linking.md §3). The digest binds the assertion to the
+// operation; the nonce to this ceremony only, so an assertion captured in one
+// ceremony (or kept in the audit log) never verifies in a later one, even from
+// an authenticator whose signature counter stays 0 (WebAuthn L3 §13.4.3:
+// challenges are random and used once).
+func Challenge(op store.Operation, d txsign.Decision, nonce []byte) []byte {
+	return append(Digest(op, d), nonce...)
 }
 
 func opStateError(op store.Operation) error {
@@ -49,7 +69,8 @@ func opStateError(op store.Operation) error {
 }
 
 // BeginApproval starts approving (or rejecting) an operation with a passkey:
-// the WebAuthn challenge is the operation's DL (or its reject digest),
+// the WebAuthn challenge is the operation's DL (or its reject digest)
+// followed by 16 random bytes of this ceremony,
 // allowCredentials the user's ACTIVE passkeys, and for an approval the HPKE
 // parameters for the passcode, bound to this ceremony.
 func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decision) (AssertionOptions, error) {
@@ -82,7 +103,11 @@ func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decis
 	if len(creds) == 0 {
 		return AssertionOptions{}, errNoPasskey
 	}
-	challenge := Challenge(op, d)
+	nonce := make([]byte, ChallengeNonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return AssertionOptions{}, err
+	}
+	challenge := Challenge(op, d, nonce)
 	assertion, sd, err := s.wa.BeginLogin(newWAUser(u, creds), gowebauthn.WithChallenge(challenge),
 		gowebauthn.WithUserVerification(s.uv))
 	if err != nil {
@@ -122,17 +147,23 @@ const (
 
 // FinishApproval verifies the passkey assertion and, to approve, the
 // passcode, inside the one exactly-once approval path (txsign Decide): the
-// expected challenge is recomputed there from the stored operation, never
-// taken from the client, and the ceremony is consumed before anything is
-// verified, so an assertion is accepted at most once.
+// expected challenge's digest is recomputed there from the stored operation,
+// never taken from the client, its random part is the ceremony's, and the
+// ceremony is consumed (compare-and-swap) before anything is verified, so an
+// assertion is accepted in one ceremony at most once.
+//
+// Refusals before the assertion verifies are audited as unverified and count
+// nothing; a wrong passcode behind a valid assertion counts (issue 13 item 2).
 func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalResult) (txsign.Result, error) {
 	parsed, err := parseAssertion(in.Credential)
 	if err != nil {
 		return txsign.Result{}, err
 	}
 	ev := audit.Event{Type: "operation.approve", Actor: "browser", OperationID: opID}
+	// Every refusal here comes before the assertion is verified: it proves
+	// nothing, counts nothing and is audited as unverified.
 	fail := func(reason string, public error) (txsign.Result, error) {
-		ev.Outcome, ev.Reason = audit.Failure, reason
+		ev.Outcome, ev.Reason = audit.Unverified, reason
 		if err := s.audit.Record(ctx, ev); err != nil {
 			return txsign.Result{}, err
 		}
@@ -194,9 +225,8 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 		pc          Passcode
 	)
 	res, derr := s.ops.Decide(ctx, txsign.Attempt{OperationID: opID, CredentialID: cred.ID, Decision: decision,
-		Actor: "browser", CountCredentialFailure: true,
+		Actor: "browser",
 		Verify: func(op store.Operation, c store.Credential) (txsign.Evidence, error) {
-			expected := Challenge(op, decision) // from the stored operation
 			signed, sig, extra := assertionEvidence(parsed, c)
 			evidence := txsign.Evidence{Algorithm: coseAlgorithm(c.PublicKey), Signed: b64(signed), Signature: b64(sig),
 				PublicKey: b64(c.PublicKey), Extra: extra}
@@ -206,10 +236,21 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 			}
 			evidence.AMR = []string{possession}
 			if c.Kind != store.KindPasskey {
-				return evidence, errors.New("credential is not a passkey")
+				return evidence, fmt.Errorf("%w: credential is not a passkey", txsign.ErrPossessionNotProven)
 			}
-			var err error
+			// The expected challenge: the digest recomputed from the stored
+			// operation, never taken from the client, and the random part of
+			// the ceremony this server issued (consumed above, so used once).
+			expected, err := expectedChallenge(op, decision, d.Session)
+			if err != nil {
+				return evidence, err
+			}
 			if v, err = s.verifyAssertion(u, creds, d.Session, expected, parsed); err != nil {
+				if v.credential == nil {
+					// The assertion's signature was not verified (or did not
+					// verify): nothing about the user is proven, nothing counts.
+					return evidence, fmt.Errorf("%w: %v", txsign.ErrPossessionNotProven, err)
+				}
 				return evidence, err
 			}
 			assertionOK = true
@@ -218,7 +259,8 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 				return evidence, nil
 			}
 			// Knowledge factor, checked only once possession is proven, so
-			// passcodes cannot be guessed without the passkey.
+			// passcodes cannot be guessed without the passkey; a wrong one
+			// counts on the operation, the passkey and the passcode lock.
 			var perr error
 			outcome, rehash, pc, perr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, expected, FieldPasscode), env)
 			if perr != nil {
@@ -238,6 +280,18 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// expectedChallenge is the challenge an approval ceremony must have been
+// issued with: Digest(op, d) recomputed from the stored operation, followed by
+// the ceremony's own random part. A ceremony whose stored challenge is not
+// 48 bytes (one begun by an older version) cannot be finished: start again.
+func expectedChallenge(op store.Operation, d txsign.Decision, sd gowebauthn.SessionData) ([]byte, error) {
+	stored, err := base64.RawURLEncoding.DecodeString(sd.Challenge)
+	if err != nil || len(stored) != ChallengeSize {
+		return nil, fmt.Errorf("%w: the ceremony's challenge is not digest ‖ 16 random bytes", txsign.ErrPossessionNotProven)
+	}
+	return Challenge(op, d, stored[txsign.DigestSize:]), nil
+}
 
 // checkPasscode decrypts a passcode envelope made for info and matches it
 // against u's verifier. The outcome says whether a try was spent: a

@@ -367,7 +367,7 @@ func (s *Service) FinishRegistration(ctx context.Context, token string, in Regis
 	}
 	wc, err := s.wa.CreateCredential(newWAUser(u, nil), d.Session, parsed)
 	if err != nil {
-		return fail("attestation: "+protocolDetail(err), fault.ErrUnauthenticated)
+		return fail("attestation: "+protocolDetail(err), errRegistration)
 	}
 	if newPasscode == nil { // adding a passkey: prove the passcode already set
 		if u, err = s.reservePasscodeTry(ctx, u.ID); err != nil {
@@ -379,7 +379,7 @@ func (s *Service) FinishRegistration(ctx context.Context, token string, in Regis
 		outcome, rehash, current, cerr := s.checkPasscode(u, kid, info, env)
 		s.settlePasscode(ctx, u.ID, outcome, current, rehash)
 		if cerr != nil {
-			return fail(cerr.Error(), fault.ErrUnauthenticated)
+			return fail(cerr.Error(), errRegistration)
 		}
 	}
 	now := s.cfg.Now().UTC()
@@ -403,7 +403,10 @@ func (s *Service) FinishRegistration(ctx context.Context, token string, in Regis
 	}
 	if err := s.store.CreateCredential(ctx, &cred); err != nil {
 		if errors.Is(err, store.ErrAlreadyExists) {
-			return fail("credential id already registered", fmt.Errorf("%w: this passkey is already registered", fault.ErrConflict))
+			// The same answer as any other bad attestation: a distinct one
+			// would tell whoever holds an enrollment link that a credential id
+			// is registered, perhaps to another user. The audit says which.
+			return fail(s.duplicateReason(ctx, u.ID, cred.LookupKey), errRegistration)
 		}
 		return PasskeyView{}, err
 	}
@@ -421,6 +424,24 @@ func (s *Service) FinishRegistration(ctx context.Context, token string, in Regis
 		}
 	}
 	return passkeyView(cred), nil
+}
+
+// errRegistration is the one answer to a registration whose credential is
+// refused: a bad attestation, a wrong current passcode or a credential id
+// already registered (to this user or another).
+var errRegistration = fault.ErrUnauthenticated
+
+// duplicateReason names, for the audit log only, whose credential a refused
+// registration duplicated.
+func (s *Service) duplicateReason(ctx context.Context, userID, key string) string {
+	existing, err := s.store.GetCredentialByLookupKey(ctx, store.KindPasskey, key)
+	switch {
+	case err != nil:
+		return "credential id already registered"
+	case existing.UserID == userID:
+		return "credential id already registered to this user (credential " + existing.ID + ")"
+	}
+	return "credential id already registered to another user (user " + existing.UserID + ", credential " + existing.ID + ")"
 }
 
 // setPasscode stores a fresh verifier and clears failures and the lock.

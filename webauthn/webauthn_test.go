@@ -35,22 +35,26 @@ func TestApprovalRefusals(t *testing.T) {
 		name string
 		// attempt builds a finish request for op; it may use other operations.
 		attempt func(t *testing.T, op store.Operation) webauthn.ApprovalResult
+		// outcome is the audited outcome: "unverified" when the assertion
+		// does not verify (counts nothing), "failure" when a valid assertion
+		// carries a wrong passcode (counts on the operation).
+		outcome string
 	}{
 		{"wrong origin", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			evil := *d
 			evil.rp.Origin = "http://evil.localhost:8080"
 			return e.prepare(op, &evil, txsign.Approve, testPasscode).in
-		}},
+		}, "unverified"},
 		{"origin differing only by port", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			evil := *d
 			evil.rp.Origin = "http://localhost:8081"
 			return e.prepare(op, &evil, txsign.Approve, testPasscode).in
-		}},
+		}, "unverified"},
 		{"wrong RP ID", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			evil := *d
 			evil.rp.ID = "evil.example"
 			return e.prepare(op, &evil, txsign.Approve, testPasscode).in
-		}},
+		}, "unverified"},
 		{"challenge of another operation", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			other := e.payment(u.ID, "9999.00")
 			mine := e.prepare(op, d, txsign.Approve, testPasscode)
@@ -59,7 +63,7 @@ func TestApprovalRefusals(t *testing.T) {
 			// the passcode are this operation's.
 			mine.in.Credential = theirs.in.Credential
 			return mine.in
-		}},
+		}, "unverified"},
 		{"approval assertion used to reject", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			rej, err := e.svc.BeginApproval(e.ctx, op.ID, txsign.Reject)
 			if err != nil {
@@ -67,13 +71,13 @@ func TestApprovalRefusals(t *testing.T) {
 			}
 			app := e.prepare(op, d, txsign.Approve, testPasscode)
 			return webauthn.ApprovalResult{CeremonyID: rej.CeremonyID, Credential: app.in.Credential}
-		}},
+		}, "unverified"},
 		{"passcode ciphertext of another ceremony", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			first := e.prepare(op, d, txsign.Approve, testPasscode)
 			second := e.prepare(op, d, txsign.Approve, testPasscode)
 			second.in.Passcode = first.in.Passcode // HPKE info binds ceremony id + challenge
 			return second.in
-		}},
+		}, "failure"},
 		{"passcode ciphertext for another field", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			a := e.prepare(op, d, txsign.Approve, testPasscode)
 			hp := *a.begin.HPKE
@@ -82,11 +86,11 @@ func TestApprovalRefusals(t *testing.T) {
 			info = bytes.Replace(info, []byte(webauthn.FieldPasscode), []byte(webauthn.FieldNewPasscode), 1)
 			a.in.Passcode = sealInfo(t, pub, info, testPasscode)
 			return a.in
-		}},
+		}, "failure"},
 		{"unknown credential", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			stranger := newDevice(virtualwebauthn.AuthenticatorOptions{UserHandle: u.WebAuthnID})
 			return e.prepare(op, stranger, txsign.Approve, testPasscode).in
-		}},
+		}, "unverified"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,8 +104,11 @@ func TestApprovalRefusals(t *testing.T) {
 			evs := e.audits(store.AuditFilter{OperationID: op.ID})
 			last := evs[len(evs)-1]
 			t.Logf("audited: %s", last.Reason)
-			if last.Outcome != "failure" || last.Reason == "" {
-				t.Fatalf("audit %+v", last)
+			if last.Outcome != tc.outcome || last.Reason == "" {
+				t.Fatalf("audit %s %q, want outcome %s", last.Outcome, last.Reason, tc.outcome)
+			}
+			if want := map[string]int{"unverified": 0, "failure": 1}[tc.outcome]; e.op(op.ID).FailedAttempts != want {
+				t.Fatalf("operation failed attempts %d, want %d", e.op(op.ID).FailedAttempts, want)
 			}
 		})
 	}
@@ -126,7 +133,8 @@ func TestApproveThenReplay(t *testing.T) {
 	if res.Operation.ApprovedCredentialID != cred.ID || cred.Counter != int64(d.cred.Counter) || cred.LastUsedAt == nil {
 		t.Fatalf("credential after approval: %+v", cred)
 	}
-	// The challenge was the operation's DL.
+	// The challenge was the operation's DL followed by the ceremony's 16
+	// random bytes.
 	var cdj struct{ Challenge string }
 	var body struct {
 		Response struct{ ClientDataJSON string } `json:"response"`
@@ -134,8 +142,8 @@ func TestApproveThenReplay(t *testing.T) {
 	_ = json.Unmarshal(a.in.Credential, &body)
 	raw, _ := base64.RawURLEncoding.DecodeString(body.Response.ClientDataJSON)
 	_ = json.Unmarshal(raw, &cdj)
-	if cdj.Challenge != base64.RawURLEncoding.EncodeToString(op.DL) {
-		t.Fatalf("challenge %s is not the DL", cdj.Challenge)
+	if ch, _ := base64.RawURLEncoding.DecodeString(cdj.Challenge); len(ch) != 48 || !bytes.Equal(ch[:32], op.DL) {
+		t.Fatalf("challenge %s is not DL ‖ 16 random bytes", cdj.Challenge)
 	}
 	// Evidence is audited, without the passcode.
 	evs := e.audits(store.AuditFilter{OperationID: op.ID})
@@ -397,8 +405,9 @@ func TestReject(t *testing.T) {
 	_ = json.Unmarshal(a.in.Credential, &body)
 	raw, _ := base64.RawURLEncoding.DecodeString(body.Response.ClientDataJSON)
 	_ = json.Unmarshal(raw, &cdj)
-	if want := base64.RawURLEncoding.EncodeToString(webauthn.Challenge(op, txsign.Reject)); cdj.Challenge != want {
-		t.Fatalf("reject challenge %s want %s", cdj.Challenge, want)
+	got, _ := base64.RawURLEncoding.DecodeString(cdj.Challenge)
+	if len(got) != webauthn.ChallengeSize || !bytes.Equal(got[:32], webauthn.Digest(op, txsign.Reject)) {
+		t.Fatalf("reject challenge %x, want the reject digest %x ‖ 16 random bytes", got, webauthn.Digest(op, txsign.Reject))
 	}
 }
 
@@ -532,7 +541,13 @@ func TestEnrollment(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err := e.enroll(e.session(v.ID), d, testPasscode)
-		wantErr(t, err, fault.ErrConflict)
+		// The generic registration failure; the audit names the real cause.
+		wantErr(t, err, fault.ErrUnauthenticated)
+		evs := e.audits(store.AuditFilter{UserID: v.ID})
+		if last := evs[len(evs)-1]; last.Type != "passkey.register" || last.Outcome != "failure" ||
+			!strings.HasPrefix(last.Reason, "credential id already registered to another user") {
+			t.Fatalf("audit %s %s %q", last.Type, last.Outcome, last.Reason)
+		}
 	})
 	t.Run("registration from a wrong origin", func(t *testing.T) {
 		d := newDevice(virtualwebauthn.AuthenticatorOptions{})

@@ -146,7 +146,7 @@ func (s *Stack) Decide(op store.Operation, d Device, decision txsign.Decision) (
 	}
 	sig := Sign(d.Key, msg)
 	return s.Ops.Decide(context.Background(), txsign.Attempt{OperationID: op.ID, CredentialID: d.CredentialID,
-		Decision: decision, Actor: "device", CountCredentialFailure: true, Verify: txsign.VerifyDeviceSignature(sig, decision)})
+		Decision: decision, Actor: "device", Verify: txsign.VerifyDeviceSignature(sig, decision)})
 }
 
 // Approve approves op with the device and returns the token.
