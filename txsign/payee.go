@@ -129,8 +129,13 @@ func nameProblem(t string) string {
 			return "contains the unassigned code point " + describeRune(r) + at
 		}
 
-		// Combining marks, judged on the canonical decomposition as UTS #39 §5.4 asks.
-		for i, d := range []rune(norm.NFD.String(string(r))) {
+		// Combining marks, judged on the canonical decomposition as UTS #39 §5.4 asks (ASCII
+		// decomposes to itself and holds no mark).
+		decomposed := []rune{r}
+		if r >= utf8.RuneSelf {
+			decomposed = []rune(norm.NFD.String(string(r)))
+		}
+		for i, d := range decomposed {
 			if !unicode.In(d, unicode.Mn, unicode.Me) {
 				marks, prevMark = 0, 0
 				continue
