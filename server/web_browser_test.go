@@ -226,8 +226,12 @@ func TestBrowser(t *testing.T) {
 		opID := op["id"].(string)
 		phone.do(chromedp.Navigate(op["approval_url"].(string)+"?return_url="+origin+"/done&amount=1"),
 			chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
-		if got := phone.text("#payee-name") + "|" + phone.text("#payee-account") + "|" + phone.text("#amount"); got != "Alza.cz a.s.|CZ6508000000192000145399|1250.00 CZK" {
+		if got := phone.text("#payee-name") + "|" + phone.text("#payee-account") + "|" + phone.text("#amount"); got != "Alza.cz a.s.|CZ65 0800 0000 1920 0014 5399|1250.00 CZK" {
 			t.Fatalf("page shows %q", got)
+		}
+		// The payee is isolated (issue 13 item 6): the browser applies the page's bidi rules.
+		if got := phone.eval(`[...document.querySelectorAll("bdi.payee-name, bdi.payee-account")].map(e => getComputedStyle(e).unicodeBidi + "/" + getComputedStyle(e).direction).join(" ")`); got != "isolate/ltr isolate-override/ltr" {
+			t.Fatalf("payee bidi styles %q", got)
 		}
 		saveScreenshot(t, phone)
 		if got := phone.approve(browserPasscode); !strings.HasPrefix(got, "Approved") {

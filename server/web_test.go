@@ -234,7 +234,7 @@ func TestWebPages(t *testing.T) {
 	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
 		t.Fatalf("%d %s", r.status, r.header.Get("Content-Type"))
 	}
-	for _, want := range []string{"99.50", "EUR", "CZ6508000000192000145399", "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co",
+	for _, want := range []string{"99.50", "EUR", "CZ65 0800 0000 1920 0014 5399", "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co",
 		"Invoice &lt;b&gt;42&lt;/b&gt;", `name="passcode"`, `type="submit"`, `name="reject"`, `role="status"`,
 		`<label for="passcode">`, `data-return-url="https://bank.example/sca/back"`, `data-opener-origins="[&#34;https://bank.example&#34;]"`} {
 		if !strings.Contains(page, want) {

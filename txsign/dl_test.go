@@ -118,6 +118,18 @@ func TestDLSpecVectors(t *testing.T) {
 					t.Errorf("amount %q %s is not canonical (%q, %v)", v.Amount, v.Currency, c, err)
 				}
 			}
+			// Likewise the payee: a vector must hold an account Signet would store and a name
+			// it would accept (the decomposed-name vector is NFC once canonicalised).
+			if v.PayeeAccount != "" {
+				if c, err := NormalizeAccount(v.PayeeAccount); err != nil || c != v.PayeeAccount {
+					t.Errorf("account %q is not canonical (%q, %v)", v.PayeeAccount, c, err)
+				}
+			}
+			if v.PayeeName != "" {
+				if c, err := CanonicalPayeeName(v.PayeeName); err != nil || c != norm.NFC.String(v.PayeeName) {
+					t.Errorf("name %q is not acceptable (%q, %v)", v.PayeeName, c, err)
+				}
+			}
 		})
 		switch {
 		case v.Currency == "JPY":

@@ -146,43 +146,76 @@ func ValidateIBAN(s string) error {
 	return err
 }
 
-// NormalizeAccount returns the canonical form of a payee account identifier. An identifier
-// that LooksLikeIBAN must be a valid IBAN and is returned in electronic format (upper case, no
-// spaces); anything else is an "other" identifier (ISO 20022 GenericAccountIdentification:
-// 1–34 characters after NFC and trimming, no control or bidirectional formatting characters),
-// returned trimmed and NFC-normalised but otherwise as given.
+// NormalizeAccount returns the canonical form of a payee account identifier. Every character
+// must be in the ISO 20022 restricted Latin set (a-z A-Z 0-9 / - ? : ( ) . , ' + space), so no
+// right-to-left letter, invisible character or look-alike letter of another script can make
+// the account shown differ from the account paid.
+//
+// An identifier that starts like an IBAN (two letters then two digits, ignoring every other
+// character) must be a valid IBAN (ISO 13616-1) and is returned in electronic format (upper
+// case, no spaces). Anything else is an "other" identifier (ISO 20022
+// GenericAccountIdentification1/Id): 1–34 characters after trimming, at most one space in a
+// row, not starting or ending with '/' and without '//'; it is returned trimmed, otherwise as
+// given (case is kept).
 func NormalizeAccount(s string) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", validationErr(FieldPayeeAccount, "is not valid UTF-8")
+	}
 	t := strings.TrimSpace(s)
 	if t == "" {
 		return "", validationErr(FieldPayeeAccount, "is required")
 	}
-	if LooksLikeIBAN(t) {
+	if p := accountCharProblem(t); p != "" {
+		return "", validationErr(FieldPayeeAccount, p)
+	}
+	if ibanShaped(t) {
 		return canonicalIBAN(t, FieldPayeeAccount)
 	}
-	return canonicalText(t, FieldPayeeAccount, MaxOtherAccountRunes)
+	if p := otherAccountProblem(t); p != "" {
+		return "", validationErr(FieldPayeeAccount, p)
+	}
+	return t, nil
 }
 
 // CanonicalPayeeName returns the payee display name in the form that is shown to the payer
 // and hashed into the dynamic-linking digest: valid UTF-8, NFC (Unicode UAX #15), surrounding
-// white space trimmed, 1–140 characters. Control characters, line and paragraph separators
-// and bidirectional formatting characters are refused: they can make the payee the user sees
-// differ from the payee that is paid (the "Trojan Source" trick, CVE-2021-42574), which would
-// defeat PSD2 RTS Art. 5(1)(a) (the payer is made aware of the payee).
+// white space trimmed, 1–140 characters. PSD2 RTS Art. 5(1)(a) makes the payer aware of the
+// payee, so a name must look like itself and like nothing else. Refused, each with the rule
+// and the character (U+XXXX and its name) in the reason:
+//
+//   - control characters, line and paragraph separators;
+//   - bidirectional formatting characters (UAX #9 §2; "Trojan Source", CVE-2021-42574);
+//   - invisible characters: every format character (Cf: zero-width space and joiners, word
+//     joiner, tags, BOM, ...) and every other Default_Ignorable_Code_Point (Hangul fillers,
+//     variation selectors, combining grapheme joiner, ...);
+//   - spaces other than U+0020, two spaces in a row, blank-looking characters (U+2800);
+//   - private-use and unassigned code points;
+//   - a leading combining mark, the same nonspacing mark twice in a row, more than four
+//     nonspacing marks in a row (UTS #39 §5.4);
+//   - decimal digits of more than one numbering system (UTS #39 §5.3);
+//   - script mixes beyond UTS #39 §5.2 "Highly Restrictive": one script, or Latin with
+//     Han, Hiragana, Katakana, Hangul or Bopomofo (Common and Inherited characters, such as
+//     digits, punctuation and combining accents, go with any script);
+//   - anything else the RFC 8264 FreeformClass refuses (Old Hangul Jamo, RFC 5892
+//     Appendix A contextual rules).
+//
+// Right-to-left names (Arabic, Hebrew) are single-script names and are accepted; pages show
+// every name isolated (<bdi>) so that it cannot reorder the text around it.
 func CanonicalPayeeName(s string) (string, error) {
-	return canonicalText(s, FieldPayeeName, MaxPayeeNameRunes)
+	t, err := nfcTrimmed(s, FieldPayeeName, MaxPayeeNameRunes)
+	if err != nil {
+		return "", err
+	}
+	if p := nameProblem(t); p != "" {
+		return "", validationErr(FieldPayeeName, p)
+	}
+	return t, nil
 }
 
 func canonicalText(s, field string, maxRunes int) (string, error) {
-	if !utf8.ValidString(s) {
-		return "", validationErr(field, "is not valid UTF-8")
-	}
-	t := strings.TrimSpace(norm.NFC.String(s))
-	n := utf8.RuneCountInString(t)
-	switch {
-	case n == 0:
-		return "", validationErr(field, "is required")
-	case n > maxRunes:
-		return "", validationErr(field, "is longer than "+strconv.Itoa(maxRunes)+" characters")
+	t, err := nfcTrimmed(s, field, maxRunes)
+	if err != nil {
+		return "", err
 	}
 	pos := 0
 	for _, r := range t {
@@ -195,26 +228,28 @@ func canonicalText(s, field string, maxRunes int) (string, error) {
 	return t, nil
 }
 
+// nfcTrimmed checks that s is UTF-8 and returns it in NFC, trimmed, with 1 to maxRunes runes.
+func nfcTrimmed(s, field string, maxRunes int) (string, error) {
+	if !utf8.ValidString(s) {
+		return "", validationErr(field, "is not valid UTF-8")
+	}
+	t := strings.TrimSpace(norm.NFC.String(s))
+	n := utf8.RuneCountInString(t)
+	switch {
+	case n == 0:
+		return "", validationErr(field, "is required")
+	case n > maxRunes:
+		return "", validationErr(field, "is longer than "+strconv.Itoa(maxRunes)+" characters")
+	}
+	return t, nil
+}
+
 // disguising reports characters that must never appear in text the payer approves: C0/C1
 // controls, U+2028/U+2029 separators, the byte order mark, and the Unicode bidirectional
-// formatting characters (UAX #9 §2: embeddings, overrides, isolates and marks).
+// formatting characters (UAX #9 §2: embeddings, overrides, isolates and marks). Payee names
+// are held to the stricter rules of nameProblem as well.
 func disguising(r rune) bool {
-	if unicode.IsControl(r) {
-		return true
-	}
-	switch {
-	case r == 0x2028, r == 0x2029: // LINE / PARAGRAPH SEPARATOR
-		return true
-	case r >= 0x202A && r <= 0x202E: // LRE, RLE, PDF, LRO, RLO
-		return true
-	case r >= 0x2066 && r <= 0x2069: // LRI, RLI, FSI, PDI
-		return true
-	case r == 0x200E, r == 0x200F, r == 0x061C: // LRM, RLM, ALM
-		return true
-	case r == 0xFEFF: // ZERO WIDTH NO-BREAK SPACE (BOM)
-		return true
-	}
-	return false
+	return unicode.IsControl(r) || r == 0x2028 || r == 0x2029 || r == 0xFEFF || isBidiFormatting(r)
 }
 
 func canonicalIBAN(s, field string) (string, error) {

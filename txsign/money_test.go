@@ -5,9 +5,6 @@ import (
 	"math/big"
 	"strings"
 	"testing"
-	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 func TestCanonicalAmount(t *testing.T) {
@@ -232,91 +229,6 @@ func TestLooksLikeIBAN(t *testing.T) {
 	}
 }
 
-func TestNormalizeAccount(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-		fail           bool
-	}{
-		{name: "empty", in: "", fail: true},
-		{name: "blank", in: "   ", fail: true},
-		{name: "IBAN shape, bad check digits", in: "DE88 3704 0044 0532 0130 00", fail: true},
-		{name: "other too long", in: strings.Repeat("1", 35), fail: true},
-		{name: "other with newline", in: "1234\n5678", fail: true},
-		{name: "other with RLO", in: "1234\u202E5678", fail: true},
-		{name: "invalid UTF-8", in: "12\xff34", fail: true},
-
-		{name: "IBAN paper form", in: " de89 3704 0044 0532 0130 00 ", want: "DE89370400440532013000"},
-		{name: "other kept as given", in: "0001-123-4567890", want: "0001-123-4567890"},
-		{name: "other trimmed", in: "  123456/0300 ", want: "123456/0300"},
-		{name: "other 34 chars", in: strings.Repeat("9", 34), want: strings.Repeat("9", 34)},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := NormalizeAccount(tt.in)
-			if tt.fail {
-				var ve *ValidationError
-				if !errors.As(err, &ve) || ve.Field != FieldPayeeAccount {
-					t.Fatalf("NormalizeAccount(%q) = %q, %v; want ValidationError on %s", tt.in, got, err, FieldPayeeAccount)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("NormalizeAccount(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-			}
-		})
-	}
-}
-
-func TestCanonicalPayeeName(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-		fail           bool
-	}{
-		{name: "empty", in: "", fail: true},
-		{name: "only spaces", in: " \t ", fail: true},
-		{name: "141 runes", in: strings.Repeat("é", 141), fail: true},
-		{name: "141 runes after NFC", in: strings.Repeat("e\u0301", 141), fail: true},
-		{name: "NUL", in: "ACME\x00Ltd", fail: true},
-		{name: "inner newline", in: "ACME\nLtd", fail: true},
-		{name: "C1 control", in: "ACME\u0085Ltd", fail: true},
-		{name: "DEL", in: "ACME\x7fLtd", fail: true},
-		{name: "line separator", in: "ACME\u2028Ltd", fail: true},
-		{name: "paragraph separator", in: "ACME\u2029Ltd", fail: true},
-		{name: "RLO override", in: "ACME \u202Edtl.EMCA", fail: true},
-		{name: "LRE embedding", in: "\u202AACME", fail: true},
-		{name: "PDF", in: "ACME\u202C", fail: true},
-		{name: "RLI isolate", in: "ACME\u2067x\u2069", fail: true},
-		{name: "FSI", in: "\u2068ACME", fail: true},
-		{name: "RLM mark", in: "ACME\u200F", fail: true},
-		{name: "BOM", in: "\uFEFFACME", fail: true},
-		{name: "invalid UTF-8", in: "ACME\xc3", fail: true},
-
-		{name: "ASCII", in: "ACME Energie GmbH", want: "ACME Energie GmbH"},
-		{name: "trimmed", in: "  ACME  ", want: "ACME"},
-		{name: "NFC applied", in: "Mu\u0308ller", want: "M\u00fcller"},
-		{name: "140 runes", in: strings.Repeat("é", 140), want: strings.Repeat("é", 140)},
-		{name: "140 runes after NFC", in: strings.Repeat("e\u0301", 140), want: strings.Repeat("é", 140)},
-		{name: "CJK", in: "株式会社サンプル", want: "株式会社サンプル"},
-		{name: "Arabic without bidi controls", in: "شركة المثال", want: "شركة المثال"},
-		{name: "emoji with ZWJ", in: "Family 👨\u200D👩\u200D👧 Shop", want: "Family 👨\u200D👩\u200D👧 Shop"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := CanonicalPayeeName(tt.in)
-			if tt.fail {
-				var ve *ValidationError
-				if !errors.As(err, &ve) || ve.Field != FieldPayeeName {
-					t.Fatalf("CanonicalPayeeName(%q) = %q, %v; want ValidationError on %s", tt.in, got, err, FieldPayeeName)
-				}
-				return
-			}
-			if err != nil || got != tt.want {
-				t.Fatalf("CanonicalPayeeName(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
-			}
-		})
-	}
-}
-
 func FuzzCanonicalAmount(f *testing.F) {
 	for _, s := range [][2]string{
 		{"100", "EUR"}, {"1.5", "EUR"}, {"007.10", "EUR"}, {"1.000", "EUR"}, {"15000", "JPY"},
@@ -350,56 +262,6 @@ func FuzzCanonicalAmount(f *testing.F) {
 		}
 		if len(got) > 1 && got[0] == '0' && got[1] != '.' {
 			t.Fatalf("%q keeps a leading zero", got)
-		}
-	})
-}
-
-func FuzzNormalizeAccount(f *testing.F) {
-	for _, s := range []string{"DE89370400440532013000", "DE89 3704 0044 0532 0130 00", "0001-123-4567890", "GB29NWBK60161331926819", "123456/0300"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got, err := NormalizeAccount(s)
-		if err != nil {
-			if !errors.Is(err, ErrValidation) {
-				t.Fatalf("error %v is not a ValidationError", err)
-			}
-			return
-		}
-		if again, err := NormalizeAccount(got); err != nil || again != got {
-			t.Fatalf("not idempotent: %q → %q → %q, %v", s, got, again, err)
-		}
-		if LooksLikeIBAN(got) && ValidateIBAN(got) != nil {
-			t.Fatalf("IBAN-shaped %q returned without a valid IBAN", got)
-		}
-	})
-}
-
-func FuzzCanonicalPayeeName(f *testing.F) {
-	for _, s := range []string{"ACME Energie GmbH", "Mu\u0308ller & So\u0308hne", "株式会社サンプル", "Café 🚀 Ltd"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got, err := CanonicalPayeeName(s)
-		if err != nil {
-			if !errors.Is(err, ErrValidation) {
-				t.Fatalf("error %v is not a ValidationError", err)
-			}
-			return
-		}
-		if !norm.NFC.IsNormalString(got) || !utf8.ValidString(got) {
-			t.Fatalf("%q is not NFC UTF-8", got)
-		}
-		if n := utf8.RuneCountInString(got); n < 1 || n > MaxPayeeNameRunes {
-			t.Fatalf("%q has %d runes", got, n)
-		}
-		for _, r := range got {
-			if disguising(r) {
-				t.Fatalf("%q keeps U+%04X", got, r)
-			}
-		}
-		if again, err := CanonicalPayeeName(got); err != nil || again != got {
-			t.Fatalf("not idempotent: %q → %q → %q, %v", s, got, again, err)
 		}
 	})
 }
