@@ -86,7 +86,7 @@ func TestCapabilityCheck(t *testing.T) {
 	}
 }
 
-// TestCapabilityIsTheSpecifiedHMAC pins the construction of docs/security.md.
+// TestCapabilityIsTheSpecifiedHMAC pins the construction published in docs/web-sdk.md.
 func TestCapabilityIsTheSpecifiedHMAC(t *testing.T) {
 	kekBytes := bytes.Repeat([]byte{7}, 32)
 	ring, _ := kek.New([][]byte{kekBytes})
