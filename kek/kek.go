@@ -117,6 +117,21 @@ func (r *Ring) DeriveWith(id [idLen]byte, purpose string) ([]byte, error) {
 	return nil, ErrDecrypt
 }
 
+// DeriveAll returns purpose's subkey of every KEK of the ring, the first KEK's
+// first. A value that carries no KEK id (a MAC sent to a client) is minted
+// with the first and checked against all, so it survives a KEK rotation.
+func (r *Ring) DeriveAll(purpose string) ([][]byte, error) {
+	out := make([][]byte, 0, len(r.keys))
+	for _, k := range r.keys {
+		b, _, err := r.derive(k, purpose)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
 func (r *Ring) derive(k key, purpose string) ([]byte, [idLen]byte, error) {
 	b, err := hkdf.Key(sha256.New, k.raw, []byte("signet-kek-derive-v1"), purpose, 32)
 	return b, k.id, err

@@ -61,3 +61,17 @@ func flip(b []byte, i int) []byte {
 	c[i] ^= 1
 	return c
 }
+
+func TestDeriveAllFollowsTheRing(t *testing.T) {
+	r1, _ := New([][]byte{raw(1)})
+	old, _, _ := r1.Derive("operation-capability")
+	r2, _ := New([][]byte{raw(2), raw(1)})
+	all, err := r2.DeriveAll("operation-capability")
+	if err != nil || len(all) != 2 {
+		t.Fatalf("DeriveAll: %d keys, %v", len(all), err)
+	}
+	first, _, _ := r2.Derive("operation-capability")
+	if !bytes.Equal(all[0], first) || !bytes.Equal(all[1], old) || bytes.Equal(all[0], all[1]) {
+		t.Fatal("DeriveAll must give the first KEK's subkey first, then the older ones")
+	}
+}

@@ -129,14 +129,16 @@ func (vu *virtualUser) approveOnce(ctx context.Context) (string, error) {
 
 func (vu *virtualUser) approve(ctx context.Context) (string, string, error) {
 	c := vu.c
-	var op struct{ ID string }
+	var op struct{ ID, Capability string }
 	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/operations", true, map[string]any{"user_id": vu.userID, "type": "payment",
 		"payee": map[string]string{"account": benchAccount, "name": "Bench Payee"}, "amount": benchAmount, "currency": benchCurrency},
 		&op, nil); err != nil {
 		return "", "", fmt.Errorf("create operation: %w", err)
 	}
+	// The device has the operation's id and capability from the bank's push.
+	capability := map[string]string{"Authorization": "Signet-Capability " + op.Capability}
 	var sd signingData
-	if err := c.call(ctx, "GET", c.cfg.Server+"/v1/operations/"+op.ID+"/signing-data?credential_id="+vu.credID, false, nil, &sd, nil); err != nil {
+	if err := c.call(ctx, "GET", c.cfg.Server+"/v1/operations/"+op.ID+"/signing-data?credential_id="+vu.credID, false, nil, &sd, capability); err != nil {
 		return op.ID, "", fmt.Errorf("signing data: %w", err)
 	}
 	dl := txsign.ComputeDL(txsign.DLInput{ID: sd.ID, Type: sd.Type, PayeeAccount: sd.Payee.Account, PayeeName: sd.Payee.Name,
@@ -151,7 +153,7 @@ func (vu *virtualUser) approve(ctx context.Context) (string, string, error) {
 	}
 	var res struct{ Token string }
 	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/operations/"+op.ID+"/approve", false, map[string]string{
-		"credential_id": vu.credID, "signature": base64.RawURLEncoding.EncodeToString(sig)}, &res, nil); err != nil {
+		"credential_id": vu.credID, "signature": base64.RawURLEncoding.EncodeToString(sig)}, &res, capability); err != nil {
 		return op.ID, "", fmt.Errorf("approve: %w", err)
 	}
 	return op.ID, res.Token, nil

@@ -35,9 +35,21 @@ func fakeSignet(t *testing.T) *httptest.Server {
 		reply(w, map[string]string{"credential_id": fmt.Sprint("cred-", n.Add(1))})
 	})
 	mux.HandleFunc("POST /v1/operations", func(w http.ResponseWriter, _ *http.Request) {
-		reply(w, map[string]string{"id": fmt.Sprint("op-", n.Add(1))})
+		id := fmt.Sprint("op-", n.Add(1))
+		reply(w, map[string]string{"id": id, "capability": "cap-" + id})
 	})
+	// Like Signet, the operation's public routes answer 404 without its capability.
+	hasCapability := func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Header.Get("Authorization") != "Signet-Capability cap-"+r.PathValue("id") {
+			http.Error(w, `{"status":404,"code":"not_found"}`, http.StatusNotFound)
+			return false
+		}
+		return true
+	}
 	mux.HandleFunc("GET /v1/operations/{id}/signing-data", func(w http.ResponseWriter, r *http.Request) {
+		if !hasCapability(w, r) {
+			return
+		}
 		in := txsign.DLInput{ID: r.PathValue("id"), Type: "payment", PayeeAccount: benchAccount, PayeeName: "Bench Payee",
 			Amount: benchAmount, Currency: benchCurrency, Nonce: "nonce", ExpiresAt: time.Unix(1_900_000_000, 0).UTC()}
 		reply(w, map[string]any{"id": in.ID, "type": in.Type, "payee": map[string]string{"account": in.PayeeAccount, "name": in.PayeeName},
@@ -45,6 +57,9 @@ func fakeSignet(t *testing.T) *httptest.Server {
 			"dl": txsign.EncodeDigest(txsign.ComputeDL(in))})
 	})
 	mux.HandleFunc("POST /v1/operations/{id}/approve", func(w http.ResponseWriter, r *http.Request) {
+		if !hasCapability(w, r) {
+			return
+		}
 		reply(w, map[string]string{"token": "token-" + r.PathValue("id")})
 	})
 	srv := httptest.NewServer(mux)

@@ -53,7 +53,7 @@ func TestObserverPushesForMobileCredentialsOnly(t *testing.T) {
 	ctx := context.Background()
 	secret := webhook.Secret(strings.Repeat("p", 32))
 	rl := newRelay(t, secret)
-	obs := notify.NewObserver(s.Store, notify.NewWebhook(rl.srv.URL+"/push", secret, nil), notify.ObserverConfig{})
+	obs := notify.NewObserver(s.Store, notify.NewWebhook(rl.srv.URL+"/push", secret, nil), notify.ObserverConfig{Capability: s.Ops.Capability})
 	s.Ops.Observe(obs)
 
 	credential := func(uid string, kind store.CredentialKind, status store.Status) {
@@ -102,8 +102,9 @@ func TestObserverPushesForMobileCredentialsOnly(t *testing.T) {
 				t.Fatalf("%d pushes, want 1", len(sent))
 			}
 			m := sent[0].Message
+			// The app needs the capability with the id to read the signing data and sign.
 			if m.Data["operation_id"] != op.ID || m.Data["type"] != "payment" || m.Data["user"] != u.ExternalID ||
-				m.Notification == nil || m.Notification.Title == "" || m.Token != "" {
+				m.Data["capability"] != s.Ops.Capability(op.ID) || m.Notification == nil || m.Notification.Title == "" || m.Token != "" {
 				t.Fatalf("message %+v", m)
 			}
 			// Nothing about the payment leaves through the push provider.

@@ -30,6 +30,7 @@ type Observer struct {
 	sem      chan struct{}
 	wg       sync.WaitGroup
 	sent     *prometheus.CounterVec
+	cap      func(operationID string) string
 }
 
 // ObserverConfig configures an Observer; zero values take the defaults in brackets.
@@ -38,6 +39,10 @@ type ObserverConfig struct {
 	Timeout     time.Duration // per push [10s]
 	Logger      *slog.Logger
 	Registerer  prometheus.Registerer
+	// Capability returns an operation's capability (txsign.Service.Capability):
+	// the app needs it, with the id, to read the signing data and to sign.
+	// nil: pushes carry none.
+	Capability func(operationID string) string
 }
 
 // NewObserver returns an observer sending through n.
@@ -51,7 +56,7 @@ func NewObserver(s Store, n Notifier, cfg ObserverConfig) *Observer {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	o := &Observer{store: s, notifier: n, logger: cfg.Logger, timeout: cfg.Timeout, sem: make(chan struct{}, cfg.Concurrency),
+	o := &Observer{store: s, notifier: n, logger: cfg.Logger, timeout: cfg.Timeout, sem: make(chan struct{}, cfg.Concurrency), cap: cfg.Capability,
 		sent: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_push_notifications_total",
 			Help: "Push notifications for new operations, by outcome (sent, failed, dropped, no_mobile_credential)."}, []string{"outcome"})}
 	if cfg.Registerer != nil {
@@ -114,7 +119,11 @@ func (o *Observer) push(ctx context.Context, op store.Operation) {
 		o.logger.WarnContext(ctx, "push notification: reading the user failed", "operation_id", op.ID, "err", err)
 		return
 	}
-	if err := o.notifier.Notify(ctx, MessageFor(op, u)); err != nil {
+	capability := ""
+	if o.cap != nil {
+		capability = o.cap(op.ID)
+	}
+	if err := o.notifier.Notify(ctx, MessageFor(op, u, capability)); err != nil {
 		o.sent.WithLabelValues("failed").Inc()
 		o.logger.WarnContext(ctx, "push notification failed", "operation_id", op.ID, "err", err)
 		return
@@ -122,8 +131,11 @@ func (o *Observer) push(ctx context.Context, op store.Operation) {
 	o.sent.WithLabelValues("sent").Inc()
 }
 
-// MessageFor is the push message for a new operation of user u.
-func MessageFor(op store.Operation, u store.User) Message {
+// MessageFor is the push message for a new operation of user u. capability
+// (when not empty) is the operation's capability: with the id it lets the app
+// read the signing data; alone it shows nothing, since signing-data also
+// needs an ACTIVE credential of the user, which the push does not name.
+func MessageFor(op store.Operation, u store.User, capability string) Message {
 	title := "Approval request"
 	switch op.Type {
 	case "payment":
@@ -131,8 +143,12 @@ func MessageFor(op store.Operation, u store.User) Message {
 	case "login":
 		title = "Sign-in to approve"
 	}
+	data := map[string]string{"operation_id": op.ID, "type": op.Type, "user": u.ExternalID}
+	if capability != "" {
+		data["capability"] = capability
+	}
 	return Message{Message: Payload{
-		Data:         map[string]string{"operation_id": op.ID, "type": op.Type, "user": u.ExternalID},
+		Data:         data,
 		Notification: &Notification{Title: title, Body: "Open the app to review the details and approve or reject."},
 	}}
 }

@@ -91,7 +91,7 @@ func (h *harness) createOp(userID, amount, currency string, extra map[string]any
 // as a real app must before it signs.
 func (h *harness) signingData(opID string, d device) [32]byte {
 	h.t.Helper()
-	r := h.do("GET", "/v1/operations/"+opID+"/signing-data?credential_id="+d.credID, "-", nil)
+	r := h.do("GET", "/v1/operations/"+opID+"/signing-data?credential_id="+d.credID, h.capAuth(opID), nil)
 	if r.status != 200 {
 		h.t.Fatalf("signing data: %d %s", r.status, r.body)
 	}
@@ -106,6 +106,12 @@ func (h *harness) signingData(opID string, d device) [32]byte {
 	return dl
 }
 
+// capAuth is the Authorization header with operation opID's capability, as
+// the bank's push hands it to the app.
+func (h *harness) capAuth(opID string) string {
+	return "Signet-Capability " + h.ops.Capability(opID)
+}
+
 func sign(key *ecdsa.PrivateKey, msg []byte) string {
 	h := sha256.Sum256(msg)
 	sig, _ := ecdsa.SignASN1(rand.Reader, key, h[:])
@@ -114,7 +120,7 @@ func sign(key *ecdsa.PrivateKey, msg []byte) string {
 
 func (h *harness) approve(opID string, d device, sig string) response {
 	h.t.Helper()
-	return h.do("POST", "/v1/operations/"+opID+"/approve", "-", map[string]any{"credential_id": d.credID, "signature": sig})
+	return h.do("POST", "/v1/operations/"+opID+"/approve", h.capAuth(opID), map[string]any{"credential_id": d.credID, "signature": sig})
 }
 
 func (h *harness) verifier(t testing.TB, rp verify.Consumer) *verify.Verifier {
@@ -202,12 +208,12 @@ func TestDeviceKeyReject(t *testing.T) {
 	op := h.createOp(uid, "5", "EUR", nil)
 	dl := h.signingData(op.ID, d)
 	// An approval signature is not a rejection signature.
-	r := h.do("POST", "/v1/operations/"+op.ID+"/reject", "-", map[string]any{"credential_id": d.credID, "signature": sign(d.key, dl[:])})
+	r := h.do("POST", "/v1/operations/"+op.ID+"/reject", h.capAuth(op.ID), map[string]any{"credential_id": d.credID, "signature": sign(d.key, dl[:])})
 	if r.status != 401 {
 		t.Fatalf("approve-signature used to reject: %d %s", r.status, r.body)
 	}
 	rd := txsign.RejectDigest(dl)
-	r = h.do("POST", "/v1/operations/"+op.ID+"/reject", "-", map[string]any{"credential_id": d.credID, "signature": sign(d.key, rd[:])})
+	r = h.do("POST", "/v1/operations/"+op.ID+"/reject", h.capAuth(op.ID), map[string]any{"credential_id": d.credID, "signature": sign(d.key, rd[:])})
 	if r.status != 200 || r.json(t)["status"] != "REJECTED" || r.json(t)["token"] != nil {
 		t.Fatalf("reject: %d %s", r.status, r.body)
 	}
@@ -339,7 +345,7 @@ func TestDeviceKeyAttacks(t *testing.T) {
 			if r := h.approve(op.ID, dev, sign(dev.key, dl)); r.status != 401 {
 				t.Fatalf("%s: %d %s", action, r.status, r.body)
 			}
-			if r := h.do("GET", "/v1/operations/"+op.ID+"/signing-data?credential_id="+dev.credID, "-", nil); r.status != 401 {
+			if r := h.do("GET", "/v1/operations/"+op.ID+"/signing-data?credential_id="+dev.credID, h.capAuth(op.ID), nil); r.status != 401 {
 				t.Fatalf("%s signing-data: %d", action, r.status)
 			}
 		}

@@ -15,6 +15,9 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	// capabilityRefusals counts public operation requests refused for their
+	// capability, by reason (missing, malformed, mismatch).
+	capabilityRefusals *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -23,8 +26,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 			Help: "HTTP requests by method, route pattern and status."}, []string{"method", "route", "status"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_http_request_duration_seconds",
 			Help: "HTTP request latency by method and route pattern.", Buckets: prometheus.DefBuckets}, []string{"method", "route"}),
+		capabilityRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_operation_capability_refusals_total",
+			Help: "Public operation requests refused for a missing, malformed or wrong capability, by reason."}, []string{"reason"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	reg.MustRegister(m.requests, m.duration, m.capabilityRefusals)
 	// Process and Go runtime collectors; tolerate a registry that has them.
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

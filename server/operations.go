@@ -51,6 +51,7 @@ type operationResponse struct {
 	FailedAttempts *int       `json:"failed_attempts,omitempty"`
 	CallbackURL    string     `json:"callback_url,omitempty"`
 	ApprovalURL    string     `json:"approval_url,omitempty"`
+	Capability     string     `json:"capability,omitempty"`
 	ApprovedBy     string     `json:"approved_credential_id,omitempty"`
 	Token          string     `json:"token,omitempty"`
 	TokenExpiresAt *time.Time `json:"token_expires_at,omitempty"`
@@ -69,7 +70,10 @@ func (s *Server) operationView(op store.Operation) operationResponse {
 	r := signingView(op)
 	created, failed := op.CreatedAt, op.FailedAttempts
 	r.UserID, r.CreatedAt, r.FailedAttempts, r.CallbackURL = op.UserID, &created, &failed, op.CallbackURL
-	r.ApprovalURL = s.deps.Operations.ApprovalURL(op)
+	// Private API only (signingView never carries these): the capability opens
+	// the operation's public routes; the bank hands it to the user's browser
+	// (in approval_url's fragment) or app (in its push), to nobody else.
+	r.ApprovalURL, r.Capability = s.deps.Operations.ApprovalURL(op), s.deps.Operations.Capability(op.ID)
 	r.ApprovedBy = op.ApprovedCredentialID
 	if op.Factors != "" {
 		r.Factors = strings.Split(op.Factors, ",")

@@ -34,11 +34,16 @@ func (s *Server) routes() {
 			app.Get("/v1/operations/:id/evidence", key, s.operationEvidence)
 		}
 
-		// Device API (public): the device proves itself by its signature.
+		// Device API (public): the device proves itself by its signature. The
+		// operation routes also need the operation's capability (delivered
+		// with the push): without it an id would tell anyone the payee and
+		// amount (signing-data) or the status (approve answers 409 "the
+		// operation is APPROVED" before it looks at the signature).
+		capability := s.requireCapability
 		app.Post("/v1/devices", s.registerDevice)
-		app.Get("/v1/operations/:id/signing-data", s.signingData)
-		app.Post("/v1/operations/:id/approve", s.approveWithDevice)
-		app.Post("/v1/operations/:id/reject", s.rejectWithDevice)
+		app.Get("/v1/operations/:id/signing-data", capability, s.signingData)
+		app.Post("/v1/operations/:id/approve", capability, s.approveWithDevice)
+		app.Post("/v1/operations/:id/reject", capability, s.rejectWithDevice)
 
 		app.Get("/.well-known/jwks.json", s.jwks)
 	}

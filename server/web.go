@@ -3,13 +3,13 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/web"
 	"github.com/signet-sca/signet/webauthn"
@@ -25,11 +25,14 @@ func (s *Server) webRoutes() {
 	app.Post("/v1/users/:id/enrollments", key, s.issueEnrollment)
 	app.Post("/v1/users/:id/passcode/unlock", key, s.unlockPasscode)
 
+	// The operation routes need the operation's capability
+	// (Authorization: Signet-Capability, from the approval URL's fragment).
+	capability := s.requireCapability
 	app.Use("/v1/web", s.webAPIHeaders)
 	app.Get("/v1/web/passcode-key", s.passcodeKey)
-	app.Get("/v1/web/operations/:id", s.webOperation)
-	app.Post("/v1/web/operations/:id/approval/begin", s.beginApproval)
-	app.Post("/v1/web/operations/:id/approval/finish", s.finishApproval)
+	app.Get("/v1/web/operations/:id", capability, s.webOperation)
+	app.Post("/v1/web/operations/:id/approval/begin", capability, s.beginApproval)
+	app.Post("/v1/web/operations/:id/approval/finish", capability, s.finishApproval)
 	app.Post("/v1/web/enrollment/session", s.openEnrollmentSession)
 	app.Get("/v1/web/enrollment/session", s.enrollmentState)
 	app.Delete("/v1/web/enrollment/session", s.closeEnrollmentSession)
@@ -62,6 +65,8 @@ func (s *Server) webAPIHeaders(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderAccessControlAllowOrigin, origin)
 		if c.Method() == fiber.MethodOptions {
 			c.Set(fiber.HeaderAccessControlAllowMethods, "GET, POST, PATCH, DELETE")
+			// Authorization carries the enrollment session (Bearer) and the
+			// operation capability (Signet-Capability).
 			c.Set(fiber.HeaderAccessControlAllowHeaders, "Authorization, Content-Type")
 			c.Set(fiber.HeaderAccessControlMaxAge, "600")
 			return c.SendStatus(fiber.StatusNoContent)
@@ -119,23 +124,21 @@ func (s *Server) enrollPage(c *fiber.Ctx) error {
 	return s.sendPage(c, fiber.StatusOK, func(b *bytes.Buffer) error { return web.RenderEnroll(b, web.Enroll{}) })
 }
 
-// approvePage shows the operation exactly as stored; only return_url comes
-// from the URL, and only when it matches the allow-list. An unknown or
-// malformed id gets a plain page rather than a JSON problem: a person reads it.
+// approvePage serves the approval page's shell: the same bytes for every
+// operation id, with no operation data (no payee, amount, status or passcode
+// state), so the page URL alone reveals nothing. Its script reads the
+// capability from the URL fragment and loads the operation through the
+// browser API (GET /v1/web/operations/{id}), which requires it. Only
+// return_url comes from the URL, and only when it matches the allow-list. A
+// malformed id gets the plain "not valid" page (its format says nothing
+// about any operation).
 func (s *Server) approvePage(c *fiber.Ctx) error {
-	op, err := s.deps.Web.Operation(c.UserContext(), c.Params("id"))
-	var inv *fault.InvalidError
-	if errors.Is(err, fault.ErrNotFound) || errors.As(err, &inv) {
+	if !store.ValidID(c.Params("id")) {
 		return s.sendPage(c, fiber.StatusNotFound, func(b *bytes.Buffer) error {
 			return web.RenderApproval(b, web.Approval{NotFound: true})
 		})
 	}
-	if err != nil {
-		return err
-	}
-	page := web.Approval{OperationID: op.ID, Status: string(op.Status), Type: op.Type, PayeeName: op.PayeeName,
-		PayeeAccount: op.PayeeAccount, Amount: op.Amount, Currency: op.Currency, Text: op.Text, ExpiresAt: op.ExpiresAt,
-		OpenerOrigins: s.deps.Web.OpenerOrigins()}
+	page := web.Approval{OpenerOrigins: s.deps.Web.OpenerOrigins()}
 	if ret, ok := s.deps.Web.ReturnURL(c.Query("return_url")); ok {
 		page.ReturnURL = ret
 	}
@@ -177,11 +180,19 @@ type webOperationResponse struct {
 	ID        string    `json:"id"`
 	Status    string    `json:"status"`
 	Type      string    `json:"type"`
-	Payee     *payee    `json:"payee,omitempty"`
+	Payee     *webPayee `json:"payee,omitempty"`
 	Amount    string    `json:"amount,omitempty"`
 	Currency  string    `json:"currency,omitempty"`
 	Text      string    `json:"text,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// webPayee is the payee as the payer sees it: account_display groups an IBAN in fours (display only;
+// the account is what is signed).
+type webPayee struct {
+	Account        string `json:"account"`
+	AccountDisplay string `json:"account_display"`
+	Name           string `json:"name"`
 }
 
 // webOperation is what the payer sees: no user id, nonce, token or callback.
@@ -193,7 +204,7 @@ func (s *Server) webOperation(c *fiber.Ctx) error {
 	r := webOperationResponse{ID: op.ID, Status: string(op.Status), Type: op.Type, Amount: op.Amount,
 		Currency: op.Currency, Text: op.Text, ExpiresAt: op.ExpiresAt}
 	if op.PayeeAccount != "" || op.PayeeName != "" {
-		r.Payee = &payee{Account: op.PayeeAccount, Name: op.PayeeName}
+		r.Payee = &webPayee{Account: op.PayeeAccount, AccountDisplay: web.AccountDisplay(op.PayeeAccount), Name: op.PayeeName}
 	}
 	return c.JSON(r)
 }

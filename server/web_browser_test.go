@@ -13,6 +13,7 @@ import (
 
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign/verify"
@@ -145,7 +146,7 @@ func (tb *tab) eval(js string) string {
 }
 
 // interim status messages, shown while a ceremony runs.
-var interim = []string{"Confirm with your passkey", "Follow your browser's prompt"}
+var interim = []string{"Confirm with your passkey", "Follow your browser's prompt", "Loading the request"}
 
 // outcome clears the status line, runs act, and waits for the next final
 // status message.
@@ -153,6 +154,12 @@ func (tb *tab) outcome(act ...chromedp.Action[chromedp.Void]) string {
 	tb.t.Helper()
 	tb.eval(`(document.getElementById("status").textContent = "", "")`)
 	tb.do(act...)
+	return tb.settled()
+}
+
+// settled waits for the status line to show a final message.
+func (tb *tab) settled() string {
+	tb.t.Helper()
 	deadline := time.Now().Add(stepTimeout)
 	for time.Now().Before(deadline) {
 		s := strings.TrimSpace(tb.eval(`document.getElementById("status").textContent`))
@@ -224,7 +231,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("approve, then the token verifies once", func(t *testing.T) {
 		op := e.payment(uid, "Alza.cz a.s.", "1250.00")
 		opID := op["id"].(string)
-		phone.do(chromedp.Navigate(op["approval_url"].(string)+"?return_url="+origin+"/done&amount=1"),
+		phone.do(chromedp.Navigate(withQuery(op["approval_url"].(string), "return_url="+origin+"/done&amount=1")),
 			chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
 		if got := phone.text("#payee-name") + "|" + phone.text("#payee-account") + "|" + phone.text("#amount"); got != "Alza.cz a.s.|CZ65 0800 0000 1920 0014 5399|1250.00 CZK" {
 			t.Fatalf("page shows %q", got)
@@ -232,6 +239,11 @@ func TestBrowser(t *testing.T) {
 		// The payee is isolated (issue 13 item 6): the browser applies the page's bidi rules.
 		if got := phone.eval(`[...document.querySelectorAll("bdi.payee-name, bdi.payee-account")].map(e => getComputedStyle(e).unicodeBidi + "/" + getComputedStyle(e).direction).join(" ")`); got != "isolate/ltr isolate-override/ltr" {
 			t.Fatalf("payee bidi styles %q", got)
+		}
+		// The capability came from the fragment and left the address bar (and history) at once.
+		if loc := phone.eval(`location.href`); strings.Contains(loc, "#") || strings.Contains(loc, op["capability"].(string)) ||
+			!strings.Contains(loc, "return_url=") {
+			t.Fatalf("address bar %q", loc)
 		}
 		saveScreenshot(t, phone)
 		if got := phone.approve(browserPasscode); !strings.HasPrefix(got, "Approved") {
@@ -301,9 +313,31 @@ func TestBrowser(t *testing.T) {
 		if o := e.operation(t, opID); o.Status != store.OpCanceled || o.Token != "" {
 			t.Fatalf("operation %s token %q", o.Status, o.Token)
 		}
-		phone.do(chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("status")))
-		if got := phone.text("#status"); !strings.Contains(got, "canceled") {
+		// A reload in the same tab still has the capability (kept for this tab only).
+		if got := phone.outcome(chromedp.Reload()); !strings.Contains(got, "canceled") {
 			t.Fatalf("reloaded page says %q", got)
+		}
+	})
+
+	t.Run("the page without the capability shows nothing of the operation", func(t *testing.T) {
+		op := e.payment(uid, "Alza.cz a.s.", "35.00")
+		id, u := op["id"].(string), op["approval_url"].(string)
+		bare, _, _ := strings.Cut(u, "#")
+		wrong := bare + "#c=" + e.ops.Capability(uuid.NewString())
+		for _, link := range []string{bare, wrong} {
+			stranger := newTab(t, browser)
+			stranger.do(chromedp.Navigate(link))
+			if got := stranger.settled(); !strings.Contains(got, "not valid") {
+				t.Fatalf("%s: %q", link, got)
+			}
+			body := stranger.eval(`document.body.innerText`)
+			if strings.Contains(body, "Alza") || strings.Contains(body, "35.00") || strings.Contains(body, "CZ6508") ||
+				stranger.eval(`String(document.getElementById("approve-form").hidden)`) != "true" {
+				t.Fatalf("%s shows %q", link, body)
+			}
+		}
+		if s := e.operation(t, id).Status; s != store.OpPending {
+			t.Fatalf("operation %s", s)
 		}
 	})
 
@@ -428,6 +462,12 @@ func TestBrowser(t *testing.T) {
 			t.Fatalf("no audited UV refusal among %d events", len(evs))
 		}
 	})
+}
+
+// withQuery adds q to an approval URL's query, before its fragment.
+func withQuery(approvalURL, q string) string {
+	base, frag, _ := strings.Cut(approvalURL, "#")
+	return base + "?" + q + "#" + frag
 }
 
 func saveScreenshot(t *testing.T, tb *tab) {

@@ -58,8 +58,8 @@ func TestWebForgedFinishesCountNothing(t *testing.T) {
 	}
 	for i := range 20 {
 		f := forgeries[i%len(forgeries)]
-		b := e.mustDo(200, "POST", path+"begin", "-", map[string]any{"decision": "approve"})
-		r := e.do("POST", path+"finish", "-", map[string]any{"ceremony_id": b["ceremony_id"], "credential": f.forge(b),
+		b := e.mustDo(200, "POST", path+"begin", e.capAuth(opID), map[string]any{"decision": "approve"})
+		r := e.do("POST", path+"finish", e.capAuth(opID), map[string]any{"ceremony_id": b["ceremony_id"], "credential": f.forge(b),
 			"passcode": sealPasscode(t, b["hpke"].(map[string]any), "passcode", "135790")})
 		if r.status != 401 {
 			t.Fatalf("%s: %d %s", f.name, r.status, r.body)
@@ -89,8 +89,8 @@ func TestWebForgedFinishesCountNothing(t *testing.T) {
 	if unverified != 20 {
 		t.Fatalf("%d unverified finishes in the audit API, want 20", unverified)
 	}
-	b := e.mustDo(200, "POST", path+"begin", "-", map[string]any{"decision": "approve"})
-	res := e.mustDo(200, "POST", path+"finish", "-", map[string]any{"ceremony_id": b["ceremony_id"], "credential": d.sign(t, b),
+	b := e.mustDo(200, "POST", path+"begin", e.capAuth(opID), map[string]any{"decision": "approve"})
+	res := e.mustDo(200, "POST", path+"finish", e.capAuth(opID), map[string]any{"ceremony_id": b["ceremony_id"], "credential": d.sign(t, b),
 		"passcode": sealPasscode(t, b["hpke"].(map[string]any), "passcode", "482916")})
 	if res["status"] != "APPROVED" {
 		t.Fatalf("the genuine user after forgeries: %v", res)

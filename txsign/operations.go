@@ -50,7 +50,11 @@ type Config struct {
 	TokenTTL    time.Duration
 	MaxFailures int    // bad signatures before FAILED (PSD2 RTS Art. 4(3)(a): at most 5)
 	PublicURL   string // base of approval_url
-	Now         func() time.Time
+	// Capabilities mints and checks operation capabilities; every replica
+	// must derive it from the same KEK ring (NewCapabilities). nil: a key of
+	// this process only (RandomCapabilities), for tests and tools.
+	Capabilities *Capabilities
+	Now          func() time.Time
 }
 
 // Service owns operations and the one approval path every factor uses.
@@ -60,6 +64,7 @@ type Service struct {
 	keys   *Keyring
 	replay Replay
 	cfg    Config
+	caps   *Capabilities
 
 	verifierOnce sync.Once
 	verifier     *verify.Verifier
@@ -102,7 +107,11 @@ func NewService(s Store, a *audit.Log, keys *Keyring, r Replay, cfg Config) *Ser
 	if cfg.TokenTTL == 0 {
 		cfg.TokenTTL = 120 * time.Second
 	}
-	return &Service{store: s, audit: a, keys: keys, replay: r, cfg: cfg}
+	caps := cfg.Capabilities
+	if caps == nil {
+		caps = RandomCapabilities()
+	}
+	return &Service{store: s, audit: a, keys: keys, replay: r, cfg: cfg, caps: caps}
 }
 
 // Operation limits.
@@ -411,7 +420,10 @@ func (s *Service) TokenIfValid(op store.Operation) (string, *time.Time) {
 	return "", nil
 }
 
-// ApprovalURL is where the user approves op in a browser.
+// ApprovalURL is where the user approves op in a browser. The capability is
+// in the fragment, which browsers never send (RFC 3986 §3.5): it reaches
+// neither an access log nor a Referer header; the page's script reads it and
+// sends it with each browser API call.
 func (s *Service) ApprovalURL(op store.Operation) string {
-	return s.cfg.PublicURL + "/web/approve/" + op.ID
+	return s.cfg.PublicURL + "/web/approve/" + op.ID + "#c=" + s.Capability(op.ID)
 }

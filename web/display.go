@@ -2,15 +2,14 @@ package web
 
 import "strings"
 
-// PayeeAccountDisplay is the payee account as the approval page shows it: an IBAN in the
+// AccountDisplay is the payee account as the approval page shows it: an IBAN in the
 // ISO 13616-1 paper format, in groups of four separated by a space ("CZ65 0800 0000 1920
 // 0014 5399"), anything else unchanged. Display only: the stored account, the one hashed
 // into the dynamic-linking digest and carried in the token, stays in electronic format.
 //
 // Signet stores an account in IBAN shape only after its check digits verified
 // (txsign.NormalizeAccount), so the shape alone decides here.
-func (a Approval) PayeeAccountDisplay() string {
-	s := a.PayeeAccount
+func AccountDisplay(s string) string {
 	if !electronicIBAN(s) {
 		return s
 	}

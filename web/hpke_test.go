@@ -111,8 +111,8 @@ func TestAssetPaths(t *testing.T) {
 
 func TestTemplatesEscape(t *testing.T) {
 	var b bytes.Buffer
-	if err := RenderApproval(&b, Approval{OperationID: `x" onmouseover="alert(1)`, Status: "PENDING", Type: "payment",
-		PayeeName: "<img src=x onerror=alert(1)>", ReturnURL: "javascript:alert(1)", OpenerOrigins: []string{`"]</script>`}}); err != nil {
+	if err := RenderApproval(&b, Approval{ReturnURL: "javascript:alert(1)\" onmouseover=\"alert(1)<img src=x>",
+		OpenerOrigins: []string{`"]</script>`}}); err != nil {
 		t.Fatal(err)
 	}
 	page := b.String()

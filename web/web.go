@@ -10,7 +10,6 @@ import (
 	"path"
 	"strings"
 	"sync"
-	"time"
 )
 
 //go:embed templates/*.html static/* sdk/*
@@ -47,66 +46,36 @@ func Asset(name string) ([]byte, string, bool) {
 }
 
 var templates = sync.OnceValue(func() *template.Template {
-	return template.Must(template.New("").Funcs(template.FuncMap{
-		"rfc3339": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"human":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
-	}).ParseFS(files, "templates/*.html"))
+	return template.Must(template.New("").ParseFS(files, "templates/*.html"))
 })
 
-// Approval is what the approval page shows: the operation as Signet stored
-// it, never anything taken from the URL.
+// Approval is the approval page's shell. It carries no operation data: the
+// page's script loads the operation through the browser API with the
+// capability from the URL fragment, so the page URL alone shows nothing and
+// the shell is the same for every operation id.
 type Approval struct {
-	OperationID  string
-	Status       string
-	Type         string
-	PayeeName    string
-	PayeeAccount string
-	Amount       string
-	Currency     string
-	Text         string
-	ExpiresAt    time.Time
 	// ReturnURL is an allow-listed return_url (empty when none was given or
 	// it is not allowed); OpenerOrigins the origins to postMessage to.
 	ReturnURL     string
 	OpenerOrigins []string
-	// NotFound renders the "no such approval" variant.
+	// NotFound renders the "no such approval" variant (a malformed id).
 	NotFound bool
 }
 
-// Pending reports whether the operation can still be decided.
-func (a Approval) Pending() bool { return a.Status == "PENDING" }
-
-// Title is the page heading.
+// Title is the page heading until the script knows the operation's type.
 func (a Approval) Title() string {
-	switch {
-	case a.NotFound:
+	if a.NotFound {
 		return "Approval not found"
-	case a.Type == "payment":
-		return "Confirm payment"
-	case a.Type == "login":
-		return "Confirm sign-in"
 	}
 	return "Confirm request"
 }
 
-// Message says plainly why an operation can no longer be decided.
+// Message is the status line the shell starts with.
 func (a Approval) Message() string {
 	if a.NotFound {
 		return "This approval link is not valid. Please return to your bank and start again."
 	}
-	switch a.Status {
-	case "APPROVED":
-		return "This request has already been approved."
-	case "REJECTED":
-		return "This request was rejected."
-	case "CANCELED":
-		return "This request was canceled by your bank."
-	case "EXPIRED":
-		return "This request has expired. Please start again from your bank."
-	case "FAILED":
-		return "This request was blocked after too many failed attempts."
-	}
-	return ""
+	return "Loading the request…"
 }
 
 // OpenerOriginsJSON is the opener allow-list for a data attribute.

@@ -28,7 +28,8 @@ func wireEvents(cfg config.Config, st store.Store, ops *txsign.Service, reg prom
 	if cfg.PushURL != "" {
 		notifier = notify.NewWebhook(cfg.PushURL, webhook.Secret(cfg.PushSecret), nil)
 	}
-	pushes := notify.NewObserver(st, notifier, notify.ObserverConfig{Logger: logger, Registerer: reg})
+	pushes := notify.NewObserver(st, notifier, notify.ObserverConfig{Logger: logger, Registerer: reg,
+		Capability: ops.Capability})
 	ops.Observe(pushes)
 	e := &events{}
 	var worker *webhook.Worker

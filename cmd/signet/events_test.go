@@ -31,13 +31,19 @@ type api struct {
 
 func (a api) call(method, path string, body any) (int, map[string]any, []byte) {
 	a.t.Helper()
+	return a.callWith("Bearer "+a.secret, method, path, body)
+}
+
+// callWith sends the request with the given Authorization header.
+func (a api) callWith(auth, method, path string, body any) (int, map[string]any, []byte) {
+	a.t.Helper()
 	var rd io.Reader
 	if body != nil {
 		raw, _ := json.Marshal(body)
 		rd = bytes.NewReader(raw)
 	}
 	req, _ := http.NewRequest(method, a.base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+a.secret)
+	req.Header.Set("Authorization", auth)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
@@ -118,7 +124,7 @@ func TestServeSendsWebhooksAndServesEvidence(t *testing.T) {
 	dl, _ := base64.RawURLEncoding.DecodeString(op["dl"].(string))
 	h := sha256.Sum256(dl)
 	sig, _ := ecdsa.SignASN1(rand.Reader, key, h[:])
-	if st, _, body := a.call("POST", "/v1/operations/"+id+"/approve", map[string]string{"credential_id": dev["credential_id"].(string),
+	if st, _, body := a.callWith("Signet-Capability "+op["capability"].(string), "POST", "/v1/operations/"+id+"/approve", map[string]string{"credential_id": dev["credential_id"].(string),
 		"signature": b64(sig)}); st != 200 {
 		t.Fatalf("approve: %d %s", st, body)
 	}

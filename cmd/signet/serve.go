@@ -102,8 +102,13 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	if err := keyring.Ensure(ctx); err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
+	// Operation capabilities come from the KEK ring, so every replica mints and accepts the same.
+	caps, err := txsign.NewCapabilities(ring)
+	if err != nil {
+		return nil, fmt.Errorf("operation capabilities: %w", err)
+	}
 	ops := txsign.NewService(st, auditLog, keyring, rp, txsign.Config{Issuer: cfg.Issuer, Audience: cfg.TokenAudience,
-		TokenTTL: cfg.TokenTTL, MaxFailures: cfg.MaxFailures, PublicURL: cfg.PublicURL})
+		TokenTTL: cfg.TokenTTL, MaxFailures: cfg.MaxFailures, PublicURL: cfg.PublicURL, Capabilities: caps})
 	apiKeys, _ := config.ParseAPIKeys(cfg.APIKeys)
 	var rpOrigins []string
 	for _, o := range cfg.RPOrigins {

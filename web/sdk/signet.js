@@ -2,7 +2,11 @@
 // passcode, approve or reject operations, manage passkeys.
 //
 //   import { approve } from "https://sca.bank.example/web/sdk/signet.js";
-//   const { status } = await approve(operationId, passcode);
+//   const { status } = await approve(operationId, passcode, { capability });
+//
+// An operation id alone opens nothing: every operation call needs the
+// operation's capability (the "capability" field of the operation, or the
+// #c= fragment of its approval_url; see parseApprovalURL).
 //
 // Loaded from Signet's origin it talks to that origin; pass { baseURL } to
 // talk to another. The page's origin must be one of Signet's configured
@@ -35,10 +39,11 @@ function b64urlEncode(bytes) {
   return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-async function api(method, path, { body, session, baseURL } = {}) {
+async function api(method, path, { body, session, capability, baseURL } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (session) headers.Authorization = `Bearer ${session}`;
+  if (capability) headers.Authorization = `Signet-Capability ${capability}`;
   const res = await fetch(new URL(path, baseURL || DEFAULT_BASE), {
     method, headers, body: body === undefined ? undefined : JSON.stringify(body),
     credentials: "omit", cache: "no-store", redirect: "error",
@@ -146,20 +151,44 @@ export async function changePasscode({ session, oldPasscode, newPasscode, baseUR
   });
 }
 
-/** getOperation returns what the user is asked to approve, as Signet stored it. */
-export async function getOperation(operationId, { baseURL } = {}) {
-  return api("GET", `/v1/web/operations/${encodeURIComponent(operationId)}`, { baseURL });
+/**
+ * parseApprovalURL splits an approval_url into the operation id and its
+ * capability (from the #c= fragment, which browsers never send to a server).
+ */
+export function parseApprovalURL(url) {
+  const u = new URL(url, globalThis.location ? globalThis.location.href : undefined);
+  const m = /^\/web\/approve\/([^/]+)$/.exec(u.pathname);
+  const c = /(?:^#|&)c=([A-Za-z0-9_-]{43})(?:&|$)/.exec(u.hash);
+  if (!m || !c) throw new Error("not a Signet approval URL with a capability");
+  return { operationId: decodeURIComponent(m[1]), capability: c[1] };
 }
 
-async function decide(operationId, decision, passcode, baseURL) {
+function needCapability(capability) {
+  if (typeof capability !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(capability)) {
+    throw new SignetError(0, { code: "invalid_request", detail: "The operation's capability is missing (see parseApprovalURL)." });
+  }
+}
+
+/**
+ * getOperation returns what the user is asked to approve, as Signet stored it.
+ * Needs the operation's capability; without the right one Signet answers 404,
+ * exactly as for an operation that does not exist.
+ */
+export async function getOperation(operationId, { capability, baseURL } = {}) {
+  needCapability(capability);
+  return api("GET", `/v1/web/operations/${encodeURIComponent(operationId)}`, { capability, baseURL });
+}
+
+async function decide(operationId, decision, passcode, capability, baseURL) {
+  needCapability(capability);
   const path = `/v1/web/operations/${encodeURIComponent(operationId)}/approval`;
-  const begin = await api("POST", `${path}/begin`, { baseURL, body: { decision } });
+  const begin = await api("POST", `${path}/begin`, { capability, baseURL, body: { decision } });
   const body = { ceremony_id: begin.ceremony_id };
   // Encrypt first: the passcode is bound to this ceremony and its challenge
   // (the operation's dynamic-linking digest) and never leaves in clear.
   if (decision === "approve") body.passcode = await encryptPasscode(begin.hpke, "passcode", passcode);
   body.credential = await getAssertion(begin.public_key);
-  return api("POST", `${path}/finish`, { baseURL, body });
+  return api("POST", `${path}/finish`, { capability, baseURL, body });
 }
 
 /**
@@ -167,14 +196,14 @@ async function decide(operationId, decision, passcode, baseURL) {
  * WebAuthn challenge is the operation's dynamic-linking digest. Resolves to
  * { id, status }; the bank reads the transaction token through its API.
  */
-export async function approve(operationId, passcode, { baseURL } = {}) {
+export async function approve(operationId, passcode, { capability, baseURL } = {}) {
   if (typeof passcode !== "string" || !/^[0-9]{6,12}$/.test(passcode)) {
     throw new SignetError(400, { code: "invalid_request", detail: "Enter your passcode (6 to 12 digits)." });
   }
-  return decide(operationId, "approve", passcode, baseURL);
+  return decide(operationId, "approve", passcode, capability, baseURL);
 }
 
 /** reject rejects an operation with the user's passkey (no passcode needed). */
-export async function reject(operationId, { baseURL } = {}) {
-  return decide(operationId, "reject", "", baseURL);
+export async function reject(operationId, { capability, baseURL } = {}) {
+  return decide(operationId, "reject", "", capability, baseURL);
 }
