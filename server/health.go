@@ -15,6 +15,10 @@ import (
 type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+
+	limited       *prometheus.CounterVec
+	limiterErrors prometheus.Counter
+	unrecorded    *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -24,7 +28,14 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_http_request_duration_seconds",
 			Help: "HTTP request latency by method and route pattern.", Buckets: prometheus.DefBuckets}, []string{"method", "route"}),
 	}
-	reg.MustRegister(m.requests, m.duration)
+	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_rate_limited_total",
+		Help: "Public requests refused with 429, by limit (address, jwks, operation, code)."}, []string{"limit"})
+	m.limiterErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "signet_rate_limiter_errors_total",
+		Help: "Rate-limit decisions the limiter could not make (the request passed)."})
+	m.unrecorded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_unrecorded_refusals_total",
+		Help: "Refused requests that name nothing real (unknown operation, code, link or ceremony), by route pattern and reason; they are not audited."},
+		[]string{"route", "reason"})
+	reg.MustRegister(m.requests, m.duration, m.limited, m.limiterErrors, m.unrecorded)
 	// Process and Go runtime collectors; tolerate a registry that has them.
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

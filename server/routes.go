@@ -35,12 +35,14 @@ func (s *Server) routes() {
 		}
 
 		// Device API (public): the device proves itself by its signature.
-		app.Post("/v1/devices", s.registerDevice)
-		app.Get("/v1/operations/:id/signing-data", s.signingData)
-		app.Post("/v1/operations/:id/approve", s.approveWithDevice)
-		app.Post("/v1/operations/:id/reject", s.rejectWithDevice)
+		// Rate limited per client address (pub) and per operation (op).
+		pub, op := s.limitAddress, s.limitOperation
+		app.Post("/v1/devices", pub, s.registerDevice)
+		app.Get("/v1/operations/:id/signing-data", pub, op, s.signingData)
+		app.Post("/v1/operations/:id/approve", pub, op, s.approveWithDevice)
+		app.Post("/v1/operations/:id/reject", pub, op, s.rejectWithDevice)
 
-		app.Get("/.well-known/jwks.json", s.jwks)
+		app.Get("/.well-known/jwks.json", s.limitJWKS, s.jwks)
 	}
 	if s.deps.Web != nil {
 		s.webRoutes()

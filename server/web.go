@@ -25,11 +25,11 @@ func (s *Server) webRoutes() {
 	app.Post("/v1/users/:id/enrollments", key, s.issueEnrollment)
 	app.Post("/v1/users/:id/passcode/unlock", key, s.unlockPasscode)
 
-	app.Use("/v1/web", s.webAPIHeaders)
+	app.Use("/v1/web", s.limitAddress, s.webAPIHeaders)
 	app.Get("/v1/web/passcode-key", s.passcodeKey)
 	app.Get("/v1/web/operations/:id", s.webOperation)
-	app.Post("/v1/web/operations/:id/approval/begin", s.beginApproval)
-	app.Post("/v1/web/operations/:id/approval/finish", s.finishApproval)
+	app.Post("/v1/web/operations/:id/approval/begin", s.limitOperation, s.beginApproval)
+	app.Post("/v1/web/operations/:id/approval/finish", s.limitOperation, s.finishApproval)
 	app.Post("/v1/web/enrollment/session", s.openEnrollmentSession)
 	app.Get("/v1/web/enrollment/session", s.enrollmentState)
 	app.Delete("/v1/web/enrollment/session", s.closeEnrollmentSession)
@@ -40,7 +40,7 @@ func (s *Server) webRoutes() {
 	app.Post("/v1/web/enrollment/passcode/begin", s.beginPasscodeChange)
 	app.Post("/v1/web/enrollment/passcode/finish", s.finishPasscodeChange)
 
-	app.Use("/web", s.webPageHeaders)
+	app.Use("/web", s.limitAddress, s.webPageHeaders)
 	app.Get("/web/enroll", s.enrollPage)
 	app.Get("/web/approve/:id", s.approvePage)
 	app.Get("/web/static/:file", s.webAsset("static/"))
@@ -288,6 +288,9 @@ func (s *Server) openEnrollmentSession(c *fiber.Ctx) error {
 	}
 	if req.Token == "" {
 		return fault.Invalid("token", "is required (the secret after #token= in the enrollment link)")
+	}
+	if err := s.limitLink(c, req.Token); err != nil {
+		return err
 	}
 	sess, err := s.deps.Web.OpenSession(c.UserContext(), req.Token)
 	if err != nil {
