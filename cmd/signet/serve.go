@@ -97,6 +97,10 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		closers = append(closers, closeLim)
 		limiter = lim
 	}
+	maintainAudit := auditMaintenance(st, int(cfg.AuditRetention), logger)
+	if err := maintainAudit(ctx); err != nil {
+		return nil, fmt.Errorf("audit partitions: %w", err)
+	}
 	auditLog := audit.New(st, nil, logger)
 	keyring := txsign.NewKeyring(st, ring, txsign.KeyringConfig{RotateEvery: cfg.KeyRotation, MaxTokenTTL: config.MaxTokenTTL})
 	if err := keyring.Ensure(ctx); err != nil {
@@ -147,6 +151,7 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		{"operation expiry", 5 * time.Second, func(ctx context.Context) error { _, err := ops.ExpireDue(ctx); return err }},
 		{"activation expiry", 10 * time.Second, func(ctx context.Context) error { _, err := act.ExpireDue(ctx); return err }},
 		{"ceremony cleanup", time.Minute, func(ctx context.Context) error { _, err := webSvc.Sweep(ctx); return err }},
+		{"audit partitions", time.Hour, maintainAudit},
 		{"key rotation", time.Minute, func(ctx context.Context) error {
 			rotated, err := keyring.RotateIfDue(ctx)
 			if rotated {

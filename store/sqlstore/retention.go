@@ -63,6 +63,14 @@ func (s *Store) MaintainAudit(ctx context.Context, now time.Time, retentionMonth
 			out.Skipped = true
 			return nil
 		}
+		// Before migration 0004 (SIGNET_AUTO_MIGRATE=false, not yet migrated) there is nothing to keep.
+		var partitioned bool
+		if err := tx.Raw(`SELECT relkind = 'p' FROM pg_class WHERE oid = 'audit_events'::regclass`).Scan(&partitioned).Error; err != nil {
+			return err
+		}
+		if !partitioned {
+			return nil
+		}
 		// Bounds print in UTC, the form partitionEnd parses.
 		if err := tx.Exec(`SET LOCAL TimeZone = 'UTC'`).Error; err != nil {
 			return err
