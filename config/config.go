@@ -9,12 +9,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/signet-sca/signet/ratelimit"
 )
 
 // Config is the whole configuration. Field tags name the public environment
@@ -69,6 +73,22 @@ type Config struct {
 	WebhookRetention time.Duration `env:"SIGNET_WEBHOOK_RETENTION" envDefault:"168h"`
 	PushURL          string        `env:"SIGNET_PUSH_URL"`    // push relay for FCM-shaped messages; unset: log provider
 	PushSecret       string        `env:"SIGNET_PUSH_SECRET"` // signs push posts when set, ≥ 32 chars (secret: also _FILE)
+
+	// Rate limits of the public endpoints, "<rate>/<period>[:<burst>]" or "off" (ratelimit.ParseLimit),
+	// shared by every replica through Redis when SIGNET_REDIS_URL is set, per process otherwise.
+	// The private API (API key) is not limited.
+	RateLimitAddress   ratelimit.Limit `env:"SIGNET_RATE_LIMIT_ADDRESS" envDefault:"10/s:50"`   // per client address, all public endpoints
+	RateLimitJWKS      ratelimit.Limit `env:"SIGNET_RATE_LIMIT_JWKS" envDefault:"20/s:100"`     // per client address, the JWKS
+	RateLimitOperation ratelimit.Limit `env:"SIGNET_RATE_LIMIT_OPERATION" envDefault:"10/m:10"` // per operation: signing data, approve, reject, browser approval
+	RateLimitCode      ratelimit.Limit `env:"SIGNET_RATE_LIMIT_CODE" envDefault:"5/m:5"`        // per registration code and per enrollment link
+	// TrustedProxies: CIDRs (or addresses) of the reverse proxies / load balancers in front of
+	// Signet; only from these is X-Forwarded-For believed for the client address.
+	TrustedProxies []string `env:"SIGNET_TRUSTED_PROXIES" envSeparator:","`
+
+	// AuditRetention: how long audit events stay in the database's audit_events table (the audit
+	// API, evidence bundles), "<n>y" or "<n>mo". On PostgreSQL, monthly partitions entirely older
+	// are detached (never dropped) for export and archive (docs/audit.md).
+	AuditRetention Months `env:"SIGNET_AUDIT_RETENTION" envDefault:"5y"`
 }
 
 // secretVars may also be given as <NAME>_FILE, a path whose content is the value.
@@ -366,6 +386,14 @@ func (c Config) Validate() error {
 	if c.PushSecret != "" && len(c.PushSecret) < 32 {
 		bad("SIGNET_PUSH_SECRET must be at least 32 characters")
 	}
+	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
+		bad("SIGNET_TRUSTED_PROXIES: %v", err)
+	}
+	// PSD2 Art. 71(1): a payer may contest an unauthorised payment for 13 months; the evidence
+	// must still be at hand for the dispute that follows.
+	if c.AuditRetention < 13 {
+		bad("SIGNET_AUDIT_RETENTION must be at least 13mo (the PSD2 window to contest a payment), got %s", c.AuditRetention)
+	}
 	return errors.Join(errs...)
 }
 
@@ -424,4 +452,53 @@ func ParseKEKs(s string) ([][]byte, error) {
 		keys = append(keys, b)
 	}
 	return keys, nil
+}
+
+// ParseTrustedProxies parses SIGNET_TRUSTED_PROXIES: CIDRs, or single addresses (a /32 or
+// /128). Every entry is checked; the errors are joined.
+func ParseTrustedProxies(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for _, v := range list {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(v); err == nil && a.Zone() == "" {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		} else {
+			errs = append(errs, fmt.Errorf("%q is not a CIDR or an IP address", v))
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// Months is a period in whole months, written "<n>y" (years) or "<n>mo".
+type Months int
+
+// UnmarshalText reads "5y", "18mo".
+func (m *Months) UnmarshalText(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	unit := 0
+	switch {
+	case strings.HasSuffix(s, "mo"):
+		s, unit = strings.TrimSuffix(s, "mo"), 1
+	case strings.HasSuffix(s, "y"):
+		s, unit = strings.TrimSuffix(s, "y"), 12
+	}
+	n, err := strconv.Atoi(s)
+	if unit == 0 || err != nil || n < 1 || n > 100 {
+		return fmt.Errorf("%q is not a period such as 5y or 18mo", string(b))
+	}
+	*m = Months(n * unit)
+	return nil
+}
+
+func (m Months) String() string {
+	if m%12 == 0 {
+		return strconv.Itoa(int(m)/12) + "y"
+	}
+	return strconv.Itoa(int(m)) + "mo"
 }

@@ -121,6 +121,13 @@ func parseCode(code string) (lookup, secret string, ok bool) {
 	return s[:8], s[8:], true
 }
 
+// CodeLookup returns the public lookup part of a registration code (the part that names it,
+// not its secret), for a per-code rate limit; ok is false for a malformed code.
+func CodeLookup(code string) (lookup string, ok bool) {
+	lookup, _, ok = parseCode(code)
+	return lookup, ok
+}
+
 // Registration is what the app sends.
 type Registration struct {
 	Code       string
@@ -171,13 +178,15 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.Credentia
 		}
 		return store.Credential{}, errBadCode
 	}
+	// A malformed or unknown code names nothing real: not audited, counted by the server
+	// (audit.UnrecordedError). A real code with a wrong secret is audited below.
 	lookup, secret, ok := parseCode(r.Code)
 	if !ok {
-		return fail("malformed registration code")
+		return store.Credential{}, audit.Unrecorded(audit.UnknownRegistrationCode, errBadCode)
 	}
 	cer, err := s.store.GetCeremonyByLookupKey(ctx, ceremonyKind, lookup)
 	if errors.Is(err, store.ErrNotFound) {
-		return fail("unknown registration code")
+		return store.Credential{}, audit.Unrecorded(audit.UnknownRegistrationCode, errBadCode)
 	} else if err != nil {
 		return store.Credential{}, err
 	}

@@ -18,6 +18,10 @@ type metrics struct {
 	// capabilityRefusals counts public operation requests refused for their
 	// capability, by reason (missing, malformed, mismatch).
 	capabilityRefusals *prometheus.CounterVec
+
+	limited       *prometheus.CounterVec
+	limiterErrors prometheus.Counter
+	unrecorded    *prometheus.CounterVec
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -29,7 +33,14 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 		capabilityRefusals: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_operation_capability_refusals_total",
 			Help: "Public operation requests refused for a missing, malformed or wrong capability, by reason."}, []string{"reason"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.capabilityRefusals)
+	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_rate_limited_total",
+		Help: "Public requests refused with 429, by limit (address, jwks, operation, code)."}, []string{"limit"})
+	m.limiterErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "signet_rate_limiter_errors_total",
+		Help: "Rate-limit decisions the limiter could not make (the request passed)."})
+	m.unrecorded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_unrecorded_refusals_total",
+		Help: "Refused requests that name nothing real (unknown operation, code, link or ceremony), by route pattern and reason; they are not audited."},
+		[]string{"route", "reason"})
+	reg.MustRegister(m.requests, m.duration, m.capabilityRefusals, m.limited, m.limiterErrors, m.unrecorded)
 	// Process and Go runtime collectors; tolerate a registry that has them.
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

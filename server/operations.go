@@ -177,6 +177,10 @@ func (s *Server) registerDevice(c *fiber.Ctx) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
+	lookup, _ := devicekey.CodeLookup(req.RegistrationCode)
+	if err := s.limitCode(c, lookup); err != nil {
+		return err
+	}
 	cred, err := s.deps.Devices.Register(c.UserContext(), devicekey.Registration{Code: req.RegistrationCode,
 		PublicKey: req.PublicKey, Label: req.Label, Platform: req.Platform, Model: req.Model,
 		OSVersion: req.OSVersion, AppVersion: req.AppVersion})

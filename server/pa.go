@@ -75,6 +75,7 @@ var paMessages = map[string]string{
 	"ERR_TEMPORARY_KEY":          "Temporary key error",
 	"ERR_GENERIC":                "Internal error",
 	"ERR_UNAVAILABLE":            "Service temporarily unavailable",
+	"ERR_TOO_MANY_REQUESTS":      "Too many requests",
 	"POWERAUTH_AUTH_FAIL":        "PowerAuth authentication failed",
 	"INVALID_REQUEST":            "Invalid request",
 	"INVALID_ACTIVATION":         "The activation may not perform this action",
@@ -130,6 +131,8 @@ func (e paErrors) classify(err error) (int, string, string, bool) {
 		return 400, code, paMessages[code], true
 	case errors.Is(err, fault.ErrUnavailable), errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return 503, "ERR_UNAVAILABLE", paMessages["ERR_UNAVAILABLE"], true
+	case errors.Is(err, fault.ErrTooManyRequests):
+		return 429, "ERR_TOO_MANY_REQUESTS", paMessages["ERR_TOO_MANY_REQUESTS"], true
 	case errors.As(err, &ferr) && ferr.Code < 500:
 		return ferr.Code, code, paMessages[code], true
 	}
@@ -139,7 +142,10 @@ func (e paErrors) classify(err error) (int, string, string, bool) {
 // pa wraps a PowerAuth handler so that its errors render in PowerAuth's envelope, not problem+json.
 func (s *Server) pa(codes paErrors, h fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		err := h(c)
+		err := s.checkAddress(c) // the device API's per-address limit, answered in its envelope
+		if err == nil {
+			err = h(c)
+		}
 		if err == nil {
 			return nil
 		}

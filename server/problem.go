@@ -103,6 +103,7 @@ func codeForStatus(status int) string {
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	p, expected := problemFor(err)
 	ctx := c.UserContext()
+	s.countUnrecorded(c, err)
 	if !expected {
 		loggerFrom(ctx, s.deps.Logger).ErrorContext(ctx, "request failed", "err", err, "route", c.Route().Path)
 	}

@@ -34,18 +34,21 @@ func (s *Server) routes() {
 			app.Get("/v1/operations/:id/evidence", key, s.operationEvidence)
 		}
 
-		// Device API (public): the device proves itself by its signature. The
-		// operation routes also need the operation's capability (delivered
-		// with the push): without it an id would tell anyone the payee and
-		// amount (signing-data) or the status (approve answers 409 "the
-		// operation is APPROVED" before it looks at the signature).
-		capability := s.requireCapability
-		app.Post("/v1/devices", s.registerDevice)
-		app.Get("/v1/operations/:id/signing-data", capability, s.signingData)
-		app.Post("/v1/operations/:id/approve", capability, s.approveWithDevice)
-		app.Post("/v1/operations/:id/reject", capability, s.rejectWithDevice)
+		// Device API (public): the device proves itself by its signature. Rate
+		// limited per client address (pub); the operation routes also need the
+		// operation's capability (delivered with the push): without it an id
+		// would tell anyone the payee and amount (signing-data) or the status
+		// (approve answers 409 "the operation is APPROVED" before it looks at
+		// the signature). The per-operation limit (op) comes after the
+		// capability, so that nobody without it can spend the operation's budget
+		// and lock its user out.
+		pub, capability, op := s.limitAddress, s.requireCapability, s.limitOperation
+		app.Post("/v1/devices", pub, s.registerDevice)
+		app.Get("/v1/operations/:id/signing-data", pub, capability, op, s.signingData)
+		app.Post("/v1/operations/:id/approve", pub, capability, op, s.approveWithDevice)
+		app.Post("/v1/operations/:id/reject", pub, capability, op, s.rejectWithDevice)
 
-		app.Get("/.well-known/jwks.json", s.jwks)
+		app.Get("/.well-known/jwks.json", s.limitJWKS, s.jwks)
 	}
 	if s.deps.Web != nil {
 		s.webRoutes()

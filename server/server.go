@@ -43,6 +43,8 @@ type Deps struct {
 	Evidence *evidence.Builder
 	// Ready lists named dependencies that must answer for /readyz.
 	Ready map[string]Pinger
+	// Limiter decides the rate limits of the public endpoints (nil: no limits).
+	Limiter RateLimiter
 	// Registry collects metrics; nil creates a fresh one.
 	Registry *prometheus.Registry
 	// Now is injected for tests; nil means time.Now.
@@ -53,6 +55,8 @@ type Deps struct {
 type Options struct {
 	MaxBodyBytes   int
 	RequestTimeout time.Duration
+	// RateLimits apply when Deps.Limiter is set.
+	RateLimits RateLimits
 }
 
 // Server is the fiber application with its dependencies.

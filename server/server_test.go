@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/signet-sca/signet/account"
@@ -48,6 +49,7 @@ type harness struct {
 	addr    string
 	keyring *txsign.Keyring
 	ops     *txsign.Service
+	reg     *prometheus.Registry
 }
 
 func newHarness(t *testing.T, ready map[string]server.Pinger) *harness {
@@ -60,6 +62,8 @@ type harnessOpts struct {
 	databaseURL string       // default: a fresh SQLite file
 	now         func() time.Time
 	maxBody     int
+	limiter     server.RateLimiter // nil: no rate limits
+	limits      server.RateLimits
 }
 
 // newHarnessWith wires the server as cmd/signet does, over real stores, and
@@ -96,8 +100,12 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 	if err := keyring.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
+	caps, err := txsign.NewCapabilities(ring) // the same KEK in every harness: replicas share capabilities
+	if err != nil {
+		t.Fatal(err)
+	}
 	ops := txsign.NewService(st, auditLog, keyring, o.replay, txsign.Config{Issuer: testIssuer, Audience: testAudience,
-		TokenTTL: 120 * time.Second, MaxFailures: 5, PublicURL: "http://localhost:8080", Now: o.now})
+		TokenTTL: 120 * time.Second, MaxFailures: 5, PublicURL: "http://localhost:8080", Now: o.now, Capabilities: caps})
 	web, err := webauthn.New(st, ops, auditLog, ring, webauthn.Config{RPID: "localhost", RPOrigins: []string{"http://localhost:8080"},
 		PublicURL: "http://localhost:8080", Argon2: webauthn.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
 	if err != nil {
@@ -107,6 +115,7 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
 	srv := server.New(server.Deps{
 		APIKeys:    []config.APIKey{{Name: "bank", Secret: testSecret}},
 		Accounts:   account.New(st, auditLog, o.now),
@@ -117,14 +126,16 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		Evidence:   evidence.NewBuilder(st, keyring, testIssuer, o.now),
 		Ready:      o.ready,
 		Now:        o.now,
-	}, server.Options{MaxBodyBytes: o.maxBody})
+		Limiter:    o.limiter,
+		Registry:   reg,
+	}, server.Options{MaxBodyBytes: o.maxBody, RateLimits: o.limits})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
-	return &harness{t: t, srv: srv, store: st, addr: ln.Addr().String(), keyring: keyring, ops: ops}
+	return &harness{t: t, srv: srv, store: st, addr: ln.Addr().String(), keyring: keyring, ops: ops, reg: reg}
 }
 
 const (

@@ -26,13 +26,15 @@ func (s *Server) webRoutes() {
 	app.Post("/v1/users/:id/passcode/unlock", key, s.unlockPasscode)
 
 	// The operation routes need the operation's capability
-	// (Authorization: Signet-Capability, from the approval URL's fragment).
+	// (Authorization: Signet-Capability, from the approval URL's fragment),
+	// checked before the per-operation limit so that nobody without it can
+	// spend the operation's budget.
 	capability := s.requireCapability
-	app.Use("/v1/web", s.webAPIHeaders)
+	app.Use("/v1/web", s.limitAddress, s.webAPIHeaders)
 	app.Get("/v1/web/passcode-key", s.passcodeKey)
 	app.Get("/v1/web/operations/:id", capability, s.webOperation)
-	app.Post("/v1/web/operations/:id/approval/begin", capability, s.beginApproval)
-	app.Post("/v1/web/operations/:id/approval/finish", capability, s.finishApproval)
+	app.Post("/v1/web/operations/:id/approval/begin", capability, s.limitOperation, s.beginApproval)
+	app.Post("/v1/web/operations/:id/approval/finish", capability, s.limitOperation, s.finishApproval)
 	app.Post("/v1/web/enrollment/session", s.openEnrollmentSession)
 	app.Get("/v1/web/enrollment/session", s.enrollmentState)
 	app.Delete("/v1/web/enrollment/session", s.closeEnrollmentSession)
@@ -43,7 +45,7 @@ func (s *Server) webRoutes() {
 	app.Post("/v1/web/enrollment/passcode/begin", s.beginPasscodeChange)
 	app.Post("/v1/web/enrollment/passcode/finish", s.finishPasscodeChange)
 
-	app.Use("/web", s.webPageHeaders)
+	app.Use("/web", s.limitAddress, s.webPageHeaders)
 	app.Get("/web/enroll", s.enrollPage)
 	app.Get("/web/approve/:id", s.approvePage)
 	app.Get("/web/static/:file", s.webAsset("static/"))
@@ -299,6 +301,9 @@ func (s *Server) openEnrollmentSession(c *fiber.Ctx) error {
 	}
 	if req.Token == "" {
 		return fault.Invalid("token", "is required (the secret after #token= in the enrollment link)")
+	}
+	if err := s.limitLink(c, req.Token); err != nil {
+		return err
 	}
 	sess, err := s.deps.Web.OpenSession(c.UserContext(), req.Token)
 	if err != nil {

@@ -122,9 +122,7 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 	}
 	op, cred, err := s.getWithCredential(ctx, a.OperationID, a.CredentialID)
 	if err != nil {
-		if errors.Is(err, fault.ErrNotFound) {
-			return unverified("unknown operation", nil, err)
-		}
+		// An unknown operation is not audited (errNoOperation): it names nothing real.
 		return Result{}, err
 	}
 	ev.UserID = op.UserID

@@ -272,13 +272,17 @@ func (s *Service) Get(ctx context.Context, id string) (store.Operation, error) {
 	}
 	op, err := s.store.GetOperation(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Operation{}, fmt.Errorf("%w: operation", fault.ErrNotFound)
+		return store.Operation{}, errNoOperation
 	}
 	if err != nil {
 		return store.Operation{}, err
 	}
 	return s.expireIfDue(ctx, op)
 }
+
+// errNoOperation answers a request naming an operation that does not exist. It is not
+// audited (there is nothing for the record to be evidence about); the server counts it.
+var errNoOperation = audit.Unrecorded(audit.UnknownOperation, fmt.Errorf("%w: operation", fault.ErrNotFound))
 
 // getWithCredential is Get that also reads credential credID in the same
 // round trip when credID is well formed; an unknown or malformed one comes
@@ -293,7 +297,7 @@ func (s *Service) getWithCredential(ctx context.Context, id, credID string) (sto
 	}
 	op, cred, err := s.store.GetOperationWithCredential(ctx, id, credID)
 	if errors.Is(err, store.ErrNotFound) {
-		return store.Operation{}, store.Credential{}, fmt.Errorf("%w: operation", fault.ErrNotFound)
+		return store.Operation{}, store.Credential{}, errNoOperation
 	}
 	if err != nil {
 		return store.Operation{}, store.Credential{}, err

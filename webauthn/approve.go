@@ -170,7 +170,9 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 		return txsign.Result{}, public
 	}
 	cer, d, err := s.loadCeremony(ctx, in.CeremonyID, kindApproval, "", opID)
-	if errors.Is(err, errCeremony) {
+	if errors.Is(err, errNoCeremony) {
+		return txsign.Result{}, err // names nothing real: not audited, counted by the server
+	} else if errors.Is(err, errCeremony) {
 		return fail("unknown, expired or used approval ceremony", err)
 	} else if err != nil {
 		return txsign.Result{}, err

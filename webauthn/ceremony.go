@@ -13,6 +13,7 @@ import (
 	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/uuid"
 
+	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
 )
@@ -40,6 +41,9 @@ type ceremonyData struct {
 // ceremony: an authentication failure like any other.
 var errCeremony = fmt.Errorf("%w: the ceremony is unknown, expired or already used; start again", fault.ErrUnauthenticated)
 
+// errNoCeremony is errCeremony for a ceremony id that does not exist (audit.UnrecordedError).
+var errNoCeremony = audit.Unrecorded(audit.UnknownCeremony, errCeremony)
+
 func (s *Service) createCeremony(ctx context.Context, kind, userID, opID string, d ceremonyData) (store.Ceremony, error) {
 	now := s.cfg.Now().UTC()
 	// go-webauthn enforces SessionData.Expires on its own clock; the store
@@ -65,7 +69,8 @@ func (s *Service) loadCeremony(ctx context.Context, id, kind, userID, opID strin
 	}
 	c, err := s.store.GetCeremony(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return c, ceremonyData{}, errCeremony
+		// Names nothing real: callers answer errCeremony without an audit record.
+		return c, ceremonyData{}, errNoCeremony
 	} else if err != nil {
 		return c, ceremonyData{}, err
 	}

@@ -97,13 +97,15 @@ func (s *Service) OpenSession(ctx context.Context, linkToken string) (Session, e
 		}
 		return Session{}, errBadLink
 	}
+	// A malformed or unknown token names nothing real: not audited, counted by the server
+	// (audit.UnrecordedError). A real link that expired or was used is audited below.
 	t, ok := ParseToken(linkToken)
 	if !ok {
-		return fail("malformed enrollment token")
+		return Session{}, audit.Unrecorded(audit.UnknownEnrollmentToken, errBadLink)
 	}
 	link, err := s.store.GetCeremonyByLookupKey(ctx, kindEnrollment, tokenHash(t))
 	if errors.Is(err, store.ErrNotFound) {
-		return fail("unknown enrollment token")
+		return Session{}, audit.Unrecorded(audit.UnknownEnrollmentToken, errBadLink)
 	} else if err != nil {
 		return Session{}, err
 	}

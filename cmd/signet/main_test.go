@@ -151,7 +151,8 @@ func TestServeEmbeddedAndShutdown(t *testing.T) {
 // TestBenchAgainstEmbeddedServer runs `signet bench` against a live server.
 func TestBenchAgainstEmbeddedServer(t *testing.T) {
 	dir := t.TempDir()
-	cfg, _ := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0"})
+	// Every virtual user comes from 127.0.0.1: one client address.
+	cfg, _ := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_RATE_LIMIT_ADDRESS=off"})
 	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
 		t.Fatal(err)
 	}

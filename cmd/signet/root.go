@@ -25,7 +25,7 @@ func newRootCmd(environ []string) *cobra.Command {
 	root.AddCommand(newServeCmd(environ), newMigrateCmd(environ), newKeysCmd(environ), newVersionCmd(), newHealthcheckCmd(environ))
 	root.AddCommand(newBenchCmd(environ))
 	root.AddCommand(newDeviceCmd(environ))
-	root.AddCommand(newGatewayCmd(environ), newDemoPaymentsCmd(environ), newEvidenceCmd())
+	root.AddCommand(newGatewayCmd(environ), newDemoPaymentsCmd(environ), newEvidenceCmd(), newAuditCmd(environ))
 	return root
 }
 

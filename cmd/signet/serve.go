@@ -21,6 +21,7 @@ import (
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/kek"
+	"github.com/signet-sca/signet/ratelimit"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store/sqlstore"
 	"github.com/signet-sca/signet/txsign"
@@ -77,9 +78,12 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		}
 	}()
 	ready := map[string]server.Pinger{"database": st}
+	registry := prometheus.NewRegistry()
 	var rp replay.Store
+	var limiter server.RateLimiter
 	if cfg.RedisURL == "" {
 		rp = replay.NewMemory(nil)
+		limiter = ratelimit.NewMemory(0, nil)
 	} else {
 		redisreplay.RouteLogs(logger)
 		r, err := redisreplay.Open(cfg.RedisURL, "signet:jti:")
@@ -96,6 +100,16 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		}
 		cancel()
 		rp, ready["redis"] = r, r
+		lim, closeLim, err := sharedLimiter(cfg.RedisURL, registry, logger)
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		closers = append(closers, closeLim)
+		limiter = lim
+	}
+	maintainAudit := auditMaintenance(st, int(cfg.AuditRetention), logger)
+	if err := maintainAudit(ctx); err != nil {
+		return nil, fmt.Errorf("audit partitions: %w", err)
 	}
 	auditLog := audit.New(st, nil, logger)
 	keyring := txsign.NewKeyring(st, ring, txsign.KeyringConfig{RotateEvery: cfg.KeyRotation, MaxTokenTTL: config.MaxTokenTTL})
@@ -126,7 +140,6 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	if err != nil {
 		return nil, err
 	}
-	registry := prometheus.NewRegistry()
 	events, err := wireEvents(cfg, st, ops, registry, logger)
 	if err != nil {
 		return nil, err
@@ -143,12 +156,17 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		Evidence:   evidence.NewBuilder(st, keyring, cfg.Issuer, nil),
 		Ready:      ready,
 		Registry:   registry,
+		Limiter:    limiter,
 	}
-	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout})
+	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate
+	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
+		RateLimits: server.RateLimits{Address: cfg.RateLimitAddress, JWKS: cfg.RateLimitJWKS,
+			Operation: cfg.RateLimitOperation, Code: cfg.RateLimitCode, TrustedProxies: proxies}})
 	bg := []background{
 		{"operation expiry", 5 * time.Second, func(ctx context.Context) error { _, err := ops.ExpireDue(ctx); return err }},
 		{"activation expiry", 10 * time.Second, func(ctx context.Context) error { _, err := act.ExpireDue(ctx); return err }},
 		{"ceremony cleanup", time.Minute, func(ctx context.Context) error { _, err := webSvc.Sweep(ctx); return err }},
+		{"audit partitions", time.Hour, maintainAudit},
 		{"key rotation", time.Minute, func(ctx context.Context) error {
 			rotated, err := keyring.RotateIfDue(ctx)
 			if rotated {
