@@ -188,7 +188,7 @@ func (w *walker) value(depth int) (any, error) {
 			if first, dup := seen[f]; dup {
 				ptr := string(w.dec.StackPointer())
 				return nil, &Error{Err: ErrDuplicateKey, Pointer: ptr, Field: name,
-					Reason: fmt.Sprintf("key %q repeats %q (keys are compared ignoring letter case, '-' and '_')", name, first)}
+					Reason: fmt.Sprintf("key %q appears more than once (first as %q; keys are compared ignoring letter case, '-' and '_')", name, first)}
 			}
 			seen[f] = name
 			v, err := w.value(depth + 1)
