@@ -139,7 +139,10 @@ func (e paErrors) classify(err error) (int, string, string, bool) {
 // pa wraps a PowerAuth handler so that its errors render in PowerAuth's envelope, not problem+json.
 func (s *Server) pa(codes paErrors, h fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		err := h(c)
+		err := checkRawJSON(c.Body()) // one strict reading of every device body (issue 13 §8)
+		if err == nil {
+			err = h(c)
+		}
 		if err == nil {
 			return nil
 		}
