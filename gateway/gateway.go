@@ -241,7 +241,7 @@ func New(cfg *Config, opts ...Option) (*Gateway, error) {
 
 func (g *Gateway) metrics() {
 	g.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_gateway_requests_total",
-		Help: "Requests by route and outcome (proxied, no_token, invalid_token, binding_mismatch, bad_request, replayed, unavailable, upstream_error, not_found)."},
+		Help: "Requests by route and outcome (proxied, no_token, invalid_token, insufficient_authentication, binding_mismatch, bad_request, replayed, unavailable, upstream_error, not_found)."},
 		[]string{"route", "outcome"})
 	g.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_gateway_request_duration_seconds",
 		Help: "Request duration by route, upstream included.", Buckets: latencyBuckets}, []string{"route"})
@@ -310,7 +310,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // route guards one configured route.
 func (g *Gateway) route(rt Route, ex *extractor) http.Handler {
-	label := rt.Pattern()
+	label, acr := rt.Pattern(), rt.ACR()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -335,9 +335,10 @@ func (g *Gateway) route(rt Route, ex *extractor) http.Handler {
 		if ex != nil {
 			binding = func() (verify.Binding, error) { return ex.extract(r) }
 		}
-		// Verify, then check the binding, and only then consume: a tampered request is refused
+		// Verify, check the authentication class and the binding, and only then consume: a
+		// tampered request, or a payment approved with one factor on an SCA route, is refused
 		// without burning the user's token (verify.Check with consume=false).
-		claims, err := verify.Check(r.Context(), g.verifier, token, false, binding)
+		claims, err := verify.Check(r.Context(), g.verifier, token, false, acr, binding)
 		stage := g.stageTimer(label, start)
 		stage("verify")
 		if err == nil {
@@ -393,6 +394,9 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, err error) stri
 	default:
 		p = verify.ProblemFor(err)
 		outcome = map[int]string{401: "invalid_token", 403: "binding_mismatch", 400: "bad_request", 409: "replayed"}[p.Status]
+		if errors.Is(err, verify.ErrInsufficientAuthentication) {
+			outcome = "insufficient_authentication"
+		}
 		if outcome == "" {
 			outcome = "unavailable"
 		}

@@ -29,6 +29,7 @@ import (
 	"github.com/signet-sca/signet/internal/signettest"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/txsign/replay/redisreplay"
 	"github.com/signet-sca/signet/txsign/replay/replaytest"
 )
@@ -143,6 +144,8 @@ func newEnv(t *testing.T, b backend, mutate func(*gateway.Config, *env)) *env {
 			default:
 			}
 		}
+		// /device/payments is the demo API's /payments behind a route with other settings.
+		r.URL.Path = strings.TrimPrefix(r.URL.Path, "/device")
 		e.payments.Handler().ServeHTTP(w, r)
 	}))
 	t.Cleanup(up.Close)
@@ -191,8 +194,27 @@ func newEnv(t *testing.T, b backend, mutate func(*gateway.Config, *env)) *env {
 	return e
 }
 
-// approve creates and approves a payment; it returns the token.
+// approve creates a payment and approves it with two factors, as a PowerAuth possession +
+// knowledge signature does (amr swk, pin: SCA); it returns the token.
 func (e *env) approve(amount string) (store.Operation, string) {
+	e.t.Helper()
+	op := e.stack.Payment(e.user.ID, amount, "EUR")
+	sig := signettest.Sign(e.device.Key, op.DL)
+	res, err := e.stack.Ops.Decide(context.Background(), txsign.Attempt{OperationID: op.ID, CredentialID: e.device.CredentialID,
+		Decision: txsign.Approve, Actor: "device", CountCredentialFailure: true,
+		Verify: func(op store.Operation, c store.Credential) (txsign.Evidence, error) {
+			ev, err := txsign.VerifyDeviceSignature(sig, txsign.Approve)(op, c)
+			ev.AMR = []string{"swk", "pin"}
+			return ev, err
+		}})
+	if err != nil {
+		e.t.Fatalf("approve %s: %v", op.ID, err)
+	}
+	return op, res.Token
+}
+
+// approveWithDeviceKey approves a payment with the device key alone (amr hwk: one factor).
+func (e *env) approveWithDeviceKey(amount string) (store.Operation, string) {
 	e.t.Helper()
 	op := e.stack.Payment(e.user.ID, amount, "EUR")
 	return op, e.stack.Approve(op, e.device)
@@ -637,5 +659,56 @@ func TestIdempotencyKeyIsTheOperation(t *testing.T) {
 	h := <-seen
 	if got := h.Values("Idempotency-Key"); len(got) != 1 || got[0] != op.ID {
 		t.Fatalf("upstream saw Idempotency-Key %q, want [%s]", got, op.ID)
+	}
+}
+
+// TestSingleFactorDoesNotPay: issue 13 §4. A payment route needs SCA unless the bank says
+// require_acr: 1fa for it; a one-factor approval is refused 403 insufficient_authentication
+// before it is consumed (in Redis or through Signet's consume endpoint), so it is not burned.
+func TestSingleFactorDoesNotPay(t *testing.T) {
+	for _, mode := range []string{"redis", "signet consume endpoint"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, backends[0], func(c *gateway.Config, e *env) {
+				if mode != "redis" {
+					c.Consume = gateway.ConsumeConfig{SignetURL: e.signet, APIKey: apiSecret}
+				}
+				c.Routes = append(c.Routes, gateway.Route{Method: "POST", Path: "/device/payments", RequireACR: "1fa",
+					Binding: &gateway.Binding{Amount: "/amount", Currency: "/currency", PayeeAccount: "/creditor_account"}})
+			})
+			_, dk := e.approveWithDeviceKey("17")
+			_, sca := e.approve("18")
+			payAt := func(path, token, amount string) payResult {
+				req, _ := http.NewRequest("POST", e.gw+path, strings.NewReader(body(amount)))
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var m map[string]any
+				_ = json.NewDecoder(resp.Body).Decode(&m)
+				return payResult{status: resp.StatusCode, body: m}
+			}
+			steps := []struct {
+				name, path, token, amount string
+				status                    int
+				code                      string
+				upstream                  int64
+			}{
+				{"device key alone on a payment route", "/payments", dk, "17", 403, "insufficient_authentication", 0},
+				{"SCA pays", "/payments", sca, "18", 201, "", 1},
+				{"the refused token was not burned: the 1fa route takes it", "/device/payments", dk, "17", 201, "", 1},
+			}
+			for _, st := range steps {
+				before := e.upstream.Load()
+				r := payAt(st.path, st.token, st.amount)
+				if r.status != st.status || (st.code != "" && r.body["code"] != st.code) {
+					t.Fatalf("%s: %d %v, want %d %s", st.name, r.status, r.body, st.status, st.code)
+				}
+				if got := e.upstream.Load() - before; got != st.upstream {
+					t.Fatalf("%s: upstream called %d times", st.name, got)
+				}
+			}
+		})
 	}
 }
