@@ -640,7 +640,8 @@ func startGateway(t *testing.T, bin, signet, redisURL, upstream string) string {
 	raw, err := yaml.Marshal(&gateway.Config{Listen: fmt.Sprintf("127.0.0.1:%d", port), Upstream: upstream,
 		JWKSURL: signet + "/.well-known/jwks.json", Issuer: "http://localhost:8080", Audience: "signet-gateway",
 		Consume: gateway.ConsumeConfig{RedisURL: redisURL},
-		Routes: []gateway.Route{{Method: "POST", Path: "/payments", RequireToken: &yes,
+		// The run approves with device keys alone (one factor): the route says it accepts them.
+		Routes: []gateway.Route{{Method: "POST", Path: "/payments", RequireToken: &yes, RequireACR: "1fa",
 			Binding: &gateway.Binding{Amount: "/amount", Currency: "/currency", PayeeAccount: "/creditor_account"}}}})
 	if err != nil {
 		t.Fatal(err)

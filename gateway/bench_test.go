@@ -80,7 +80,7 @@ func BenchmarkGatewayVerifyConsume(b *testing.B) {
 		jti := replaytest.JTI(b)
 		c := verify.Claims{RegisteredClaims: jwt.RegisteredClaims{Issuer: "https://signet.example", Subject: "cust",
 			Audience: jwt.ClaimStrings{"payments"}, IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(5 * time.Minute)), ID: jti}, Op: "op", DL: txsign.EncodeDigest([32]byte{7}), AMR: []string{"hwk"},
+			ExpiresAt: jwt.NewNumericDate(now.Add(5 * time.Minute)), ID: jti}, Op: "op", DL: txsign.EncodeDigest([32]byte{7}), AMR: []string{"swk", "pin"}, ACR: verify.ACRSCA,
 			AuthorizationDetails: []verify.AuthorizationDetail{{Type: "payment_initiation",
 				InstructedAmount: &verify.Amount{Amount: "12.34", Currency: "EUR"},
 				CreditorAccount:  &verify.Account{IBAN: "DE89370400440532013000"}}}}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/signet-sca/signet/internal/strictjson"
 	"github.com/signet-sca/signet/txsign/verify"
 )
 
@@ -112,72 +113,18 @@ func readBody(r *http.Request, limit int64) ([]byte, error) {
 	return body, nil
 }
 
-// decodeStrict decodes one JSON value, refusing what parsers disagree on: a key repeated in an
-// object, even in another letter case ({"amount":"1","Amount":"1000"}: one parser sees 1, Go's
-// encoding/json into a struct sees 1000), and anything after the value. Numbers keep their
+// decodeStrict decodes one JSON value through internal/strictjson, refusing what parsers
+// disagree on: a key repeated in an object under the folding Go's encoding/json matches field
+// names with ({"amount":"1","Amount":"1000"}, or "inſtructedAmount" beside "instructedAmount":
+// the gateway would check one value while a Go upstream pays the other), invalid UTF-8 (which
+// permissive parsers turn into U+FFFD), and anything after the value. Numbers keep their
 // literal text.
 func decodeStrict(body []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	v, err := decodeValue(dec, 0)
+	v, err := strictjson.Parse(body)
 	if err != nil {
 		return nil, fmt.Errorf("the body is not acceptable JSON: %w", err)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("the body is not acceptable JSON: data after the value")
-	}
 	return v, nil
-}
-
-const maxDepth = 64
-
-func decodeValue(dec *json.Decoder, depth int) (any, error) {
-	if depth > maxDepth {
-		return nil, errors.New("nested too deeply")
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, err
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			obj := map[string]any{}
-			seen := map[string]bool{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				k, _ := kt.(string)
-				fold := strings.ToLower(k)
-				if seen[fold] {
-					return nil, fmt.Errorf("key %q appears more than once", k)
-				}
-				seen[fold] = true
-				if obj[k], err = decodeValue(dec, depth+1); err != nil {
-					return nil, err
-				}
-			}
-			_, err := dec.Token() // '}'
-			return obj, err
-		case '[':
-			var arr []any
-			for dec.More() {
-				v, err := decodeValue(dec, depth+1)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			_, err := dec.Token() // ']'
-			return arr, err
-		}
-		return nil, errors.New("unexpected delimiter")
-	default:
-		return t, nil
-	}
 }
 
 // lookup evaluates a JSON pointer (RFC 6901 §4) and returns a string or the literal of a number.

@@ -31,6 +31,17 @@ import (
 //	  - method: POST
 //	    path: /payments
 //	    binding: {amount: /amount, currency: /currency, payee_account: /creditor_account}
+//	    # require_acr: sca                   # the default on a route with a binding
+//	  - method: POST
+//	    path: /sessions
+//	    unbound: true                        # guarded, but the request carries no payment
+//	  - method: GET
+//	    path: /payments
+//	    require_token: false
+//
+// Every guarded route either has a binding or says unbound: true; a guarded route without
+// either is refused at start, so that a forgotten binding cannot let one approval pay any
+// amount to anyone.
 type Config struct {
 	// Listen is the proxy's address [":8000"].
 	Listen string `yaml:"listen"`
@@ -81,6 +92,14 @@ type Route struct {
 	RequireToken *bool `yaml:"require_token"`
 	// Binding names where the request carries the amount, currency and payee account.
 	Binding *Binding `yaml:"binding"`
+	// Unbound marks a guarded route whose request carries no payment to bind (a login, a
+	// settings change): the token proves that the user approved an operation, not what. A
+	// guarded route needs a binding or unbound: true.
+	Unbound bool `yaml:"unbound"`
+	// RequireACR is the authentication the token must prove, from its amr (RFC 8176): "sca"
+	// (two independent factors, PSD2 RTS Art. 4) or "1fa" (one factor, e.g. a device-key
+	// approval alone). Default: sca on a route with a binding, 1fa on an unbound route.
+	RequireACR string `yaml:"require_acr"`
 }
 
 // Binding sources: "/json/pointer" (RFC 6901) into a JSON body, "header:Name" or "query:name".
@@ -121,6 +140,21 @@ func (r Route) Pattern() string {
 
 // Guarded reports whether the route needs a token.
 func (r Route) Guarded() bool { return r.RequireToken == nil || *r.RequireToken }
+
+// ACR is the authentication class the route's tokens must prove (verify.ACRSCA or
+// verify.ACR1FA): RequireACR, else SCA on a route with a binding, else one factor.
+func (r Route) ACR() string {
+	if r.RequireACR != "" {
+		if acr, err := verify.ParseACR(r.RequireACR); err == nil {
+			return acr
+		}
+		return verify.ACRSCA // unreachable after Validate; fail towards the stricter class
+	}
+	if r.Binding != nil {
+		return verify.ACRSCA
+	}
+	return verify.ACR1FA
+}
 
 // String keeps the API key out of formatted output.
 func (c ConsumeConfig) String() string {
@@ -288,10 +322,27 @@ func (c *Config) Validate() error {
 				}
 			}
 		}
+		switch {
+		case !r.Guarded():
+			if r.Binding != nil {
+				bad("%s has a binding but require_token: false", at)
+			}
+			if r.Unbound || r.RequireACR != "" {
+				bad("%s: unbound and require_acr apply only to a route that requires a token", at)
+			}
+		case r.Binding == nil && !r.Unbound:
+			bad("%s requires a token but has no binding: add one (amount, currency, payee_account), or say unbound: true "+
+				"if its requests carry no payment (the token then proves that an operation was approved, not what)", at)
+		case r.Binding != nil && r.Unbound:
+			bad("%s has a binding and unbound: true; choose one", at)
+		}
 		if r.Guarded() {
 			guarded++
-		} else if r.Binding != nil {
-			bad("%s has a binding but require_token: false", at)
+		}
+		if r.RequireACR != "" {
+			if _, err := verify.ParseACR(r.RequireACR); err != nil {
+				bad("%s.require_acr: %v", at, err)
+			}
 		}
 		if b := r.Binding; b != nil {
 			for name, src := range map[string]string{"amount": b.Amount, "currency": b.Currency, "payee_account": b.PayeeAccount} {

@@ -1,7 +1,12 @@
 package gateway
 
 import (
+	"bytes"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -43,7 +48,7 @@ consume:
   api_key_file: /run/secrets/signet-api-key
   timeout: 2s
 routes:
-  - {method: "*", path: /metrics}
+  - {method: "*", path: /metrics, unbound: true}
 `
 
 func TestParseRefusesBadConfigs(t *testing.T) {
@@ -76,6 +81,11 @@ func TestParseRefusesBadConfigs(t *testing.T) {
 		{"bad wildcard", edit("path: /payments/{id}", "path: /payments/{i-d}"), []string{"routes[1]"}},
 		{"catch-all route", edit("method: PUT\n    path: /payments/{id}", "method: '*'\n    path: /"), []string{"catch-all"}},
 		{"no guarded route", "upstream: http://127.0.0.1:1\njwks_url: https://s.example/j\nissuer: i\naudience: a\nconsume: {redis_url: 'redis://r:1'}\nroutes: [{path: /x, require_token: false}]\n", []string{"no route requires a token"}},
+		{"guarded route without a binding", edit("  - method: GET\n    path: /payments\n    require_token: false", "  - method: DELETE\n    path: /payments/{id}"),
+			[]string{"routes[2] requires a token but has no binding", "unbound: true"}},
+		{"binding and unbound", edit("      payee_account: /creditor/account\n", "      payee_account: /creditor/account\n    unbound: true\n"), []string{"routes[0] has a binding and unbound: true"}},
+		{"unbound on an open route", edit("    require_token: false", "    require_token: false\n    unbound: true"), []string{"apply only to a route that requires a token"}},
+		{"unknown require_acr", edit("      payee_account: /creditor/account\n", "      payee_account: /creditor/account\n    require_acr: gold\n"), []string{"routes[0].require_acr"}},
 		{"bad duration", edit("listen:", "leeway: soon\nlisten:"), []string{"not a duration"}},
 		{"leeway too large", edit("listen:", "leeway: 2m\nlisten:"), []string{"leeway must be between"}},
 		{"unmatched unknown", edit("listen:", "unmatched: allow\nlisten:"), []string{"unmatched must be deny or proxy"}},
@@ -207,4 +217,39 @@ func TestProxyRecyclesCopyBuffers(t *testing.T) {
 		t.Fatalf("pooled buffer of %d bytes, want 32 KiB", len(b))
 	}
 	g.proxy.BufferPool.Put(b)
+}
+
+// TestShippedConfigsParse: the example configurations in deploy/ and docs/gateway.md are valid
+// (every guarded route has a binding or says unbound: true).
+func TestShippedConfigsParse(t *testing.T) {
+	docs, err := os.ReadFile("../docs/gateway.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(docs, -1)
+	if len(blocks) == 0 {
+		t.Fatal("docs/gateway.md has no yaml example")
+	}
+	files := map[string][]byte{}
+	for i, b := range blocks {
+		if bytes.Contains(b[1], []byte("upstream:")) { // a whole configuration, not a fragment
+			files[fmt.Sprintf("docs/gateway.md block %d", i)] = b[1]
+		}
+	}
+	deploy, _ := filepath.Glob("../deploy/*gateway*.y*ml")
+	for _, p := range deploy {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[p] = b
+	}
+	if len(deploy) == 0 || len(files) < 2 {
+		t.Fatalf("found %d configurations", len(files))
+	}
+	for name, b := range files {
+		if _, err := Parse(b); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }

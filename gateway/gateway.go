@@ -23,13 +23,30 @@ import (
 	"github.com/signet-sca/signet/txsign/verify"
 )
 
-// Headers the gateway sets upstream from the verified token. Any client-sent header starting
-// with "Signet-" is removed first, on every route, so the upstream can trust them.
+// Headers the gateway sets upstream from the verified token. Every client-sent header whose
+// name, with '_' read as '-', starts with "signet-" in any case is removed first, on every route,
+// so the upstream can trust them: CGI, WSGI and Rack upstreams read both Signet-Subject and
+// Signet_Subject as HTTP_SIGNET_SUBJECT (RFC 3875 §4.1.18).
+//
+// HeaderIdempotencyKey carries the operation id on a guarded route (the client's own is
+// replaced), so that a payment API can refuse to execute one approval twice even if a replay
+// store failover revived a spent token (draft-ietf-httpapi-idempotency-key-header).
 const (
-	HeaderOperation = "Signet-Operation"
-	HeaderSubject   = "Signet-Subject"
-	signetPrefix    = "Signet-"
+	HeaderOperation      = "Signet-Operation"
+	HeaderSubject        = "Signet-Subject"
+	HeaderIdempotencyKey = "Idempotency-Key"
+	signetPrefix         = "signet-"
 )
+
+// headerIs reports whether a header name is want (lower case, '-' separated) or starts with it
+// (prefix), reading '_' as '-' and ignoring case, as CGI-style upstreams do.
+func headerIs(name, want string, prefix bool) bool {
+	n := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	if prefix {
+		return strings.HasPrefix(n, want)
+	}
+	return n == want
+}
 
 // Gateway is the reverse proxy.
 type Gateway struct {
@@ -160,8 +177,14 @@ func New(cfg *Config, opts ...Option) (*Gateway, error) {
 			pr.SetURL(upstream)
 			pr.SetXForwarded()
 			if c, ok := pr.In.Context().Value(claimsKey{}).(*verify.Claims); ok && c != nil {
+				for name := range pr.Out.Header { // the client's Idempotency-Key, in any spelling, is replaced
+					if headerIs(name, "idempotency-key", false) {
+						delete(pr.Out.Header, name)
+					}
+				}
 				pr.Out.Header.Set(HeaderOperation, c.Op)
 				pr.Out.Header.Set(HeaderSubject, c.Subject)
+				pr.Out.Header.Set(HeaderIdempotencyKey, c.Op)
 			}
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -202,8 +225,8 @@ func New(cfg *Config, opts ...Option) (*Gateway, error) {
 	}
 	g.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		for name := range r.Header { // never let a client speak for the gateway
-			if strings.HasPrefix(http.CanonicalHeaderKey(name), signetPrefix) {
-				r.Header.Del(name)
+			if headerIs(name, signetPrefix, true) {
+				delete(r.Header, name)
 			}
 		}
 		// Routes are matched on the request's method: an upstream honouring a method-override
@@ -218,7 +241,7 @@ func New(cfg *Config, opts ...Option) (*Gateway, error) {
 
 func (g *Gateway) metrics() {
 	g.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_gateway_requests_total",
-		Help: "Requests by route and outcome (proxied, no_token, invalid_token, binding_mismatch, bad_request, replayed, unavailable, upstream_error, not_found)."},
+		Help: "Requests by route and outcome (proxied, no_token, invalid_token, insufficient_authentication, binding_mismatch, bad_request, replayed, unavailable, upstream_error, not_found)."},
 		[]string{"route", "outcome"})
 	g.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_gateway_request_duration_seconds",
 		Help: "Request duration by route, upstream included.", Buckets: latencyBuckets}, []string{"route"})
@@ -287,7 +310,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 
 // route guards one configured route.
 func (g *Gateway) route(rt Route, ex *extractor) http.Handler {
-	label := rt.Pattern()
+	label, acr := rt.Pattern(), rt.ACR()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -312,9 +335,10 @@ func (g *Gateway) route(rt Route, ex *extractor) http.Handler {
 		if ex != nil {
 			binding = func() (verify.Binding, error) { return ex.extract(r) }
 		}
-		// Verify, then check the binding, and only then consume: a tampered request is refused
+		// Verify, check the authentication class and the binding, and only then consume: a
+		// tampered request, or a payment approved with one factor on an SCA route, is refused
 		// without burning the user's token (verify.Check with consume=false).
-		claims, err := verify.Check(r.Context(), g.verifier, token, false, binding)
+		claims, err := verify.Check(r.Context(), g.verifier, token, false, acr, binding)
 		stage := g.stageTimer(label, start)
 		stage("verify")
 		if err == nil {
@@ -370,6 +394,9 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, err error) stri
 	default:
 		p = verify.ProblemFor(err)
 		outcome = map[int]string{401: "invalid_token", 403: "binding_mismatch", 400: "bad_request", 409: "replayed"}[p.Status]
+		if errors.Is(err, verify.ErrInsufficientAuthentication) {
+			outcome = "insufficient_authentication"
+		}
 		if outcome == "" {
 			outcome = "unavailable"
 		}

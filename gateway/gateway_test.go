@@ -6,10 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"net/http/cgi"
 	"net/http/httptest"
 	"net/url"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,6 +29,7 @@ import (
 	"github.com/signet-sca/signet/internal/signettest"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/txsign/replay/redisreplay"
 	"github.com/signet-sca/signet/txsign/replay/replaytest"
 )
@@ -140,6 +144,8 @@ func newEnv(t *testing.T, b backend, mutate func(*gateway.Config, *env)) *env {
 			default:
 			}
 		}
+		// /device/payments is the demo API's /payments behind a route with other settings.
+		r.URL.Path = strings.TrimPrefix(r.URL.Path, "/device")
 		e.payments.Handler().ServeHTTP(w, r)
 	}))
 	t.Cleanup(up.Close)
@@ -188,8 +194,27 @@ func newEnv(t *testing.T, b backend, mutate func(*gateway.Config, *env)) *env {
 	return e
 }
 
-// approve creates and approves a payment; it returns the token.
+// approve creates a payment and approves it with two factors, as a PowerAuth possession +
+// knowledge signature does (amr swk, pin: SCA); it returns the token.
 func (e *env) approve(amount string) (store.Operation, string) {
+	e.t.Helper()
+	op := e.stack.Payment(e.user.ID, amount, "EUR")
+	sig := signettest.Sign(e.device.Key, op.DL)
+	res, err := e.stack.Ops.Decide(context.Background(), txsign.Attempt{OperationID: op.ID, CredentialID: e.device.CredentialID,
+		Decision: txsign.Approve, Actor: "device",
+		Verify: func(op store.Operation, c store.Credential) (txsign.Evidence, error) {
+			ev, err := txsign.VerifyDeviceSignature(sig, txsign.Approve)(op, c)
+			ev.AMR = []string{"swk", "pin"}
+			return ev, err
+		}})
+	if err != nil {
+		e.t.Fatalf("approve %s: %v", op.ID, err)
+	}
+	return op, res.Token
+}
+
+// approveWithDeviceKey approves a payment with the device key alone (amr hwk: one factor).
+func (e *env) approveWithDeviceKey(amount string) (store.Operation, string) {
 	e.t.Helper()
 	op := e.stack.Payment(e.user.ID, amount, "EUR")
 	return op, e.stack.Approve(op, e.device)
@@ -517,5 +542,173 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		t.Fatal("still accepting after shutdown")
+	}
+}
+
+// cgiUpstream is a real CGI upstream (RFC 3875) that answers with its environment: the view of
+// the request's headers a CGI, WSGI or Rack application has (HTTP_SIGNET_SUBJECT for both
+// Signet-Subject and Signet_Subject).
+func cgiUpstream(t *testing.T) *httptest.Server {
+	t.Helper()
+	sh, err := exec.LookPath("sh")
+	if err != nil {
+		t.Skip("no sh for the CGI upstream")
+	}
+	s := httptest.NewServer(&cgi.Handler{Path: sh, Args: []string{"-c", `printf 'Status: 201 Created\r\nContent-Type: text/plain\r\n\r\n'; env`}})
+	t.Cleanup(s.Close)
+	return s
+}
+
+// cgiHeaders returns the HTTP_SIGNET_* and HTTP_IDEMPOTENCY_KEY variables the CGI upstream saw.
+func cgiHeaders(t *testing.T, resp *http.Response) (map[string]string, string) {
+	t.Helper()
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	vars := map[string]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		if strings.HasPrefix(k, "HTTP_SIGNET") || strings.HasPrefix(k, "HTTP_IDEMPOTENCY") {
+			vars[k] = v
+		}
+	}
+	return vars, string(raw)
+}
+
+// TestIdentityHeadersAtACGIUpstream: issue 13 §3 and §9. Spellings of the gateway's identity
+// headers with underscores and in any case never reach an upstream that reads headers CGI-style;
+// the genuine ones the gateway sets do, and the operation id arrives as Idempotency-Key in place
+// of the client's.
+func TestIdentityHeadersAtACGIUpstream(t *testing.T) {
+	up := cgiUpstream(t)
+	e := newEnv(t, backends[0], func(c *gateway.Config, e *env) {
+		c.Upstream = up.URL
+		c.Routes = append(c.Routes, gateway.Route{Method: "GET", Path: "/open", RequireToken: new(bool)})
+	})
+	spoofs := map[string]string{
+		"Signet_Subject": "mallory-1", "signet_operation": "spoofed-op-2", "SIGNET_SUBJECT": "mallory-3",
+		"sIgNeT-sUbJeCt": "mallory-4", "Signet_Extra": "spoofed-5", "signet-operation": "spoofed-op-6",
+		"Idempotency-Key": "client-key-7", "idempotency_key": "client-key-8",
+	}
+	send := func(method, path, token, body string) *http.Response {
+		req, _ := http.NewRequest(method, e.gw+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		for k, v := range spoofs {
+			req.Header[k] = append(req.Header[k], v) // the spelling as sent, not canonicalised
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	noSpoof := func(t *testing.T, raw string) {
+		for _, v := range spoofs {
+			if strings.HasPrefix(v, "client-key") {
+				continue
+			}
+			if strings.Contains(raw, v) {
+				t.Errorf("the upstream saw the client's %q", v)
+			}
+		}
+	}
+	t.Run("guarded route: only the gateway's identity arrives", func(t *testing.T) {
+		op, tok := e.approve("15")
+		resp := send("POST", "/payments", tok, body("15"))
+		if resp.StatusCode != 201 {
+			raw, _ := io.ReadAll(resp.Body)
+			t.Fatalf("status %d: %s", resp.StatusCode, raw)
+		}
+		vars, raw := cgiHeaders(t, resp)
+		want := map[string]string{"HTTP_SIGNET_SUBJECT": e.user.ExternalID, "HTTP_SIGNET_OPERATION": op.ID,
+			"HTTP_IDEMPOTENCY_KEY": op.ID}
+		if !maps.Equal(vars, want) {
+			t.Fatalf("upstream saw %v, want %v", vars, want)
+		}
+		noSpoof(t, raw)
+		if strings.Contains(raw, "client-key") {
+			t.Error("the client's Idempotency-Key reached the upstream")
+		}
+	})
+	t.Run("open route: no identity header at all", func(t *testing.T) {
+		resp := send("GET", "/open", "", "")
+		if resp.StatusCode != 201 {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+		vars, raw := cgiHeaders(t, resp)
+		for k := range vars {
+			if strings.HasPrefix(k, "HTTP_SIGNET") {
+				t.Errorf("upstream saw %s=%s", k, vars[k])
+			}
+		}
+		noSpoof(t, raw)
+	})
+}
+
+// TestIdempotencyKeyIsTheOperation: issue 13 §9, as a Go upstream sees it.
+func TestIdempotencyKeyIsTheOperation(t *testing.T) {
+	e := newEnv(t, backends[0], nil)
+	seen := make(chan http.Header, 1)
+	e.inspect.Store(&seen)
+	op, tok := e.approve("16")
+	if r := e.pay(tok, "bearer", body("16"), map[string]string{"Idempotency-Key": "client-chosen"}); r.status != 201 {
+		t.Fatalf("status %d %v", r.status, r.body)
+	}
+	h := <-seen
+	if got := h.Values("Idempotency-Key"); len(got) != 1 || got[0] != op.ID {
+		t.Fatalf("upstream saw Idempotency-Key %q, want [%s]", got, op.ID)
+	}
+}
+
+// TestSingleFactorDoesNotPay: issue 13 §4. A payment route needs SCA unless the bank says
+// require_acr: 1fa for it; a one-factor approval is refused 403 insufficient_authentication
+// before it is consumed (in Redis or through Signet's consume endpoint), so it is not burned.
+func TestSingleFactorDoesNotPay(t *testing.T) {
+	for _, mode := range []string{"redis", "signet consume endpoint"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t, backends[0], func(c *gateway.Config, e *env) {
+				if mode != "redis" {
+					c.Consume = gateway.ConsumeConfig{SignetURL: e.signet, APIKey: apiSecret}
+				}
+				c.Routes = append(c.Routes, gateway.Route{Method: "POST", Path: "/device/payments", RequireACR: "1fa",
+					Binding: &gateway.Binding{Amount: "/amount", Currency: "/currency", PayeeAccount: "/creditor_account"}})
+			})
+			_, dk := e.approveWithDeviceKey("17")
+			_, sca := e.approve("18")
+			payAt := func(path, token, amount string) payResult {
+				req, _ := http.NewRequest("POST", e.gw+path, strings.NewReader(body(amount)))
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				var m map[string]any
+				_ = json.NewDecoder(resp.Body).Decode(&m)
+				return payResult{status: resp.StatusCode, body: m}
+			}
+			steps := []struct {
+				name, path, token, amount string
+				status                    int
+				code                      string
+				upstream                  int64
+			}{
+				{"device key alone on a payment route", "/payments", dk, "17", 403, "insufficient_authentication", 0},
+				{"SCA pays", "/payments", sca, "18", 201, "", 1},
+				{"the refused token was not burned: the 1fa route takes it", "/device/payments", dk, "17", 201, "", 1},
+			}
+			for _, st := range steps {
+				before := e.upstream.Load()
+				r := payAt(st.path, st.token, st.amount)
+				if r.status != st.status || (st.code != "" && r.body["code"] != st.code) {
+					t.Fatalf("%s: %d %v, want %d %s", st.name, r.status, r.body, st.status, st.code)
+				}
+				if got := e.upstream.Load() - before; got != st.upstream {
+					t.Fatalf("%s: upstream called %d times", st.name, got)
+				}
+			}
+		})
 	}
 }

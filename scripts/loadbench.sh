@@ -53,6 +53,7 @@ routes:
       amount: /amount
       currency: /currency
       payee_account: /creditor_account
+    require_acr: 1fa  # the bench approves with device keys alone (one factor)
 EOF
 ready() { for _ in $(seq 1 100); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; echo "not ready: $1" >&2; cat "$dir"/*.log >&2; exit 1; }
 ready "http://127.0.0.1:$sp/readyz"

@@ -1,20 +1,21 @@
 package server
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/internal/strictjson"
 )
 
-// bind decodes a JSON body strictly: the content type must be JSON, unknown
-// fields, wrong types and trailing data are refused with a clear message.
+// bind decodes a JSON body strictly: the content type must be JSON; unknown fields, wrong
+// types, trailing data, invalid UTF-8 and a key given twice (compared under the Unicode folding
+// encoding/json matches field names with, so {"amount":"1.00","Amount":"1000.00"} is refused
+// rather than read as 1000.00) are refused with a 400 naming the field. It is the one JSON
+// reader of every /v1 handler; the webauthn ceremony bodies go through it whole, so the
+// credential JSON that go-webauthn parses itself has passed the same check.
 func bind(c *fiber.Ctx, dst any) error {
 	ct := strings.ToLower(strings.TrimSpace(strings.Split(c.Get(fiber.HeaderContentType), ";")[0]))
 	if ct != fiber.MIMEApplicationJSON && !strings.HasSuffix(ct, "+json") {
@@ -24,57 +25,33 @@ func bind(c *fiber.Ctx, dst any) error {
 }
 
 func decodeStrict(body []byte, dst any) error {
-	if len(bytes.TrimSpace(body)) == 0 {
+	return invalid(strictjson.Decode(body, dst))
+}
+
+// checkRawJSON runs the strict check over a body that another parser reads (the PowerAuth
+// device API hands its exact bytes to the activation service, whose signatures cover them).
+// An empty body passes: those endpoints decide themselves whether they need one.
+func checkRawJSON(body []byte) error {
+	if len(body) == 0 {
+		return nil
+	}
+	return invalid(strictjson.Check(body))
+}
+
+// invalid maps a strictjson refusal to a 400 problem naming the field.
+func invalid(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se *strictjson.Error
+	if !errors.As(err, &se) {
+		return fault.Invalid("", "malformed JSON")
+	}
+	if errors.Is(err, strictjson.ErrEmpty) {
 		return fault.Invalid("", "the request body is empty; a JSON object is required")
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return fault.Invalid(jsonErrorField(err), "%s", jsonErrorReason(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if errors.Is(err, strictjson.ErrTrailingData) {
 		return fault.Invalid("", "unexpected data after the JSON object")
 	}
-	return nil
-}
-
-func jsonErrorField(err error) string {
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		return te.Field
-	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return strings.Trim(f, `"`)
-	}
-	return ""
-}
-
-func jsonErrorReason(err error) string {
-	var te *json.UnmarshalTypeError
-	var se *json.SyntaxError
-	switch {
-	case errors.As(err, &te):
-		return fmt.Sprintf("must be a JSON %s, not %s", jsonKind(te.Type.Kind().String()), te.Value)
-	case errors.As(err, &se):
-		return fmt.Sprintf("malformed JSON at byte %d", se.Offset)
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "malformed JSON: unexpected end of input"
-	}
-	return "malformed JSON"
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "string":
-		return "string"
-	case "bool":
-		return "boolean"
-	case "slice", "array":
-		return "array"
-	case "map", "struct", "ptr":
-		return "object"
-	}
-	return "number"
+	return fault.Invalid(se.Field, "%s", se.Reason)
 }

@@ -144,6 +144,9 @@ func (s *Server) pa(codes paErrors, h fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		err := s.checkAddress(c) // the device API's per-address limit, answered in its envelope
 		if err == nil {
+			err = checkRawJSON(c.Body()) // one strict reading of every device body (issue 13 §8)
+		}
+		if err == nil {
 			err = h(c)
 		}
 		if err == nil {

@@ -74,6 +74,8 @@ func ProblemFor(err error) Problem {
 		return p(http.StatusUnauthorized, "invalid_token", "Invalid transaction token")
 	case errors.Is(err, ErrReplay):
 		return p(http.StatusConflict, "token_replayed", "Transaction token already used")
+	case errors.Is(err, ErrInsufficientAuthentication):
+		return p(http.StatusForbidden, "insufficient_authentication", "The approval's authentication is too weak for this request")
 	case errors.Is(err, ErrBindingMismatch):
 		return p(http.StatusForbidden, "binding_mismatch", "Request does not match the approved transaction")
 	case errors.Is(err, errBadBinding):
@@ -105,9 +107,15 @@ type MiddlewareOption func(*middlewareConfig)
 
 type middlewareConfig struct {
 	consume bool
+	acr     string
 	binding func(*http.Request) (Binding, error)
 	onError func(*http.Request, error)
 }
+
+// WithACR sets the authentication the token must prove (ACRSCA or ACR1FA, see
+// Claims.CheckAuthentication). Without it, a middleware with a binding (a payment) requires
+// ACRSCA and one without requires ACR1FA.
+func WithACR(acr string) MiddlewareOption { return func(c *middlewareConfig) { c.acr = acr } }
 
 // VerifyOnly makes the middleware check tokens without consuming them: for a hop that is not
 // where the token is spent (the spending service behind it must consume).
@@ -131,7 +139,7 @@ func WithErrorLog(f func(r *http.Request, err error)) MiddlewareOption {
 // Txn-Token or Authorization: Bearer, verifies it, checks the binding if configured, consumes
 // the JTI (unless VerifyOnly) and passes the claims on in the request context
 // (ClaimsFromContext). Refusals are problem+json: 401 missing or invalid token, 403 binding
-// mismatch, 409 already used, 503 keys or replay store unavailable.
+// mismatch or insufficient authentication (WithACR), 409 already used, 503 keys or replay store unavailable.
 func Middleware(v *Verifier, opts ...MiddlewareOption) func(http.Handler) http.Handler {
 	cfg := middlewareConfig{consume: true}
 	for _, o := range opts {
@@ -144,7 +152,7 @@ func Middleware(v *Verifier, opts ...MiddlewareOption) func(http.Handler) http.H
 				binding = func() (Binding, error) { return cfg.binding(r) }
 			}
 			token := TokenFromHeaders(r.Header.Get(HeaderTxnToken), r.Header.Get("Authorization"))
-			claims, err := Check(r.Context(), v, token, cfg.consume, binding)
+			claims, err := Check(r.Context(), v, token, cfg.consume, cfg.acr, binding)
 			if err != nil {
 				if cfg.onError != nil {
 					cfg.onError(r, err)
@@ -158,14 +166,23 @@ func Middleware(v *Verifier, opts ...MiddlewareOption) func(http.Handler) http.H
 }
 
 // Check is the middleware's decision, shared with other HTTP frameworks (fiberverify):
-// verify the token, check the binding when binding is not nil, then consume the JTI when
-// consume is set. Its errors map to responses through ProblemFor.
-func Check(ctx context.Context, v *Verifier, token string, consume bool, binding func() (Binding, error)) (*Claims, error) {
+// verify the token, check that it proves the authentication requireACR names, check the binding
+// when binding is not nil, then consume the JTI when consume is set. requireACR "" is the
+// default: ACRSCA when there is a binding (a payment: PSD2 RTS Art. 4 asks two independent
+// elements), ACR1FA otherwise. A refused request does not burn the token. Its errors map to
+// responses through ProblemFor.
+func Check(ctx context.Context, v *Verifier, token string, consume bool, requireACR string, binding func() (Binding, error)) (*Claims, error) {
 	if token == "" {
 		return nil, errMissingToken
 	}
 	claims, err := v.Verify(ctx, token)
 	if err != nil {
+		return nil, err
+	}
+	if requireACR == "" && binding != nil {
+		requireACR = ACRSCA
+	}
+	if err := claims.CheckAuthentication(requireACR); err != nil {
 		return nil, err
 	}
 	if binding != nil {

@@ -17,6 +17,7 @@ type Option func(*config)
 
 type config struct {
 	consume bool
+	acr     string
 	binding func(*fiber.Ctx) (verify.Binding, error)
 	onError func(*fiber.Ctx, error)
 }
@@ -29,6 +30,9 @@ func VerifyOnly() Option { return func(c *config) { c.consume = false } }
 func WithBinding(extract func(c *fiber.Ctx) (verify.Binding, error)) Option {
 	return func(c *config) { c.binding = extract }
 }
+
+// WithACR sets the authentication the token must prove (see verify.WithACR).
+func WithACR(acr string) Option { return func(c *config) { c.acr = acr } }
 
 // WithErrorLog is called with every refusal's cause (never log the token itself).
 func WithErrorLog(f func(c *fiber.Ctx, err error)) Option {
@@ -45,7 +49,8 @@ func Claims(c *fiber.Ctx) (*verify.Claims, bool) {
 }
 
 // New returns a fiber handler with the behaviour of verify.Middleware: token from Txn-Token or
-// Authorization: Bearer; 401 missing or invalid, 403 binding mismatch, 409 already used,
+// Authorization: Bearer; 401 missing or invalid, 403 binding mismatch or insufficient
+// authentication, 409 already used,
 // 503 keys or replay store unavailable, as RFC 9457 problem+json; on success the claims go to
 // Locals (Claims) and to the user context, and the next handler runs.
 func New(v *verify.Verifier, opts ...Option) fiber.Handler {
@@ -62,7 +67,7 @@ func New(v *verify.Verifier, opts ...Option) fiber.Handler {
 			binding = func() (verify.Binding, error) { return cfg.binding(c) }
 		}
 		ctx := c.UserContext()
-		claims, err := verify.Check(ctx, v, token, cfg.consume, binding)
+		claims, err := verify.Check(ctx, v, token, cfg.consume, cfg.acr, binding)
 		if err != nil {
 			if cfg.onError != nil {
 				cfg.onError(c, err)
