@@ -225,9 +225,10 @@ type createActivationRequest struct {
 func (r createActivationRequest) Validate() (activation.InitRequest, error) {
 	in := activation.InitRequest{UserID: r.UserID, ApplicationID: r.ApplicationID, OTP: r.OTP, CommitPhase: r.CommitPhase}
 	var col fault.Collector
-	if r.ExpiresIn != nil {
-		col.Check(*r.ExpiresIn > 0, "expires_in", "must be a positive number of seconds")
-		in.ExpiresIn = time.Duration(*r.ExpiresIn) * time.Second
+	if r.ExpiresIn != nil { // absent: the configured activation TTL; 0 is refused, not defaulted
+		d, err := seconds("expires_in", *r.ExpiresIn, activation.MinActivationTTL, activation.MaxActivationTTL)
+		col.Merge("", err)
+		in.ExpiresIn = d
 	}
 	if r.MaxFailedAttempts != nil {
 		col.Check(*r.MaxFailedAttempts > 0, "max_failed_attempts", "must be positive")
