@@ -121,6 +121,10 @@ func Load(environ []string) (Config, error) {
 // (SQLite and the in-process replay store).
 func (c Config) Embedded() bool { return !c.Postgres() && c.RedisURL == "" }
 
+// HTTPS reports whether clients reach Signet over https: the public URL's scheme says so,
+// whether TLS ends in a proxy in front of Signet or not. The server then sends HSTS.
+func (c Config) HTTPS() bool { return strings.HasPrefix(strings.ToLower(c.PublicURL), "https://") }
+
 // Postgres reports whether the database URL selects PostgreSQL.
 func (c Config) Postgres() bool {
 	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")

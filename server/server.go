@@ -53,6 +53,9 @@ type Deps struct {
 type Options struct {
 	MaxBodyBytes   int
 	RequestTimeout time.Duration
+	// HSTS sends Strict-Transport-Security on every response (RFC 6797). Set it when clients
+	// reach Signet over https, which cmd/signet decides from the public URL's scheme.
+	HSTS bool
 }
 
 // Server is the fiber application with its dependencies.

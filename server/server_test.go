@@ -60,6 +60,7 @@ type harnessOpts struct {
 	databaseURL string       // default: a fresh SQLite file
 	now         func() time.Time
 	maxBody     int
+	hsts        bool
 }
 
 // newHarnessWith wires the server as cmd/signet does, over real stores, and
@@ -117,7 +118,7 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		Evidence:   evidence.NewBuilder(st, keyring, testIssuer, o.now),
 		Ready:      o.ready,
 		Now:        o.now,
-	}, server.Options{MaxBodyBytes: o.maxBody})
+	}, server.Options{MaxBodyBytes: o.maxBody, HSTS: o.hsts})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -129,7 +129,8 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		Ready:      ready,
 		Registry:   registry,
 	}
-	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout})
+	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
+		HSTS: cfg.HTTPS()})
 	bg := []background{
 		{"operation expiry", 5 * time.Second, func(ctx context.Context) error { _, err := ops.ExpireDue(ctx); return err }},
 		{"activation expiry", 10 * time.Second, func(ctx context.Context) error { _, err := act.ExpireDue(ctx); return err }},
