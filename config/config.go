@@ -24,7 +24,8 @@ type Config struct {
 	RedisURL    string `env:"SIGNET_REDIS_URL"`
 	DataDir     string `env:"SIGNET_DATA_DIR" envDefault:"./data"`
 
-	// APIKeys are "name:secret" pairs, comma separated (secret: also _FILE).
+	// APIKeys are "name:secret[:scope]" entries, comma separated; scope is consume, bank
+	// (the default) or admin (secret: also _FILE).
 	APIKeys string `env:"SIGNET_API_KEYS"`
 	// KEK is a comma-separated list of base64 32-byte key-encryption keys; the
 	// first encrypts, all decrypt (secret: also _FILE).
@@ -262,20 +263,52 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// APIKey is one bank-backend credential for the private API.
+// Scope is what an API key may do on the private API. Scopes nest: an admin key may do
+// everything a bank key may, and a bank key everything a consume key may.
+type Scope int
+
+// Scopes, least to most privileged.
+const (
+	// ScopeConsume: POST /v1/tokens/consume only (gateways without Redis access).
+	ScopeConsume Scope = iota + 1
+	// ScopeBank: the bank backend's everyday calls: users, credentials (list, block, remove),
+	// operations, registration and enrollment codes, activations, evidence.
+	ScopeBank
+	// ScopeAdmin: operator calls on top of bank: unblock a credential, unlock a passcode,
+	// read the audit log, create PowerAuth applications (master key pairs).
+	ScopeAdmin
+)
+
+var scopeNames = map[Scope]string{ScopeConsume: "consume", ScopeBank: "bank", ScopeAdmin: "admin"}
+
+// String is the scope's name in SIGNET_API_KEYS and in RFC 6750 scope attributes.
+func (s Scope) String() string {
+	if n, ok := scopeNames[s]; ok {
+		return n
+	}
+	return "none"
+}
+
+// Allows reports whether a key with scope s may call a route that needs need.
+func (s Scope) Allows(need Scope) bool { return need >= ScopeConsume && s >= need }
+
+// APIKey is one credential for the private API.
 type APIKey struct {
 	Name   string
 	Secret string
+	Scope  Scope // 0 is ScopeBank, as an entry without a scope
 }
 
 // String keeps the secret out of any formatted output.
-func (k APIKey) String() string { return k.Name + ":[redacted]" }
+func (k APIKey) String() string { return k.Name + ":[redacted]:" + k.Scope.String() }
 
 // LogValue keeps the secret out of logs.
 func (k APIKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
-// ParseAPIKeys parses "name:secret,name2:secret2". Names are unique; secrets
-// are at least 16 characters.
+// ParseAPIKeys parses "name:secret[:scope],..." where scope is consume, bank or admin and
+// defaults to bank (the syntax before scopes existed). Names are unique; secrets are at least
+// 16 characters and may not contain ':' or ',' (so that an entry's last field is never read
+// both ways: a secret ending in ":admin" would otherwise become an admin key).
 func ParseAPIKeys(s string) ([]APIKey, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
@@ -283,17 +316,31 @@ func ParseAPIKeys(s string) ([]APIKey, error) {
 	var keys []APIKey
 	seen := map[string]bool{}
 	for i, part := range strings.Split(s, ",") {
-		name, secret, ok := strings.Cut(strings.TrimSpace(part), ":")
-		switch {
-		case !ok || name == "":
-			return nil, fmt.Errorf("entry %d is not name:secret", i+1)
-		case len(secret) < 16:
-			return nil, fmt.Errorf("secret of %q is shorter than 16 characters", name)
-		case seen[name]:
-			return nil, fmt.Errorf("name %q appears twice", name)
+		fields := strings.Split(strings.TrimSpace(part), ":")
+		k := APIKey{Name: fields[0], Scope: ScopeBank}
+		if len(fields) > 1 {
+			k.Secret = fields[1]
 		}
-		seen[name] = true
-		keys = append(keys, APIKey{Name: name, Secret: secret})
+		if len(fields) == 3 {
+			k.Scope = 0
+			for sc, n := range scopeNames {
+				if fields[2] == n {
+					k.Scope = sc
+				}
+			}
+		}
+		switch {
+		case len(fields) < 2 || k.Name == "":
+			return nil, fmt.Errorf("entry %d is not name:secret[:scope]", i+1)
+		case len(fields) > 3 || k.Scope == 0:
+			return nil, fmt.Errorf("entry %d (%q): the scope after the secret must be consume, bank or admin, and a secret may not contain ':'", i+1, k.Name)
+		case len(k.Secret) < 16:
+			return nil, fmt.Errorf("secret of %q is shorter than 16 characters", k.Name)
+		case seen[k.Name]:
+			return nil, fmt.Errorf("name %q appears twice", k.Name)
+		}
+		seen[k.Name] = true
+		keys = append(keys, k)
 	}
 	return keys, nil
 }

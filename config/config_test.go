@@ -75,17 +75,59 @@ func TestSecretsFromFiles(t *testing.T) {
 }
 
 func TestParseAPIKeys(t *testing.T) {
-	for _, bad := range []string{"noseparator", ":secret-0123456789abc", "a:short", "a:0123456789abcdef,a:0123456789abcdeg"} {
-		if _, err := ParseAPIKeys(bad); err == nil {
-			t.Errorf("%q accepted", bad)
+	refused := []struct{ in, why string }{
+		{"noseparator", "not name:secret"},
+		{":secret-0123456789abc", "not name:secret"},
+		{"a:short", "shorter than 16"},
+		{"a:0123456789abcdef,a:0123456789abcdeg", "appears twice"},
+		{"b:fedcba9876543210:with-colon", "may not contain ':'"}, // accepted as a secret before scopes
+		{"b:fedcba9876543210:admin:x", "may not contain ':'"},
+		{"b:fedcba9876543210:Admin", "must be consume, bank or admin"},
+		{"b:fedcba9876543210:", "must be consume, bank or admin"},
+		{"b:0123456789:admin", "shorter than 16"},
+	}
+	for _, tc := range refused {
+		_, err := ParseAPIKeys(tc.in)
+		if err == nil || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("%q: %v; want an error containing %q", tc.in, err, tc.why)
+		}
+		if err != nil && strings.Contains(err.Error(), "fedcba") {
+			t.Errorf("%q: the error prints the secret: %v", tc.in, err)
 		}
 	}
-	k, err := ParseAPIKeys("a:0123456789abcdef, b:fedcba9876543210:with-colon")
-	if err != nil || len(k) != 2 || k[1].Secret != "fedcba9876543210:with-colon" {
+	k, err := ParseAPIKeys("a:0123456789abcdef, gw:fedcba9876543210:consume,ops:0123456789abcdeg:admin,b:0123456789abcdeh:bank")
+	if err != nil || len(k) != 4 {
 		t.Fatalf("%v %v", k, err)
+	}
+	want := []APIKey{{"a", "0123456789abcdef", ScopeBank}, {"gw", "fedcba9876543210", ScopeConsume},
+		{"ops", "0123456789abcdeg", ScopeAdmin}, {"b", "0123456789abcdeh", ScopeBank}}
+	for i := range want {
+		if k[i] != want[i] {
+			t.Errorf("key %d = %#v; want %#v", i, k[i], want[i])
+		}
 	}
 	if s := k[0].String(); strings.Contains(s, "0123") {
 		t.Fatalf("secret printed: %s", s)
+	}
+}
+
+func TestScopesNest(t *testing.T) {
+	for _, tc := range []struct {
+		key, need Scope
+		ok        bool
+	}{
+		{ScopeConsume, ScopeBank, false},
+		{ScopeConsume, ScopeAdmin, false},
+		{ScopeBank, ScopeAdmin, false},
+		{ScopeAdmin, 0, false}, // a route without a declared scope admits nobody
+		{ScopeConsume, ScopeConsume, true},
+		{ScopeBank, ScopeConsume, true},
+		{ScopeAdmin, ScopeBank, true},
+		{ScopeAdmin, ScopeAdmin, true},
+	} {
+		if got := tc.key.Allows(tc.need); got != tc.ok {
+			t.Errorf("%s allows %s = %v", tc.key, tc.need, got)
+		}
 	}
 }
 

@@ -61,6 +61,7 @@ type harnessOpts struct {
 	now         func() time.Time
 	maxBody     int
 	hsts        bool
+	apiKeys     []config.APIKey // default: testSecret with scope admin
 }
 
 // newHarnessWith wires the server as cmd/signet does, over real stores, and
@@ -76,6 +77,9 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 	}
 	if o.maxBody == 0 {
 		o.maxBody = 4096
+	}
+	if o.apiKeys == nil {
+		o.apiKeys = []config.APIKey{{Name: "bank", Secret: testSecret, Scope: config.ScopeAdmin}}
 	}
 	st, err := sqlstore.Open(ctx, o.databaseURL)
 	if err != nil {
@@ -109,7 +113,7 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	srv := server.New(server.Deps{
-		APIKeys:    []config.APIKey{{Name: "bank", Secret: testSecret}},
+		APIKeys:    o.apiKeys,
 		Accounts:   account.New(st, auditLog, o.now),
 		Operations: ops,
 		Devices:    devicekey.New(st, auditLog, o.now),

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/web"
@@ -21,9 +22,9 @@ import (
 // caller) and the hosted pages and SDK under /web.
 func (s *Server) webRoutes() {
 	app := s.app
-	key := s.requireAPIKey
-	app.Post("/v1/users/:id/enrollments", key, s.issueEnrollment)
-	app.Post("/v1/users/:id/passcode/unlock", key, s.unlockPasscode)
+	bank, admin := s.apiKey(config.ScopeBank), s.apiKey(config.ScopeAdmin)
+	app.Post("/v1/users/:id/enrollments", bank, s.issueEnrollment)
+	app.Post("/v1/users/:id/passcode/unlock", admin, s.unlockPasscode)
 
 	app.Use("/v1/web", s.webAPIHeaders)
 	app.Get("/v1/web/passcode-key", s.passcodeKey)

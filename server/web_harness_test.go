@@ -91,7 +91,7 @@ func newWebEnv(t testing.TB, o webEnvOpts) *webEnv {
 		t.Fatal(err)
 	}
 	srv := server.New(server.Deps{
-		APIKeys:    []config.APIKey{{Name: "bank", Secret: webAPISecret}},
+		APIKeys:    []config.APIKey{{Name: "bank", Secret: webAPISecret, Scope: config.ScopeAdmin}},
 		Accounts:   account.New(st, a, nil),
 		Operations: ops,
 		Devices:    devicekey.New(st, a, nil),

@@ -25,7 +25,7 @@ func TestDeviceSimulator(t *testing.T) {
 	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	secret := strings.SplitN(cfg.APIKeys, ":", 2)[1]
+	secret := strings.Split(cfg.APIKeys, ":")[1]
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()

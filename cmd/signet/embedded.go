@@ -26,14 +26,18 @@ func ensureEmbeddedSecrets(cfg *config.Config, out io.Writer) error {
 	}
 	if cfg.APIKeys == "" {
 		path := filepath.Join(cfg.DataDir, "api-key")
-		v, created, err := readOrCreate(path, func() string { return "admin:" + randomB64(24) })
+		v, created, err := readOrCreate(path, func() string { return "admin:" + randomB64(24) + ":admin" })
 		if err != nil {
 			return err
 		}
+		if strings.Count(v, ":") == 1 {
+			// Written before keys had scopes: the one key of an embedded instance is its operator's.
+			v += ":admin"
+		}
 		cfg.APIKeys = v
 		if created {
-			fmt.Fprintf(out, "\nSignet generated an API key for the private API (embedded mode); it is kept in %s:\n\n    %s\n\n"+
-				"Use it as \"Authorization: Bearer %s\".\n\n", path, v, strings.SplitN(v, ":", 2)[1])
+			fmt.Fprintf(out, "\nSignet generated an API key for the private API (embedded mode, scope admin); it is kept in %s:\n\n    %s\n\n"+
+				"Use it as \"Authorization: Bearer %s\".\n\n", path, v, strings.Split(v, ":")[1])
 		} else {
 			fmt.Fprintf(out, "Signet: private API key (embedded mode) is in %s\n", path)
 		}

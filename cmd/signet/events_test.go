@@ -94,7 +94,7 @@ func TestServeSendsWebhooksAndServesEvidence(t *testing.T) {
 			t.Errorf("shutdown: %v", err)
 		}
 	}()
-	a := api{t: t, base: "http://" + <-ready, secret: strings.SplitN(cfg.APIKeys, ":", 2)[1]}
+	a := api{t: t, base: "http://" + <-ready, secret: strings.Split(cfg.APIKeys, ":")[1]}
 
 	_, user, _ := a.call("POST", "/v1/users", map[string]string{"external_id": "cust-wire"})
 	uid := user["id"].(string)

@@ -7,10 +7,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/signet-sca/signet/config"
 )
 
 func run(t *testing.T, env []string, args ...string) (string, error) {
@@ -78,7 +81,7 @@ func TestServeEmbeddedAndShutdown(t *testing.T) {
 	if !strings.Contains(banner.String(), filepath.Join(dir, "api-key")) || !strings.Contains(banner.String(), "WARNING: SIGNET_KEK is not set") {
 		t.Fatalf("banner: %s", banner.String())
 	}
-	secret := strings.SplitN(cfg.APIKeys, ":", 2)[1]
+	secret := strings.Split(cfg.APIKeys, ":")[1]
 	if !strings.Contains(banner.String(), secret) {
 		t.Fatal("the generated API key is not printed")
 	}
@@ -137,7 +140,7 @@ func TestBenchAgainstEmbeddedServer(t *testing.T) {
 	ready := make(chan string, 1)
 	go func() { _ = serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()
 	addr := <-ready
-	secret := strings.SplitN(cfg.APIKeys, ":", 2)[1]
+	secret := strings.Split(cfg.APIKeys, ":")[1]
 	out, err := run(t, []string{"SIGNET_BENCH_API_KEY=" + secret}, "bench", "--server", "http://"+addr, "--users", "2", "--duration", "1s",
 		"--flows", "device-key,powerauth", "--json")
 	if err != nil {
@@ -181,5 +184,30 @@ func TestBenchUpstreamNeedsNoKey(t *testing.T) {
 	out, err := run(t, nil, "bench", "--flows", "upstream", "--upstream", up.URL, "--users", "2", "--duration", "200ms")
 	if err != nil || !strings.Contains(out, "the bench client and the upstream alone") {
 		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// TestEmbeddedKeyIsAdmin: the one API key embedded mode generates is the operator's, scope
+// admin, whether written now or before keys had scopes ("admin:<secret>").
+func TestEmbeddedKeyIsAdmin(t *testing.T) {
+	fresh, old := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(old, "api-key"), []byte("admin:0123456789abcdefghijkl\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{fresh, old} {
+		cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := config.ParseAPIKeys(cfg.APIKeys)
+		if err != nil || len(keys) != 1 || keys[0].Scope != config.ScopeAdmin {
+			t.Fatalf("%s: keys %v %v; want one admin key", dir, keys, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(fresh, "api-key")); !strings.HasSuffix(strings.TrimSpace(string(b)), ":admin") {
+		t.Fatalf("generated file %q names no scope", b)
 	}
 }
