@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -46,6 +47,10 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"SIGNET_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	LogFormat       string        `env:"SIGNET_LOG_FORMAT" envDefault:"text"`
 	LogLevel        string        `env:"SIGNET_LOG_LEVEL" envDefault:"info"`
+	// AdminAddr serves /metrics (and /healthz, /readyz) on a listener of its own; the public
+	// listener answers 404 for /metrics. Default 127.0.0.1:9090 in embedded mode, none
+	// otherwise; "off" turns it off. Bind it to loopback or a monitoring network only.
+	AdminAddr string `env:"SIGNET_ADMIN_ADDR"`
 	// PprofAddr, when set, serves net/http/pprof on a separate listener
 	// (bind it to loopback; it is for profiling, never for the internet).
 	PprofAddr string `env:"SIGNET_PPROF_ADDR"`
@@ -74,6 +79,9 @@ type Config struct {
 // secretVars may also be given as <NAME>_FILE, a path whose content is the value.
 var secretVars = []string{"SIGNET_API_KEYS", "SIGNET_KEK", "SIGNET_REDIS_URL", "SIGNET_DATABASE_URL",
 	"SIGNET_WEBHOOK_SECRET", "SIGNET_PUSH_SECRET"}
+
+// DefaultEmbeddedAdminAddr is the admin listener of embedded mode: loopback only.
+const DefaultEmbeddedAdminAddr = "127.0.0.1:9090"
 
 // MaxTokenTTL is the longest transaction-token lifetime (ARCHITECTURE.md).
 const MaxTokenTTL = 300 * time.Second
@@ -115,6 +123,12 @@ func Load(environ []string) (Config, error) {
 		c.PublicURL = c.Issuer
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	switch {
+	case c.AdminAddr == "" && c.Embedded():
+		c.AdminAddr = DefaultEmbeddedAdminAddr
+	case c.AdminAddr == "off":
+		c.AdminAddr = ""
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -138,6 +152,13 @@ func (c Config) Validate() error {
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	if c.HTTPAddr == "" {
 		bad("SIGNET_HTTP_ADDR must not be empty")
+	}
+	if c.AdminAddr != "" {
+		if _, port, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			bad("SIGNET_ADMIN_ADDR must be host:port (e.g. 127.0.0.1:9090) or off")
+		} else if c.AdminAddr == c.HTTPAddr && port != "0" {
+			bad("SIGNET_ADMIN_ADDR must differ from SIGNET_HTTP_ADDR: metrics are not for the public listener")
+		}
 	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel") {

@@ -141,3 +141,44 @@ func TestParseKEKs(t *testing.T) {
 		t.Fatal(k, err)
 	}
 }
+
+func TestAdminAddr(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     []string
+		want    string
+		problem string
+	}{
+		{"not host:port", []string{"SIGNET_ADMIN_ADDR=9090"}, "9090", "SIGNET_ADMIN_ADDR must be host:port"},
+		{"the public listener", []string{"SIGNET_ADMIN_ADDR=:8080"}, ":8080", "must differ from SIGNET_HTTP_ADDR"},
+		{"embedded default: loopback", nil, "127.0.0.1:9090", ""},
+		{"embedded, off", []string{"SIGNET_ADMIN_ADDR=off"}, "", ""},
+		{"production default: none", []string{"SIGNET_DATABASE_URL=postgres://h/db", "SIGNET_REDIS_URL=redis://r:6379/0"}, "", ""},
+		{"production, set", []string{"SIGNET_DATABASE_URL=postgres://h/db", "SIGNET_ADMIN_ADDR=:9090"}, ":9090", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.AdminAddr != tc.want {
+				t.Errorf("AdminAddr = %q; want %q", c.AdminAddr, tc.want)
+			}
+			err = c.Validate()
+			if tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)) {
+				t.Errorf("Validate: %v; want %q", err, tc.problem)
+			}
+			if tc.problem == "" && err != nil && strings.Contains(err.Error(), "SIGNET_ADMIN_ADDR") {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestHTTPS(t *testing.T) {
+	for url, want := range map[string]bool{"http://localhost:8080": false, "https://signet.example": true, "HTTPS://signet.example": true} {
+		if got := (Config{PublicURL: url}).HTTPS(); got != want {
+			t.Errorf("%s: HTTPS() = %v", url, got)
+		}
+	}
+}

@@ -12,7 +12,7 @@ func (s *Server) routes() {
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", s.metricsHandler())
+	// /metrics is served on the admin listener only (adminRoutes); here it is 404.
 
 	// Private API for the bank backend: every route needs an API key of the
 	// scope it names (consume < bank < admin). The middleware is attached per

@@ -18,7 +18,7 @@ import (
 // commit, list and approve an operation, reject one, compute an offline code, read the status.
 func TestDeviceSimulator(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0"})
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_ADMIN_ADDR=127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}

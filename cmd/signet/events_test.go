@@ -73,7 +73,7 @@ func TestServeSendsWebhooksAndServesEvidence(t *testing.T) {
 	defer receiver.Close()
 
 	dir := t.TempDir()
-	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0",
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_ADMIN_ADDR=127.0.0.1:0",
 		"SIGNET_WEBHOOK_SECRET=" + whSecret, "SIGNET_WEBHOOK_DEFAULT_URL=" + receiver.URL + "/hooks"})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -70,7 +71,7 @@ func TestKeysRotateAndList(t *testing.T) {
 // then shuts down gracefully.
 func TestServeEmbeddedAndShutdown(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0"})
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_ADMIN_ADDR=127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestServeEmbeddedAndShutdown(t *testing.T) {
 // TestBenchAgainstEmbeddedServer runs `signet bench` against a live server.
 func TestBenchAgainstEmbeddedServer(t *testing.T) {
 	dir := t.TempDir()
-	cfg, _ := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0"})
+	cfg, _ := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_ADMIN_ADDR=127.0.0.1:0"})
 	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -209,5 +210,59 @@ func TestEmbeddedKeyIsAdmin(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(fresh, "api-key")); !strings.HasSuffix(strings.TrimSpace(string(b)), ":admin") {
 		t.Fatalf("generated file %q names no scope", b)
+	}
+}
+
+// TestServeAdminListenerAndHSTS: /metrics is served on SIGNET_ADMIN_ADDR only (the public
+// listener answers 404), and an https public URL turns HSTS on.
+func TestServeAdminListenerAndHSTS(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminAddr := free.Addr().String()
+	free.Close()
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + t.TempDir(), "SIGNET_HTTP_ADDR=127.0.0.1:0",
+		"SIGNET_ADMIN_ADDR=" + adminAddr, "SIGNET_PUBLIC_URL=https://signet.bank.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	get := func(url string) *http.Response {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := get("http://" + addr + "/metrics"); r.StatusCode != 404 {
+		t.Errorf("public /metrics: %d; want 404", r.StatusCode)
+	}
+	if r := get("http://" + addr + "/healthz"); r.StatusCode != 200 || r.Header.Get("Strict-Transport-Security") != "max-age=63072000; includeSubDomains" {
+		t.Errorf("public /healthz: %d, HSTS %q", r.StatusCode, r.Header.Get("Strict-Transport-Security"))
+	}
+	if r := get("http://" + adminAddr + "/metrics"); r.StatusCode != 200 {
+		t.Errorf("admin /metrics: %d; want 200", r.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
 	}
 }

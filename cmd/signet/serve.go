@@ -220,6 +220,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready ch
 	if !cfg.Embedded() {
 		mode = "production (PostgreSQL/Redis)"
 	}
+	if cfg.AdminAddr != "" {
+		aln, err := net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listener (SIGNET_ADMIN_ADDR=%s; set another address or off): %w", cfg.AdminAddr, err)
+		}
+		logger.Info("admin listening (/metrics, /healthz, /readyz)", "addr", aln.Addr().String())
+		go func() {
+			if err := a.server.ServeAdmin(aln); err != nil {
+				logger.Error("admin listener failed", "addr", cfg.AdminAddr, "err", err)
+			}
+		}()
+	}
 	logger.Info("signet listening", "addr", ln.Addr().String(), "mode", mode, "issuer", cfg.Issuer)
 	fmt.Fprintf(out, "Signet is serving on http://%s\n", displayAddr(ln.Addr()))
 	if ready != nil {
