@@ -158,7 +158,7 @@ func openCore(ctx context.Context, cfg config.Config, migrate bool, logger *slog
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	st, err := sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.WithLogger(logger))
 	if err != nil {
 		return nil, nil, fmt.Errorf("database: %w", err)
 	}
