@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +24,10 @@ type Config struct {
 	HTTPAddr    string `env:"SIGNET_HTTP_ADDR" envDefault:":8080"`
 	DatabaseURL string `env:"SIGNET_DATABASE_URL"` // default: <DataDir>/signet.db
 	RedisURL    string `env:"SIGNET_REDIS_URL"`
-	DataDir     string `env:"SIGNET_DATA_DIR" envDefault:"./data"`
+	// RedisConsumeWaitAOF, "local,replicas[,timeout]" (e.g. "1,0" or "1,1,500ms"), makes every
+	// token consume wait for WAITAOF (Redis ≥ 7.2) before it answers; unset: no wait.
+	RedisConsumeWaitAOF string `env:"SIGNET_REDIS_CONSUME_WAITAOF"`
+	DataDir             string `env:"SIGNET_DATA_DIR" envDefault:"./data"`
 
 	// APIKeys are "name:secret[:scope]" entries, comma separated; scope is consume, bank
 	// (the default) or admin (secret: also _FILE).
@@ -164,6 +168,11 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel") {
 			bad("SIGNET_REDIS_URL must be a redis://, rediss:// or redis-sentinel:// URL")
 		}
+	}
+	if w, err := ParseWaitAOF(c.RedisConsumeWaitAOF); err != nil {
+		bad("SIGNET_REDIS_CONSUME_WAITAOF: %v", err)
+	} else if w.Enabled() && c.RedisURL == "" {
+		bad("SIGNET_REDIS_CONSUME_WAITAOF needs SIGNET_REDIS_URL (the in-process replay store has nothing to wait for)")
 	}
 	if _, err := ParseAPIKeys(c.APIKeys); err != nil {
 		bad("SIGNET_API_KEYS: %v", err)
@@ -364,6 +373,49 @@ func ParseAPIKeys(s string) ([]APIKey, error) {
 		keys = append(keys, k)
 	}
 	return keys, nil
+}
+
+// WaitAOF is SIGNET_REDIS_CONSUME_WAITAOF parsed: how many AOF fsyncs a consume waits for.
+type WaitAOF struct {
+	Local    int // 0 or 1
+	Replicas int
+	Timeout  time.Duration
+}
+
+// Enabled reports whether a consume waits at all.
+func (w WaitAOF) Enabled() bool { return w.Local > 0 || w.Replicas > 0 }
+
+// DefaultWaitAOFTimeout covers appendfsync everysec: the next fsync is at most a second away.
+const DefaultWaitAOFTimeout = 2 * time.Second
+
+// ParseWaitAOF parses "local,replicas[,timeout]" ("" is no wait): local 0 or 1, replicas 0 to
+// 16, not both 0, timeout from 10ms to 10s (default 2s; Redis's WAITAOF timeout 0 would wait
+// forever and is not allowed).
+func ParseWaitAOF(s string) (WaitAOF, error) {
+	if strings.TrimSpace(s) == "" {
+		return WaitAOF{}, nil
+	}
+	f := strings.Split(s, ",")
+	w := WaitAOF{Timeout: DefaultWaitAOFTimeout}
+	var err error
+	if len(f) < 2 || len(f) > 3 {
+		return WaitAOF{}, errors.New(`must be "local,replicas" or "local,replicas,timeout", e.g. "1,0" or "1,1,500ms"`)
+	}
+	if w.Local, err = strconv.Atoi(strings.TrimSpace(f[0])); err != nil || w.Local < 0 || w.Local > 1 {
+		return WaitAOF{}, errors.New("local must be 0 or 1 (the primary's own AOF fsync)")
+	}
+	if w.Replicas, err = strconv.Atoi(strings.TrimSpace(f[1])); err != nil || w.Replicas < 0 || w.Replicas > 16 {
+		return WaitAOF{}, errors.New("replicas must be between 0 and 16")
+	}
+	if !w.Enabled() {
+		return WaitAOF{}, errors.New(`"0,0" waits for nothing; leave the variable unset instead`)
+	}
+	if len(f) == 3 {
+		if w.Timeout, err = time.ParseDuration(strings.TrimSpace(f[2])); err != nil || w.Timeout < 10*time.Millisecond || w.Timeout > 10*time.Second {
+			return WaitAOF{}, errors.New("timeout must be a duration from 10ms to 10s")
+		}
+	}
+	return w, nil
 }
 
 // ParseKEKs parses the comma-separated base64 KEK list; each must decode to

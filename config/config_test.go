@@ -182,3 +182,25 @@ func TestHTTPS(t *testing.T) {
 		}
 	}
 }
+
+func TestParseWaitAOF(t *testing.T) {
+	for _, bad := range []string{"1", "1,0,1s,x", "2,0", "-1,0", "x,0", "0,-1", "0,17", "0,0", "1,0,0", "1,0,5ms", "1,0,11s", "1,0,soon"} {
+		if w, err := ParseWaitAOF(bad); err == nil {
+			t.Errorf("%q accepted: %+v", bad, w)
+		}
+	}
+	for in, want := range map[string]WaitAOF{
+		"":            {},
+		"1,0":         {Local: 1, Timeout: 2 * time.Second},
+		"0,1":         {Replicas: 1, Timeout: 2 * time.Second},
+		" 1, 2, 50ms": {Local: 1, Replicas: 2, Timeout: 50 * time.Millisecond},
+	} {
+		if w, err := ParseWaitAOF(in); err != nil || w != want {
+			t.Errorf("%q = %+v, %v; want %+v", in, w, err, want)
+		}
+	}
+	c, _ := Load([]string{"SIGNET_REDIS_CONSUME_WAITAOF=1,0"})
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "needs SIGNET_REDIS_URL") {
+		t.Fatalf("WAITAOF without Redis: %v", err)
+	}
+}

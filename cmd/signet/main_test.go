@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/signet-sca/signet/config"
+	"github.com/signet-sca/signet/txsign/replay/replaytest"
 )
 
 func run(t *testing.T, env []string, args ...string) (string, error) {
@@ -264,5 +265,49 @@ func TestServeAdminListenerAndHSTS(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// TestWaitAOFCheckedAtStart: SIGNET_REDIS_CONSUME_WAITAOF against a Redis that cannot confirm
+// it (the test Redis, SIGNET_TEST_REDIS_URL, is 7.0: no WAITAOF) stops serve with a message
+// naming the setting and the reason; the same Redis without the setting starts.
+func TestWaitAOFCheckedAtStart(t *testing.T) {
+	redisURL := replaytest.ServiceURL(t, replaytest.EnvRedisURL)
+	env := []string{"SIGNET_DATA_DIR=" + t.TempDir(), "SIGNET_REDIS_URL=" + redisURL,
+		"SIGNET_API_KEYS=bank:0123456789abcdef0123", "SIGNET_KEK=" + randomStdB64(32)}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, waitAOF, want string
+	}{
+		{"server without WAITAOF", "1,0,100ms", "SIGNET_REDIS_CONSUME_WAITAOF=1,0,100ms: Redis "},
+		{"unset", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(append(env, "SIGNET_REDIS_CONSUME_WAITAOF="+tc.waitAOF))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			a, err := buildApp(ctx, cfg, newLogger(io.Discard, cfg))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.close()
+				return
+			}
+			if a != nil {
+				a.close()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("buildApp: %v; want %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), "needs Redis 7.2 or later") && !strings.Contains(err.Error(), "appendonly") {
+				t.Fatalf("the reason is missing: %v", err)
+			}
+			t.Log(err)
+		})
 	}
 }

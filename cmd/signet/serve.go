@@ -80,11 +80,23 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	if cfg.RedisURL == "" {
 		rp = replay.NewMemory(nil)
 	} else {
-		r, err := redisreplay.Open(cfg.RedisURL, "signet:jti:")
+		w, _ := config.ParseWaitAOF(cfg.RedisConsumeWaitAOF) // validated
+		r, err := redisreplay.Open(cfg.RedisURL, "signet:jti:", redisreplay.WithWaitAOF(redisreplay.WaitAOF(w)))
 		if err != nil {
 			return nil, fmt.Errorf("redis: %w", err)
 		}
 		closers = append(closers, func() { _ = r.Close() })
+		if w.Enabled() {
+			// Refuse to start rather than answer every consume 503 (or worse, believe a server
+			// that cannot confirm durability).
+			cctx, cancel := context.WithTimeout(ctx, w.Timeout+5*time.Second)
+			err := r.CheckWaitAOF(cctx)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("SIGNET_REDIS_CONSUME_WAITAOF=%s: %w", cfg.RedisConsumeWaitAOF, err)
+			}
+			logger.Info("token consumes wait for WAITAOF", "local", w.Local, "replicas", w.Replicas, "timeout", w.Timeout.String())
+		}
 		rp, ready["redis"] = r, r
 	}
 	auditLog := audit.New(st, nil, logger)
