@@ -27,9 +27,13 @@ type Config struct {
 	HTTPAddr    string `env:"SIGNET_HTTP_ADDR" envDefault:":8080"`
 	DatabaseURL string `env:"SIGNET_DATABASE_URL"` // default: <DataDir>/signet.db
 	RedisURL    string `env:"SIGNET_REDIS_URL"`
-	DataDir     string `env:"SIGNET_DATA_DIR" envDefault:"./data"`
+	// RedisConsumeWaitAOF, "local,replicas[,timeout]" (e.g. "1,0" or "1,1,500ms"), makes every
+	// token consume wait for WAITAOF (Redis ≥ 7.2) before it answers; unset: no wait.
+	RedisConsumeWaitAOF string `env:"SIGNET_REDIS_CONSUME_WAITAOF"`
+	DataDir             string `env:"SIGNET_DATA_DIR" envDefault:"./data"`
 
-	// APIKeys are "name:secret" pairs, comma separated (secret: also _FILE).
+	// APIKeys are "name:secret[:scope]" entries, comma separated; scope is consume, bank
+	// (the default) or admin (secret: also _FILE).
 	APIKeys string `env:"SIGNET_API_KEYS"`
 	// KEK is a comma-separated list of base64 32-byte key-encryption keys; the
 	// first encrypts, all decrypt (secret: also _FILE).
@@ -50,6 +54,10 @@ type Config struct {
 	ShutdownTimeout time.Duration `env:"SIGNET_SHUTDOWN_TIMEOUT" envDefault:"20s"`
 	LogFormat       string        `env:"SIGNET_LOG_FORMAT" envDefault:"text"`
 	LogLevel        string        `env:"SIGNET_LOG_LEVEL" envDefault:"info"`
+	// AdminAddr serves /metrics (and /healthz, /readyz) on a listener of its own; the public
+	// listener answers 404 for /metrics. Default 127.0.0.1:9090 in embedded mode, none
+	// otherwise; "off" turns it off. Bind it to loopback or a monitoring network only.
+	AdminAddr string `env:"SIGNET_ADMIN_ADDR"`
 	// PprofAddr, when set, serves net/http/pprof on a separate listener
 	// (bind it to loopback; it is for profiling, never for the internet).
 	PprofAddr string `env:"SIGNET_PPROF_ADDR"`
@@ -95,6 +103,9 @@ type Config struct {
 var secretVars = []string{"SIGNET_API_KEYS", "SIGNET_KEK", "SIGNET_REDIS_URL", "SIGNET_DATABASE_URL",
 	"SIGNET_WEBHOOK_SECRET", "SIGNET_PUSH_SECRET"}
 
+// DefaultEmbeddedAdminAddr is the admin listener of embedded mode: loopback only.
+const DefaultEmbeddedAdminAddr = "127.0.0.1:9090"
+
 // MaxTokenTTL is the longest transaction-token lifetime (ARCHITECTURE.md).
 const MaxTokenTTL = 300 * time.Second
 
@@ -136,6 +147,12 @@ func Load(environ []string) (Config, error) {
 		c.PublicURL = c.Issuer
 	}
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	switch {
+	case c.AdminAddr == "" && c.Embedded():
+		c.AdminAddr = DefaultEmbeddedAdminAddr
+	case c.AdminAddr == "off":
+		c.AdminAddr = ""
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -249,6 +266,10 @@ func isScheme(s string) bool {
 // (SQLite and the in-process replay store).
 func (c Config) Embedded() bool { return !c.Postgres() && c.RedisURL == "" }
 
+// HTTPS reports whether clients reach Signet over https: the public URL's scheme says so,
+// whether TLS ends in a proxy in front of Signet or not. The server then sends HSTS.
+func (c Config) HTTPS() bool { return strings.HasPrefix(strings.ToLower(c.PublicURL), "https://") }
+
 // Postgres reports whether the database URL selects PostgreSQL.
 func (c Config) Postgres() bool {
 	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
@@ -265,10 +286,22 @@ func (c Config) Validate() error {
 	if p := databaseURLProblem(c.DatabaseURL); p != "" {
 		bad("%s", p)
 	}
+	if c.AdminAddr != "" {
+		if _, port, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			bad("SIGNET_ADMIN_ADDR must be host:port (e.g. 127.0.0.1:9090) or off")
+		} else if c.AdminAddr == c.HTTPAddr && port != "0" {
+			bad("SIGNET_ADMIN_ADDR must differ from SIGNET_HTTP_ADDR: metrics are not for the public listener")
+		}
+	}
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel") {
 			bad("SIGNET_REDIS_URL must be a redis://, rediss:// or redis-sentinel:// URL")
 		}
+	}
+	if w, err := ParseWaitAOF(c.RedisConsumeWaitAOF); err != nil {
+		bad("SIGNET_REDIS_CONSUME_WAITAOF: %v", err)
+	} else if w.Enabled() && c.RedisURL == "" {
+		bad("SIGNET_REDIS_CONSUME_WAITAOF needs SIGNET_REDIS_URL (the in-process replay store has nothing to wait for)")
 	}
 	if _, err := ParseAPIKeys(c.APIKeys); err != nil {
 		bad("SIGNET_API_KEYS: %v", err)
@@ -397,20 +430,52 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// APIKey is one bank-backend credential for the private API.
+// Scope is what an API key may do on the private API. Scopes nest: an admin key may do
+// everything a bank key may, and a bank key everything a consume key may.
+type Scope int
+
+// Scopes, least to most privileged.
+const (
+	// ScopeConsume: POST /v1/tokens/consume only (gateways without Redis access).
+	ScopeConsume Scope = iota + 1
+	// ScopeBank: the bank backend's everyday calls: users, credentials (list, block, remove),
+	// operations, registration and enrollment codes, activations, evidence.
+	ScopeBank
+	// ScopeAdmin: operator calls on top of bank: unblock a credential, unlock a passcode,
+	// read the audit log, create PowerAuth applications (master key pairs).
+	ScopeAdmin
+)
+
+var scopeNames = map[Scope]string{ScopeConsume: "consume", ScopeBank: "bank", ScopeAdmin: "admin"}
+
+// String is the scope's name in SIGNET_API_KEYS and in RFC 6750 scope attributes.
+func (s Scope) String() string {
+	if n, ok := scopeNames[s]; ok {
+		return n
+	}
+	return "none"
+}
+
+// Allows reports whether a key with scope s may call a route that needs need.
+func (s Scope) Allows(need Scope) bool { return need >= ScopeConsume && s >= need }
+
+// APIKey is one credential for the private API.
 type APIKey struct {
 	Name   string
 	Secret string
+	Scope  Scope // 0 is ScopeBank, as an entry without a scope
 }
 
 // String keeps the secret out of any formatted output.
-func (k APIKey) String() string { return k.Name + ":[redacted]" }
+func (k APIKey) String() string { return k.Name + ":[redacted]:" + k.Scope.String() }
 
 // LogValue keeps the secret out of logs.
 func (k APIKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
-// ParseAPIKeys parses "name:secret,name2:secret2". Names are unique; secrets
-// are at least 16 characters.
+// ParseAPIKeys parses "name:secret[:scope],..." where scope is consume, bank or admin and
+// defaults to bank (the syntax before scopes existed). Names are unique; secrets are at least
+// 16 characters and may not contain ':' or ',' (so that an entry's last field is never read
+// both ways: a secret ending in ":admin" would otherwise become an admin key).
 func ParseAPIKeys(s string) ([]APIKey, error) {
 	if strings.TrimSpace(s) == "" {
 		return nil, nil
@@ -418,19 +483,76 @@ func ParseAPIKeys(s string) ([]APIKey, error) {
 	var keys []APIKey
 	seen := map[string]bool{}
 	for i, part := range strings.Split(s, ",") {
-		name, secret, ok := strings.Cut(strings.TrimSpace(part), ":")
-		switch {
-		case !ok || name == "":
-			return nil, fmt.Errorf("entry %d is not name:secret", i+1)
-		case len(secret) < 16:
-			return nil, fmt.Errorf("secret of %q is shorter than 16 characters", name)
-		case seen[name]:
-			return nil, fmt.Errorf("name %q appears twice", name)
+		fields := strings.Split(strings.TrimSpace(part), ":")
+		k := APIKey{Name: fields[0], Scope: ScopeBank}
+		if len(fields) > 1 {
+			k.Secret = fields[1]
 		}
-		seen[name] = true
-		keys = append(keys, APIKey{Name: name, Secret: secret})
+		if len(fields) == 3 {
+			k.Scope = 0
+			for sc, n := range scopeNames {
+				if fields[2] == n {
+					k.Scope = sc
+				}
+			}
+		}
+		switch {
+		case len(fields) < 2 || k.Name == "":
+			return nil, fmt.Errorf("entry %d is not name:secret[:scope]", i+1)
+		case len(fields) > 3 || k.Scope == 0:
+			return nil, fmt.Errorf("entry %d (%q): the scope after the secret must be consume, bank or admin, and a secret may not contain ':'", i+1, k.Name)
+		case len(k.Secret) < 16:
+			return nil, fmt.Errorf("secret of %q is shorter than 16 characters", k.Name)
+		case seen[k.Name]:
+			return nil, fmt.Errorf("name %q appears twice", k.Name)
+		}
+		seen[k.Name] = true
+		keys = append(keys, k)
 	}
 	return keys, nil
+}
+
+// WaitAOF is SIGNET_REDIS_CONSUME_WAITAOF parsed: how many AOF fsyncs a consume waits for.
+type WaitAOF struct {
+	Local    int // 0 or 1
+	Replicas int
+	Timeout  time.Duration
+}
+
+// Enabled reports whether a consume waits at all.
+func (w WaitAOF) Enabled() bool { return w.Local > 0 || w.Replicas > 0 }
+
+// DefaultWaitAOFTimeout covers appendfsync everysec: the next fsync is at most a second away.
+const DefaultWaitAOFTimeout = 2 * time.Second
+
+// ParseWaitAOF parses "local,replicas[,timeout]" ("" is no wait): local 0 or 1, replicas 0 to
+// 16, not both 0, timeout from 10ms to 10s (default 2s; Redis's WAITAOF timeout 0 would wait
+// forever and is not allowed).
+func ParseWaitAOF(s string) (WaitAOF, error) {
+	if strings.TrimSpace(s) == "" {
+		return WaitAOF{}, nil
+	}
+	f := strings.Split(s, ",")
+	w := WaitAOF{Timeout: DefaultWaitAOFTimeout}
+	var err error
+	if len(f) < 2 || len(f) > 3 {
+		return WaitAOF{}, errors.New(`must be "local,replicas" or "local,replicas,timeout", e.g. "1,0" or "1,1,500ms"`)
+	}
+	if w.Local, err = strconv.Atoi(strings.TrimSpace(f[0])); err != nil || w.Local < 0 || w.Local > 1 {
+		return WaitAOF{}, errors.New("local must be 0 or 1 (the primary's own AOF fsync)")
+	}
+	if w.Replicas, err = strconv.Atoi(strings.TrimSpace(f[1])); err != nil || w.Replicas < 0 || w.Replicas > 16 {
+		return WaitAOF{}, errors.New("replicas must be between 0 and 16")
+	}
+	if !w.Enabled() {
+		return WaitAOF{}, errors.New(`"0,0" waits for nothing; leave the variable unset instead`)
+	}
+	if len(f) == 3 {
+		if w.Timeout, err = time.ParseDuration(strings.TrimSpace(f[2])); err != nil || w.Timeout < 10*time.Millisecond || w.Timeout > 10*time.Second {
+			return WaitAOF{}, errors.New("timeout must be a duration from 10ms to 10s")
+		}
+	}
+	return w, nil
 }
 
 // ParseKEKs parses the comma-separated base64 KEK list; each must decode to

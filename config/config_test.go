@@ -75,17 +75,59 @@ func TestSecretsFromFiles(t *testing.T) {
 }
 
 func TestParseAPIKeys(t *testing.T) {
-	for _, bad := range []string{"noseparator", ":secret-0123456789abc", "a:short", "a:0123456789abcdef,a:0123456789abcdeg"} {
-		if _, err := ParseAPIKeys(bad); err == nil {
-			t.Errorf("%q accepted", bad)
+	refused := []struct{ in, why string }{
+		{"noseparator", "not name:secret"},
+		{":secret-0123456789abc", "not name:secret"},
+		{"a:short", "shorter than 16"},
+		{"a:0123456789abcdef,a:0123456789abcdeg", "appears twice"},
+		{"b:fedcba9876543210:with-colon", "may not contain ':'"}, // accepted as a secret before scopes
+		{"b:fedcba9876543210:admin:x", "may not contain ':'"},
+		{"b:fedcba9876543210:Admin", "must be consume, bank or admin"},
+		{"b:fedcba9876543210:", "must be consume, bank or admin"},
+		{"b:0123456789:admin", "shorter than 16"},
+	}
+	for _, tc := range refused {
+		_, err := ParseAPIKeys(tc.in)
+		if err == nil || !strings.Contains(err.Error(), tc.why) {
+			t.Errorf("%q: %v; want an error containing %q", tc.in, err, tc.why)
+		}
+		if err != nil && strings.Contains(err.Error(), "fedcba") {
+			t.Errorf("%q: the error prints the secret: %v", tc.in, err)
 		}
 	}
-	k, err := ParseAPIKeys("a:0123456789abcdef, b:fedcba9876543210:with-colon")
-	if err != nil || len(k) != 2 || k[1].Secret != "fedcba9876543210:with-colon" {
+	k, err := ParseAPIKeys("a:0123456789abcdef, gw:fedcba9876543210:consume,ops:0123456789abcdeg:admin,b:0123456789abcdeh:bank")
+	if err != nil || len(k) != 4 {
 		t.Fatalf("%v %v", k, err)
+	}
+	want := []APIKey{{"a", "0123456789abcdef", ScopeBank}, {"gw", "fedcba9876543210", ScopeConsume},
+		{"ops", "0123456789abcdeg", ScopeAdmin}, {"b", "0123456789abcdeh", ScopeBank}}
+	for i := range want {
+		if k[i] != want[i] {
+			t.Errorf("key %d = %#v; want %#v", i, k[i], want[i])
+		}
 	}
 	if s := k[0].String(); strings.Contains(s, "0123") {
 		t.Fatalf("secret printed: %s", s)
+	}
+}
+
+func TestScopesNest(t *testing.T) {
+	for _, tc := range []struct {
+		key, need Scope
+		ok        bool
+	}{
+		{ScopeConsume, ScopeBank, false},
+		{ScopeConsume, ScopeAdmin, false},
+		{ScopeBank, ScopeAdmin, false},
+		{ScopeAdmin, 0, false}, // a route without a declared scope admits nobody
+		{ScopeConsume, ScopeConsume, true},
+		{ScopeBank, ScopeConsume, true},
+		{ScopeAdmin, ScopeBank, true},
+		{ScopeAdmin, ScopeAdmin, true},
+	} {
+		if got := tc.key.Allows(tc.need); got != tc.ok {
+			t.Errorf("%s allows %s = %v", tc.key, tc.need, got)
+		}
 	}
 }
 
@@ -97,6 +139,69 @@ func TestParseKEKs(t *testing.T) {
 	}
 	if k, err := ParseKEKs(kek + "," + kek); err != nil || len(k) != 2 || len(k[0]) != 32 {
 		t.Fatal(k, err)
+	}
+}
+
+func TestAdminAddr(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     []string
+		want    string
+		problem string
+	}{
+		{"not host:port", []string{"SIGNET_ADMIN_ADDR=9090"}, "9090", "SIGNET_ADMIN_ADDR must be host:port"},
+		{"the public listener", []string{"SIGNET_ADMIN_ADDR=:8080"}, ":8080", "must differ from SIGNET_HTTP_ADDR"},
+		{"embedded default: loopback", nil, "127.0.0.1:9090", ""},
+		{"embedded, off", []string{"SIGNET_ADMIN_ADDR=off"}, "", ""},
+		{"production default: none", []string{"SIGNET_DATABASE_URL=postgres://h/db", "SIGNET_REDIS_URL=redis://r:6379/0"}, "", ""},
+		{"production, set", []string{"SIGNET_DATABASE_URL=postgres://h/db", "SIGNET_ADMIN_ADDR=:9090"}, ":9090", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Load(tc.env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.AdminAddr != tc.want {
+				t.Errorf("AdminAddr = %q; want %q", c.AdminAddr, tc.want)
+			}
+			err = c.Validate()
+			if tc.problem != "" && (err == nil || !strings.Contains(err.Error(), tc.problem)) {
+				t.Errorf("Validate: %v; want %q", err, tc.problem)
+			}
+			if tc.problem == "" && err != nil && strings.Contains(err.Error(), "SIGNET_ADMIN_ADDR") {
+				t.Errorf("Validate: %v", err)
+			}
+		})
+	}
+}
+
+func TestHTTPS(t *testing.T) {
+	for url, want := range map[string]bool{"http://localhost:8080": false, "https://signet.example": true, "HTTPS://signet.example": true} {
+		if got := (Config{PublicURL: url}).HTTPS(); got != want {
+			t.Errorf("%s: HTTPS() = %v", url, got)
+		}
+	}
+}
+
+func TestParseWaitAOF(t *testing.T) {
+	for _, bad := range []string{"1", "1,0,1s,x", "2,0", "-1,0", "x,0", "0,-1", "0,17", "0,0", "1,0,0", "1,0,5ms", "1,0,11s", "1,0,soon"} {
+		if w, err := ParseWaitAOF(bad); err == nil {
+			t.Errorf("%q accepted: %+v", bad, w)
+		}
+	}
+	for in, want := range map[string]WaitAOF{
+		"":            {},
+		"1,0":         {Local: 1, Timeout: 2 * time.Second},
+		"0,1":         {Replicas: 1, Timeout: 2 * time.Second},
+		" 1, 2, 50ms": {Local: 1, Replicas: 2, Timeout: 50 * time.Millisecond},
+	} {
+		if w, err := ParseWaitAOF(in); err != nil || w != want {
+			t.Errorf("%q = %+v, %v; want %+v", in, w, err, want)
+		}
+	}
+	c, _ := Load([]string{"SIGNET_REDIS_CONSUME_WAITAOF=1,0"})
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "needs SIGNET_REDIS_URL") {
+		t.Fatalf("WAITAOF without Redis: %v", err)
 	}
 }
 

@@ -557,7 +557,7 @@ func startSignet(t *testing.T, bin, dbURL, redisURL string) *signetProc {
 		"SIGNET_HTTP_ADDR=127.0.0.1:"+fmt.Sprint(port),
 		"SIGNET_DATABASE_URL="+dbURL,
 		"SIGNET_REDIS_URL="+redisURL,
-		"SIGNET_API_KEYS=bank:"+secret,
+		"SIGNET_API_KEYS=bank:"+secret+":admin", // the bench creates a PowerAuth application
 		"SIGNET_KEK=q0wLxGSEGpW1G1tx2d0k1m3vP9V0hP4a0bB5l3P6yS8=",
 		"SIGNET_LOG_LEVEL=warn",
 		"SIGNET_REQUEST_TIMEOUT=5s",

@@ -79,7 +79,7 @@ type ConsumeConfig struct {
 	RedisURL    string   `yaml:"redis_url"`
 	RedisPrefix string   `yaml:"redis_prefix"` // ["signet:jti:", as Signet records]
 	SignetURL   string   `yaml:"signet_url"`   // Signet's base URL
-	APIKey      string   `yaml:"api_key"`      // Signet API key ("name:secret" or the secret)
+	APIKey      string   `yaml:"api_key"`      // Signet API key ("name:secret[:scope]" or the secret); scope consume suffices
 	APIKeyFile  string   `yaml:"api_key_file"` // file holding it (preferred over api_key)
 	Timeout     Duration `yaml:"timeout"`      // per consume call [3s]
 }

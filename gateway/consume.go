@@ -31,6 +31,9 @@ func NewSignetConsumer(baseURL, apiKey string, client *http.Client) *SignetConsu
 	}
 	auth := "Bearer " + apiKey
 	if name, secret, ok := strings.Cut(apiKey, ":"); ok && name != "" {
+		// "name:secret:scope", as the key's SIGNET_API_KEYS entry: Signet's secrets never
+		// contain ':', so the scope is dropped.
+		secret, _, _ = strings.Cut(secret, ":")
 		req, _ := http.NewRequest(http.MethodGet, "/", nil)
 		req.SetBasicAuth(name, secret)
 		auth = req.Header.Get("Authorization")

@@ -125,7 +125,8 @@ func newEnv(t *testing.T, b backend, mutate func(*gateway.Config, *env)) *env {
 		replaytest.ServiceUnreachable(t, replaytest.EnvRedisURL, err)
 	}
 	e.stack = signettest.New(t, signettest.Options{Postgres: b.postgres, Replay: redisreplay.New(client, prefix)})
-	srv := server.New(server.Deps{APIKeys: []config.APIKey{{Name: "gateway", Secret: apiSecret}}, Operations: e.stack.Ops},
+	// A consume-only key: all a gateway needs, and all it gets.
+	srv := server.New(server.Deps{APIKeys: []config.APIKey{{Name: "gateway", Secret: apiSecret, Scope: config.ScopeConsume}}, Operations: e.stack.Ops},
 		server.Options{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -473,6 +474,7 @@ func TestConsumeThroughSignet(t *testing.T) {
 		{name: "wrong API key fails closed", key: "not-the-key-0123456789", first: 503, again: 503},
 		{name: "API key as Bearer", key: apiSecret, first: 201, again: 409},
 		{name: "API key as Basic name:secret", key: "gateway:" + apiSecret, first: 201, again: 409},
+		{name: "SIGNET_API_KEYS entry name:secret:scope", key: "gateway:" + apiSecret + ":consume", first: 201, again: 409},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

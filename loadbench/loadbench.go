@@ -25,7 +25,7 @@ import (
 // Config configures a run.
 type Config struct {
 	Server      string // Signet base URL
-	APIKey      string // private API key (secret)
+	APIKey      string // private API key (secret); scope admin when a flow creates a PowerAuth application
 	Gateway     string // gateway base URL; empty skips the gateway flow
 	GatewayPath string // the payment route behind the gateway (default /payments)
 	// Upstream is the gateway's upstream base URL: the upstream flow sends the

@@ -33,7 +33,7 @@ sp=$(free_port) gp=$(free_port) up=$(free_port)
 secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 kek=$(head -c 32 /dev/urandom | base64)
 SIGNET_HTTP_ADDR=127.0.0.1:$sp SIGNET_DATABASE_URL="$dburl" SIGNET_REDIS_URL="$redis" \
-	SIGNET_API_KEYS="bank:$secret" SIGNET_KEK="$kek" SIGNET_LOG_LEVEL=warn \
+	SIGNET_API_KEYS="bank:$secret:admin" SIGNET_KEK="$kek" SIGNET_LOG_LEVEL=warn \
 	SIGNET_PPROF_ADDR="${SIGNET_PPROF_ADDR:-}" "$dir/signet" serve >"$dir/serve.log" 2>&1 &
 pids+=($!)
 SIGNET_LOG_LEVEL=warn "$dir/signet" demo-payments --addr 127.0.0.1:$up >"$dir/demo.log" 2>&1 &

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -54,4 +55,15 @@ func invalid(err error) error {
 		return fault.Invalid("", "unexpected data after the JSON object")
 	}
 	return fault.Invalid(se.Field, "%s", se.Reason)
+}
+
+// seconds converts a client's whole number of seconds into a duration, refusing anything
+// outside [lo, hi] BEFORE multiplying: time.Duration(n)*time.Second overflows int64 silently
+// (60 + 2^55 seconds wraps to exactly 60 s), so a range check after the conversion can be
+// passed by a huge value.
+func seconds(field string, n int, lo, hi time.Duration) (time.Duration, error) {
+	if int64(n) < int64(lo/time.Second) || int64(n) > int64(hi/time.Second) {
+		return 0, fault.Invalid(field, "must be between %d and %d seconds", int64(lo/time.Second), int64(hi/time.Second))
+	}
+	return time.Duration(n) * time.Second, nil
 }

@@ -7,8 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"maps"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -168,15 +166,14 @@ func normalProblem(t *testing.T, r webResponse, path string) map[string]any {
 	return p
 }
 
-var refusalLine = regexp.MustCompile(`(?m)^signet_operation_capability_refusals_total\{reason="([a-z]+)"\} ([0-9]+)$`)
-
 // refusals reads the capability refusals counted so far, by reason.
 func (e *webEnv) refusals(t *testing.T) map[string]int {
 	t.Helper()
-	r := e.do("GET", "/metrics", "-", nil)
 	out := map[string]int{}
-	for _, m := range refusalLine.FindAllStringSubmatch(string(r.body), -1) {
-		out[m[1]], _ = strconv.Atoi(m[2])
+	for _, reason := range []string{"missing", "malformed", "mismatch"} {
+		if n := metricValue(t, e.reg, "signet_operation_capability_refusals_total", map[string]string{"reason": reason}); n > 0 {
+			out[reason] = int(n)
+		}
 	}
 	return out
 }

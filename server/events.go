@@ -85,7 +85,8 @@ func parseWait(v string) (time.Duration, error) {
 		if nerr != nil {
 			return 0, fault.Invalid("wait", "must be a duration such as 30s (at most 60s)")
 		}
-		d = time.Duration(n) * time.Second
+		// Compare before converting: n*time.Second can overflow and wrap (see seconds).
+		d = time.Duration(min(max(n, -1), int(maxLongPoll/time.Second))) * time.Second
 	}
 	if d <= 0 {
 		return 0, fault.Invalid("wait", "must be positive (at most 60s)")

@@ -215,7 +215,7 @@ func withEvidence(t *testing.T, h *harness) *harness {
 	t.Helper()
 	a := audit.New(h.store, nil, nil)
 	srv := server.New(server.Deps{
-		APIKeys:    []config.APIKey{{Name: "bank", Secret: testSecret}},
+		APIKeys:    []config.APIKey{{Name: "bank", Secret: testSecret, Scope: config.ScopeAdmin}},
 		Accounts:   account.New(h.store, a, nil),
 		Operations: h.ops,
 		Devices:    devicekey.New(h.store, a, nil),

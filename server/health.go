@@ -47,6 +47,16 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	return m
 }
 
+// adminRoutes are the admin listener's: metrics, which say what the server is doing and are for
+// the operator's monitoring only, and the health checks again, so one port serves a scraper
+// and a probe that should not reach the public listener.
+func (s *Server) adminRoutes() {
+	s.admin.Get("/metrics", s.metricsHandler())
+	s.admin.Get("/healthz", s.healthz)
+	s.admin.Get("/readyz", s.readyz)
+	s.admin.Use(func(c *fiber.Ctx) error { return c.SendStatus(fiber.StatusNotFound) })
+}
+
 func (s *Server) metricsHandler() fiber.Handler {
 	return adaptor.HTTPHandler(promhttp.HandlerFor(s.deps.Registry, promhttp.HandlerOpts{}))
 }

@@ -21,6 +21,8 @@ const (
 
 const headerRequestID = "X-Request-Id"
 
+const hstsValue = "max-age=63072000; includeSubDomains"
+
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // requestContext is the first middleware: it sets the request id, the
@@ -31,6 +33,11 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 		rid = newRequestID()
 	}
 	c.Set(headerRequestID, rid)
+	if s.opts.HSTS {
+		// RFC 6797 §6.1: two years, subdomains included. Browsers ignore it on plain http
+		// (§8.1), so it is safe behind a TLS-terminating proxy.
+		c.Set(fiber.HeaderStrictTransportSecurity, hstsValue)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
 	defer cancel()
 	logger := s.deps.Logger.With("request_id", rid)

@@ -92,11 +92,11 @@ func (s *Server) createOperation(c *fiber.Ctx) error {
 	if req.Payee != nil {
 		in.PayeeAccount, in.PayeeName = req.Payee.Account, req.Payee.Name
 	}
-	if req.ExpiresIn != nil {
-		if *req.ExpiresIn <= 0 {
-			return fault.Invalid("expires_in", "must be between 30 and 3600 seconds")
+	if req.ExpiresIn != nil { // absent: txsign.DefaultExpiry; 0 is refused, not defaulted
+		var err error
+		if in.ExpiresIn, err = seconds("expires_in", *req.ExpiresIn, txsign.MinExpiry, txsign.MaxExpiry); err != nil {
+			return err
 		}
-		in.ExpiresIn = time.Duration(*req.ExpiresIn) * time.Second
 	}
 	op, created, err := s.deps.Operations.Create(c.UserContext(), actorOf(c), in)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/signet-sca/signet/activation"
+	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
 )
@@ -18,15 +19,15 @@ import (
 // Blocking, unblocking and removing an activation use the generic /v1/credentials calls.
 func (s *Server) paRoutes() {
 	app := s.app
-	key := s.requireAPIKey
-	app.Post("/v1/applications", key, s.createApplication)
-	app.Get("/v1/applications", key, s.listApplications)
-	app.Get("/v1/applications/:id", key, s.getApplication)
-	app.Post("/v1/activations", key, s.createActivation)
-	app.Get("/v1/activations/:id", key, s.getActivation)
-	app.Post("/v1/activations/:id/commit", key, s.commitActivation)
-	app.Get("/v1/operations/:id/offline", key, s.offlinePayload)
-	app.Post("/v1/operations/:id/offline-verify", key, s.offlineVerify)
+	bank, admin := s.apiKey(config.ScopeBank), s.apiKey(config.ScopeAdmin)
+	app.Post("/v1/applications", admin, s.createApplication)
+	app.Get("/v1/applications", bank, s.listApplications)
+	app.Get("/v1/applications/:id", bank, s.getApplication)
+	app.Post("/v1/activations", bank, s.createActivation)
+	app.Get("/v1/activations/:id", bank, s.getActivation)
+	app.Post("/v1/activations/:id/commit", bank, s.commitActivation)
+	app.Get("/v1/operations/:id/offline", bank, s.offlinePayload)
+	app.Post("/v1/operations/:id/offline-verify", bank, s.offlineVerify)
 
 	// Device API, PowerAuth Standard RESTful API 3.x.
 	app.Post("/pa/v3/activation/create", s.pa(paActivation, s.paActivationCreate))
@@ -234,9 +235,10 @@ type createActivationRequest struct {
 func (r createActivationRequest) Validate() (activation.InitRequest, error) {
 	in := activation.InitRequest{UserID: r.UserID, ApplicationID: r.ApplicationID, OTP: r.OTP, CommitPhase: r.CommitPhase}
 	var col fault.Collector
-	if r.ExpiresIn != nil {
-		col.Check(*r.ExpiresIn > 0, "expires_in", "must be a positive number of seconds")
-		in.ExpiresIn = time.Duration(*r.ExpiresIn) * time.Second
+	if r.ExpiresIn != nil { // absent: the configured activation TTL; 0 is refused, not defaulted
+		d, err := seconds("expires_in", *r.ExpiresIn, activation.MinActivationTTL, activation.MaxActivationTTL)
+		col.Merge("", err)
+		in.ExpiresIn = d
 	}
 	if r.MaxFailedAttempts != nil {
 		col.Check(*r.MaxFailedAttempts > 0, "max_failed_attempts", "must be positive")

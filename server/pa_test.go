@@ -85,7 +85,7 @@ func newPAEnv(t *testing.T, st *sqlstore.Store) *paEnv {
 		t.Fatal(err)
 	}
 	srv := server.New(server.Deps{
-		APIKeys:    []config.APIKey{{Name: "bank", Secret: testSecret}},
+		APIKeys:    []config.APIKey{{Name: "bank", Secret: testSecret, Scope: config.ScopeAdmin}},
 		Accounts:   account.New(st, auditLog, clock.Now),
 		Operations: ops,
 		Devices:    devicekey.New(st, auditLog, clock.Now),

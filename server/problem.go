@@ -30,7 +30,11 @@ const problemBase = "https://signet-sca.github.io/problems/"
 func problemFor(err error) (Problem, bool) {
 	var inv *fault.InvalidError
 	var ferr *fiber.Error
+	var scope insufficientScope
 	switch {
+	case errors.As(err, &scope):
+		return Problem{Status: 403, Code: "insufficient_scope", Title: "Insufficient scope",
+			Detail: "this call needs an API key with scope " + scope.need.String()}, true
 	case errors.As(err, &inv):
 		return Problem{Status: 400, Code: "invalid_request", Title: "The request is invalid", Detail: inv.Error(), Errors: inv.Problems}, true
 	case errors.Is(err, fault.ErrUnauthenticated):
@@ -102,6 +106,7 @@ func codeForStatus(status int) string {
 // handleError is fiber's one error handler.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	p, expected := problemFor(err)
+	var scope insufficientScope
 	ctx := c.UserContext()
 	s.countUnrecorded(c, err)
 	if !expected {
@@ -116,6 +121,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	p.Instance = c.Path()
 	if p.Status == 401 {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="signet", Basic realm="signet"`)
+	}
+	if errors.As(err, &scope) { // RFC 6750 §3.1: the error code and the scope that would do
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="signet", error="insufficient_scope", scope="`+scope.need.String()+`"`)
 	}
 	c.Status(p.Status)
 	c.Set(fiber.HeaderContentType, "application/problem+json")

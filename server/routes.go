@@ -1,6 +1,10 @@
 package server
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/signet-sca/signet/config"
+)
 
 func (s *Server) routes() {
 	app := s.app
@@ -8,30 +12,31 @@ func (s *Server) routes() {
 
 	app.Get("/healthz", s.healthz)
 	app.Get("/readyz", s.readyz)
-	app.Get("/metrics", s.metricsHandler())
+	// /metrics is served on the admin listener only (adminRoutes); here it is 404.
 
-	// Private API for the bank backend: every route needs an API key. The
-	// middleware is attached per route, never to the /v1 prefix, so public
-	// device and browser routes below cannot inherit or lose it by accident.
-	key := s.requireAPIKey
-	app.Post("/v1/users", key, s.createUser)
-	app.Get("/v1/users", key, s.findUser)
-	app.Get("/v1/users/:id", key, s.getUser)
-	app.Get("/v1/users/:id/credentials", key, s.listCredentials)
-	app.Post("/v1/credentials/:id/block", key, s.blockCredential)
-	app.Post("/v1/credentials/:id/unblock", key, s.unblockCredential)
-	app.Delete("/v1/credentials/:id", key, s.removeCredential)
-	app.Get("/v1/audit", key, s.listAudit)
+	// Private API for the bank backend: every route needs an API key of the
+	// scope it names (consume < bank < admin). The middleware is attached per
+	// route, never to the /v1 prefix, so public device and browser routes below
+	// cannot inherit or lose it by accident.
+	bank, admin, consume := s.apiKey(config.ScopeBank), s.apiKey(config.ScopeAdmin), s.apiKey(config.ScopeConsume)
+	app.Post("/v1/users", bank, s.createUser)
+	app.Get("/v1/users", bank, s.findUser)
+	app.Get("/v1/users/:id", bank, s.getUser)
+	app.Get("/v1/users/:id/credentials", bank, s.listCredentials)
+	app.Post("/v1/credentials/:id/block", bank, s.blockCredential)
+	app.Post("/v1/credentials/:id/unblock", admin, s.unblockCredential)
+	app.Delete("/v1/credentials/:id", bank, s.removeCredential)
+	app.Get("/v1/audit", admin, s.listAudit)
 	if s.deps.Operations != nil {
-		app.Post("/v1/operations", key, s.createOperation)
-		app.Get("/v1/operations", key, s.listOperations)
-		app.Get("/v1/operations/:id", key, s.getOperation)
-		app.Post("/v1/operations/:id/cancel", key, s.cancelOperation)
-		app.Post("/v1/users/:id/registration-codes", key, s.issueRegistrationCode)
-		app.Post("/v1/tokens/consume", key, s.consumeToken)
-		app.Get("/v1/operations/:id/events", key, s.operationEvents)
+		app.Post("/v1/operations", bank, s.createOperation)
+		app.Get("/v1/operations", bank, s.listOperations)
+		app.Get("/v1/operations/:id", bank, s.getOperation)
+		app.Post("/v1/operations/:id/cancel", bank, s.cancelOperation)
+		app.Post("/v1/users/:id/registration-codes", bank, s.issueRegistrationCode)
+		app.Post("/v1/tokens/consume", consume, s.consumeToken)
+		app.Get("/v1/operations/:id/events", bank, s.operationEvents)
 		if s.deps.Evidence != nil {
-			app.Get("/v1/operations/:id/evidence", key, s.operationEvidence)
+			app.Get("/v1/operations/:id/evidence", bank, s.operationEvidence)
 		}
 
 		// Device API (public): the device proves itself by its signature. Rate

@@ -57,11 +57,15 @@ type Options struct {
 	RequestTimeout time.Duration
 	// RateLimits apply when Deps.Limiter is set.
 	RateLimits RateLimits
+	// HSTS sends Strict-Transport-Security on every response (RFC 6797). Set it when clients
+	// reach Signet over https, which cmd/signet decides from the public URL's scheme.
+	HSTS bool
 }
 
 // Server is the fiber application with its dependencies.
 type Server struct {
 	app     *fiber.App
+	admin   *fiber.App // the admin listener's: /metrics, /healthz, /readyz
 	deps    Deps
 	opts    Options
 	metrics *metrics
@@ -103,7 +107,23 @@ func New(deps Deps, opts Options) *Server {
 		CaseSensitive:         true,
 	})
 	s.routes()
+	s.admin = fiber.New(fiber.Config{AppName: "signet-admin", DisableStartupMessage: true,
+		ReadTimeout: opts.RequestTimeout, WriteTimeout: opts.RequestTimeout + 5*time.Second, IdleTimeout: 90 * time.Second})
+	s.adminRoutes()
 	return s
+}
+
+// Admin exposes the admin app (tests use Admin().Test).
+func (s *Server) Admin() *fiber.App { return s.admin }
+
+// ServeAdmin serves the admin routes (/metrics, /healthz, /readyz) on ln until Shutdown. Bind
+// it to loopback or a monitoring network, never the internet.
+func (s *Server) ServeAdmin(ln net.Listener) error {
+	err := s.admin.Listener(ln)
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 // App exposes the fiber app (tests use App().Test).
@@ -122,5 +142,6 @@ func (s *Server) Serve(ln net.Listener) error {
 // at once and event streams end, so they do not hold the shutdown.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.hub.close()
-	return s.app.ShutdownWithContext(ctx)
+	err := s.app.ShutdownWithContext(ctx)
+	return errors.Join(err, s.admin.ShutdownWithContext(ctx))
 }

@@ -64,6 +64,8 @@ type harnessOpts struct {
 	maxBody     int
 	limiter     server.RateLimiter // nil: no rate limits
 	limits      server.RateLimits
+	hsts        bool
+	apiKeys     []config.APIKey // default: testSecret with scope admin
 }
 
 // newHarnessWith wires the server as cmd/signet does, over real stores, and
@@ -79,6 +81,9 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 	}
 	if o.maxBody == 0 {
 		o.maxBody = 4096
+	}
+	if o.apiKeys == nil {
+		o.apiKeys = []config.APIKey{{Name: "bank", Secret: testSecret, Scope: config.ScopeAdmin}}
 	}
 	st, err := sqlstore.Open(ctx, o.databaseURL)
 	if err != nil {
@@ -117,7 +122,7 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 	}
 	reg := prometheus.NewRegistry()
 	srv := server.New(server.Deps{
-		APIKeys:    []config.APIKey{{Name: "bank", Secret: testSecret}},
+		APIKeys:    o.apiKeys,
 		Accounts:   account.New(st, auditLog, o.now),
 		Operations: ops,
 		Devices:    devicekey.New(st, auditLog, o.now),
@@ -128,7 +133,7 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		Now:        o.now,
 		Limiter:    o.limiter,
 		Registry:   reg,
-	}, server.Options{MaxBodyBytes: o.maxBody, RateLimits: o.limits})
+	}, server.Options{MaxBodyBytes: o.maxBody, RateLimits: o.limits, HSTS: o.hsts})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -428,9 +433,23 @@ func TestHealthReadyMetrics(t *testing.T) {
 		t.Fatalf("readyz %d %s", r.status, r.body)
 	}
 	h.do("GET", "/v1/users/"+uuid.NewString(), "", nil)
-	r := h.do("GET", "/metrics", "-", nil)
+	// The public listener does not serve metrics, with or without an admin key.
+	for _, auth := range []string{"-", ""} {
+		if r := h.do("GET", "/metrics", auth, nil); r.status != 404 || strings.Contains(string(r.body), "signet_http") {
+			t.Fatalf("public /metrics: %d %s", r.status, r.body)
+		}
+	}
+	// The admin listener does, and answers the health checks too.
+	resp, err := h.srv.Admin().Test(httptest.NewRequest("GET", "/metrics", nil))
+	r := readResponse(t, resp, err)
 	if r.status != 200 || !strings.Contains(string(r.body), `signet_http_requests_total{method="GET",route="/v1/users/:id",status="404"} 1`) {
-		t.Fatalf("metrics %d %s", r.status, r.body)
+		t.Fatalf("admin /metrics %d %s", r.status, r.body)
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/v1/users": 404, "/debug/pprof/": 404} {
+		resp, err := h.srv.Admin().Test(httptest.NewRequest("GET", path, nil))
+		if r := readResponse(t, resp, err); r.status != want {
+			t.Errorf("admin %s: %d; want %d", path, r.status, want)
+		}
 	}
 	down := newHarness(t, map[string]server.Pinger{"redis": failingPinger{}})
 	if r := down.do("GET", "/readyz", "-", nil); r.status != 503 || !strings.Contains(string(r.body), `"redis":"unavailable"`) || strings.Contains(string(r.body), "down") {

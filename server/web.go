@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign"
@@ -21,9 +22,9 @@ import (
 // caller) and the hosted pages and SDK under /web.
 func (s *Server) webRoutes() {
 	app := s.app
-	key := s.requireAPIKey
-	app.Post("/v1/users/:id/enrollments", key, s.issueEnrollment)
-	app.Post("/v1/users/:id/passcode/unlock", key, s.unlockPasscode)
+	bank, admin := s.apiKey(config.ScopeBank), s.apiKey(config.ScopeAdmin)
+	app.Post("/v1/users/:id/enrollments", bank, s.issueEnrollment)
+	app.Post("/v1/users/:id/passcode/unlock", admin, s.unlockPasscode)
 
 	// The operation routes need the operation's capability
 	// (Authorization: Signet-Capability, from the approval URL's fragment),

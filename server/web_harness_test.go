@@ -6,6 +6,7 @@ import (
 	"crypto/hpke"
 	"crypto/rand"
 	"encoding/base64"
+	"github.com/prometheus/client_golang/prometheus"
 	"net"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,7 @@ const (
 // webEnv is a server wired as cmd/signet wires it (SQLite, in-process replay
 // store, KEK ring), with web-native signing enabled for one origin.
 type webEnv struct {
+	reg    *prometheus.Registry // the server's metrics (served on the admin listener only)
 	t      testing.TB
 	srv    *server.Server
 	st     store.Store
@@ -91,16 +93,18 @@ func newWebEnv(t testing.TB, o webEnvOpts) *webEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	reg := prometheus.NewRegistry()
 	srv := server.New(server.Deps{
-		APIKeys:    []config.APIKey{{Name: "bank", Secret: webAPISecret}},
+		APIKeys:    []config.APIKey{{Name: "bank", Secret: webAPISecret, Scope: config.ScopeAdmin}},
 		Accounts:   account.New(st, a, nil),
 		Operations: ops,
 		Devices:    devicekey.New(st, a, nil),
 		Web:        web,
 		Evidence:   evidence.NewBuilder(st, keyring, webIssuer, nil),
 		Ready:      map[string]server.Pinger{"database": st},
+		Registry:   reg,
 	}, server.Options{MaxBodyBytes: 64 << 10, RequestTimeout: 10 * time.Second})
-	e := &webEnv{t: t, srv: srv, st: st, ops: ops, web: web, replay: rp, origin: o.origin}
+	e := &webEnv{t: t, srv: srv, st: st, ops: ops, web: web, replay: rp, origin: o.origin, reg: reg}
 	if o.ln != nil {
 		go func() { _ = srv.Serve(o.ln) }()
 		t.Cleanup(func() {

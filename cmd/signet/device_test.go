@@ -19,14 +19,14 @@ import (
 // commit, list and approve an operation, reject one, compute an offline code, read the status.
 func TestDeviceSimulator(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0"})
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_ADMIN_ADDR=127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	secret := strings.SplitN(cfg.APIKeys, ":", 2)[1]
+	secret := strings.Split(cfg.APIKeys, ":")[1]
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan string, 1), make(chan error, 1)
 	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()

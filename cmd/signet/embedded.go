@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/signet-sca/signet/config"
+	"github.com/signet-sca/signet/internal/privfile"
 )
 
 // ensureEmbeddedSecrets fills in the API key and KEK in embedded mode when
@@ -21,26 +22,34 @@ func ensureEmbeddedSecrets(cfg *config.Config, out io.Writer) error {
 	if !cfg.Embedded() {
 		return nil
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	// The directory holds the database, the API key and the KEK: 0700, tightened if it exists
+	// looser, refused if another user owns it.
+	t, err := privfile.MkdirAll(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("data directory (SIGNET_DATA_DIR): %w", err)
 	}
+	reportTightened(out, t)
 	if cfg.APIKeys == "" {
 		path := filepath.Join(cfg.DataDir, "api-key")
-		v, created, err := readOrCreate(path, func() string { return "admin:" + randomB64(24) })
+		v, created, err := readOrCreate(path, func() string { return "admin:" + randomB64(24) + ":admin" }, out)
 		if err != nil {
 			return err
 		}
+		if strings.Count(v, ":") == 1 {
+			// Written before keys had scopes: the one key of an embedded instance is its operator's.
+			v += ":admin"
+		}
 		cfg.APIKeys = v
 		if created {
-			fmt.Fprintf(out, "\nSignet generated an API key for the private API (embedded mode); it is kept in %s:\n\n    %s\n\n"+
-				"Use it as \"Authorization: Bearer %s\".\n\n", path, v, strings.SplitN(v, ":", 2)[1])
+			fmt.Fprintf(out, "\nSignet generated an API key for the private API (embedded mode, scope admin); it is kept in %s:\n\n    %s\n\n"+
+				"Use it as \"Authorization: Bearer %s\".\n\n", path, v, strings.Split(v, ":")[1])
 		} else {
 			fmt.Fprintf(out, "Signet: private API key (embedded mode) is in %s\n", path)
 		}
 	}
 	if cfg.KEK == "" {
 		path := filepath.Join(cfg.DataDir, "kek")
-		v, _, err := readOrCreate(path, func() string { return randomStdB64(32) })
+		v, _, err := readOrCreate(path, func() string { return randomStdB64(32) }, out)
 		if err != nil {
 			return err
 		}
@@ -86,7 +95,21 @@ func findEmbeddedInstance(cfg *config.Config) error {
 	return nil
 }
 
-func readOrCreate(path string, gen func() string) (string, bool, error) {
+func reportTightened(out io.Writer, t *privfile.Tightened) {
+	if t != nil {
+		fmt.Fprintf(out, "Signet: %s was readable by other users (mode %s); it is now %s.\n", t.Path, t.Old, t.New)
+	}
+}
+
+// readOrCreate returns the content of the secret file at path, creating it 0600 with gen()
+// when it does not exist. An existing file readable by others is made private, one owned by
+// another user is refused.
+func readOrCreate(path string, gen func() string, out io.Writer) (string, bool, error) {
+	t, err := privfile.Tighten(path)
+	if err != nil {
+		return "", false, err
+	}
+	reportTightened(out, t)
 	b, err := os.ReadFile(path)
 	if err == nil {
 		return strings.TrimSpace(string(b)), false, nil
@@ -95,10 +118,10 @@ func readOrCreate(path string, gen func() string) (string, bool, error) {
 		return "", false, err
 	}
 	v := gen()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := privfile.Create(path) // 0600 whatever the umask
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) { // another process won the race
-			return readOrCreate(path, gen)
+			return readOrCreate(path, gen, out)
 		}
 		return "", false, err
 	}

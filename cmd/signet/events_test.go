@@ -79,7 +79,7 @@ func TestServeSendsWebhooksAndServesEvidence(t *testing.T) {
 	defer receiver.Close()
 
 	dir := t.TempDir()
-	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0",
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_ADMIN_ADDR=127.0.0.1:0",
 		"SIGNET_WEBHOOK_SECRET=" + whSecret, "SIGNET_WEBHOOK_DEFAULT_URL=" + receiver.URL + "/hooks"})
 	if err != nil {
 		t.Fatal(err)
@@ -100,7 +100,7 @@ func TestServeSendsWebhooksAndServesEvidence(t *testing.T) {
 			t.Errorf("shutdown: %v", err)
 		}
 	}()
-	a := api{t: t, base: "http://" + <-ready, secret: strings.SplitN(cfg.APIKeys, ":", 2)[1]}
+	a := api{t: t, base: "http://" + <-ready, secret: strings.Split(cfg.APIKeys, ":")[1]}
 
 	_, user, _ := a.call("POST", "/v1/users", map[string]string{"external_id": "cust-wire"})
 	uid := user["id"].(string)

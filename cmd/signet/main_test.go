@@ -5,15 +5,19 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/signet-sca/signet/config"
+	"github.com/signet-sca/signet/txsign/replay/replaytest"
+	"sync"
+	"sync/atomic"
 )
 
 func run(t *testing.T, env []string, args ...string) (string, error) {
@@ -90,7 +94,7 @@ func TestKeysRotateAndList(t *testing.T) {
 // then shuts down gracefully.
 func TestServeEmbeddedAndShutdown(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0"})
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_ADMIN_ADDR=127.0.0.1:0"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +105,7 @@ func TestServeEmbeddedAndShutdown(t *testing.T) {
 	if !strings.Contains(banner.String(), filepath.Join(dir, "api-key")) || !strings.Contains(banner.String(), "WARNING: SIGNET_KEK is not set") {
 		t.Fatalf("banner: %s", banner.String())
 	}
-	secret := strings.SplitN(cfg.APIKeys, ":", 2)[1]
+	secret := strings.Split(cfg.APIKeys, ":")[1]
 	if !strings.Contains(banner.String(), secret) {
 		t.Fatal("the generated API key is not printed")
 	}
@@ -152,7 +156,7 @@ func TestServeEmbeddedAndShutdown(t *testing.T) {
 func TestBenchAgainstEmbeddedServer(t *testing.T) {
 	dir := t.TempDir()
 	// Every virtual user comes from 127.0.0.1: one client address.
-	cfg, _ := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_RATE_LIMIT_ADDRESS=off"})
+	cfg, _ := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_RATE_LIMIT_ADDRESS=off", "SIGNET_ADMIN_ADDR=127.0.0.1:0"})
 	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +165,7 @@ func TestBenchAgainstEmbeddedServer(t *testing.T) {
 	ready := make(chan string, 1)
 	go func() { _ = serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()
 	addr := <-ready
-	secret := strings.SplitN(cfg.APIKeys, ":", 2)[1]
+	secret := strings.Split(cfg.APIKeys, ":")[1]
 	out, err := run(t, []string{"SIGNET_BENCH_API_KEY=" + secret}, "bench", "--server", "http://"+addr, "--users", "2", "--duration", "1s",
 		"--flows", "device-key,powerauth", "--json")
 	if err != nil {
@@ -219,6 +223,129 @@ func TestBenchUpstreamNeedsNoKey(t *testing.T) {
 	out, err := run(t, nil, "bench", "--flows", "upstream", "--upstream", up.URL, "--users", "2", "--duration", "200ms")
 	if err != nil || !strings.Contains(out, "the bench client and the upstream alone") {
 		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// TestEmbeddedKeyIsAdmin: the one API key embedded mode generates is the operator's, scope
+// admin, whether written now or before keys had scopes ("admin:<secret>").
+func TestEmbeddedKeyIsAdmin(t *testing.T) {
+	fresh, old := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(old, "api-key"), []byte("admin:0123456789abcdefghijkl\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{fresh, old} {
+		cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := config.ParseAPIKeys(cfg.APIKeys)
+		if err != nil || len(keys) != 1 || keys[0].Scope != config.ScopeAdmin {
+			t.Fatalf("%s: keys %v %v; want one admin key", dir, keys, err)
+		}
+	}
+	if b, _ := os.ReadFile(filepath.Join(fresh, "api-key")); !strings.HasSuffix(strings.TrimSpace(string(b)), ":admin") {
+		t.Fatalf("generated file %q names no scope", b)
+	}
+}
+
+// TestServeAdminListenerAndHSTS: /metrics is served on SIGNET_ADMIN_ADDR only (the public
+// listener answers 404), and an https public URL turns HSTS on.
+func TestServeAdminListenerAndHSTS(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminAddr := free.Addr().String()
+	free.Close()
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + t.TempDir(), "SIGNET_HTTP_ADDR=127.0.0.1:0",
+		"SIGNET_ADMIN_ADDR=" + adminAddr, "SIGNET_PUBLIC_URL=https://signet.bank.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()
+	var addr string
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		t.Fatal(err)
+	}
+	get := func(url string) *http.Response {
+		t.Helper()
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if r := get("http://" + addr + "/metrics"); r.StatusCode != 404 {
+		t.Errorf("public /metrics: %d; want 404", r.StatusCode)
+	}
+	if r := get("http://" + addr + "/healthz"); r.StatusCode != 200 || r.Header.Get("Strict-Transport-Security") != "max-age=63072000; includeSubDomains" {
+		t.Errorf("public /healthz: %d, HSTS %q", r.StatusCode, r.Header.Get("Strict-Transport-Security"))
+	}
+	if r := get("http://" + adminAddr + "/metrics"); r.StatusCode != 200 {
+		t.Errorf("admin /metrics: %d; want 200", r.StatusCode)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}
+
+// TestWaitAOFCheckedAtStart: SIGNET_REDIS_CONSUME_WAITAOF against a Redis that cannot confirm
+// it (the test Redis, SIGNET_TEST_REDIS_URL, is 7.0: no WAITAOF) stops serve with a message
+// naming the setting and the reason; the same Redis without the setting starts.
+func TestWaitAOFCheckedAtStart(t *testing.T) {
+	redisURL := replaytest.ServiceURL(t, replaytest.EnvRedisURL)
+	env := []string{"SIGNET_DATA_DIR=" + t.TempDir(), "SIGNET_REDIS_URL=" + redisURL,
+		"SIGNET_API_KEYS=bank:0123456789abcdef0123", "SIGNET_KEK=" + randomStdB64(32)}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, waitAOF, want string
+	}{
+		{"server without WAITAOF", "1,0,100ms", "SIGNET_REDIS_CONSUME_WAITAOF=1,0,100ms: Redis "},
+		{"unset", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := loadConfig(append(env, "SIGNET_REDIS_CONSUME_WAITAOF="+tc.waitAOF))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			a, err := buildApp(ctx, cfg, newLogger(io.Discard, cfg))
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				a.close()
+				return
+			}
+			if a != nil {
+				a.close()
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("buildApp: %v; want %q", err, tc.want)
+			}
+			if !strings.Contains(err.Error(), "needs Redis 7.2 or later") && !strings.Contains(err.Error(), "appendonly") {
+				t.Fatalf("the reason is missing: %v", err)
+			}
+			t.Log(err)
+		})
 	}
 }
 

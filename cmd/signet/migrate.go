@@ -19,7 +19,7 @@ func newMigrateCmd(environ []string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := sqlstore.Open(cmd.Context(), cfg.DatabaseURL)
+			st, err := sqlstore.Open(cmd.Context(), cfg.DatabaseURL, sqlstore.WithLogger(newLogger(cmd.ErrOrStderr(), cfg)))
 			if err != nil {
 				return fmt.Errorf("database: %w", err)
 			}

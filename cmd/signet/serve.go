@@ -86,7 +86,8 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		limiter = ratelimit.NewMemory(0, nil)
 	} else {
 		redisreplay.RouteLogs(logger)
-		r, err := redisreplay.Open(cfg.RedisURL, "signet:jti:")
+		w, _ := config.ParseWaitAOF(cfg.RedisConsumeWaitAOF) // validated
+		r, err := redisreplay.Open(cfg.RedisURL, "signet:jti:", redisreplay.WithWaitAOF(redisreplay.WaitAOF(w)))
 		if err != nil {
 			return nil, fmt.Errorf("redis: %w", err)
 		}
@@ -99,6 +100,17 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 				"redis", redactURL(cfg.RedisURL), "err", err.Error())
 		}
 		cancel()
+		if w.Enabled() {
+			// Refuse to start rather than answer every consume 503 (or worse, believe a server
+			// that cannot confirm durability).
+			cctx, cancel := context.WithTimeout(ctx, w.Timeout+5*time.Second)
+			err := r.CheckWaitAOF(cctx)
+			cancel()
+			if err != nil {
+				return nil, fmt.Errorf("SIGNET_REDIS_CONSUME_WAITAOF=%s: %w", cfg.RedisConsumeWaitAOF, err)
+			}
+			logger.Info("token consumes wait for WAITAOF", "local", w.Local, "replicas", w.Replicas, "timeout", w.Timeout.String())
+		}
 		rp, ready["redis"] = r, r
 		lim, closeLim, err := sharedLimiter(cfg.RedisURL, registry, logger)
 		if err != nil {
@@ -161,7 +173,8 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate
 	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
 		RateLimits: server.RateLimits{Address: cfg.RateLimitAddress, JWKS: cfg.RateLimitJWKS,
-			Operation: cfg.RateLimitOperation, Code: cfg.RateLimitCode, TrustedProxies: proxies}})
+			Operation: cfg.RateLimitOperation, Code: cfg.RateLimitCode, TrustedProxies: proxies},
+		HSTS: cfg.HTTPS()})
 	bg := []background{
 		{"operation expiry", 5 * time.Second, func(ctx context.Context) error { _, err := ops.ExpireDue(ctx); return err }},
 		{"activation expiry", 10 * time.Second, func(ctx context.Context) error { _, err := act.ExpireDue(ctx); return err }},
@@ -190,7 +203,7 @@ func openCore(ctx context.Context, cfg config.Config, migrate bool, logger *slog
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := sqlstore.Open(ctx, cfg.DatabaseURL)
+	st, err := sqlstore.Open(ctx, cfg.DatabaseURL, sqlstore.WithLogger(logger))
 	if err != nil {
 		return nil, nil, fmt.Errorf("database: %w", err)
 	}
@@ -250,6 +263,19 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready ch
 	}
 	for _, w := range cfg.AddressWarnings() {
 		logger.Warn(w)
+	}
+	if cfg.AdminAddr != "" {
+		aln, err := net.Listen("tcp", cfg.AdminAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listener (SIGNET_ADMIN_ADDR=%s; set another address or off): %w", cfg.AdminAddr, err)
+		}
+		logger.Info("admin listening (/metrics, /healthz, /readyz)", "addr", aln.Addr().String())
+		go func() {
+			if err := a.server.ServeAdmin(aln); err != nil {
+				logger.Error("admin listener failed", "addr", cfg.AdminAddr, "err", err)
+			}
+		}()
 	}
 	logger.Info("signet listening", "addr", ln.Addr().String(), "mode", modeOf(cfg), "issuer", cfg.Issuer)
 	fmt.Fprintf(out, "Signet is serving on http://%s\n", displayAddr(ln.Addr()))

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -26,6 +28,7 @@ import (
 	"gorm.io/gorm/logger"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/signet-sca/signet/internal/privfile"
 	"github.com/signet-sca/signet/store"
 )
 
@@ -61,6 +64,7 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 type options struct {
+	logger       *slog.Logger
 	schema       string
 	now          func() time.Time
 	maxOpenConns int
@@ -75,6 +79,9 @@ type Option func(*options)
 // search_path. It is an error on SQLite. (A search_path parameter in the URL
 // works too, without the CREATE SCHEMA.)
 func WithSchema(name string) Option { return func(o *options) { o.schema = name } }
+
+// WithLogger receives what Open does to the SQLite files' modes (default: discarded).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithClock sets the clock used to stamp CreatedAt and UpdatedAt when the
 // caller leaves them unset. Default time.Now.
@@ -101,7 +108,8 @@ func IsPostgresURL(databaseURL string) bool {
 // sqlite:// URL (the file's parent directory is created). Open does not
 // migrate; call Migrate.
 func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, error) {
-	o := options{now: time.Now, maxOpenConns: defaultPostgresMaxOpenConns, attempts: defaultUpdateAttempts}
+	o := options{now: time.Now, maxOpenConns: defaultPostgresMaxOpenConns, attempts: defaultUpdateAttempts,
+		logger: slog.New(slog.DiscardHandler)}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -131,8 +139,8 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 			return nil, err
 		}
 		if path != "" {
-			if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-				return nil, fmt.Errorf("sqlstore: create database directory: %w", err)
+			if err := privateSQLiteFiles(path, o.logger); err != nil {
+				return nil, err
 			}
 		}
 		dialect, dialector = DialectSQLite, sqlite.Open(dsn)
@@ -167,6 +175,17 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		_ = sqlDB.Close()
 		return nil, err
 	}
+	if dialect == DialectSQLite {
+		// SQLite made -wal and -shm when it opened the database in WAL mode, with the database
+		// file's mode; check them all the same (a mode it could not set, a file left by another
+		// build of SQLite).
+		if _, path, _ := sqliteDSN(databaseURL); path != "" {
+			if err := tightenSQLiteFiles(path, o.logger); err != nil {
+				_ = sqlDB.Close()
+				return nil, err
+			}
+		}
+	}
 	if o.schema != "" {
 		if err := db.WithContext(ctx).Exec(`CREATE SCHEMA IF NOT EXISTS "` + o.schema + `"`).Error; err != nil {
 			_ = sqlDB.Close()
@@ -174,6 +193,47 @@ func Open(ctx context.Context, databaseURL string, opts ...Option) (*Store, erro
 		}
 	}
 	return s, nil
+}
+
+// privateSQLiteFiles prepares an SQLite database at path so that no other user can read it:
+// a missing directory is created 0700, a missing database file is created 0600 before SQLite
+// opens it (SQLite would create it 0644 less the umask, and give -wal and -shm the same mode),
+// and existing files looser than 0600 are tightened, with a log line. A file another user owns
+// is refused. An existing directory is left as it is: it may be shared (/var/lib, /tmp); the
+// data directory's own mode is cmd/signet's business.
+func privateSQLiteFiles(path string, logger *slog.Logger) error {
+	dir := filepath.Dir(path)
+	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		if _, err := privfile.MkdirAll(dir); err != nil {
+			return fmt.Errorf("sqlstore: create database directory: %w", err)
+		}
+	}
+	if err := tightenSQLiteFiles(path, logger); err != nil {
+		return err
+	}
+	f, err := privfile.Create(path)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("sqlstore: create database file: %w", err)
+	}
+	return f.Close()
+}
+
+// tightenSQLiteFiles makes the database file and its -wal and -shm files 0600 (or stricter).
+func tightenSQLiteFiles(path string, logger *slog.Logger) error {
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		t, err := privfile.Tighten(p)
+		if err != nil {
+			return fmt.Errorf("sqlstore: database file %w", err)
+		}
+		if t != nil {
+			logger.Warn("database file was readable by other users; made private", "path", t.Path,
+				"old_mode", t.Old.String(), "new_mode", t.New.String())
+		}
+	}
+	return nil
 }
 
 // postgresDSN returns the URL with search_path set to schema, when given.

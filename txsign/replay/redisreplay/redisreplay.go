@@ -24,28 +24,52 @@ type Store struct {
 	c      redis.UniversalClient
 	prefix string
 	owned  bool
+	wait   WaitAOF
 }
 
 var _ replay.Store = (*Store)(nil)
 
+// WaitAOF asks Consume to confirm that its GETDEL is durable before it answers: WAITAOF
+// numlocal numreplicas timeout (Redis ≥ 7.2) in the same round trip. Without it, a Redis crash
+// under appendfsync everysec, or an asynchronous failover, can lose a GETDEL that Signet
+// already answered, and the spent token becomes consumable again.
+type WaitAOF struct {
+	Local    int           // 0 or 1: the GETDEL is fsynced to the primary's AOF
+	Replicas int           // that many replicas fsynced it to their AOF
+	Timeout  time.Duration // how long Consume waits for the fsyncs; then it fails closed
+}
+
+// Enabled reports whether Consume waits at all.
+func (w WaitAOF) Enabled() bool { return w.Local > 0 || w.Replicas > 0 }
+
+// Option configures New and Open.
+type Option func(*Store)
+
+// WithWaitAOF makes Consume wait for w (see WaitAOF); call CheckWaitAOF at start-up.
+func WithWaitAOF(w WaitAOF) Option { return func(s *Store) { s.wait = w } }
+
 // New returns a Store on client, keeping its keys under prefix (DefaultPrefix when empty).
 // The caller keeps ownership of client: Close does not close it.
-func New(client redis.UniversalClient, prefix string) *Store {
+func New(client redis.UniversalClient, prefix string, opts ...Option) *Store {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
-	return &Store{c: client, prefix: prefix}
+	s := &Store{c: client, prefix: prefix}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
 // Open connects to the Redis named by rawURL (see NewClient) and returns a Store that owns the
 // client: Close closes it. No connection is made before the first command; call Ping to
 // check the address at start-up.
-func Open(rawURL, prefix string) (*Store, error) {
+func Open(rawURL, prefix string, opts ...Option) (*Store, error) {
 	c, err := NewClient(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	s := New(c, prefix)
+	s := New(c, prefix, opts...)
 	s.owned = true
 	return s, nil
 }
@@ -90,6 +114,9 @@ func (s *Store) Consume(ctx context.Context, jti string) error {
 	if jti == "" {
 		return replay.ErrReplay
 	}
+	if s.wait.Enabled() {
+		return s.consumeDurably(ctx, s.prefix+jti)
+	}
 	switch err := s.c.GetDel(ctx, s.prefix+jti).Err(); {
 	case errors.Is(err, redis.Nil):
 		return replay.ErrReplay
@@ -97,6 +124,95 @@ func (s *Store) Consume(ctx context.Context, jti string) error {
 		return unavailable(err)
 	}
 	return nil
+}
+
+// ErrNotDurable: WAITAOF did not confirm the fsyncs asked for in time. The JTI is consumed but
+// the consume may be lost in a crash or failover, so the token is refused (ErrUnavailable, 503);
+// the user approves again.
+var ErrNotDurable = errors.New("redisreplay: consume not confirmed durable")
+
+// consumeDurably sends GETDEL and WAITAOF in one pipeline on the node that holds key: WAITAOF
+// waits for this connection's preceding writes, so it must follow the GETDEL on the same
+// connection (Redis Cluster routes a keyless command anywhere, hence MasterForKey).
+func (s *Store) consumeDurably(ctx context.Context, key string) error {
+	var p redis.Cmdable = s.c
+	if cc, ok := s.c.(*redis.ClusterClient); ok {
+		node, err := cc.MasterForKey(ctx, key)
+		if err != nil {
+			return unavailable(err)
+		}
+		p = node
+	}
+	var get *redis.StringCmd
+	var wait *redis.IntSliceCmd
+	_, _ = p.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		get = pipe.GetDel(ctx, key)
+		// Pipeliner has no WaitAOF; the command as go-redis's own WaitAOF builds it.
+		wait = redis.NewIntSliceCmd(ctx, "waitaof", s.wait.Local, s.wait.Replicas, s.wait.Timeout.Milliseconds())
+		return pipe.Process(ctx, wait)
+	})
+	switch err := get.Err(); {
+	case errors.Is(err, redis.Nil):
+		return replay.ErrReplay // nothing was deleted: a replay however durable
+	case err != nil:
+		return unavailable(err)
+	}
+	acks, err := wait.Result()
+	switch {
+	case err != nil:
+		return unavailable(fmt.Errorf("%w: WAITAOF: %w", ErrNotDurable, err))
+	case len(acks) != 2 || acks[0] < int64(s.wait.Local) || acks[1] < int64(s.wait.Replicas):
+		return unavailable(fmt.Errorf("%w: WAITAOF confirmed %v, asked %d local and %d replicas within %s",
+			ErrNotDurable, acks, s.wait.Local, s.wait.Replicas, s.wait.Timeout))
+	}
+	return nil
+}
+
+// CheckWaitAOF verifies at start-up that every primary can confirm what WithWaitAOF asks: it
+// supports WAITAOF (Redis ≥ 7.2), has appendonly on when Local > 0, and has Replicas replicas
+// acknowledging within the timeout. Nil when WithWaitAOF was not given.
+func (s *Store) CheckWaitAOF(ctx context.Context) error {
+	if !s.wait.Enabled() {
+		return nil
+	}
+	check := func(ctx context.Context, c *redis.Client) error {
+		acks, err := c.WaitAOF(ctx, s.wait.Local, s.wait.Replicas, s.wait.Timeout).Result()
+		if err != nil {
+			msg := err.Error()
+			switch {
+			case strings.Contains(strings.ToLower(msg), "unknown command"):
+				return fmt.Errorf("Redis %s does not support WAITAOF (it needs Redis 7.2 or later): %s", serverVersion(ctx, c), msg)
+			case strings.Contains(msg, "appendonly"):
+				return fmt.Errorf("Redis has no AOF to wait for (set appendonly yes, or ask for 0 local fsyncs): %s", msg)
+			}
+			return fmt.Errorf("WAITAOF: %w", err)
+		}
+		if len(acks) != 2 || acks[0] < int64(s.wait.Local) || acks[1] < int64(s.wait.Replicas) {
+			return fmt.Errorf("WAITAOF confirmed %v (local fsync, replicas) within %s; asked for %d and %d: check appendonly and the replicas",
+				acks, s.wait.Timeout, s.wait.Local, s.wait.Replicas)
+		}
+		return nil
+	}
+	switch c := s.c.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachMaster(ctx, check)
+	case *redis.Client:
+		return check(ctx, c)
+	}
+	return errors.New("WAITAOF check: unsupported Redis client")
+}
+
+func serverVersion(ctx context.Context, c *redis.Client) string {
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return "(version unknown)"
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+			return v
+		}
+	}
+	return "(version unknown)"
 }
 
 // Ping implements replay.Store.
