@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/signet-sca/signet/internal/strictjson"
 	"io"
 	"strings"
 	"unicode/utf8"
@@ -27,6 +28,15 @@ func decodeObject(data []byte, dst any) error {
 	trimmed := bytes.TrimSpace(data)
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return fault.Invalid("", "a JSON object is required")
+	}
+	// The same strict reading as every other body (duplicate members under encoding/json's folding,
+	// invalid UTF-8): it covers the decrypted ECIES payloads too, which the HTTP layer never sees.
+	if err := strictjson.Check(trimmed); err != nil {
+		var se *strictjson.Error
+		if errors.As(err, &se) {
+			return fault.Invalid(se.Field, "%s", se.Reason)
+		}
+		return fault.Invalid("", "malformed JSON")
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	if err := dec.Decode(dst); err != nil {
