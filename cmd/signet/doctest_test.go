@@ -44,12 +44,54 @@ type docBlock struct {
 	doc, text string
 	line      int
 	skip      string // the reason given in <!-- doc-test: skip: reason --> above the block
+	// runBy names the test that runs the block, from <!-- doc-test: run by TestX (package) -->.
+	runBy, runByPkg string
 }
 
-var skipMarker = regexp.MustCompile(`^<!-- doc-test: skip: (.+) -->$`)
+// TestEveryJavaScriptBlockIsRunOrExcused: a JavaScript block of the documentation is either run by a named test
+// (which must exist in the named package) or carries the reason it cannot run outside a bank's page.
+func TestEveryJavaScriptBlockIsRunOrExcused(t *testing.T) {
+	docs, err := filepath.Glob(filepath.Join("..", "..", "docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs = append(docs, filepath.Join("..", "..", "README.md"))
+	seen := 0
+	for _, doc := range docs {
+		for _, b := range fencedBlocks(t, doc, "js") {
+			seen++
+			switch {
+			case b.runBy != "":
+				tests, _ := filepath.Glob(filepath.Join("..", "..", b.runByPkg, "*_test.go"))
+				found := false
+				for _, f := range tests {
+					raw, _ := os.ReadFile(f)
+					found = found || strings.Contains(string(raw), "func "+b.runBy+"(t *testing.T)")
+				}
+				if !found {
+					t.Errorf("%s:%d says it is run by %s in %s, which does not exist", filepath.Base(doc), b.line, b.runBy, b.runByPkg)
+				}
+			case b.skip == "":
+				t.Errorf("%s:%d: a JavaScript block neither run by a test nor marked with why it cannot run", filepath.Base(doc), b.line)
+			}
+		}
+	}
+	if seen == 0 {
+		t.Fatal("no JavaScript block found: the extraction is broken")
+	}
+}
+
+var (
+	skipMarker  = regexp.MustCompile(`^<!-- doc-test: skip: (.+) -->$`)
+	runByMarker = regexp.MustCompile(`^<!-- doc-test: run by (Test\w+) \((\S+)\) -->$`)
+)
 
 // shellBlocks returns the ```sh blocks of a Markdown file, in order.
-func shellBlocks(t *testing.T, path string) []docBlock {
+func shellBlocks(t *testing.T, path string) []docBlock { return fencedBlocks(t, path, "sh") }
+
+// fencedBlocks returns the ```lang blocks of a Markdown file, in order, with the skip reason or the name of the
+// test that runs them ("TestX (package)") from the marker line above each.
+func fencedBlocks(t *testing.T, path, lang string) []docBlock {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -58,13 +100,16 @@ func shellBlocks(t *testing.T, path string) []docBlock {
 	var blocks []docBlock
 	lines := strings.Split(string(raw), "\n")
 	for i := 0; i < len(lines); i++ {
-		if strings.TrimSpace(lines[i]) != "```sh" {
+		if strings.TrimSpace(lines[i]) != "```"+lang {
 			continue
 		}
 		b := docBlock{doc: path, line: i + 1}
 		for j := i - 1; j >= 0 && j >= i-2; j-- {
 			if m := skipMarker.FindStringSubmatch(strings.TrimSpace(lines[j])); m != nil {
 				b.skip = m[1]
+			}
+			if m := runByMarker.FindStringSubmatch(strings.TrimSpace(lines[j])); m != nil {
+				b.runBy, b.runByPkg = m[1], m[2]
 			}
 		}
 		var body []string
