@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"strings"
 	"time"
 
@@ -23,6 +24,32 @@ import (
 type client struct {
 	cfg  Config
 	http *http.Client
+
+	mu      sync.Mutex
+	created []string // credentials this run registered, removed at its end unless Config.Keep
+}
+
+// registered remembers a credential this run created.
+func (c *client) registered(credentialID string) {
+	c.mu.Lock()
+	c.created = append(c.created, credentialID)
+	c.mu.Unlock()
+}
+
+// cleanUp removes every credential this run registered (DELETE /v1/credentials/{id}, the bank's own call)
+// and reports how many. The bench's users keep stable external ids (bench-<flow>-<n>), so later runs reuse
+// them rather than adding new customers.
+func (c *client) cleanUp(ctx context.Context) (int, error) {
+	c.mu.Lock()
+	ids := c.created
+	c.created = nil
+	c.mu.Unlock()
+	for i, id := range ids {
+		if err := c.call(ctx, "DELETE", c.cfg.Server+"/v1/credentials/"+id, true, nil, nil, nil); err != nil {
+			return i, fmt.Errorf("removing bench credential %s: %w", id, err)
+		}
+	}
+	return len(ids), nil
 }
 
 type statusError struct {
@@ -77,8 +104,7 @@ type virtualUser struct {
 
 func (c *client) newVirtualUser(ctx context.Context, name string) (*virtualUser, error) {
 	var u struct{ ID string }
-	ext := fmt.Sprintf("bench-%s-%d", name, time.Now().UnixNano())
-	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/users", true, map[string]string{"external_id": ext}, &u, nil); err != nil {
+	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/users", true, map[string]string{"external_id": "bench-" + name}, &u, nil); err != nil {
 		return nil, err
 	}
 	var code struct{ Code string }
@@ -96,6 +122,7 @@ func (c *client) newVirtualUser(ctx context.Context, name string) (*virtualUser,
 		"public_key": jwk, "label": "signet bench", "platform": "bench"}, &reg, nil); err != nil {
 		return nil, err
 	}
+	c.registered(reg.CredentialID)
 	return &virtualUser{c: c, userID: u.ID, credID: reg.CredentialID, key: key}, nil
 }
 

@@ -46,6 +46,9 @@ type Config struct {
 	// ProgressBar: Progress is a terminal, so a bar redrawn in place; otherwise a plain line as each flow
 	// starts and ends (no carriage returns in a pipe or a log file).
 	ProgressBar bool
+	// Keep leaves the device keys and activations the run registered; by default they are removed at the end
+	// (the bench's users, bench-<flow>-<n>, are reused by the next run).
+	Keep bool
 	HTTPClient  *http.Client
 }
 
@@ -97,7 +100,7 @@ type Report struct {
 }
 
 // Run measures the primitives, then runs each flow for cfg.Duration.
-func Run(ctx context.Context, cfg Config) (Report, error) {
+func Run(ctx context.Context, cfg Config) (_ Report, err error) {
 	if cfg.Users <= 0 {
 		cfg.Users = 8
 	}
@@ -131,6 +134,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		rep.Primitives[k] = Millis(v)
 	}
 	c := &client{cfg: cfg, http: cfg.HTTPClient}
+	if !cfg.Keep {
+		defer func() {
+			n, cerr := c.cleanUp(context.WithoutCancel(ctx))
+			if cfg.Progress != nil && n > 0 {
+				fmt.Fprintf(cfg.Progress, "removed the %d device keys and activations this run registered (--keep keeps them)\n", n)
+			}
+			if cerr != nil && err == nil {
+				err = cerr
+			}
+		}()
+	}
 	var (
 		tokens     *tokenPool
 		gatewayMax float64 // what the saturated gateway flow reached, for gateway-half

@@ -76,5 +76,6 @@ func newBenchCmd(environ []string) *cobra.Command {
 	f.StringVar(&cfg.RedisURL, "redis", "", "Redis URL to measure the GETDEL primitive")
 	f.StringVar(&cfg.PostgresURL, "postgres", "", "PostgreSQL URL to measure the row-update primitive (default: a scratch SQLite file)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&cfg.Keep, "keep", false, "keep the device keys and activations the run registers (default: removed at the end; the bench-* users are reused)")
 	return cmd
 }

@@ -193,13 +193,50 @@ func TestBenchAgainstEmbeddedServer(t *testing.T) {
 			t.Fatalf("flow %s in report %s", name, out)
 		}
 	}
+	// The run removed what it registered and reused its users.
+	for _, ext := range []string{"bench-device-key-0", "bench-powerauth-1"} {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/users?external_id="+ext, nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("bench user %s: %v %v", ext, resp, err)
+		}
+		var u struct{ ID string }
+		_ = json.NewDecoder(resp.Body).Decode(&u)
+		resp.Body.Close()
+		req, _ = http.NewRequest("GET", "http://"+addr+"/v1/users/"+u.ID+"/credentials", nil)
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var creds []struct{ Status string }
+		var page struct {
+			Credentials []struct{ Status string } `json:"credentials"`
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if json.Unmarshal(raw, &creds) != nil {
+			_ = json.Unmarshal(raw, &page)
+			creds = page.Credentials
+		}
+		if len(creds) == 0 {
+			t.Fatalf("%s has no credentials: %s", ext, raw)
+		}
+		for _, c := range creds {
+			if c.Status != "REMOVED" {
+				t.Fatalf("%s keeps a %s credential after the run: %s", ext, c.Status, raw)
+			}
+		}
+	}
 	// The table into a pipe: plain progress lines, no carriage returns, and a footer saying what the columns mean.
 	out, err = run(t, []string{"SIGNET_BENCH_API_KEY=" + secret}, "bench", "--server", "http://"+addr, "--users", "1", "--duration", "1s",
 		"--flows", "device-key")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	for _, want := range []string{"device-key: running for 1s with 1 virtual users\n", "device-key: done in ", "ratio: ops/s as a share of that bound"} {
+	for _, want := range []string{"device-key: running for 1s with 1 virtual users\n", "device-key: done in ", "ratio: ops/s as a share of that bound",
+		"removed the 1 device keys and activations this run registered"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table output lacks %q:\n%s", want, out)
 		}
