@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/store/sqlstore"
 )
@@ -43,13 +44,9 @@ SQLite; on PostgreSQL it reads the attached partitions only, so export a month b
 			if !since.Before(until) {
 				return errors.New("--from must be before --to")
 			}
-			cfg, err := loadConfig(environ)
+			st, _, err := openInstanceStore(cmd, environ)
 			if err != nil {
 				return err
-			}
-			st, err := sqlstore.Open(cmd.Context(), cfg.DatabaseURL)
-			if err != nil {
-				return fmt.Errorf("database: %w", err)
 			}
 			defer st.Close()
 			out := cmd.OutOrStdout()
@@ -81,13 +78,9 @@ SQLite; on PostgreSQL it reads the attached partitions only, so export a month b
 		Short: "Create the coming months' audit partitions and detach those past SIGNET_AUDIT_RETENTION (PostgreSQL)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(environ)
+			st, cfg, err := openInstanceStore(cmd, environ)
 			if err != nil {
 				return err
-			}
-			st, err := sqlstore.Open(cmd.Context(), cfg.DatabaseURL)
-			if err != nil {
-				return fmt.Errorf("database: %w", err)
 			}
 			defer st.Close()
 			res, err := st.MaintainAudit(cmd.Context(), time.Now(), int(cfg.AuditRetention))
@@ -190,4 +183,21 @@ func auditMaintenance(st *sqlstore.Store, retention int, logger *slog.Logger) fu
 		}
 		return nil
 	}
+}
+
+// openInstanceStore opens the database of an existing instance: in embedded mode it creates none (a command
+// run outside a data directory says where it looked, findEmbeddedInstance).
+func openInstanceStore(cmd *cobra.Command, environ []string) (*sqlstore.Store, config.Config, error) {
+	cfg, err := loadConfig(environ)
+	if err != nil {
+		return nil, cfg, err
+	}
+	if err := findEmbeddedInstance(&cfg); err != nil {
+		return nil, cfg, err
+	}
+	st, err := sqlstore.Open(cmd.Context(), cfg.DatabaseURL)
+	if err != nil {
+		return nil, cfg, fmt.Errorf("database: %w", err)
+	}
+	return st, cfg, nil
 }

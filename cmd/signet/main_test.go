@@ -61,10 +61,13 @@ func TestServeReportsEveryConfigProblem(t *testing.T) {
 func TestKeysRotateAndList(t *testing.T) {
 	dir := t.TempDir()
 	env := []string{"SIGNET_DATA_DIR=" + dir}
-	// Outside an instance, keys says where it looked and creates nothing.
+	// Outside an instance, keys and audit say where they looked and create nothing.
 	out, err := run(t, env, "keys", "list")
 	if err == nil || !strings.Contains(err.Error(), "no Signet instance here") || !strings.Contains(err.Error(), filepath.Join(dir, "kek")) {
 		t.Fatalf("keys list outside an instance: %q %v", out, err)
+	}
+	if out, err := run(t, env, "audit", "export", "--from", "2026-01-01", "--to", "2026-02-01"); err == nil || !strings.Contains(err.Error(), "no Signet instance here") {
+		t.Fatalf("audit export outside an instance: %q %v", out, err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("keys list created %d files in an empty directory", len(entries))
@@ -392,7 +395,7 @@ func TestMistypedDatabaseURLCreatesNothing(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	env := []string{"SIGNET_DATABASE_URL=postgress://postgres@127.0.0.1:5432/test", "SIGNET_DATA_DIR=" + filepath.Join(dir, "data")}
-	for _, args := range [][]string{{"migrate"}, {"keys", "list"}, {"serve"}} {
+	for _, args := range [][]string{{"migrate"}, {"keys", "list"}, {"serve"}, {"audit", "maintain"}} {
 		out, err := run(t, env, args...)
 		if err == nil || !strings.Contains(err.Error(), `unknown scheme "postgress"`) {
 			t.Errorf("%v: %q %v", args, out, err)
