@@ -13,6 +13,7 @@ import (
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign"
+	"github.com/signet-sca/signet/txsign/verify"
 )
 
 type payee struct {
@@ -238,6 +239,8 @@ func (s *Server) deviceDecision(c *fiber.Ctx, d txsign.Decision) error {
 
 type consumeRequest struct {
 	Token string `json:"token"`
+	// RequireACR: "sca" or "1fa" (or the URNs); a weaker approval is refused 403 before its JTI is consumed.
+	RequireACR string `json:"require_acr"`
 }
 
 func (s *Server) consumeToken(c *fiber.Ctx) error {
@@ -248,7 +251,14 @@ func (s *Server) consumeToken(c *fiber.Ctx) error {
 	if req.Token == "" {
 		return fault.Invalid("token", "is required")
 	}
-	claims, err := s.deps.Operations.Consume(c.UserContext(), req.Token)
+	var acr string
+	if req.RequireACR != "" {
+		var err error
+		if acr, err = verify.ParseACR(req.RequireACR); err != nil {
+			return fault.Invalid("require_acr", "must be sca or 1fa")
+		}
+	}
+	claims, err := s.deps.Operations.Consume(c.UserContext(), req.Token, acr)
 	if err != nil {
 		return err
 	}

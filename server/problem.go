@@ -9,6 +9,7 @@ import (
 
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/txsign"
 )
 
 // Problem is an RFC 9457 problem details object.
@@ -39,6 +40,9 @@ func problemFor(err error) (Problem, bool) {
 		return Problem{Status: 400, Code: "invalid_request", Title: "The request is invalid", Detail: inv.Error(), Errors: inv.Problems}, true
 	case errors.Is(err, fault.ErrUnauthenticated):
 		return Problem{Status: 401, Code: "unauthenticated", Title: "Authentication failed"}, true
+	case errors.Is(err, txsign.ErrInsufficientAuthentication):
+		return Problem{Status: 403, Code: "insufficient_authentication", Title: "Insufficient authentication",
+			Detail: "the approval does not meet the required authentication class; the token was not consumed"}, true
 	case errors.Is(err, fault.ErrForbidden):
 		return Problem{Status: 403, Code: "forbidden", Title: "Forbidden", Detail: publicDetail(err, fault.ErrForbidden)}, true
 	case errors.Is(err, fault.ErrNotFound):

@@ -171,3 +171,35 @@ func TestConsumeKeyConsumesAToken(t *testing.T) {
 		t.Fatalf("second consume: %d %s", r.status, r.body)
 	}
 }
+
+// TestConsumeRequiresTheAuthenticationClassAsked: a device-key approval (amr hwk: one factor) is refused 403
+// insufficient_authentication when the caller asks for SCA, and its token is not consumed by that refusal; the
+// same token then consumes once when one factor is enough. A bad class name is a 400.
+func TestConsumeRequiresTheAuthenticationClassAsked(t *testing.T) {
+	h := newHarness(t, nil)
+	uid := h.createUser("cust-consume-acr")
+	d := h.newDevice(uid)
+	op := h.createOp(uid, "10", "EUR", nil)
+	dl := h.signingData(op.ID, d)
+	a := h.approve(op.ID, d, sign(d.key, dl[:]))
+	if a.status != 200 {
+		t.Fatalf("approve: %d %s", a.status, a.body)
+	}
+	token := a.json(t)["token"].(string)
+	for _, tc := range []struct {
+		acr    string
+		status int
+		code   string
+	}{
+		{"level-9", 400, "invalid_request"},
+		{"sca", 403, "insufficient_authentication"},
+		{"urn:signet:acr:sca", 403, "insufficient_authentication"},
+		{"1fa", 200, ""}, // positive control: the refusals above did not spend it
+		{"1fa", 409, "conflict"},
+	} {
+		r := h.do("POST", "/v1/tokens/consume", "", map[string]any{"token": token, "require_acr": tc.acr})
+		if r.status != tc.status || (tc.code != "" && r.json(t)["code"] != tc.code) {
+			t.Fatalf("require_acr %q: %d %s, want %d %s", tc.acr, r.status, r.body, tc.status, tc.code)
+		}
+	}
+}

@@ -124,9 +124,17 @@ func (k *Keyring) Key(ctx context.Context, kid string) (*ecdsa.PublicKey, error)
 	return nil, verify.ErrUnknownKey
 }
 
+// ErrInsufficientAuthentication answers a consume whose token proves a weaker authentication class than the
+// caller required (403 insufficient_authentication).
+var ErrInsufficientAuthentication = errors.New("the approval's authentication is too weak for this request")
+
 // Consume verifies a token and burns its JTI, for gateways that cannot reach
 // the replay store: 200 with the claims once, 409 after, 503 when unsure.
-func (s *Service) Consume(ctx context.Context, token string) (*verify.Claims, error) {
+//
+// requireACR, when not empty (verify.ACRSCA or verify.ACR1FA), is the authentication class the caller needs:
+// a weaker approval is refused with ErrInsufficientAuthentication before its JTI is consumed, so the customer's
+// approval is not burnt by a request it could never pay (PSD2 RTS Art. 4: two independent categories for SCA).
+func (s *Service) Consume(ctx context.Context, token, requireACR string) (*verify.Claims, error) {
 	s.verifierOnce.Do(func() {
 		s.verifier, s.verifierErr = verify.New(verify.Config{Keys: s.keys, Issuer: s.cfg.Issuer,
 			Audience: s.cfg.Audience, Replay: s.replay, Now: s.cfg.Now})
@@ -134,7 +142,16 @@ func (s *Service) Consume(ctx context.Context, token string) (*verify.Claims, er
 	if s.verifierErr != nil {
 		return nil, s.verifierErr
 	}
-	claims, err := s.verifier.VerifyAndConsume(ctx, token)
+	var claims *verify.Claims
+	var err error
+	if requireACR == "" {
+		claims, err = s.verifier.VerifyAndConsume(ctx, token)
+	} else if claims, err = s.verifier.Verify(ctx, token); err == nil {
+		if aerr := claims.CheckAuthentication(requireACR); aerr != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInsufficientAuthentication, aerr)
+		}
+		err = s.verifier.Consume(ctx, claims)
+	}
 	switch {
 	case err == nil:
 		return claims, nil
