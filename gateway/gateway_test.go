@@ -385,16 +385,6 @@ func TestGatewayEndToEnd(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, u string) int {
-	t.Helper()
-	resp, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // TestKeyRotationDuringRequests: the signing key rotates while payments flow; no request fails
 // for it, because the next key was published before it signs and the old one stays published.
 func TestKeyRotationDuringRequests(t *testing.T) {

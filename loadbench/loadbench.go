@@ -48,8 +48,8 @@ type Config struct {
 	ProgressBar bool
 	// Keep leaves the device keys and activations the run registered; by default they are removed at the end
 	// (the bench's users, bench-<flow>-<n>, are reused by the next run).
-	Keep bool
-	HTTPClient  *http.Client
+	Keep       bool
+	HTTPClient *http.Client
 }
 
 // FlowResult is one flow's outcome.

@@ -356,7 +356,7 @@ func TestWaitAOFCheckedAtStart(t *testing.T) {
 	for _, tc := range []struct {
 		name, waitAOF, want string
 	}{
-		{"server without WAITAOF", "1,0,100ms", "SIGNET_REDIS_CONSUME_WAITAOF=1,0,100ms: Redis "},
+		{"server without WAITAOF", "1,0,100ms", "SIGNET_REDIS_CONSUME_WAITAOF=1,0,100ms: the Redis server"},
 		{"unset", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -181,9 +181,9 @@ func (s *Store) CheckWaitAOF(ctx context.Context) error {
 			msg := err.Error()
 			switch {
 			case strings.Contains(strings.ToLower(msg), "unknown command"):
-				return fmt.Errorf("Redis %s does not support WAITAOF (it needs Redis 7.2 or later): %s", serverVersion(ctx, c), msg)
+				return fmt.Errorf("the Redis server (%s) does not support WAITAOF (it needs Redis 7.2 or later): %s", serverVersion(ctx, c), msg)
 			case strings.Contains(msg, "appendonly"):
-				return fmt.Errorf("Redis has no AOF to wait for (set appendonly yes, or ask for 0 local fsyncs): %s", msg)
+				return fmt.Errorf("the Redis server has no AOF to wait for (set appendonly yes, or ask for 0 local fsyncs): %s", msg)
 			}
 			return fmt.Errorf("WAITAOF: %w", err)
 		}
@@ -205,7 +205,7 @@ func (s *Store) CheckWaitAOF(ctx context.Context) error {
 func serverVersion(ctx context.Context, c *redis.Client) string {
 	info, err := c.Info(ctx, "server").Result()
 	if err != nil {
-		return "(version unknown)"
+		return "version unknown"
 	}
 	for _, line := range strings.Split(info, "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
