@@ -34,6 +34,9 @@ func fakeSignet(t *testing.T) *httptest.Server {
 	mux.HandleFunc("POST /v1/devices", func(w http.ResponseWriter, _ *http.Request) {
 		reply(w, map[string]string{"credential_id": fmt.Sprint("cred-", n.Add(1))})
 	})
+	mux.HandleFunc("DELETE /v1/credentials/{id}", func(w http.ResponseWriter, _ *http.Request) {
+		reply(w, map[string]string{"status": "REMOVED"}) // the bench removes what it registered
+	})
 	mux.HandleFunc("POST /v1/operations", func(w http.ResponseWriter, _ *http.Request) {
 		id := fmt.Sprint("op-", n.Add(1))
 		reply(w, map[string]string{"id": id, "capability": "cap-" + id})
