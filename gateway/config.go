@@ -15,6 +15,8 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/signet-sca/signet/config"
+
 	"github.com/signet-sca/signet/txsign/verify"
 )
 
@@ -82,6 +84,10 @@ type ConsumeConfig struct {
 	APIKey      string   `yaml:"api_key"`      // Signet API key ("name:secret[:scope]" or the secret); scope consume suffices
 	APIKeyFile  string   `yaml:"api_key_file"` // file holding it (preferred over api_key)
 	Timeout     Duration `yaml:"timeout"`      // per consume call [3s]
+	// RedisWaitAOF makes every consume wait until Redis confirms the GETDEL is in the AOF of the primary
+	// and of that many replicas ("local,replicas[,timeout]", Redis 7.2+), as SIGNET_REDIS_CONSUME_WAITAOF
+	// does for Signet: a spent token stays spent through a crash or a failover. Unconfirmed: 503.
+	RedisWaitAOF string `yaml:"redis_waitaof"`
 }
 
 // Route is a method and path pattern, whether it needs a token, and its request binding.
@@ -286,6 +292,13 @@ func (c *Config) Validate() error {
 		checkURL("consume.signet_url", cc.SignetURL, true)
 		if (cc.APIKey == "") == (cc.APIKeyFile == "") {
 			bad("consume: exactly one of api_key and api_key_file is required with signet_url")
+		}
+	}
+	if w := c.Consume.RedisWaitAOF; w != "" {
+		if c.Consume.RedisURL == "" {
+			bad("consume.redis_waitaof applies to redis_url; through signet_url, set SIGNET_REDIS_CONSUME_WAITAOF on Signet")
+		} else if _, err := config.ParseWaitAOF(w); err != nil {
+			bad("consume.redis_waitaof: %v", err)
 		}
 	}
 	if c.Consume.Timeout <= 0 {

@@ -89,6 +89,12 @@ func TestParseRefusesBadConfigs(t *testing.T) {
 		{"bad duration", edit("listen:", "leeway: soon\nlisten:"), []string{"not a duration"}},
 		{"leeway too large", edit("listen:", "leeway: 2m\nlisten:"), []string{"leeway must be between"}},
 		{"unmatched unknown", edit("listen:", "unmatched: allow\nlisten:"), []string{"unmatched must be deny or proxy"}},
+		{"redis_waitaof malformed", edit(`  redis_url: "redis://127.0.0.1:6379/0"`, "  redis_url: \"redis://127.0.0.1:6379/0\"\n  redis_waitaof: \"yes\""),
+			[]string{"consume.redis_waitaof: must be"}},
+		{"redis_waitaof waiting for nothing", edit(`  redis_url: "redis://127.0.0.1:6379/0"`, "  redis_url: \"redis://127.0.0.1:6379/0\"\n  redis_waitaof: \"0,0\""),
+			[]string{"consume.redis_waitaof", "waits for nothing"}},
+		{"redis_waitaof through Signet", strings.Replace(signetConfig, "  timeout: 2s", "  timeout: 2s\n  redis_waitaof: \"1,0\"", 1),
+			[]string{"consume.redis_waitaof applies to redis_url"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/txsign/replay/redisreplay"
 	"github.com/signet-sca/signet/txsign/verify"
 )
@@ -120,11 +121,22 @@ func New(cfg *Config, opts ...Option) (*Gateway, error) {
 			}
 			u += sep + "dial_timeout=" + timeout.String() + "&read_timeout=" + timeout.String() + "&write_timeout=" + timeout.String()
 		}
-		rs, err := redisreplay.Open(u, cfg.Consume.RedisPrefix)
+		w, _ := config.ParseWaitAOF(cfg.Consume.RedisWaitAOF) // validated with the configuration
+		rs, err := redisreplay.Open(u, cfg.Consume.RedisPrefix, redisreplay.WithWaitAOF(redisreplay.WaitAOF(w)))
 		if err != nil {
 			return nil, err
 		}
 		g.closers = append(g.closers, rs.Close)
+		if w.Enabled() {
+			// Refuse to start rather than answer every payment 503, or trust a server that cannot confirm.
+			ctx, cancel := context.WithTimeout(context.Background(), w.Timeout+5*time.Second)
+			err := rs.CheckWaitAOF(ctx)
+			cancel()
+			if err != nil {
+				_ = g.Close()
+				return nil, fmt.Errorf("gateway: consume.redis_waitaof %s: %w", cfg.Consume.RedisWaitAOF, err)
+			}
+		}
 		vcfg.Replay = rs
 		g.ping = rs.Ping
 	default:
