@@ -2,14 +2,18 @@ package gateway
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -194,21 +198,48 @@ func Parse(data []byte) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var c Config
+	var problems []Problem
 	if err := dec.Decode(&c); err != nil {
-		if errors.Is(err, io.EOF) {
+		// Unknown keys and wrong types are collected (yaml.v3 goes on decoding the rest), so that they are
+		// reported together with every problem Validate finds; a syntax error stops here.
+		var te *yaml.TypeError
+		switch {
+		case errors.Is(err, io.EOF):
 			return nil, errors.New("gateway config: empty")
+		case errors.As(err, &te):
+			problems = typeProblems(te)
+		default:
+			return nil, fmt.Errorf("gateway config: %w", err)
 		}
-		return nil, fmt.Errorf("gateway config: %w", err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		return nil, errors.New("gateway config: more than one YAML document")
 	}
 	c.defaults()
-	if err := c.Validate(); err != nil {
+	var ce *ConfigError
+	if err := c.Validate(); errors.As(err, &ce) {
+		var root yaml.Node
+		_ = yaml.Unmarshal(data, &root) // it parsed above
+		for _, p := range ce.Problems {
+			problems = append(problems, Problem{Line: lineOf(&root, p.Msg), Msg: p.Msg})
+		}
+	} else if err != nil {
 		return nil, err
 	}
+	if len(problems) > 0 {
+		slices.SortStableFunc(problems, func(a, b Problem) int { return cmp.Compare(lineKey(a.Line), lineKey(b.Line)) })
+		return nil, &ConfigError{Problems: problems}
+	}
 	return &c, nil
+}
+
+// lineKey orders problems by line, those without one last.
+func lineKey(line int) int {
+	if line == 0 {
+		return math.MaxInt
+	}
+	return line
 }
 
 // Load reads the configuration file at path.
@@ -374,9 +405,99 @@ func (c *Config) Validate() error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("gateway config:\n  %w", errors.Join(errs...))
+		ce := &ConfigError{}
+		for _, e := range errs {
+			ce.Problems = append(ce.Problems, Problem{Msg: e.Error()})
+		}
+		return ce
 	}
 	return nil
+}
+
+// ConfigError lists every problem of a configuration at once, each with its line in the file where known.
+type ConfigError struct{ Problems []Problem }
+
+// Problem is one thing wrong with a configuration.
+type Problem struct {
+	Line int // 1-based line in the YAML file; 0: not tied to a line
+	Msg  string
+}
+
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	n := len(e.Problems)
+	fmt.Fprintf(&b, "gateway config: %d problem%s:", n, map[bool]string{true: "", false: "s"}[n == 1])
+	for _, p := range e.Problems {
+		where := ""
+		if p.Line > 0 {
+			where = fmt.Sprintf("line %d", p.Line)
+		}
+		fmt.Fprintf(&b, "\n  %-9s %s", where, p.Msg)
+	}
+	return b.String()
+}
+
+// unknownField matches yaml.v3's report of a key that no field takes (KnownFields).
+var unknownField = regexp.MustCompile(`^line (\d+): field (.+) not found in type \S+$`)
+
+// typeProblems turns yaml.v3's collected decoding errors (unknown keys, wrong types) into problems with lines.
+func typeProblems(te *yaml.TypeError) []Problem {
+	var out []Problem
+	for _, e := range te.Errors {
+		if m := unknownField.FindStringSubmatch(e); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			out = append(out, Problem{Line: line, Msg: fmt.Sprintf("unknown key %q", m[2])})
+			continue
+		}
+		var line int
+		if _, err := fmt.Sscanf(e, "line %d:", &line); err == nil {
+			_, msg, _ := strings.Cut(e, ": ")
+			out = append(out, Problem{Line: line, Msg: msg})
+			continue
+		}
+		out = append(out, Problem{Msg: e})
+	}
+	return out
+}
+
+// problemPath is the configuration path a Validate message starts with: "routes[0].binding.amount", "leeway".
+var problemPath = regexp.MustCompile(`^([a-z_]+(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*)`)
+
+// lineOf finds the line of a Validate problem in the document: the deepest node its leading path names.
+func lineOf(root *yaml.Node, msg string) int {
+	m := problemPath.FindString(msg)
+	if m == "" || root == nil || len(root.Content) == 0 {
+		return 0
+	}
+	n, line := root.Content[0], 0
+	for _, part := range strings.Split(m, ".") {
+		key, idx := part, -1
+		if i := strings.IndexByte(part, '['); i > 0 {
+			key = part[:i]
+			idx, _ = strconv.Atoi(strings.TrimSuffix(part[i+1:], "]"))
+		}
+		next := (*yaml.Node)(nil)
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == key {
+					line, next = n.Content[i].Line, n.Content[i+1]
+					break
+				}
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+		if idx >= 0 {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				break
+			}
+			n = n.Content[idx]
+			line = n.Line
+		}
+	}
+	return line
 }
 
 // checkSource validates a binding source.

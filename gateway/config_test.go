@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -257,5 +258,59 @@ func TestShippedConfigsParse(t *testing.T) {
 		if _, err := Parse(b); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestEveryProblemAtOnce: an unknown key, a wrong value and a missing field are reported together, each on its
+// own line with the line of the file it is on, in file order, the messages aligned.
+func TestEveryProblemAtOnce(t *testing.T) {
+	yaml := `upstream: "https://payments.internal"
+jwks_url: "https://signet.example/.well-known/jwks.json"
+audience: "signet-gateway"
+unmatched: allow
+consume:
+  redis_url: "redis://127.0.0.1:6379/0"
+routes:
+  - method: POST
+    path: /payments
+    bindng:
+      amount: /amount
+  - method: PUT
+    path: /payments/{id}
+    binding: {amount: /a, currency: /c, payee_account: /p}
+    require_acr: gold
+`
+	_, err := Parse([]byte(yaml))
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("got %v, want a *ConfigError", err)
+	}
+	want := []Problem{
+		{4, "unmatched must be deny or proxy"},
+		{8, "routes[0] requires a token but has no binding"},
+		{10, `unknown key "bindng"`},
+		{15, "routes[1].require_acr"},
+		{0, "issuer is required"},
+	}
+	if len(ce.Problems) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%v", len(ce.Problems), len(want), err)
+	}
+	for i, w := range want {
+		if p := ce.Problems[i]; p.Line != w.Line || !strings.HasPrefix(p.Msg, w.Msg) {
+			t.Errorf("problem %d = line %d %q, want line %d %q…", i, p.Line, p.Msg, w.Line, w.Msg)
+		}
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if lines[0] != "gateway config: 5 problems:" {
+		t.Errorf("first line %q", lines[0])
+	}
+	col := strings.Index(lines[1], "unmatched")
+	for _, l := range lines[1:] {
+		if len(l) <= col || l[col-1] != ' ' || l[col] == ' ' {
+			t.Errorf("not aligned at column %d: %q", col, l)
+		}
+	}
+	if !strings.HasPrefix(lines[3], "  line 10   unknown key") {
+		t.Errorf("line 3 %q", lines[3])
 	}
 }

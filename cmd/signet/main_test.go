@@ -501,3 +501,23 @@ func TestHealthcheck(t *testing.T) {
 		t.Fatalf("a 404 passed: %q", out)
 	}
 }
+
+// TestGatewayConfigProblemsAllAtOnce: signet gateway with a configuration that has an unknown key and a bad
+// value reports both, with their lines, before it starts anything.
+func TestGatewayConfigProblemsAllAtOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	conf := "upstream: http://127.0.0.1:1\njwks_url: http://127.0.0.1:1/jwks\nissuer: i\naudience: a\nunmatched: allow\n" +
+		"consume: {redis_url: 'redis://127.0.0.1:1/0'}\nroutes:\n  - method: POST\n    path: /p\n    bindng: {amount: /a}\n"
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := run(t, nil, "gateway", "--config", path)
+	if err == nil {
+		t.Fatal("started")
+	}
+	for _, want := range []string{"gateway config: 3 problems:", "  line 5    unmatched must be deny or proxy", `  line 10   unknown key "bindng"`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+}
