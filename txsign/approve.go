@@ -15,6 +15,7 @@ import (
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/txsign/verify"
 )
 
 // Decision is what the user decided.
@@ -324,19 +325,10 @@ func newJTI() string {
 // acrFor names the assurance: two or more independent factor categories is
 // SCA (PSD2 RTS Art. 4); otherwise a single factor.
 func acrFor(amr []string) string {
-	cats := map[string]bool{}
-	for _, m := range amr {
-		switch m {
-		case "hwk", "swk", "sc":
-			cats["possession"] = true
-		case "pin", "pwd", "kba":
-			cats["knowledge"] = true
-		case "fpt", "face", "iris", "retina", "vbm", "user":
-			cats["inherence"] = true
-		}
+	// One table of RFC 8176 methods and PSD2 RTS Art. 4 categories, txsign/verify's, so that what is minted
+	// and what gateways derive from amr can never disagree ("user", a presence test, counts for nothing).
+	if (&verify.Claims{AMR: amr}).Assurance() == verify.ACRSCA {
+		return verify.ACRSCA
 	}
-	if len(cats) >= 2 {
-		return "urn:signet:acr:sca"
-	}
-	return "urn:signet:acr:1fa"
+	return verify.ACR1FA
 }
