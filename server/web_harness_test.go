@@ -124,8 +124,11 @@ type webResponse = response
 // anything else is the Authorization header.
 func (e *webEnv) do(method, path, auth string, body any, headers ...string) webResponse {
 	e.t.Helper()
-	resp, err := e.srv.App().Test(buildRequest(method, path, auth, webAPISecret, body, headers...), 15000)
-	return readResponse(e.t, resp, err)
+	req := buildRequest(method, path, auth, webAPISecret, body, headers...)
+	resp, err := e.srv.App().Test(req, 15000)
+	r := readResponse(e.t, resp, err)
+	checkResponse(req, r.status, r.header, r.body) // docs/openapi.yaml, openapi_live_test.go
+	return r
 }
 
 func (e *webEnv) mustDo(status int, method, path, auth string, body any) map[string]any {
