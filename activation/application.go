@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -102,19 +101,12 @@ func (s *Service) appByKey(ctx context.Context, appKey string) (store.Applicatio
 	return app, nil
 }
 
-// SDKConfig is what a mobile app is built with: the application key and secret and the master public key
-// (the PowerAuth SDK's appKey, appSecret and masterServerPublicKey). It travels as base64 of this JSON.
-type SDKConfig struct {
-	ApplicationKey    string `json:"applicationKey"`
-	ApplicationSecret string `json:"applicationSecret"`
-	MasterPublicKey   string `json:"masterServerPublicKey"`
-}
-
-// EncodeSDKConfig renders the configuration string of an application (docs/powerauth.md).
+// EncodeSDKConfig renders the configuration string of an application in the PowerAuth mobile SDK's own
+// binary format (SessionSetup::saveConfiguration, powerauth.SDKConfig): the only form SDK 1.8+ reads.
 func EncodeSDKConfig(app store.Application) string {
-	b, _ := json.Marshal(SDKConfig{ApplicationKey: app.AppKey, ApplicationSecret: app.AppSecret,
-		MasterPublicKey: base64.StdEncoding.EncodeToString(app.MasterPublicKey)})
-	return base64.StdEncoding.EncodeToString(b)
+	key, _ := base64.StdEncoding.DecodeString(app.AppKey)
+	secret, _ := base64.StdEncoding.DecodeString(app.AppSecret)
+	return powerauth.SDKConfig{ApplicationKey: key, ApplicationSecret: secret, MasterPublicKey: app.MasterPublicKey}.Encode()
 }
 
 func validID(field, id string) error {

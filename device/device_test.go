@@ -25,6 +25,13 @@ func testConfig(t testing.TB) (AppConfig, string) {
 	return c, base64.StdEncoding.EncodeToString(raw)
 }
 
+// sdkForm is c in the PowerAuth mobile SDK's binary configuration (powerauth.SDKConfig).
+func sdkForm(c AppConfig) string {
+	d := func(s string) []byte { b, _ := base64.StdEncoding.DecodeString(s); return b }
+	return powerauth.SDKConfig{ApplicationKey: d(c.ApplicationKey), ApplicationSecret: d(c.ApplicationSecret),
+		MasterPublicKey: d(c.MasterPublicKey)}.Encode()
+}
+
 func TestParseAppConfig(t *testing.T) {
 	good, encoded := testConfig(t)
 	enc := func(c AppConfig) string { raw, _ := json.Marshal(c); return base64.StdEncoding.EncodeToString(raw) }
@@ -41,7 +48,8 @@ func TestParseAppConfig(t *testing.T) {
 		{"master key off the curve", bad(func(c *AppConfig) {
 			c.MasterPublicKey = base64.StdEncoding.EncodeToString(append([]byte{4}, bytes.Repeat([]byte{1}, 64)...))
 		}), false},
-		{"good", encoded, true},
+		{"good: the JSON form Signet answered before", encoded, true},
+		{"good: the SDK's binary form", sdkForm(good), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -161,8 +169,9 @@ func TestRememberPIN(t *testing.T) {
 }
 
 func FuzzParseAppConfig(f *testing.F) {
-	_, encoded := testConfig(f)
+	good, encoded := testConfig(f)
 	f.Add(encoded)
+	f.Add(sdkForm(good))
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
 		c, err := ParseAppConfig(s)

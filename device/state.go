@@ -16,21 +16,27 @@ import (
 	"github.com/signet-sca/signet/powerauth"
 )
 
-// AppConfig is what a mobile app is built with: the application key and secret and the master public key.
-// The bank gets it from POST /v1/applications as mobile_sdk_config (base64 of JSON, docs/powerauth.md).
+// AppConfig is what a mobile app is built with: the application key and secret and the master public key
+// (base64). The bank gets it from POST /v1/applications as mobile_sdk_config, in the PowerAuth mobile SDK's
+// binary format (powerauth.SDKConfig, docs/powerauth.md).
 type AppConfig struct {
 	ApplicationKey    string `json:"applicationKey"`
 	ApplicationSecret string `json:"applicationSecret"`
 	MasterPublicKey   string `json:"masterServerPublicKey"` // base64 SEC 1
 }
 
-// ParseAppConfig reads a mobile_sdk_config string and checks every part of it.
+// ParseAppConfig reads a mobile_sdk_config string: the SDK's binary configuration, or the base64 JSON form
+// Signet answered before (an app configured then keeps working), and checks every part of it.
 func ParseAppConfig(s string) (AppConfig, error) {
-	var c AppConfig
-	raw, err := base64.StdEncoding.DecodeString(s)
-	if err != nil {
-		return c, errors.New("device: the app configuration is not base64")
+	if c, err := powerauth.ParseSDKConfig(s); err == nil {
+		b64 := base64.StdEncoding.EncodeToString
+		return AppConfig{ApplicationKey: b64(c.ApplicationKey), ApplicationSecret: b64(c.ApplicationSecret),
+			MasterPublicKey: b64(c.MasterPublicKey)}, nil
+	} else if raw, derr := base64.StdEncoding.DecodeString(s); derr != nil || len(raw) == 0 || raw[0] != '{' {
+		return AppConfig{}, fmt.Errorf("device: %w", err)
 	}
+	var c AppConfig
+	raw, _ := base64.StdEncoding.DecodeString(s)
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return c, errors.New("device: the app configuration is not JSON")
 	}
