@@ -31,6 +31,7 @@ func (s *Server) paRoutes() {
 
 	// Device API, PowerAuth Standard RESTful API 3.x.
 	app.Post("/pa/v3/activation/create", s.pa(paActivation, s.paActivationCreate))
+	app.Post("/pa/v3/status", s.pa(paActivationStatus, s.paServerStatus))
 	app.Post("/pa/v3/activation/status", s.pa(paActivationStatus, s.paActivationStatus))
 	app.Post("/pa/v3/activation/remove", s.pa(paActivationRemove, s.paActivationRemove))
 	app.Post("/pa/v3/token/create", s.pa(paToken, s.paTokenCreate))

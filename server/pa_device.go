@@ -23,6 +23,14 @@ func (s *Server) paActivationCreate(c *fiber.Ctx) error {
 	return c.JSON(env)
 }
 
+// paServerStatus is the server's clock for the mobile SDK's time synchronisation (SDK 1.8 asks before every
+// encrypted request, 1.9 after each cold start): GetServerStatusEndpoint (Android) and PA2GetServerStatusResponse
+// (iOS) read only responseObject.serverTime, milliseconds since the Unix epoch. Public and unsigned; the SDKs
+// send "{}" (JsonSerialization.serializeRequestObject of no object), and any JSON body is accepted.
+func (s *Server) paServerStatus(c *fiber.Ctx) error {
+	return paOK(c, fiber.Map{"serverTime": s.deps.Now().UnixMilli()})
+}
+
 func (s *Server) paActivationStatus(c *fiber.Ctx) error {
 	req, err := activation.ParseStatusRequest(c.Body())
 	if err != nil {
