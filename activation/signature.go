@@ -18,6 +18,7 @@ const (
 	URIActivationRemove   = "/pa/activation/remove"
 	URISignatureValidate  = "/pa/signature/validate"
 	URITokenCreate        = "/pa/token/create"
+	URITokenRemove        = "/pa/token/remove"
 	URIVaultUnlock        = "/pa/vault/unlock"
 	URIOperationAuthorize = "/operation/authorize"
 	URIOperationCancel    = "/operation/cancel"

@@ -61,6 +61,56 @@ func (s *Service) CreateToken(ctx context.Context, req SignedRequest) (*poweraut
 	return sess.SealResponse(plain, s.now())
 }
 
+// RemoveToken revokes a MAC token at once (PowerAuth Standard RESTful API, Remove Token: POST /pa/v3/token/remove,
+// uriId /pa/token/remove, body {"requestObject":{"tokenId"}}; the SDK's removeAccessToken). The request is signed
+// by the activation, which may remove only its own tokens; another's or an unknown id answers like a bad
+// signature. The token's expiry is moved to now, so the next X-PowerAuth-Token with it is refused.
+func (s *Service) RemoveToken(ctx context.Context, req SignedRequest) (string, error) {
+	req.URIID = URITokenRemove
+	var body struct {
+		TokenID string `json:"tokenId"`
+	}
+	if err := decodeRequestObject(req.Body, &body); err != nil {
+		return "", err
+	}
+	v, err := s.Verify(ctx, "powerauth.token.remove", req, anyType)
+	if err != nil {
+		return "", err
+	}
+	refuse := func(reason string) (string, error) {
+		if err := s.audit.Record(ctx, audit.Event{Type: "powerauth.token.remove", Outcome: audit.Failure, Reason: reason,
+			Actor: "device", UserID: v.Activation.UserID, CredentialID: v.Activation.ID}); err != nil {
+			return "", err
+		}
+		return "", fault.ErrUnauthenticated
+	}
+	if !powerauth.ValidUUID(body.TokenID) {
+		return refuse("malformed token id")
+	}
+	now := s.now()
+	_, err = s.store.UpdateCeremony(ctx, body.TokenID, func(c *store.Ceremony) error {
+		var td tokenData
+		if c.Kind != ceremonyToken || json.Unmarshal(c.Data, &td) != nil || td.ActivationID != v.Activation.ID {
+			return store.ErrNotFound
+		}
+		if c.ExpiresAt.After(now) {
+			c.ExpiresAt = now
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return refuse("token of another activation, or unknown")
+	case err != nil:
+		return "", err
+	}
+	if err := s.audit.Record(ctx, audit.Event{Type: "powerauth.token.remove", Outcome: audit.Success, Actor: "device",
+		UserID: v.Activation.UserID, CredentialID: v.Activation.ID}); err != nil {
+		return "", err
+	}
+	return body.TokenID, nil
+}
+
 // openActivationEnvelope opens an activation-scope request of a verified activation: 3.2 with the
 // activation's server key, 3.3 with a temporary key issued for it.
 func (s *Service) openActivationEnvelope(ctx context.Context, v *Signed, sh1 powerauth.SharedInfo1, env *powerauth.Envelope) ([]byte, *powerauth.ServerSession, error) {

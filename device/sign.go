@@ -14,6 +14,7 @@ const (
 	uriActivationRemove   = "/pa/activation/remove"
 	uriSignatureValidate  = "/pa/signature/validate"
 	uriTokenCreate        = "/pa/token/create"
+	uriTokenRemove        = "/pa/token/remove"
 	uriVaultUnlock        = "/pa/vault/unlock"
 	uriOperationAuthorize = "/operation/authorize"
 	uriOperationCancel    = "/operation/cancel"
@@ -72,6 +73,20 @@ func (c *Client) Remove(ctx context.Context, st *State, pin string) error {
 
 // CreateToken creates a MAC token (/pa/v3/token/create): a signed, activation-scope ECIES request. The
 // token is stored in the state.
+// RemoveToken revokes the device's MAC token on the server (/pa/v3/token/remove, signed with a possession
+// signature as the SDK's removeAccessToken does) and forgets it locally.
+func (c *Client) RemoveToken(ctx context.Context, st *State) error {
+	if st.Token == nil {
+		return errors.New("device: no token to remove")
+	}
+	body, _ := json.Marshal(map[string]any{"requestObject": map[string]string{"tokenId": st.Token.ID}})
+	if err := c.signedPost(ctx, st, "/pa/v3/token/remove", uriTokenRemove, body, powerauth.SignaturePossession, "", nil); err != nil {
+		return err
+	}
+	st.Token = nil
+	return c.persist(st)
+}
+
 func (c *Client) CreateToken(ctx context.Context, st *State, t powerauth.SignatureType, pin string) (*Token, error) {
 	v, err := st.version()
 	if err != nil {

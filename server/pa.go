@@ -35,6 +35,7 @@ func (s *Server) paRoutes() {
 	app.Post("/pa/v3/activation/status", s.pa(paActivationStatus, s.paActivationStatus))
 	app.Post("/pa/v3/activation/remove", s.pa(paActivationRemove, s.paActivationRemove))
 	app.Post("/pa/v3/token/create", s.pa(paToken, s.paTokenCreate))
+	app.Post("/pa/v3/token/remove", s.pa(paToken, s.paTokenRemove))
 	app.Post("/pa/v3/signature/validate", s.pa(paSignature, s.paSignatureValidate))
 	app.Post("/pa/v3/vault/unlock", s.pa(paVault, s.paVaultUnlock))
 	app.Post("/pa/v3/keystore/create", s.pa(paKeystore, s.paKeystoreCreate))

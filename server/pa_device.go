@@ -51,6 +51,14 @@ func (s *Server) paActivationRemove(c *fiber.Ctx) error {
 	return paOK(c, fiber.Map{"activationId": id})
 }
 
+func (s *Server) paTokenRemove(c *fiber.Ctx) error {
+	id, err := s.deps.Activation.RemoveToken(c.UserContext(), signedRequest(c))
+	if err != nil {
+		return err
+	}
+	return paOK(c, fiber.Map{"tokenId": id})
+}
+
 func (s *Server) paTokenCreate(c *fiber.Ctx) error {
 	env, err := s.deps.Activation.CreateToken(c.UserContext(), signedRequest(c))
 	if err != nil {

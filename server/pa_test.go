@@ -318,6 +318,7 @@ func TestPowerAuth(t *testing.T) {
 				{"wrong PINs block, unblock restores", testWrongPINs},
 				{"counter look-ahead", testCounterLookahead},
 				{"token authentication", testTokenAuth},
+				{"token removal", testTokenRemoval},
 				{"approval attacks", testApprovalAttacks},
 				{"forged approvals count nothing", testForgedApprovals},
 				{"offline approval", testOfflineApproval},
@@ -692,6 +693,55 @@ func testTokenAuth(t *testing.T, e *paEnv) {
 		_, err := c.ListOperations(ctx, st) // the token is refused, and a new one cannot be created
 		wantCode(t, err, 401, "ERR_AUTHENTICATION")
 	})
+}
+
+// testTokenRemoval: /pa/v3/token/remove revokes a token at once; only its own activation can remove it (another
+// activation's signed request for it is refused and the token keeps working until its owner removes it).
+func testTokenRemoval(t *testing.T, e *paEnv) {
+	ctx := context.Background()
+	c, st, userID := e.activeDevice(nextUser(), powerauth.Version33)
+	other, otherSt, _ := e.activeDevice(nextUser(), powerauth.Version33)
+	e.operation(userID, "3.00")
+	if _, err := c.CreateToken(ctx, st, powerauth.SignaturePossession, ""); err != nil {
+		t.Fatal(err)
+	}
+	token := *st.Token
+	// list asks for the operations with exactly this token (the SDK client would fetch a new one on a refusal).
+	list := func() int {
+		with := *st
+		with.Token = &token
+		hdr, err := c.TokenHeader(&with)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest("POST", e.url+"/api/auth/token/app/operation/list", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set(powerauth.HeaderToken, hdr)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if s := list(); s != 200 {
+		t.Fatalf("the fresh token: %d", s)
+	}
+	// Another activation names this token in its own signed request: refused, and the token still works.
+	otherSt.Token = &padevice.Token{ID: token.ID, Secret: token.Secret, SignatureType: token.SignatureType}
+	wantCode(t, other.RemoveToken(ctx, otherSt), 401, "ERR_AUTHENTICATION")
+	if s := list(); s != 200 {
+		t.Fatalf("the token after another activation's removal attempt: %d", s)
+	}
+	if err := c.RemoveToken(ctx, st); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if st.Token != nil {
+		t.Fatal("the device kept the removed token")
+	}
+	if s := list(); s != 401 {
+		t.Fatalf("the removed token: %d, want 401", s)
+	}
 }
 
 func testApprovalAttacks(t *testing.T, e *paEnv) {
