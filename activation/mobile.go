@@ -220,7 +220,9 @@ func (s *Service) decide(ctx context.Context, req SignedRequest, d txsign.Decisi
 				}
 				ev.Extra["operation_data"] = want
 				if subtle.ConstantTimeCompare([]byte(want), []byte(or.Data)) != 1 {
-					return ev, errors.New("operation data does not match the stored operation")
+					// The right factors over other data: the operation's failure, not the activation's
+					// (txsign.ErrOperationOnly; Wultra's MobileTokenController does the same).
+					return ev, fmt.Errorf("operation data does not match the stored operation (%w)", txsign.ErrOperationOnly)
 				}
 			} else {
 				ev.Extra["reason"] = or.Reason

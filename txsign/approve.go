@@ -73,7 +73,7 @@ type Attempt struct {
 	//     (a wrong passcode behind a valid assertion, a wrong PowerAuth
 	//     knowledge or biometry factor, signed data that differs): counts on
 	//     the operation (FAILED at its maximum, PSD2 RTS Art. 4(3)(a)) and,
-	//     unless PossessionOnly, on the credential.
+	//     unless PossessionOnly or it wraps ErrOperationOnly, on the credential.
 	Verify func(op store.Operation, cred store.Credential) (Evidence, error)
 	// PossessionOnly: the factor proves possession alone (a PowerAuth
 	// possession signature). Its failures never count against the credential
@@ -88,6 +88,12 @@ type Result struct {
 	Token          string
 	TokenExpiresAt time.Time
 }
+
+// ErrOperationOnly marks a failure, after possession was proven, that counts on the operation but not on the
+// credential: a valid PowerAuth signature over operation data that differs from the stored data. The user's
+// factors were right; what they signed was not this operation (Wultra's enrollment server verifies the
+// signature first and counts only the operation's failure, MobileTokenController).
+var ErrOperationOnly = errors.New("counts on the operation only")
 
 // errSignature is the cause recorded when a device signature does not verify.
 var errSignature = fmt.Errorf("%w: signature does not verify", ErrPossessionNotProven)
@@ -157,7 +163,7 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 	}
 	if verr != nil {
 		public := error(fault.ErrUnauthenticated)
-		if err := s.countFailure(ctx, op, cred, !a.PossessionOnly); err != nil {
+		if err := s.countFailure(ctx, op, cred, !a.PossessionOnly && !errors.Is(verr, ErrOperationOnly)); err != nil {
 			// A failure that cannot be counted must not go unanswered as an
 			// ordinary 401 either: the attempt limit depends on it (fail closed).
 			public = err
