@@ -303,8 +303,8 @@ func checkFactor(r *Report, b *Bundle, ev txsign.Evidence, evOK bool, dl [txsign
 	case store.KindPasskey:
 		checkPasskey(r, ev, signed, sig, err2, pub, want)
 	case store.KindPowerAuth:
-		if !bytes.Contains(signed, []byte(b.Operation.ID)) {
-			r.add(name, Fail, "the PowerAuth signed request does not name this operation")
+		if why := powerAuthNamesOperation(signed, b.Operation.ID, ev.Extra); why != "" {
+			r.add(name, Fail, "the PowerAuth signed request does not name this operation: %s", why)
 			return
 		}
 		r.add(name, NotVerifiable, "PowerAuth %s signature %q is an HMAC keyed with secrets shared by the device and Signet; "+
@@ -313,6 +313,54 @@ func checkFactor(r *Report, b *Bundle, ev txsign.Evidence, evOK bool, dl [txsign
 	default:
 		r.add(name, Fail, "unknown credential kind %q", ev.Kind)
 	}
+}
+
+// powerAuthNamesOperation checks that a PowerAuth signature base string names the operation (PowerAuth 3.x,
+// Computing and Validating Signatures: METHOD & Base64(uriId) & Base64(nonce) & Base64(body)). The operation id
+// is inside the Base64 body: the mobile-token request {"requestObject":{"id","data"|"reason"}} of an online
+// approve or reject (uriId /operation/authorize or /operation/cancel), or "{id}&{data}" of an offline approval
+// (uriId /operation/authorize/offline). Where the record holds the operation data, the signed data must equal
+// it. It returns "" when the request names the operation, else why not.
+func powerAuthNamesOperation(signed []byte, opID string, extra map[string]any) string {
+	parts := strings.Split(string(signed), "&")
+	if len(parts) != 4 {
+		return "not a PowerAuth signature base string"
+	}
+	uri, err1 := base64.StdEncoding.DecodeString(parts[1])
+	body, err2 := base64.StdEncoding.DecodeString(parts[3])
+	if err1 != nil || err2 != nil {
+		return "the base string's parts are not Base64"
+	}
+	want, _ := extra["operation_data"].(string)
+	switch string(uri) {
+	case "/operation/authorize", "/operation/cancel":
+		var req struct {
+			RequestObject struct {
+				ID   string  `json:"id"`
+				Data *string `json:"data"`
+			} `json:"requestObject"`
+		}
+		if err := json.Unmarshal(body, &req); err != nil {
+			return "the signed body is not the mobile-token request"
+		}
+		if req.RequestObject.ID != opID {
+			return fmt.Sprintf("the signed body names operation %q", req.RequestObject.ID)
+		}
+		if req.RequestObject.Data != nil && want != "" && *req.RequestObject.Data != want {
+			return "the signed operation data differs from the operation's"
+		}
+	case "/operation/authorize/offline":
+		id, data, ok := strings.Cut(string(body), "&")
+		if !ok || id != opID {
+			return "the signed offline data names another operation"
+		}
+		if want != "" && data != want {
+			return "the signed offline operation data differs from the operation's"
+		}
+	default:
+		return fmt.Sprintf("uriId %q is not an operation approval", uri)
+	}
+	return ""
 }
 
 func digestName(b *Bundle) string {

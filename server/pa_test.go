@@ -25,6 +25,7 @@ import (
 	"github.com/signet-sca/signet/config"
 	padevice "github.com/signet-sca/signet/device"
 	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/powerauth"
 	"github.com/signet-sca/signet/server"
@@ -90,6 +91,7 @@ func newPAEnv(t *testing.T, st *sqlstore.Store) *paEnv {
 		Operations: ops,
 		Devices:    devicekey.New(st, auditLog, clock.Now),
 		Activation: act,
+		Evidence:   evidence.NewBuilder(st, keyring, testIssuer, clock.Now),
 		Now:        clock.Now,
 	}, server.Options{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
