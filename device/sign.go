@@ -71,10 +71,9 @@ func (c *Client) Remove(ctx context.Context, st *State, pin string) error {
 	return c.signedPost(ctx, st, "/pa/v3/activation/remove", uriActivationRemove, nil, powerauth.SignaturePossessionKnowledge, pin, nil)
 }
 
-// CreateToken creates a MAC token (/pa/v3/token/create): a signed, activation-scope ECIES request. The
-// token is stored in the state.
 // RemoveToken revokes the device's MAC token on the server (/pa/v3/token/remove, signed with a possession
-// signature as the SDK's removeAccessToken does) and forgets it locally.
+// signature as the SDK's removeAccessToken does: PA2PrivateHttpTokenProvider removeTokenData, Android
+// PowerAuthTokenStore with RemoveTokenEndpoint) and forgets it locally.
 func (c *Client) RemoveToken(ctx context.Context, st *State) error {
 	if st.Token == nil {
 		return errors.New("device: no token to remove")
@@ -87,6 +86,8 @@ func (c *Client) RemoveToken(ctx context.Context, st *State) error {
 	return c.persist(st)
 }
 
+// CreateToken creates a MAC token (/pa/v3/token/create): a signed, activation-scope ECIES request. The
+// token is stored in the state.
 func (c *Client) CreateToken(ctx context.Context, st *State, t powerauth.SignatureType, pin string) (*Token, error) {
 	v, err := st.version()
 	if err != nil {

@@ -7,12 +7,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
-	"github.com/signet-sca/signet/powerauth"
 	"strings"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/signet-sca/signet/powerauth"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign"
 )
