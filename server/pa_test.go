@@ -729,12 +729,31 @@ func testTokenRemoval(t *testing.T, e *paEnv) {
 	if s := list(); s != 200 {
 		t.Fatalf("the fresh token: %d", s)
 	}
+	// lastRemoval is the newest audited token removal.
+	lastRemoval := func() store.AuditEvent {
+		evs, _, err := e.st.ListAudit(ctx, store.AuditFilter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := len(evs) - 1; i >= 0; i-- {
+			if evs[i].Type == "powerauth.token.remove" {
+				return evs[i]
+			}
+		}
+		t.Fatal("no powerauth.token.remove audit event")
+		return store.AuditEvent{}
+	}
 	// Another activation names this token in its own signed request: refused, and the token still works.
 	otherSt.Token = &padevice.Token{ID: token.ID, Secret: token.Secret, SignatureType: token.SignatureType}
 	wantCode(t, other.RemoveToken(ctx, otherSt), 401, "ERR_AUTHENTICATION")
+	if ev := lastRemoval(); ev.Outcome != audit.Failure || ev.CredentialID != otherSt.ActivationID ||
+		ev.Reason != "token of another activation, or unknown" {
+		t.Fatalf("audited %s %q by %s, want the other activation's refusal", ev.Outcome, ev.Reason, ev.CredentialID)
+	}
 	if s := list(); s != 200 {
 		t.Fatalf("the token after another activation's removal attempt: %d", s)
 	}
+	c.HTTP = http.DefaultClient // so that the answer is checked against docs/openapi.yaml (openapi_live_test.go)
 	if err := c.RemoveToken(ctx, st); err != nil {
 		t.Fatalf("remove: %v", err)
 	}
