@@ -208,6 +208,7 @@ func TestBurstFromOneAddressIsLimited(t *testing.T) {
 		{"browser API", "GET", fixed("/v1/web/passcode-key"), nil, 5, "problem"},
 		{"hosted pages", "GET", fixed("/web/enroll"), nil, 5, "problem"},
 		{"PowerAuth", "POST", fixed("/pa/v3/activation/status"), map[string]any{}, 5, "pa"},
+		{"PowerAuth server status (public, unsigned)", "POST", fixed("/pa/v3/status"), map[string]any{}, 5, "pa"},
 		{"JWKS", "GET", fixed("/.well-known/jwks.json"), nil, 3, "problem"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
