@@ -398,6 +398,9 @@ func TestKeyRotationDuringRequests(t *testing.T) {
 			var ok, failed atomic.Int64
 			kids := sync.Map{}
 			rotated := make(chan string, 1)
+			// The key rotates once a third of the payments went through: the workers say when,
+			// or that they all ended without getting there.
+			third, ended := make(chan struct{}), make(chan struct{})
 			var wg sync.WaitGroup
 			for w := range workers {
 				wg.Add(1)
@@ -409,7 +412,9 @@ func TestKeyRotationDuringRequests(t *testing.T) {
 						hdr, _ := jsonSegment(tok)
 						kids.Store(hdr["kid"], true)
 						if r := e.pay(tok, "bearer", body(amount), nil); r.status == 201 {
-							ok.Add(1)
+							if ok.Add(1) == workers*each/3 {
+								close(third)
+							}
 						} else {
 							failed.Add(1)
 							t.Errorf("payment %s failed: %d %v", amount, r.status, r.body)
@@ -417,8 +422,11 @@ func TestKeyRotationDuringRequests(t *testing.T) {
 					}
 				}()
 			}
-			for ok.Load() < workers*each/3 && failed.Load() == 0 {
-				time.Sleep(5 * time.Millisecond)
+			go func() { wg.Wait(); close(ended) }()
+			select {
+			case <-third:
+			case <-ended:
+				t.Fatalf("the payments ended with %d of %d through before the rotation", ok.Load(), workers*each)
 			}
 			id, err := e.stack.Keyring.Rotate(context.Background())
 			if err != nil || id == "" {
@@ -486,8 +494,12 @@ func TestConsumeThroughSignet(t *testing.T) {
 // TestGracefulShutdown: a request in flight when the gateway is told to stop completes.
 func TestGracefulShutdown(t *testing.T) {
 	e := newEnv(t, backends[0], func(c *gateway.Config, e *env) { c.ShutdownTimeout = gateway.Duration(5 * time.Second) })
+	// The upstream holds the request until the gateway has begun to shut down (it closed its
+	// listener): the request is in flight at the upstream for the whole shutdown.
+	arrived, release := make(chan struct{}), make(chan struct{})
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(300 * time.Millisecond)
+		close(arrived)
+		<-release
 		e.payments.Handler().ServeHTTP(w, r)
 	}))
 	defer slow.Close()
@@ -507,7 +519,8 @@ func TestGracefulShutdown(t *testing.T) {
 	if err := g.Warm(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	inner, _ := net.Listen("tcp", "127.0.0.1:0")
+	ln := &closeSignal{Listener: inner, closed: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- g.Serve(ctx, ln, nil) }()
@@ -524,8 +537,10 @@ func TestGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		done <- resp.StatusCode
 	}()
-	time.Sleep(150 * time.Millisecond) // the request is at the slow upstream
+	<-arrived
 	cancel()
+	<-ln.closed // shutdown has begun
+	close(release)
 	if st := <-done; st != 201 {
 		t.Fatalf("in-flight request: %d", st)
 	}
@@ -535,6 +550,18 @@ func TestGracefulShutdown(t *testing.T) {
 	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		t.Fatal("still accepting after shutdown")
 	}
+}
+
+// closeSignal is a listener that says when the server closed it.
+type closeSignal struct {
+	net.Listener
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (l *closeSignal) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
 }
 
 // cgiUpstream is a real CGI upstream (RFC 3875) that answers with its environment: the view of

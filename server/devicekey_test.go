@@ -19,6 +19,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/google/uuid"
 
+	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign"
@@ -237,38 +238,46 @@ func TestDeviceKeyAttacks(t *testing.T) {
 		return dl[:]
 	}
 	otherOp := h.createOp(uid, "1", "EUR", nil)
-	// Every case signs with a fresh device of the victim, or with Mallory's.
+	// Every case signs with a fresh device of the victim, or with Mallory's. Each refusal must be
+	// audited for its own reason; the last row signs the unmodified digest through the same
+	// helper and must be accepted, so a broken helper cannot pass the table.
+	const badSig = "possession not proven: signature does not verify"
 	tests := []struct {
 		name    string
 		mallory bool
 		sig     func(op opView, key *ecdsa.PrivateKey) string
 		status  int
+		outcome string // audited outcome; "" = no attempt reaches the audit log (malformed input)
+		reason  string
 	}{
 		{"amount +0.01", false, func(op opView, k *ecdsa.PrivateKey) string {
 			return sign(k, dlOf(op, func(i *txsign.DLInput) { i.Amount = "100.01" }))
-		}, 401},
+		}, 401, audit.Unverified, badSig},
 		{"another payee", false, func(op opView, k *ecdsa.PrivateKey) string {
 			return sign(k, dlOf(op, func(i *txsign.DLInput) { i.PayeeAccount = "GB82WEST12345698765432" }))
-		}, 401},
+		}, 401, audit.Unverified, badSig},
 		{"another payee name", false, func(op opView, k *ecdsa.PrivateKey) string {
 			return sign(k, dlOf(op, func(i *txsign.DLInput) { i.PayeeName = "ACME GmbH." }))
-		}, 401},
+		}, 401, audit.Unverified, badSig},
 		{"another currency", false, func(op opView, k *ecdsa.PrivateKey) string {
 			return sign(k, dlOf(op, func(i *txsign.DLInput) { i.Currency = "USD" }))
-		}, 401},
+		}, 401, audit.Unverified, badSig},
 		{"swapped operation id", false, func(op opView, k *ecdsa.PrivateKey) string {
 			return sign(k, dlOf(op, func(i *txsign.DLInput) { i.ID = otherOp.ID }))
-		}, 401},
+		}, 401, audit.Unverified, badSig},
 		{"signature of another operation", false, func(op opView, k *ecdsa.PrivateKey) string {
 			return sign(k, h.signingDataNoCheck(otherOp.ID))
-		}, 401},
+		}, 401, audit.Unverified, badSig},
 		{"another user's device key", true, func(op opView, k *ecdsa.PrivateKey) string {
 			return sign(k, dlOf(op, func(*txsign.DLInput) {}))
-		}, 401},
-		{"malformed signature", false, func(opView, *ecdsa.PrivateKey) string { return "!!not-base64!!" }, 400},
+		}, 401, audit.Unverified, "credential belongs to another user"},
+		{"malformed signature", false, func(opView, *ecdsa.PrivateKey) string { return "!!not-base64!!" }, 400, "", ""},
 		{"garbage DER", false, func(opView, *ecdsa.PrivateKey) string {
 			return base64.RawURLEncoding.EncodeToString([]byte("0123456789abcdef"))
-		}, 401},
+		}, 401, audit.Unverified, badSig},
+		{"control: the unmodified digest is accepted", false, func(op opView, k *ecdsa.PrivateKey) string {
+			return sign(k, dlOf(op, func(*txsign.DLInput) {}))
+		}, 200, audit.Success, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -283,11 +292,31 @@ func TestDeviceKeyAttacks(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", r.status, tc.status, r.body)
 			}
 			stored, _ := h.store.GetOperation(ctx, op.ID)
-			if stored.Status != store.OpPending || stored.Token != "" {
+			if tc.status == 200 {
+				if stored.Status != store.OpApproved || stored.Token == "" {
+					t.Fatalf("control not approved: %+v", stored)
+				}
+			} else if stored.Status != store.OpPending || stored.Token != "" {
 				t.Fatalf("operation changed: %+v", stored)
 			}
-			if tc.status == 401 && len(h.auditFor(op.ID)) <= before {
-				t.Fatal("no audit record of the refused attempt")
+			evs := h.auditFor(op.ID)
+			if tc.outcome == "" {
+				if len(evs) != before {
+					t.Fatalf("malformed input audited as an attempt: %+v", evs[before:])
+				}
+				return
+			}
+			var attempt *store.AuditEvent
+			for i := range evs[before:] {
+				if e := &evs[before+i]; e.CredentialID == dev.credID {
+					attempt = e
+				}
+			}
+			if attempt == nil {
+				t.Fatalf("no audit record of the attempt among %+v", evs[before:])
+			}
+			if attempt.Outcome != tc.outcome || attempt.Reason != tc.reason {
+				t.Fatalf("audited %s %q, want %s %q", attempt.Outcome, attempt.Reason, tc.outcome, tc.reason)
 			}
 		})
 	}

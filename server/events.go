@@ -18,13 +18,13 @@ import (
 // the outcome by long-poll (GET /v1/operations/{id}?wait=30s) or Server-Sent Events (GET
 // /v1/operations/{id}/events). A status change in this process wakes waiters at once (the hub is
 // a txsign.Observer); a change made by another replica is seen by polling the store every
-// pollEvery.
+// Options.OperationPoll (default defaultPollEvery).
 const (
-	maxLongPoll    = 60 * time.Second
-	pollEvery      = time.Second
-	sseHeartbeat   = 15 * time.Second
-	sseMaxDuration = time.Hour + 5*time.Minute // the longest operation lifetime, plus the sweeper's lag
-	sseWriteWithin = 30 * time.Second          // a client that does not read for this long is dropped
+	maxLongPoll      = 60 * time.Second
+	defaultPollEvery = time.Second
+	sseHeartbeat     = 15 * time.Second
+	sseMaxDuration   = time.Hour + 5*time.Minute // the longest operation lifetime, plus the sweeper's lag
+	sseWriteWithin   = 30 * time.Second          // a client that does not read for this long is dropped
 )
 
 // hub wakes requests waiting on an operation.
@@ -33,6 +33,9 @@ type hub struct {
 	waiters map[string]map[chan struct{}]struct{}
 	closed  chan struct{}
 	once    sync.Once
+	// subscribed, when set (tests only, under mu), is called with the operation id after each
+	// subscription is registered, so a test can change the operation once a waiter listens.
+	subscribed func(id string)
 }
 
 func newHub() *hub {
@@ -59,7 +62,11 @@ func (h *hub) subscribe(id string) (<-chan struct{}, func()) {
 		h.waiters[id] = map[chan struct{}]struct{}{}
 	}
 	h.waiters[id][ch] = struct{}{}
+	subscribed := h.subscribed
 	h.mu.Unlock()
+	if subscribed != nil {
+		subscribed(id)
+	}
 	return ch, func() {
 		h.mu.Lock()
 		delete(h.waiters[id], ch)
@@ -110,7 +117,7 @@ func (s *Server) waitForChange(reqCtx context.Context, op store.Operation, wait 
 	}
 	timer := time.NewTimer(wait)
 	defer timer.Stop()
-	poll := time.NewTicker(pollEvery)
+	poll := time.NewTicker(s.opts.OperationPoll)
 	defer poll.Stop()
 	for {
 		select {
@@ -176,7 +183,7 @@ func (s *Server) operationEvents(c *fiber.Ctx) error {
 		}
 		end := time.NewTimer(sseMaxDuration)
 		defer end.Stop()
-		poll := time.NewTicker(pollEvery)
+		poll := time.NewTicker(s.opts.OperationPoll)
 		defer poll.Stop()
 		beat := time.NewTicker(sseHeartbeat)
 		defer beat.Stop()

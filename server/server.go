@@ -60,6 +60,10 @@ type Options struct {
 	// HSTS sends Strict-Transport-Security on every response (RFC 6797). Set it when clients
 	// reach Signet over https, which cmd/signet decides from the public URL's scheme.
 	HSTS bool
+	// OperationPoll is how often a long-poll or event stream reads its operation from the store
+	// to see a change made by another replica (default 1 s). A change in this process wakes
+	// waiters at once through the hub, whatever this interval.
+	OperationPoll time.Duration
 }
 
 // Server is the fiber application with its dependencies.
@@ -89,6 +93,9 @@ func New(deps Deps, opts Options) *Server {
 	}
 	if opts.RequestTimeout == 0 {
 		opts.RequestTimeout = 15 * time.Second
+	}
+	if opts.OperationPoll <= 0 {
+		opts.OperationPoll = defaultPollEvery
 	}
 	s := &Server{deps: deps, opts: opts, metrics: newMetrics(deps.Registry), keys: newAPIKeys(deps.APIKeys), hub: newHub()}
 	if deps.Operations != nil {

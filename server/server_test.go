@@ -66,6 +66,9 @@ type harnessOpts struct {
 	limits      server.RateLimits
 	hsts        bool
 	apiKeys     []config.APIKey // default: testSecret with scope admin
+	// operationPoll is the server's store poll of waiting long-polls and event streams (default
+	// 1 s); tests of the in-process wake-up set it far beyond their wait so only the hub can wake.
+	operationPoll time.Duration
 }
 
 // newHarnessWith wires the server as cmd/signet does, over real stores, and
@@ -133,7 +136,8 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		Now:        o.now,
 		Limiter:    o.limiter,
 		Registry:   reg,
-	}, server.Options{MaxBodyBytes: o.maxBody, RateLimits: o.limits, HSTS: o.hsts})
+	}, server.Options{MaxBodyBytes: o.maxBody, RateLimits: o.limits, HSTS: o.hsts,
+		OperationPoll: o.operationPoll})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

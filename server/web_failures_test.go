@@ -47,14 +47,19 @@ func TestWebForgedFinishesCountNothing(t *testing.T) {
 
 	opID := e.payment(uid, "Alza.cz a.s.", "7500.00")["id"].(string)
 	path := "/v1/web/operations/" + opID + "/approval/"
+	// reason is the start of the audited reason: each forgery is refused for its own cause.
+	const badSignature = "possession not proven: assertion: Error validating the assertion signature"
 	forgeries := []struct {
-		name  string
-		forge func(begin map[string]any) json.RawMessage
+		name   string
+		forge  func(begin map[string]any) json.RawMessage
+		reason string
 	}{
-		{"corrupted signature", func(b map[string]any) json.RawMessage { return corruptAssertion(t, d.sign(t, b)) }},
-		{"another key claiming the victim's credential id", func(b map[string]any) json.RawMessage { return impostor.sign(t, b) }},
-		{"another user's valid passkey", func(b map[string]any) json.RawMessage { return mallory.sign(t, b) }},
-		{"unknown credential", func(b map[string]any) json.RawMessage { return stranger.sign(t, b) }},
+		{"corrupted signature", func(b map[string]any) json.RawMessage { return corruptAssertion(t, d.sign(t, b)) }, badSignature},
+		{"another key claiming the victim's credential id", func(b map[string]any) json.RawMessage { return impostor.sign(t, b) }, badSignature},
+		{"another user's valid passkey", func(b map[string]any) json.RawMessage { return mallory.sign(t, b) }, "credential belongs to another user"},
+		// A browser never offers this one (allowCredentials lists the user's passkeys, so the
+		// authenticator has nothing to sign with): the server itself must refuse it.
+		{"a credential the user never enrolled", func(b map[string]any) json.RawMessage { return stranger.sign(t, b) }, "unknown passkey "},
 	}
 	for i := range 20 {
 		f := forgeries[i%len(forgeries)]
@@ -63,6 +68,10 @@ func TestWebForgedFinishesCountNothing(t *testing.T) {
 			"passcode": sealPasscode(t, b["hpke"].(map[string]any), "passcode", "135790")})
 		if r.status != 401 {
 			t.Fatalf("%s: %d %s", f.name, r.status, r.body)
+		}
+		evs, _, _ := e.st.ListAudit(context.Background(), store.AuditFilter{OperationID: opID, Limit: 1000})
+		if last := evs[len(evs)-1]; last.Type != "operation.approve" || last.Outcome != "unverified" || !strings.HasPrefix(last.Reason, f.reason) {
+			t.Fatalf("%s: audited %s %s %q, want unverified %q", f.name, last.Type, last.Outcome, last.Reason, f.reason)
 		}
 	}
 	op := e.mustDo(200, "GET", "/v1/operations/"+opID, "", nil)

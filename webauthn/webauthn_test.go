@@ -37,24 +37,27 @@ func TestApprovalRefusals(t *testing.T) {
 		attempt func(t *testing.T, op store.Operation) webauthn.ApprovalResult
 		// outcome is the audited outcome: "unverified" when the assertion
 		// does not verify (counts nothing), "failure" when a valid assertion
-		// carries a wrong passcode (counts on the operation).
+		// carries a wrong passcode (counts on the operation), "success" for the control.
 		outcome string
+		// reason is what the audited reason must contain: the cause of this refusal, not
+		// another one that happens to refuse the same attempt.
+		reason string
 	}{
 		{"wrong origin", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			evil := *d
 			evil.rp.Origin = "http://evil.localhost:8080"
 			return e.prepare(op, &evil, txsign.Approve, testPasscode).in
-		}, "unverified"},
+		}, "unverified", "Error validating origin: Expected Values: [http://localhost:8080], Received: http://evil.localhost:8080"},
 		{"origin differing only by port", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			evil := *d
 			evil.rp.Origin = "http://localhost:8081"
 			return e.prepare(op, &evil, txsign.Approve, testPasscode).in
-		}, "unverified"},
+		}, "unverified", "Error validating origin: Expected Values: [http://localhost:8080], Received: http://localhost:8081"},
 		{"wrong RP ID", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			evil := *d
 			evil.rp.ID = "evil.example"
 			return e.prepare(op, &evil, txsign.Approve, testPasscode).in
-		}, "unverified"},
+		}, "unverified", "RP Hash mismatch"},
 		{"challenge of another operation", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			other := e.payment(u.ID, "9999.00")
 			mine := e.prepare(op, d, txsign.Approve, testPasscode)
@@ -63,7 +66,7 @@ func TestApprovalRefusals(t *testing.T) {
 			// the passcode are this operation's.
 			mine.in.Credential = theirs.in.Credential
 			return mine.in
-		}, "unverified"},
+		}, "unverified", "Error validating challenge"},
 		{"approval assertion used to reject", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			rej, err := e.svc.BeginApproval(e.ctx, op.ID, txsign.Reject)
 			if err != nil {
@@ -71,13 +74,13 @@ func TestApprovalRefusals(t *testing.T) {
 			}
 			app := e.prepare(op, d, txsign.Approve, testPasscode)
 			return webauthn.ApprovalResult{CeremonyID: rej.CeremonyID, Credential: app.in.Credential}
-		}, "unverified"},
+		}, "unverified", "Error validating challenge"},
 		{"passcode ciphertext of another ceremony", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			first := e.prepare(op, d, txsign.Approve, testPasscode)
 			second := e.prepare(op, d, txsign.Approve, testPasscode)
 			second.in.Passcode = first.in.Passcode // HPKE info binds ceremony id + challenge
 			return second.in
-		}, "failure"},
+		}, "failure", "passcode ciphertext does not decrypt for this ceremony"},
 		{"passcode ciphertext for another field", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			a := e.prepare(op, d, txsign.Approve, testPasscode)
 			hp := *a.begin.HPKE
@@ -86,26 +89,34 @@ func TestApprovalRefusals(t *testing.T) {
 			info = bytes.Replace(info, []byte(webauthn.FieldPasscode), []byte(webauthn.FieldNewPasscode), 1)
 			a.in.Passcode = sealInfo(t, pub, info, testPasscode)
 			return a.in
-		}, "failure"},
+		}, "failure", "passcode ciphertext does not decrypt for this ceremony"},
 		{"unknown credential", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
 			stranger := newDevice(virtualwebauthn.AuthenticatorOptions{UserHandle: u.WebAuthnID})
 			return e.prepare(op, stranger, txsign.Approve, testPasscode).in
-		}, "unverified"},
+		}, "unverified", "unknown passkey "},
+		{"control: the enrolled passkey and the right passcode", func(t *testing.T, op store.Operation) webauthn.ApprovalResult {
+			return e.prepare(op, d, txsign.Approve, testPasscode).in
+		}, "success", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			op := e.payment(u.ID, "100.00")
 			_, err := e.svc.FinishApproval(e.ctx, op.ID, tc.attempt(t, op))
+			if tc.outcome == "success" {
+				if got := e.op(op.ID); err != nil || got.Status != store.OpApproved || got.Token == "" {
+					t.Fatalf("control: %v, operation %s token %q", err, got.Status, got.Token)
+				}
+				return
+			}
 			wantErr(t, err, fault.ErrUnauthenticated)
 			if got := e.op(op.ID); got.Status != store.OpPending || got.Token != "" {
 				t.Fatalf("operation %s token %q", got.Status, got.Token)
 			}
-			// The refusal is audited with its cause.
+			// The refusal is audited with its own cause.
 			evs := e.audits(store.AuditFilter{OperationID: op.ID})
 			last := evs[len(evs)-1]
-			t.Logf("audited: %s", last.Reason)
-			if last.Outcome != tc.outcome || last.Reason == "" {
-				t.Fatalf("audit %s %q, want outcome %s", last.Outcome, last.Reason, tc.outcome)
+			if last.Outcome != tc.outcome || !strings.Contains(last.Reason, tc.reason) {
+				t.Fatalf("audited %s %q, want %s with %q", last.Outcome, last.Reason, tc.outcome, tc.reason)
 			}
 			if want := map[string]int{"unverified": 0, "failure": 1}[tc.outcome]; e.op(op.ID).FailedAttempts != want {
 				t.Fatalf("operation failed attempts %d, want %d", e.op(op.ID).FailedAttempts, want)
