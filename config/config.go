@@ -52,6 +52,9 @@ type Config struct {
 	MaxBodyBytes    int           `env:"SIGNET_MAX_BODY_BYTES" envDefault:"65536"`
 	RequestTimeout  time.Duration `env:"SIGNET_REQUEST_TIMEOUT" envDefault:"15s"`
 	ShutdownTimeout time.Duration `env:"SIGNET_SHUTDOWN_TIMEOUT" envDefault:"20s"`
+	// ShutdownDrain is how long serve keeps serving after SIGTERM with /readyz answering 503,
+	// so a load balancer takes the replica out before it stops accepting (rolling restarts).
+	ShutdownDrain time.Duration `env:"SIGNET_SHUTDOWN_DRAIN" envDefault:"0s"`
 	LogFormat       string        `env:"SIGNET_LOG_FORMAT" envDefault:"text"`
 	LogLevel        string        `env:"SIGNET_LOG_LEVEL" envDefault:"info"`
 	// AdminAddr serves /metrics (and /healthz, /readyz) on a listener of its own; the public
@@ -350,6 +353,9 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		bad("SIGNET_SHUTDOWN_TIMEOUT must be positive")
+	}
+	if c.ShutdownDrain < 0 || c.ShutdownDrain > 10*time.Minute {
+		bad("SIGNET_SHUTDOWN_DRAIN must be between 0s and 10m")
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("SIGNET_LOG_FORMAT must be text or json")

@@ -4,11 +4,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
@@ -17,40 +19,159 @@ import (
 // Cross-device approval: the internet-banking session waits while the phone approves. It learns
 // the outcome by long-poll (GET /v1/operations/{id}?wait=30s) or Server-Sent Events (GET
 // /v1/operations/{id}/events). A status change in this process wakes waiters at once (the hub is
-// a txsign.Observer); a change made by another replica is seen by polling the store every
-// Options.OperationPoll (default defaultPollEvery).
+// a txsign.Observer). A change made by another replica arrives through Deps.Feed (Redis
+// pub/sub in production), which wakes the same waiters; without a feed it is seen by polling
+// the store every Options.OperationPoll (default defaultPollEvery), with one only by a slow
+// safety poll (feedSafetyPoll).
 const (
 	maxLongPoll      = 60 * time.Second
 	defaultPollEvery = time.Second
+	feedSafetyPoll   = 30 * time.Second
+	feedQueue        = 4096 // notices waiting to be published; past it they are dropped (the safety poll covers them)
+	feedTimeout      = 2 * time.Second
 	sseHeartbeat     = 15 * time.Second
 	sseMaxDuration   = time.Hour + 5*time.Minute // the longest operation lifetime, plus the sweeper's lag
 	sseWriteWithin   = 30 * time.Second          // a client that does not read for this long is dropped
 )
 
-// hub wakes requests waiting on an operation.
+// Feed carries operation changes between replicas (package opfeed is the Redis one).
+type Feed interface {
+	// Publish tells the other replicas that operation id changed.
+	Publish(ctx context.Context, id string) error
+	// Run calls changed with each id another replica publishes, and resync when notices may
+	// have been lost (the subscription was re-established), until ctx ends.
+	Run(ctx context.Context, changed func(id string), resync func()) error
+}
+
+// hub wakes requests waiting on an operation: on changes made in this process (it is the
+// operations service's observer) and, with a feed, on changes other replicas publish.
 type hub struct {
 	mu      sync.Mutex
 	waiters map[string]map[chan struct{}]struct{}
 	closed  chan struct{}
 	once    sync.Once
+	// publish queues this process's changes for the feed (nil without one). Publishing runs on
+	// a goroutine of its own so an approval never waits on Redis.
+	publish  chan string
+	drain    chan struct{} // closed at shutdown: publish what is queued, then stop
+	stopFeed func(ctx context.Context)
+	feedOnce sync.Once
 	// subscribed, when set (tests only, under mu), is called with the operation id after each
 	// subscription is registered, so a test can change the operation once a waiter listens.
 	subscribed func(id string)
+	dropped    func() // counts a notice the full queue refused
 }
 
 func newHub() *hub {
 	return &hub{waiters: map[string]map[chan struct{}]struct{}{}, closed: make(chan struct{})}
 }
 
-// OperationChanged implements txsign.Observer.
+// OperationChanged implements txsign.Observer: it wakes this process's waiters and queues the
+// change for the other replicas.
 func (h *hub) OperationChanged(_ context.Context, op store.Operation) {
+	h.wake(op.ID)
+	if h.publish != nil {
+		select {
+		case h.publish <- op.ID:
+		default: // the queue is full (Redis slow or down): the other replicas' safety poll sees it
+			h.dropped()
+		}
+	}
+}
+
+// wake signals the waiters of operation id.
+func (h *hub) wake(id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for ch := range h.waiters[op.ID] {
+	for ch := range h.waiters[id] {
 		select {
 		case ch <- struct{}{}:
 		default: // already signalled
 		}
+	}
+}
+
+// wakeAll signals every waiter: each reads its operation again.
+func (h *hub) wakeAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, chans := range h.waiters {
+		for ch := range chans {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// startFeed connects the hub to the other replicas: one goroutine publishes this process's
+// changes in order, one delivers the others' to wake. stopFeedAfter stops both.
+func (h *hub) startFeed(feed Feed, counts *prometheus.CounterVec, logger *slog.Logger) {
+	pubCtx, stopPub := context.WithCancel(context.Background())
+	subCtx, stopSub := context.WithCancel(context.Background())
+	h.publish, h.drain = make(chan string, feedQueue), make(chan struct{})
+	h.dropped = func() { counts.WithLabelValues("dropped").Inc() }
+	failing := false
+	send := func(id string) {
+		ctx, cancel := context.WithTimeout(pubCtx, feedTimeout)
+		err := feed.Publish(ctx, id)
+		cancel()
+		switch {
+		case err == nil:
+			counts.WithLabelValues("published").Inc()
+			if failing {
+				failing = false
+				logger.Info("operation feed: publishing again")
+			}
+		case pubCtx.Err() != nil:
+		default:
+			counts.WithLabelValues("publish_failed").Inc()
+			if !failing { // once per outage, not once per operation
+				failing = true
+				logger.Warn("operation feed: publishing failed; other replicas see changes by their safety poll", "err", err.Error())
+			}
+		}
+	}
+	published, subscribed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(published)
+		for {
+			select {
+			case id := <-h.publish:
+				send(id)
+			case <-h.drain: // shutting down: what the last requests changed still goes out
+				for {
+					select {
+					case id := <-h.publish:
+						send(id)
+					default:
+						return
+					}
+				}
+			}
+		}
+	}()
+	go func() {
+		defer close(subscribed)
+		err := feed.Run(subCtx,
+			func(id string) { counts.WithLabelValues("received").Inc(); h.wake(id) },
+			func() { counts.WithLabelValues("resync").Inc(); h.wakeAll() })
+		if err != nil && subCtx.Err() == nil {
+			logger.Error("operation feed stopped; waiters see other replicas' changes by their safety poll", "err", err.Error())
+		}
+	}()
+	h.stopFeed = func(ctx context.Context) {
+		stopSub()
+		close(h.drain)
+		select {
+		case <-published:
+		case <-ctx.Done():
+			stopPub() // abandon the rest: the other replicas' safety poll sees them
+			<-published
+		}
+		stopPub()
+		<-subscribed
 	}
 }
 
@@ -79,6 +200,15 @@ func (h *hub) subscribe(id string) (<-chan struct{}, func()) {
 
 // close releases every waiter (shutdown): long-polls answer the current state, streams end.
 func (h *hub) close() { h.once.Do(func() { close(h.closed) }) }
+
+// stopFeedAfter publishes what is still queued (the changes of the requests that finished
+// during shutdown), then stops the feed; ctx bounds the wait. Call it after the listener
+// has stopped and in-flight requests have finished.
+func (h *hub) stopFeedAfter(ctx context.Context) {
+	if h.stopFeed != nil {
+		h.feedOnce.Do(func() { h.stopFeed(ctx) })
+	}
+}
 
 // parseWait reads the long-poll wait: a Go duration ("30s") or whole seconds ("30"), at most
 // maxLongPoll (longer asks are shortened to it).

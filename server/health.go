@@ -22,6 +22,7 @@ type metrics struct {
 	limited       *prometheus.CounterVec
 	limiterErrors prometheus.Counter
 	unrecorded    *prometheus.CounterVec
+	feed          *prometheus.CounterVec // operation-change notices between replicas, by result
 }
 
 func newMetrics(reg *prometheus.Registry) *metrics {
@@ -40,7 +41,10 @@ func newMetrics(reg *prometheus.Registry) *metrics {
 	m.unrecorded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_unrecorded_refusals_total",
 		Help: "Refused requests that name nothing real (unknown operation, code, link or ceremony), by route pattern and reason; they are not audited."},
 		[]string{"route", "reason"})
-	reg.MustRegister(m.requests, m.duration, m.capabilityRefusals, m.limited, m.limiterErrors, m.unrecorded)
+	m.feed = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_operation_feed_total",
+		Help: "Operation-change notices between replicas: published, publish_failed, dropped (queue full), received, resync (subscription re-established, every waiter re-read)."},
+		[]string{"result"})
+	reg.MustRegister(m.requests, m.duration, m.capabilityRefusals, m.limited, m.limiterErrors, m.unrecorded, m.feed)
 	// Process and Go runtime collectors; tolerate a registry that has them.
 	_ = reg.Register(collectors.NewGoCollector())
 	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -66,8 +70,13 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 }
 
 // readyz checks every dependency (database, Redis when configured) with a
-// short deadline; any failure answers 503 naming the failed dependency only.
+// short deadline; any failure answers 503 naming the failed dependency only. A draining
+// server (Drain) answers 503 "draining" without checking.
 func (s *Server) readyz(c *fiber.Ctx) error {
+	if s.draining.Load() {
+		c.Status(fiber.StatusServiceUnavailable)
+		return c.JSON(fiber.Map{"status": "draining"})
+	}
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
 	checks := map[string]string{}

@@ -33,6 +33,11 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 		rid = newRequestID()
 	}
 	c.Set(headerRequestID, rid)
+	if s.draining.Load() {
+		// Draining before a shutdown: finish this request, then close the connection so the
+		// client's next request opens a new one, which the load balancer sends elsewhere.
+		c.Response().SetConnectionClose()
+	}
 	if s.opts.HSTS {
 		// RFC 6797 §6.1: two years, subdomains included. Browsers ignore it on plain http
 		// (§8.1), so it is safe behind a TLS-terminating proxy.

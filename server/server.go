@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -45,6 +46,9 @@ type Deps struct {
 	Ready map[string]Pinger
 	// Limiter decides the rate limits of the public endpoints (nil: no limits).
 	Limiter RateLimiter
+	// Feed carries operation changes between replicas (nil: this process is the only one, and
+	// waiters learn of changes made elsewhere only by the store poll).
+	Feed Feed
 	// Registry collects metrics; nil creates a fresh one.
 	Registry *prometheus.Registry
 	// Now is injected for tests; nil means time.Now.
@@ -61,7 +65,8 @@ type Options struct {
 	// reach Signet over https, which cmd/signet decides from the public URL's scheme.
 	HSTS bool
 	// OperationPoll is how often a long-poll or event stream reads its operation from the store
-	// to see a change made by another replica (default 1 s). A change in this process wakes
+	// to see a change made by another replica: default 1 s without a Deps.Feed, and a safety
+	// poll of 30 s with one (the feed wakes waiters at once). A change in this process wakes
 	// waiters at once through the hub, whatever this interval.
 	OperationPoll time.Duration
 }
@@ -75,6 +80,8 @@ type Server struct {
 	metrics *metrics
 	keys    *apiKeys
 	hub     *hub // wakes long-polls and event streams on operation changes
+	// draining is set by Drain: /readyz answers 503 and connections close after each response.
+	draining atomic.Bool
 }
 
 // New builds the application and registers every route.
@@ -96,8 +103,14 @@ func New(deps Deps, opts Options) *Server {
 	}
 	if opts.OperationPoll <= 0 {
 		opts.OperationPoll = defaultPollEvery
+		if deps.Feed != nil {
+			opts.OperationPoll = feedSafetyPoll
+		}
 	}
 	s := &Server{deps: deps, opts: opts, metrics: newMetrics(deps.Registry), keys: newAPIKeys(deps.APIKeys), hub: newHub()}
+	if deps.Feed != nil {
+		s.hub.startFeed(deps.Feed, s.metrics.feed, deps.Logger)
+	}
 	if deps.Operations != nil {
 		deps.Operations.Observe(s.hub)
 	}
@@ -145,10 +158,17 @@ func (s *Server) Serve(ln net.Listener) error {
 	return err
 }
 
+// Drain starts a graceful exit (a rolling restart): /readyz answers 503 "draining" so the load
+// balancer takes this replica out of rotation, and every response closes its connection so
+// keep-alive clients reconnect to another replica. Requests are still served in full; call
+// Shutdown once the load balancer has seen it (SIGNET_SHUTDOWN_DRAIN).
+func (s *Server) Drain() { s.draining.Store(true) }
+
 // Shutdown stops accepting and waits for in-flight requests until ctx ends. Long-polls answer
 // at once and event streams end, so they do not hold the shutdown.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.hub.close()
 	err := s.app.ShutdownWithContext(ctx)
+	s.hub.stopFeedAfter(ctx) // after the last request: its change still reaches the other replicas
 	return errors.Join(err, s.admin.ShutdownWithContext(ctx))
 }

@@ -69,6 +69,7 @@ type harnessOpts struct {
 	// operationPoll is the server's store poll of waiting long-polls and event streams (default
 	// 1 s); tests of the in-process wake-up set it far beyond their wait so only the hub can wake.
 	operationPoll time.Duration
+	feed          server.Feed // nil: none (a single process)
 }
 
 // newHarnessWith wires the server as cmd/signet does, over real stores, and
@@ -136,6 +137,7 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		Now:        o.now,
 		Limiter:    o.limiter,
 		Registry:   reg,
+		Feed:       o.feed,
 	}, server.Options{MaxBodyBytes: o.maxBody, RateLimits: o.limits, HSTS: o.hsts,
 		OperationPoll: o.operationPoll})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -21,6 +21,7 @@ import (
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/kek"
+	"github.com/signet-sca/signet/opfeed"
 	"github.com/signet-sca/signet/ratelimit"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store/sqlstore"
@@ -81,6 +82,7 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	registry := prometheus.NewRegistry()
 	var rp replay.Store
 	var limiter server.RateLimiter
+	var feed server.Feed
 	if cfg.RedisURL == "" {
 		rp = replay.NewMemory(nil)
 		limiter = ratelimit.NewMemory(0, nil)
@@ -118,6 +120,13 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		}
 		closers = append(closers, closeLim)
 		limiter = lim
+		// Replicas wake each other's long-polls and event streams through Redis pub/sub.
+		feedClient, err := redisreplay.NewClient(cfg.RedisURL)
+		if err != nil {
+			return nil, fmt.Errorf("redis: %w", err)
+		}
+		closers = append(closers, func() { _ = feedClient.Close() })
+		feed = opfeed.New(feedClient, "")
 	}
 	maintainAudit := auditMaintenance(st, int(cfg.AuditRetention), logger)
 	if err := maintainAudit(ctx); err != nil {
@@ -169,6 +178,7 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		Ready:      ready,
 		Registry:   registry,
 		Limiter:    limiter,
+		Feed:       feed,
 	}
 	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate
 	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
@@ -295,6 +305,16 @@ func serve(ctx context.Context, cfg config.Config, logger *slog.Logger, ready ch
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	if cfg.ShutdownDrain > 0 {
+		// Out of the load balancer's rotation first, still serving, then stop accepting.
+		a.server.Drain()
+		logger.Info("draining: /readyz answers 503", "for", cfg.ShutdownDrain.String())
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(cfg.ShutdownDrain):
+		}
 	}
 	logger.Info("shutting down", "timeout", cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
