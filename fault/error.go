@@ -63,7 +63,8 @@ func (e *Error) Unwrap() []error {
 // *Error (fmt.Errorf("%w ...", kind)).
 var kinds = []error{ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrConflict, ErrGone, ErrLocked, ErrTooManyRequests}
 
-// Classify returns the kind of err and the message the client may see. The one
+// Classify returns err's public face: an Error whose Kind decides the status
+// and whose Public is the message the client may see (Cause is err). The one
 // rule every route family follows:
 //
 //  1. An outage anywhere in the chain (ErrUnavailable, which the store's
@@ -74,31 +75,30 @@ var kinds = []error{ErrUnauthenticated, ErrForbidden, ErrNotFound, ErrConflict, 
 //  4. An error that only wraps a kind (fmt.Errorf("%w: ...", ErrConflict))
 //     gives that kind and no public message: text that was not written as
 //     Public never reaches a client.
-//  5. Anything else is unexpected: kind nil (an internal error).
-func Classify(err error) (kind error, public string) {
-	if err == nil {
-		return nil, ""
-	}
-	if IsUnavailable(err) {
-		return ErrUnavailable, ""
-	}
+//  5. Anything else is unexpected: Kind nil (an internal error).
+func Classify(err error) Error {
+	face := Error{Cause: err}
 	var fe *Error
-	if errors.As(err, &fe) && fe.Kind != nil {
-		return fe.Kind, fe.Public
-	}
 	var inv *InvalidError
-	if errors.As(err, &inv) {
-		return ErrInvalid, inv.Error()
-	}
-	if errors.Is(err, ErrInvalid) {
-		return ErrInvalid, ""
-	}
-	for _, k := range kinds {
-		if errors.Is(err, k) {
-			return k, ""
+	switch {
+	case err == nil:
+	case IsUnavailable(err):
+		face.Kind = ErrUnavailable
+	case errors.As(err, &fe) && fe.Kind != nil:
+		face.Kind, face.Public = fe.Kind, fe.Public
+	case errors.As(err, &inv):
+		face.Kind, face.Public = ErrInvalid, inv.Error()
+	case errors.Is(err, ErrInvalid):
+		face.Kind = ErrInvalid
+	default:
+		for _, k := range kinds {
+			if errors.Is(err, k) {
+				face.Kind = k
+				break
+			}
 		}
 	}
-	return nil, ""
+	return face
 }
 
 // IsUnavailable reports an outage anywhere in err's chain: ErrUnavailable or a

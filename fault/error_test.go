@@ -29,9 +29,9 @@ func TestClassify(t *testing.T) {
 		{"Error without a kind is internal", &fault.Error{Public: "x", Cause: internal}, nil, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			kind, public := fault.Classify(tc.err)
-			if kind != tc.kind || public != tc.public {
-				t.Fatalf("Classify(%v) = %v %q, want %v %q", tc.err, kind, public, tc.kind, tc.public)
+			face := fault.Classify(tc.err)
+			if face.Kind != tc.kind || face.Public != tc.public || face.Cause != tc.err {
+				t.Fatalf("Classify(%v) = %v %q (cause %v), want %v %q", tc.err, face.Kind, face.Public, face.Cause, tc.kind, tc.public)
 			}
 		})
 	}

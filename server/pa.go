@@ -104,7 +104,8 @@ func (e paErrors) classify(err error) (int, string, string, bool) {
 	var st *activation.OperationStateError
 	var ferr *fiber.Error
 	code := e.fallback
-	kind, public := fault.Classify(err)
+	face := fault.Classify(err)
+	kind, public := face.Kind, face.Public
 	switch {
 	case kind == fault.ErrUnavailable:
 		return 503, "ERR_UNAVAILABLE", paMessages["ERR_UNAVAILABLE"], true

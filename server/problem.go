@@ -41,8 +41,9 @@ func problemFor(err error) (Problem, bool) {
 		return Problem{Status: 403, Code: "insufficient_authentication", Title: "Insufficient authentication",
 			Detail: "the approval does not meet the required authentication class; the token was not consumed"}, true
 	}
-	kind, public := fault.Classify(err)
-	switch kind {
+	face := fault.Classify(err)
+	public := face.Public
+	switch face.Kind {
 	case fault.ErrUnavailable:
 		return Problem{Status: 503, Code: "unavailable", Title: "Service temporarily unavailable"}, true
 	case fault.ErrInvalid:
