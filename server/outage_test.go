@@ -19,6 +19,7 @@ import (
 	"github.com/signet-sca/signet/powerauth"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/store/storetest"
+	"github.com/signet-sca/signet/txsign"
 )
 
 // lastResponse records the last response a device client received, so that a test sees the status, headers
@@ -94,6 +95,21 @@ func (e *outageEnv) initActivation() (userID, code, id string) {
 	return userID, m["activation_code"].(string), m["id"].(string)
 }
 
+// enrollmentSession opens an enrollment session for a new user; it returns its Authorization header.
+func (e *outageEnv) enrollmentSession() string {
+	e.t.Helper()
+	r := e.do("POST", "/v1/users/"+e.createUser(uuid.NewString())+"/enrollments", "", nil)
+	if r.status != 201 {
+		e.t.Fatalf("enrollment link: %d %s", r.status, r.body)
+	}
+	_, tok, _ := strings.Cut(r.json(e.t)["url"].(string), "#token=")
+	r = e.do("POST", "/v1/web/enrollment/session", "-", map[string]any{"token": tok})
+	if r.status != 201 {
+		e.t.Fatalf("enrollment session: %d %s", r.status, r.body)
+	}
+	return "Bearer " + r.json(e.t)["session"].(string)
+}
+
 func (e *outageEnv) client() *padevice.Client {
 	return &padevice.Client{BaseURL: "http://" + e.addr, Version: powerauth.Version33, Platform: "Android",
 		DeviceInfo: "Pixel 9", HTTP: &http.Client{Transport: e.rec}}
@@ -132,7 +148,8 @@ type outageCase struct {
 	run      func(e *outageEnv, strike func()) response
 	// decided, when set, allows a 200 under an outage that struck after the decision was committed (the
 	// answer is then the truth: the PowerAuth counter's advance after a decision is best effort, see
-	// activation/mobile.go decide); it reports whether the operation of the last run is decided.
+	// activation/mobile.go decide and VerifyOfflineCode); it reports whether the operation of the last run is
+	// decided.
 	decided func(e *outageEnv) bool
 }
 
@@ -171,6 +188,103 @@ func outageCases() []outageCase {
 			strike()
 			return e.do("DELETE", "/v1/credentials/"+d.credID, "", nil)
 		}, nil},
+		{"GET /v1/users", "problem", func(e *outageEnv, strike func()) response {
+			ext := uuid.NewString()
+			e.createUser(ext)
+			strike()
+			return e.do("GET", "/v1/users?external_id="+ext, "", nil)
+		}, nil},
+		{"GET /v1/users/:id", "problem", func(e *outageEnv, strike func()) response {
+			id := e.createUser(uuid.NewString())
+			strike()
+			return e.do("GET", "/v1/users/"+id, "", nil)
+		}, nil},
+		{"GET /v1/users/:id/credentials", "problem", func(e *outageEnv, strike func()) response {
+			userID := e.createUser(uuid.NewString())
+			e.newDevice(userID)
+			strike()
+			return e.do("GET", "/v1/users/"+userID+"/credentials", "", nil)
+		}, nil},
+		{"POST /v1/credentials/:id/block", "problem", func(e *outageEnv, strike func()) response {
+			d := e.newDevice(e.createUser(uuid.NewString()))
+			strike()
+			return e.do("POST", "/v1/credentials/"+d.credID+"/block", "", map[string]any{"reason": "ISSUER"})
+		}, nil},
+		{"POST /v1/credentials/:id/unblock", "problem", func(e *outageEnv, strike func()) response {
+			d := e.newDevice(e.createUser(uuid.NewString()))
+			if r := e.do("POST", "/v1/credentials/"+d.credID+"/block", "", map[string]any{"reason": "ISSUER"}); r.status != 200 {
+				e.t.Fatalf("block: %d %s", r.status, r.body)
+			}
+			strike()
+			return e.do("POST", "/v1/credentials/"+d.credID+"/unblock", "", nil)
+		}, nil},
+		{"GET /v1/audit", "problem", func(e *outageEnv, strike func()) response {
+			userID := e.createUser(uuid.NewString())
+			strike()
+			return e.do("GET", "/v1/audit?user_id="+userID, "", nil)
+		}, nil},
+		{"GET /v1/operations", "problem", func(e *outageEnv, strike func()) response {
+			userID := e.createUser(uuid.NewString())
+			op(e, userID)
+			strike()
+			return e.do("GET", "/v1/operations?user_id="+userID, "", nil)
+		}, nil},
+		{"POST /v1/users/:id/registration-codes", "problem", func(e *outageEnv, strike func()) response {
+			userID := e.createUser(uuid.NewString())
+			strike()
+			return e.do("POST", "/v1/users/"+userID+"/registration-codes", "", nil)
+		}, nil},
+		{"POST /v1/users/:id/enrollments", "problem", func(e *outageEnv, strike func()) response {
+			userID := e.createUser(uuid.NewString())
+			strike()
+			return e.do("POST", "/v1/users/"+userID+"/enrollments", "", nil)
+		}, nil},
+		{"GET /v1/operations/:id/evidence", "problem", func(e *outageEnv, strike func()) response {
+			userID := e.createUser(uuid.NewString())
+			d := e.newDevice(userID)
+			id := op(e, userID)
+			dl := e.signingData(id, d)
+			if r := e.approve(id, d, sign(d.key, dl[:])); r.status != 200 {
+				e.t.Fatalf("approve: %d %s", r.status, r.body)
+			}
+			strike()
+			return e.do("GET", "/v1/operations/"+id+"/evidence", "", nil)
+		}, nil},
+		{"POST /v1/applications", "problem", func(e *outageEnv, strike func()) response {
+			strike()
+			return e.do("POST", "/v1/applications", "", map[string]any{"name": "Mobile banking " + uuid.NewString()})
+		}, nil},
+		{"GET /v1/applications/:id", "problem", func(e *outageEnv, strike func()) response {
+			e.paApp()
+			strike()
+			return e.do("GET", "/v1/applications/"+e.app, "", nil)
+		}, nil},
+		{"GET /v1/activations/:id", "problem", func(e *outageEnv, strike func()) response {
+			_, _, id := e.initActivation()
+			strike()
+			return e.do("GET", "/v1/activations/"+id, "", nil)
+		}, nil},
+		{"GET /v1/operations/:id/offline", "problem", func(e *outageEnv, strike func()) response {
+			_, st, userID := e.paDevice()
+			id := op(e, userID)
+			strike()
+			return e.do("GET", "/v1/operations/"+id+"/offline?credential_id="+st.ActivationID, "", nil)
+		}, nil},
+		{"POST /v1/operations/:id/offline-verify", "problem", func(e *outageEnv, strike func()) response {
+			_, st, userID := e.paDevice()
+			id := op(e, userID)
+			e.lastOp = id
+			r := e.do("GET", "/v1/operations/"+id+"/offline?credential_id="+st.ActivationID, "", nil)
+			if r.status != 200 {
+				e.t.Fatalf("offline payload: %d %s", r.status, r.body)
+			}
+			_, code, err := padevice.OfflineCode(st, r.json(e.t)["qr_payload"].(string), paPIN)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			strike()
+			return e.do("POST", "/v1/operations/"+id+"/offline-verify", "", map[string]any{"credential_id": st.ActivationID, "code": code})
+		}, (*outageEnv).opDecided},
 		{"POST /v1/activations", "problem", func(e *outageEnv, strike func()) response {
 			e.paApp()
 			userID := e.createUser(uuid.NewString())
@@ -208,6 +322,14 @@ func outageCases() []outageCase {
 			strike()
 			return e.approve(id, d, sign(d.key, dl[:]))
 		}, nil},
+		{"POST /v1/operations/:id/reject", "problem", func(e *outageEnv, strike func()) response {
+			userID := e.createUser(uuid.NewString())
+			d := e.newDevice(userID)
+			id := op(e, userID)
+			rd := txsign.RejectDigest(e.signingData(id, d))
+			strike()
+			return e.do("POST", "/v1/operations/"+id+"/reject", e.capAuth(id), map[string]any{"credential_id": d.credID, "signature": sign(d.key, rd[:])})
+		}, nil},
 		// /v1/web, the hosted pages' API (problem+json).
 		{"GET /v1/web/operations/:id", "problem", func(e *outageEnv, strike func()) response {
 			id := op(e, e.createUser(uuid.NewString()))
@@ -222,6 +344,21 @@ func outageCases() []outageCase {
 			}
 			strike()
 			return e.do("POST", "/v1/web/enrollment/session", "-", map[string]any{"token": tok})
+		}, nil},
+		{"GET /v1/web/enrollment/session", "problem", func(e *outageEnv, strike func()) response {
+			bearer := e.enrollmentSession()
+			strike()
+			return e.do("GET", "/v1/web/enrollment/session", bearer, nil)
+		}, nil},
+		{"DELETE /v1/web/enrollment/session", "problem", func(e *outageEnv, strike func()) response {
+			bearer := e.enrollmentSession()
+			strike()
+			return e.do("DELETE", "/v1/web/enrollment/session", bearer, nil)
+		}, nil},
+		{"POST /v1/web/enrollment/passkeys/begin", "problem", func(e *outageEnv, strike func()) response {
+			bearer := e.enrollmentSession()
+			strike()
+			return e.do("POST", "/v1/web/enrollment/passkeys/begin", bearer, nil)
 		}, nil},
 		// /pa/v3, PowerAuth device API (PowerAuth envelope).
 		{"POST /pa/v3/activation/create", "powerauth", func(e *outageEnv, strike func()) response {
