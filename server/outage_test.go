@@ -445,39 +445,47 @@ func outageCases() []outageCase {
 func TestOutageAnswers503(t *testing.T) {
 	out := new(storetest.Outage)
 	h := newHarnessWith(t, harnessOpts{wrap: func(s store.Store) store.Store { out.Store = s; return out }})
-	for _, tc := range outageCases() {
-		t.Run(tc.name, func(t *testing.T) {
-			hh := *h
-			hh.t = t
-			e := &outageEnv{harness: &hh, out: out, rec: &lastResponse{next: testClient.Transport}}
-			const most = 60
-			for n := int64(1); ; n++ {
-				if n > most {
-					t.Fatalf("still failing with the outage at store call %d", n)
-				}
-				out.Heal()
-				r := tc.run(e, func() { out.FailFrom(n) })
-				calls, struck := out.Calls(), out.Struck()
-				out.Heal()
-				if calls < n { // the request ended before the armed call: the outage never struck
-					if r.status/100 != 2 {
-						t.Fatalf("healthy store: %d %s", r.status, r.body)
+	for _, mode := range []struct {
+		name string
+		arm  func(n int64)
+	}{
+		{"down", out.FailFrom}, // the database goes down at the nth call and stays down
+		{"blip", out.FailOnly}, // only the nth call fails: a refusal must not hide it by auditing it
+	} {
+		for _, tc := range outageCases() {
+			t.Run(mode.name+" "+tc.name, func(t *testing.T) {
+				hh := *h
+				hh.t = t
+				e := &outageEnv{harness: &hh, out: out, rec: &lastResponse{next: testClient.Transport}}
+				const most = 60
+				for n := int64(1); ; n++ {
+					if n > most {
+						t.Fatalf("still failing with the outage at store call %d", n)
 					}
-					if n == 1 {
-						t.Fatalf("the route made no store call")
+					out.Heal()
+					r := tc.run(e, func() { mode.arm(n) })
+					calls, struck := out.Calls(), out.Struck()
+					out.Heal()
+					if calls < n { // the request ended before the armed call: the outage never struck
+						if r.status/100 != 2 {
+							t.Fatalf("healthy store: %d %s", r.status, r.body)
+						}
+						if n == 1 {
+							t.Fatalf("the route made no store call")
+						}
+						t.Logf("503 with the outage at each of its %d store calls", n-1)
+						break
 					}
-					t.Logf("503 with the outage at each of its %d store calls", n-1)
-					return
-				}
-				if r.status == 200 && tc.decided != nil && n > 1 {
-					if !tc.decided(e) {
-						t.Fatalf("outage from store call %d (%s): 200 but the operation is not decided", n, struck)
+					if r.status == 200 && tc.decided != nil && n > 1 {
+						if !tc.decided(e) {
+							t.Fatalf("outage at store call %d (%s): 200 but the operation is not decided", n, struck)
+						}
+						continue
 					}
-					continue
+					checkUnavailable(t, fmt.Sprintf("outage at store call %d (%s)", n, struck), tc.envelope, r)
 				}
-				checkUnavailable(t, fmt.Sprintf("outage from store call %d (%s)", n, struck), tc.envelope, r)
-			}
-		})
+			})
+		}
 	}
 }
 

@@ -18,6 +18,7 @@ type Outage struct {
 	store.Store
 	calls  atomic.Int64
 	failAt atomic.Int64 // 0: healthy
+	only   atomic.Bool  // fail the armed call alone (a blip), not every later one too
 	struck atomic.Pointer[string]
 }
 
@@ -31,7 +32,15 @@ func NewOutage(s store.Store) *Outage { return &Outage{Store: s} }
 func (w *Outage) FailFrom(n int64) {
 	w.struck.Store(nil)
 	w.calls.Store(0)
+	w.only.Store(false)
 	w.failAt.Store(n)
+}
+
+// FailOnly resets the call count and arms a blip: the nth call from now fails,
+// the calls before and after it do not.
+func (w *Outage) FailOnly(n int64) {
+	w.FailFrom(n)
+	w.only.Store(true)
 }
 
 // Heal ends the outage and resets the call count.
@@ -42,7 +51,7 @@ func (w *Outage) Calls() int64 { return w.calls.Load() }
 
 func (w *Outage) hit(method string) error {
 	n := w.calls.Add(1)
-	if at := w.failAt.Load(); at > 0 && n >= at {
+	if at := w.failAt.Load(); at > 0 && (n == at || n > at && !w.only.Load()) {
 		if n == at {
 			w.struck.Store(&method)
 		}
