@@ -6,7 +6,6 @@ package account
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -153,10 +152,10 @@ func (s *Service) transition(ctx context.Context, actor, id, event string, to st
 	c, err := s.store.UpdateCredential(ctx, id, func(c *store.Credential) error {
 		from = c.Status
 		if to == store.StatusActive && c.Status != store.StatusBlocked {
-			return fmt.Errorf("%w: credential is %s, only a BLOCKED credential can be unblocked", fault.ErrConflict, c.Status)
+			return fault.New(fault.ErrConflict, "credential is %s, only a BLOCKED credential can be unblocked", c.Status)
 		}
 		if err := c.Transition(to, reason, s.now().UTC()); err != nil {
-			return fmt.Errorf("%w: credential is %s and cannot become %s", fault.ErrConflict, c.Status, to)
+			return fault.New(fault.ErrConflict, "credential is %s and cannot become %s", c.Status, to)
 		}
 		return nil
 	})
@@ -215,7 +214,7 @@ func validID(field, id string) error {
 
 func notFound(err error, what string) error {
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("%w: %s", fault.ErrNotFound, what)
+		return fault.New(fault.ErrNotFound, "%s", what)
 	}
 	return err
 }

@@ -75,7 +75,7 @@ func (s *Service) GetApplication(ctx context.Context, id string) (store.Applicat
 	}
 	app, err := s.store.GetApplication(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return app, fmt.Errorf("%w: application", fault.ErrNotFound)
+		return app, fault.New(fault.ErrNotFound, "application")
 	}
 	return app, err
 }

@@ -64,7 +64,7 @@ func (s *Service) recordOnce(ctx context.Context, prefix, key string, ttl time.D
 	case errors.Is(err, replay.ErrExists):
 		return fmt.Errorf("%w: replayed request", ErrEncryption)
 	}
-	return fmt.Errorf("%w: replay store: %v", fault.ErrUnavailable, err)
+	return fault.Wrap(fault.ErrUnavailable, err, "replay store")
 }
 
 type temporaryKeyData struct {

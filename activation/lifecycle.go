@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -182,7 +181,7 @@ func (s *Service) getActivation(ctx context.Context, id string) (store.Credentia
 	}
 	c, err := s.store.GetCredential(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.Kind != store.KindPowerAuth) {
-		return store.Credential{}, fmt.Errorf("%w: activation", fault.ErrNotFound)
+		return store.Credential{}, fault.New(fault.ErrNotFound, "activation")
 	}
 	if err != nil {
 		return store.Credential{}, err
@@ -224,7 +223,7 @@ func (s *Service) Commit(ctx context.Context, actor, id, otp string) (Activation
 		return Activation{}, err
 	}
 	if c.Status != store.StatusPendingCommit {
-		return Activation{}, fmt.Errorf("%w: the activation is %s; only a PENDING_COMMIT activation can be committed", fault.ErrConflict, c.Status)
+		return Activation{}, fault.New(fault.ErrConflict, "the activation is %s; only a PENDING_COMMIT activation can be committed", c.Status)
 	}
 	d, err := readData(c)
 	if err != nil {
@@ -241,7 +240,7 @@ func (s *Service) Commit(ctx context.Context, actor, id, otp string) (Activation
 				return Activation{}, err
 			}
 			if removed {
-				return Activation{}, fmt.Errorf("%w: the activation was removed after too many wrong OTPs", fault.ErrGone)
+				return Activation{}, fault.New(fault.ErrGone, "the activation was removed after too many wrong OTPs")
 			}
 			return Activation{}, fault.Invalid("otp", "does not match")
 		}
@@ -249,7 +248,7 @@ func (s *Service) Commit(ctx context.Context, actor, id, otp string) (Activation
 	now := s.now()
 	c, err = s.store.UpdateCredential(ctx, c.ID, func(c *store.Credential) error {
 		if c.Status != store.StatusPendingCommit {
-			return fmt.Errorf("%w: the activation is %s", fault.ErrConflict, c.Status)
+			return fault.New(fault.ErrConflict, "the activation is %s", c.Status)
 		}
 		return s.activate(c, now)
 	})
@@ -267,7 +266,7 @@ func (s *Service) Commit(ctx context.Context, actor, id, otp string) (Activation
 // attempts of the enrolment phase are forgotten.
 func (s *Service) activate(c *store.Credential, now time.Time) error {
 	if err := c.Transition(store.StatusActive, store.ReasonNone, now); err != nil {
-		return fmt.Errorf("%w: %v", fault.ErrConflict, err)
+		return fault.Wrap(fault.ErrConflict, err, "the activation is %s", c.Status)
 	}
 	c.LookupKey, c.ExpiresAt, c.FailedAttempts = "", nil, 0
 	sec, err := s.openSecret(*c)

@@ -118,7 +118,7 @@ func (s *Service) ListOperations(ctx context.Context, ta TokenAuth) ([]MobileOpe
 }
 
 // errUnknownOperation is what any operation of another user, or no operation at all, looks like.
-var errUnknownOperation = fmt.Errorf("%w: operation", fault.ErrNotFound)
+var errUnknownOperation = fault.New(fault.ErrNotFound, "operation")
 
 // OperationDetail returns one operation of the token's user, whatever its status.
 func (s *Service) OperationDetail(ctx context.Context, ta TokenAuth, id string) (MobileOperation, error) {
@@ -316,7 +316,7 @@ func (s *Service) offlinePair(ctx context.Context, opID, activationID string) (s
 		return op, store.Credential{}, err
 	}
 	if op.Status != store.OpPending {
-		return op, store.Credential{}, fmt.Errorf("%w: the operation is %s", fault.ErrConflict, op.Status)
+		return op, store.Credential{}, fault.New(fault.ErrConflict, "the operation is %s", op.Status)
 	}
 	cred, err := s.store.GetCredential(ctx, activationID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (cred.Kind != store.KindPowerAuth || cred.UserID != op.UserID)) {
@@ -326,10 +326,10 @@ func (s *Service) offlinePair(ctx context.Context, opID, activationID string) (s
 		return op, cred, err
 	}
 	if cred.Status != store.StatusActive {
-		return op, cred, fmt.Errorf("%w: the activation is %s", fault.ErrConflict, cred.Status)
+		return op, cred, fault.New(fault.ErrConflict, "the activation is %s", cred.Status)
 	}
 	if !txsign.FactorAllowed(op, store.KindPowerAuth) {
-		return op, cred, fmt.Errorf("%w: this operation does not accept powerauth credentials", fault.ErrForbidden)
+		return op, cred, fault.New(fault.ErrForbidden, "this operation does not accept powerauth credentials")
 	}
 	return op, cred, nil
 }

@@ -29,6 +29,25 @@ const (
 	adTemporaryKey = "signet-powerauth-temporary-key:"
 )
 
+// Record formats. Every activation record written carries its format ("format" in Credential.Data and
+// inside the sealed Credential.Secret) so that a later layout can be told from this one. Records written
+// before formats existed have none: they are format 0, whose layout is format 1's, and read as such; the
+// next write of the record (a signature advancing the counter, a commit, a block) stores it as format 1.
+// A record of a format newer than this build knows is refused, never half-read (a rollback after an
+// upgrade fails loudly on the activations the newer build touched).
+const (
+	formatUnversioned = 0
+	recordFormat      = 1
+)
+
+// checkFormat accepts the formats this build reads.
+func checkFormat(what string, format int) error {
+	if format < formatUnversioned || format > recordFormat {
+		return fmt.Errorf("activation: stored %s has format %d; this build reads formats up to %d", what, format, recordFormat)
+	}
+	return nil
+}
+
 // activationData is the public, kind-specific state in Credential.Data.
 type activationData struct {
 	ApplicationID string `json:"application_id"`
@@ -40,6 +59,7 @@ type activationData struct {
 	CtrData         string `json:"ctr_data,omitempty"`          // base64 CTR_DATA
 	Version         int    `json:"version,omitempty"`           // major protocol version of the keys (3)
 	Fingerprint     string `json:"fingerprint,omitempty"`
+	Format          int    `json:"format,omitempty"` // record format (recordFormat); absent in unversioned records
 }
 
 // activationSecret is sealed into Credential.Secret.
@@ -48,6 +68,7 @@ type activationSecret struct {
 	OTPSalt          []byte `json:"otp_salt,omitempty"`
 	OTPHash          []byte `json:"otp_hash,omitempty"`
 	ServerPrivateKey []byte `json:"server_private_key,omitempty"`
+	Format           int    `json:"format,omitempty"` // record format (recordFormat); absent in unversioned records
 }
 
 // deviceInfo is Credential.Device for PowerAuth activations.
@@ -65,10 +86,15 @@ func readData(c store.Credential) (activationData, error) {
 	if err := json.Unmarshal(c.Data, &d); err != nil {
 		return d, fmt.Errorf("activation: stored data: %w", err)
 	}
+	if err := checkFormat("data", d.Format); err != nil {
+		return d, err
+	}
+	d.Format = recordFormat // format 0 reads as format 1 (the same layout)
 	return d, nil
 }
 
 func writeData(c *store.Credential, d activationData) error {
+	d.Format = recordFormat
 	b, err := json.Marshal(d)
 	if err != nil {
 		return err
@@ -89,10 +115,15 @@ func (s *Service) openSecret(c store.Credential) (activationSecret, error) {
 	if err := json.Unmarshal(raw, &sec); err != nil {
 		return sec, fmt.Errorf("activation: stored secret: %w", err)
 	}
+	if err := checkFormat("secret", sec.Format); err != nil {
+		return sec, err
+	}
+	sec.Format = recordFormat // format 0 reads as format 1 (the same layout)
 	return sec, nil
 }
 
 func (s *Service) sealSecret(c *store.Credential, sec activationSecret) error {
+	sec.Format = recordFormat
 	raw, err := json.Marshal(sec)
 	if err != nil {
 		return err

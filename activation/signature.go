@@ -233,6 +233,9 @@ func (s *Service) Verify(ctx context.Context, event string, req SignedRequest, a
 		if errors.Is(err, errCounterUsed) {
 			return fail("signature counter already used", evidence)
 		}
+		if fault.IsUnavailable(err) { // the outcome is unknown: fail closed (503), not a refusal
+			return nil, err
+		}
 		return fail("activation changed during verification: "+err.Error(), evidence)
 	}
 	v := &Signed{Activation: c, Application: sg.app, Header: sg.hdr, Match: m, keys: k}
@@ -263,8 +266,11 @@ func (s *Service) RemoveActivation(ctx context.Context, req SignedRequest) (stri
 		c.LookupKey = ""
 		return c.Transition(store.StatusRemoved, store.ReasonNone, now)
 	})
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", fault.ErrConflict, err)
+	if errors.Is(err, store.ErrInvalidTransition) {
+		return "", fault.Wrap(fault.ErrConflict, err, "the activation cannot be removed")
+	}
+	if err != nil { // an outage keeps its kind: 503, not a refusal
+		return "", err
 	}
 	return c.ID, nil
 }

@@ -280,9 +280,22 @@ func (c Config) Postgres() bool {
 
 // Validate reports every problem at once, joined. Missing API keys and KEK are
 // allowed only in embedded mode, where the server generates and persists them.
+// Each step checks one area of the configuration.
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	for _, step := range []func(Config, func(string, ...any)){
+		Config.validateListeners, Config.validateRedis, Config.validateSecrets, Config.validateTokens,
+		Config.validateServer, Config.validateWebAuthn, Config.validateWeb, Config.validateNotifications,
+		Config.validateRetention,
+	} {
+		step(c, bad)
+	}
+	return errors.Join(errs...)
+}
+
+// validateListeners checks the listeners, the database and the trusted proxies in front of them.
+func (c Config) validateListeners(bad func(format string, args ...any)) {
 	if c.HTTPAddr == "" {
 		bad("SIGNET_HTTP_ADDR must not be empty")
 	}
@@ -296,6 +309,13 @@ func (c Config) Validate() error {
 			bad("SIGNET_ADMIN_ADDR must differ from SIGNET_HTTP_ADDR: metrics are not for the public listener")
 		}
 	}
+	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
+		bad("SIGNET_TRUSTED_PROXIES: %v", err)
+	}
+}
+
+// validateRedis checks the Redis replay store and its WAITAOF durability.
+func (c Config) validateRedis(bad func(format string, args ...any)) {
 	if c.RedisURL != "" {
 		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "redis-sentinel") {
 			bad("SIGNET_REDIS_URL must be a redis://, rediss:// or redis-sentinel:// URL")
@@ -306,6 +326,10 @@ func (c Config) Validate() error {
 	} else if w.Enabled() && c.RedisURL == "" {
 		bad("SIGNET_REDIS_CONSUME_WAITAOF needs SIGNET_REDIS_URL (the in-process replay store has nothing to wait for)")
 	}
+}
+
+// validateSecrets checks the API keys and the key-encryption keys.
+func (c Config) validateSecrets(bad func(format string, args ...any)) {
 	if _, err := ParseAPIKeys(c.APIKeys); err != nil {
 		bad("SIGNET_API_KEYS: %v", err)
 	} else if c.APIKeys == "" && !c.Embedded() {
@@ -316,21 +340,13 @@ func (c Config) Validate() error {
 	} else if c.KEK == "" && !c.Embedded() {
 		bad("SIGNET_KEK is required outside embedded mode")
 	}
+}
+
+// validateTokens checks the transaction tokens: issuer, public URL, lifetime, audience, signing key rotation, attempts per operation.
+func (c Config) validateTokens(bad func(format string, args ...any)) {
 	for name, v := range map[string]string{"SIGNET_ISSUER": c.Issuer, "SIGNET_PUBLIC_URL": c.PublicURL} {
 		if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("%s must be an absolute http(s) URL, got %q", name, v)
-		}
-	}
-	if c.RPID == "" {
-		bad("SIGNET_RP_ID must not be empty")
-	}
-	if len(c.RPOrigins) == 0 {
-		bad("SIGNET_RP_ORIGINS must list at least one origin")
-	}
-	for _, o := range c.RPOrigins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			bad("SIGNET_RP_ORIGINS: %q is not an origin (scheme://host[:port])", o)
 		}
 	}
 	if c.TokenTTL <= 0 || c.TokenTTL > MaxTokenTTL {
@@ -345,6 +361,10 @@ func (c Config) Validate() error {
 	if c.MaxFailures < 1 || c.MaxFailures > 100 {
 		bad("SIGNET_OPERATION_MAX_FAILURES must be between 1 and 100")
 	}
+}
+
+// validateServer checks the HTTP limits, timeouts and logging.
+func (c Config) validateServer(bad func(format string, args ...any)) {
 	if c.MaxBodyBytes < 1024 || c.MaxBodyBytes > 16<<20 {
 		bad("SIGNET_MAX_BODY_BYTES must be between 1024 and 16777216")
 	}
@@ -359,6 +379,27 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		bad("SIGNET_LOG_FORMAT must be text or json")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("SIGNET_LOG_LEVEL must be debug, info, warn or error")
+	}
+}
+
+// validateWebAuthn checks the relying party, user verification, ceremonies and the passcode (Argon2id).
+func (c Config) validateWebAuthn(bad func(format string, args ...any)) {
+	if c.RPID == "" {
+		bad("SIGNET_RP_ID must not be empty")
+	}
+	if len(c.RPOrigins) == 0 {
+		bad("SIGNET_RP_ORIGINS must list at least one origin")
+	}
+	for _, o := range c.RPOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			bad("SIGNET_RP_ORIGINS: %q is not an origin (scheme://host[:port])", o)
+		}
 	}
 	switch c.UserVerification {
 	case "required", "preferred", "discouraged":
@@ -380,6 +421,10 @@ func (c Config) Validate() error {
 	if c.Argon2Threads < 1 || c.Argon2Threads > 16 {
 		bad("SIGNET_ARGON2_THREADS must be between 1 and 16")
 	}
+}
+
+// validateWeb checks the hosted pages' return URLs and opener origins.
+func (c Config) validateWeb(bad func(format string, args ...any)) {
 	for _, r := range c.WebReturnURLs {
 		u, err := url.Parse(r)
 		local := u != nil && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1")
@@ -393,11 +438,10 @@ func (c Config) Validate() error {
 			bad("SIGNET_WEB_OPENER_ORIGINS: %q is not an origin (scheme://host[:port])", o)
 		}
 	}
-	switch strings.ToLower(c.LogLevel) {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("SIGNET_LOG_LEVEL must be debug, info, warn or error")
-	}
+}
+
+// validateNotifications checks the webhooks and the push relay.
+func (c Config) validateNotifications(bad func(format string, args ...any)) {
 	if c.WebhookSecret != "" && len(c.WebhookSecret) < 32 {
 		bad("SIGNET_WEBHOOK_SECRET must be at least 32 characters")
 	}
@@ -425,15 +469,15 @@ func (c Config) Validate() error {
 	if c.PushSecret != "" && len(c.PushSecret) < 32 {
 		bad("SIGNET_PUSH_SECRET must be at least 32 characters")
 	}
-	if _, err := ParseTrustedProxies(c.TrustedProxies); err != nil {
-		bad("SIGNET_TRUSTED_PROXIES: %v", err)
-	}
+}
+
+// validateRetention checks how long the audit log is kept (the webhook outbox's retention is with the webhooks).
+func (c Config) validateRetention(bad func(format string, args ...any)) {
 	// PSD2 Art. 71(1): a payer may contest an unauthorised payment for 13 months; the evidence
 	// must still be at hand for the dispute that follows.
 	if c.AuditRetention < 13 {
 		bad("SIGNET_AUDIT_RETENTION must be at least 13mo (the PSD2 window to contest a payment), got %s", c.AuditRetention)
 	}
-	return errors.Join(errs...)
 }
 
 // Scope is what an API key may do on the private API. Scopes nest: an admin key may do

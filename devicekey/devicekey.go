@@ -16,7 +16,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 	"unicode"
@@ -80,7 +79,7 @@ func (s *Service) IssueCode(ctx context.Context, actor, userID string) (string, 
 	}
 	if _, err := s.store.GetUser(ctx, userID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return "", time.Time{}, fmt.Errorf("%w: user", fault.ErrNotFound)
+			return "", time.Time{}, fault.New(fault.ErrNotFound, "user")
 		}
 		return "", time.Time{}, err
 	}
@@ -162,7 +161,7 @@ func (r Registration) validate() (*ecdsa.PublicKey, error) {
 
 // errBadCode is the one answer for every way a code can be wrong: unknown,
 // expired, used, burned or mistyped.
-var errBadCode = fmt.Errorf("%w: the registration code is invalid, expired or already used", fault.ErrUnauthenticated)
+var errBadCode = fault.New(fault.ErrUnauthenticated, "the registration code is invalid, expired or already used")
 
 // Register consumes a registration code and creates an ACTIVE device key.
 func (s *Service) Register(ctx context.Context, r Registration) (store.Credential, error) {
@@ -233,7 +232,7 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.Credentia
 		if errors.Is(err, store.ErrAlreadyExists) {
 			ev.Outcome, ev.Reason = audit.Failure, "public key already registered"
 			_ = s.audit.Record(ctx, ev)
-			return store.Credential{}, fmt.Errorf("%w: this public key is already registered", fault.ErrConflict)
+			return store.Credential{}, fault.New(fault.ErrConflict, "this public key is already registered")
 		}
 		return store.Credential{}, err
 	}

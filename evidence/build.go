@@ -58,13 +58,13 @@ func (b *Builder) Build(ctx context.Context, operationID string) ([]byte, error)
 	}
 	op, err := b.src.GetOperation(ctx, operationID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: operation", fault.ErrNotFound)
+		return nil, fault.New(fault.ErrNotFound, "operation")
 	}
 	if err != nil {
 		return nil, err
 	}
 	if op.Status != store.OpApproved && op.Status != store.OpRejected {
-		return nil, fmt.Errorf("%w: evidence exists once an operation is approved or rejected; this one is %s", fault.ErrConflict, op.Status)
+		return nil, fault.New(fault.ErrConflict, "evidence exists once an operation is approved or rejected; this one is %s", op.Status)
 	}
 	user, err := b.src.GetUser(ctx, op.UserID)
 	if err != nil {

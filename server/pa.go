@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"time"
@@ -98,15 +97,19 @@ type paEnvelope struct {
 	ResponseObject any    `json:"responseObject,omitempty"`
 }
 
-// classify maps an error to a status, a PowerAuth code and a public message. Internals never reach the
-// message; bad input keeps its field-level detail.
+// classify maps an error to a status, a PowerAuth code and a public message by fault.Classify, as
+// problemFor does for problem+json: an outage anywhere below the handler is 503 ERR_UNAVAILABLE whatever
+// wraps it. Internals never reach the message; bad input keeps its field-level detail.
 func (e paErrors) classify(err error) (int, string, string, bool) {
-	var inv *fault.InvalidError
 	var st *activation.OperationStateError
 	var ferr *fiber.Error
 	code := e.fallback
+	face := fault.Classify(err)
+	kind, public := face.Kind, face.Public
 	switch {
-	case errors.Is(err, fault.ErrUnauthenticated):
+	case kind == fault.ErrUnavailable:
+		return 503, "ERR_UNAVAILABLE", paMessages["ERR_UNAVAILABLE"], true
+	case kind == fault.ErrUnauthenticated:
 		return e.authStatus, e.auth, paMessages[e.auth], true
 	case errors.Is(err, activation.ErrEncryption):
 		return 400, e.encryption, paMessages[e.encryption], true
@@ -122,19 +125,17 @@ func (e paErrors) classify(err error) (int, string, string, bool) {
 			code = "OPERATION_ALREADY_FINISHED"
 		}
 		return 400, code, paMessages[code], true
-	case e.mobile && errors.Is(err, fault.ErrForbidden):
+	case e.mobile && kind == fault.ErrForbidden:
 		return 400, "INVALID_ACTIVATION", paMessages["INVALID_ACTIVATION"], true
-	case errors.As(err, &inv):
-		if e == paActivation {
+	case kind == fault.ErrInvalid:
+		if e == paActivation || public == "" {
 			return 400, code, paMessages[code], true
 		}
-		return 400, code, inv.Error(), true
-	case errors.Is(err, fault.ErrNotFound), errors.Is(err, fault.ErrConflict), errors.Is(err, fault.ErrGone),
-		errors.Is(err, fault.ErrForbidden), errors.Is(err, fault.ErrLocked):
+		return 400, code, public, true
+	case kind == fault.ErrNotFound, kind == fault.ErrConflict, kind == fault.ErrGone,
+		kind == fault.ErrForbidden, kind == fault.ErrLocked:
 		return 400, code, paMessages[code], true
-	case errors.Is(err, fault.ErrUnavailable), errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		return 503, "ERR_UNAVAILABLE", paMessages["ERR_UNAVAILABLE"], true
-	case errors.Is(err, fault.ErrTooManyRequests):
+	case kind == fault.ErrTooManyRequests:
 		return 429, "ERR_TOO_MANY_REQUESTS", paMessages["ERR_TOO_MANY_REQUESTS"], true
 	case errors.As(err, &ferr) && ferr.Code < 500:
 		return ferr.Code, code, paMessages[code], true
@@ -159,6 +160,9 @@ func (s *Server) pa(codes paErrors, h fiber.Handler) fiber.Handler {
 		if !expected {
 			ctx := c.UserContext()
 			loggerFrom(ctx, s.deps.Logger).ErrorContext(ctx, "request failed", "err", err, "route", c.Route().Path)
+		}
+		if status == 503 {
+			c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
 		}
 		return c.Status(status).JSON(paEnvelope{Status: "ERROR", ResponseObject: paErrorObject{Code: code, Message: msg}})
 	}

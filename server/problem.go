@@ -1,14 +1,12 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/signet-sca/signet/fault"
-	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign"
 )
 
@@ -26,8 +24,11 @@ type Problem struct {
 
 const problemBase = "https://signet-sca.github.io/problems/"
 
-// problemFor maps an error kind to its problem. The detail of unexpected
-// errors never reaches the client: it goes to the log with the request id.
+// problemFor maps an error to its problem by fault.Classify: the status comes
+// from the kind, the detail only from the public message an *fault.Error
+// carries (never from err.Error()). An outage anywhere below the handler is
+// 503. The detail of unexpected errors never reaches the client: it goes to the
+// log with the request id.
 func problemFor(err error) (Problem, bool) {
 	var inv *fault.InvalidError
 	var ferr *fiber.Error
@@ -36,28 +37,37 @@ func problemFor(err error) (Problem, bool) {
 	case errors.As(err, &scope):
 		return Problem{Status: 403, Code: "insufficient_scope", Title: "Insufficient scope",
 			Detail: "this call needs an API key with scope " + scope.need.String()}, true
-	case errors.As(err, &inv):
-		return Problem{Status: 400, Code: "invalid_request", Title: "The request is invalid", Detail: inv.Error(), Errors: inv.Problems}, true
-	case errors.Is(err, fault.ErrUnauthenticated):
-		return Problem{Status: 401, Code: "unauthenticated", Title: "Authentication failed"}, true
-	case errors.Is(err, txsign.ErrInsufficientAuthentication):
+	case !fault.IsUnavailable(err) && errors.Is(err, txsign.ErrInsufficientAuthentication):
 		return Problem{Status: 403, Code: "insufficient_authentication", Title: "Insufficient authentication",
 			Detail: "the approval does not meet the required authentication class; the token was not consumed"}, true
-	case errors.Is(err, fault.ErrForbidden):
-		return Problem{Status: 403, Code: "forbidden", Title: "Forbidden", Detail: publicDetail(err, fault.ErrForbidden)}, true
-	case errors.Is(err, fault.ErrNotFound):
-		return Problem{Status: 404, Code: "not_found", Title: "Not found", Detail: publicDetail(err, fault.ErrNotFound)}, true
-	case errors.Is(err, fault.ErrConflict):
-		return Problem{Status: 409, Code: "conflict", Title: "Conflict", Detail: publicDetail(err, fault.ErrConflict)}, true
-	case errors.Is(err, fault.ErrGone):
-		return Problem{Status: 410, Code: "gone", Title: "No longer available", Detail: publicDetail(err, fault.ErrGone)}, true
-	case errors.Is(err, fault.ErrLocked):
-		return Problem{Status: 423, Code: "locked", Title: "Locked", Detail: publicDetail(err, fault.ErrLocked)}, true
-	case errors.Is(err, fault.ErrTooManyRequests):
-		return Problem{Status: 429, Code: "too_many_requests", Title: "Too many requests"}, true
-	case errors.Is(err, fault.ErrUnavailable), errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+	}
+	face := fault.Classify(err)
+	public := face.Public
+	switch face.Kind {
+	case fault.ErrUnavailable:
 		return Problem{Status: 503, Code: "unavailable", Title: "Service temporarily unavailable"}, true
-	case errors.As(err, &ferr):
+	case fault.ErrInvalid:
+		p := Problem{Status: 400, Code: "invalid_request", Title: "The request is invalid", Detail: public}
+		if errors.As(err, &inv) {
+			p.Errors = inv.Problems
+		}
+		return p, true
+	case fault.ErrUnauthenticated:
+		return Problem{Status: 401, Code: "unauthenticated", Title: "Authentication failed"}, true
+	case fault.ErrForbidden:
+		return Problem{Status: 403, Code: "forbidden", Title: "Forbidden", Detail: public}, true
+	case fault.ErrNotFound:
+		return Problem{Status: 404, Code: "not_found", Title: "Not found", Detail: public}, true
+	case fault.ErrConflict:
+		return Problem{Status: 409, Code: "conflict", Title: "Conflict", Detail: public}, true
+	case fault.ErrGone:
+		return Problem{Status: 410, Code: "gone", Title: "No longer available", Detail: public}, true
+	case fault.ErrLocked:
+		return Problem{Status: 423, Code: "locked", Title: "Locked", Detail: public}, true
+	case fault.ErrTooManyRequests:
+		return Problem{Status: 429, Code: "too_many_requests", Title: "Too many requests"}, true
+	}
+	if errors.As(err, &ferr) {
 		p := Problem{Status: ferr.Code, Title: http.StatusText(ferr.Code), Code: codeForStatus(ferr.Code)}
 		if ferr.Code == fiber.StatusRequestEntityTooLarge {
 			p.Detail = "the request body is larger than the configured limit"
@@ -69,20 +79,9 @@ func problemFor(err error) (Problem, bool) {
 	return Problem{Status: 500, Code: "internal", Title: "Internal error"}, false
 }
 
-// publicDetail is the message that wraps a kind: "conflict: operation is
-// APPROVED" → "operation is APPROVED". Domain services write these messages
-// for the client; they never include internals.
-func publicDetail(err, kind error) string {
-	msg := err.Error()
-	prefix := kind.Error() + ": "
-	if len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
-		return msg[len(prefix):]
-	}
-	if msg == kind.Error() {
-		return ""
-	}
-	return msg
-}
+// retryAfterUnavailable is the Retry-After (seconds) of a 503 outage answer: a
+// database failover or restart takes seconds, not minutes.
+const retryAfterUnavailable = "5"
 
 func codeForStatus(status int) string {
 	switch status {
@@ -128,6 +127,9 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	}
 	if errors.As(err, &scope) { // RFC 6750 §3.1: the error code and the scope that would do
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="signet", error="insufficient_scope", scope="`+scope.need.String()+`"`)
+	}
+	if p.Status == 503 {
+		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
 	}
 	c.Status(p.Status)
 	c.Set(fiber.HeaderContentType, "application/problem+json")

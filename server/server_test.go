@@ -70,6 +70,9 @@ type harnessOpts struct {
 	// 1 s); tests of the in-process wake-up set it far beyond their wait so only the hub can wake.
 	operationPoll time.Duration
 	feed          server.Feed // nil: none (a single process)
+	// wrap, when set, wraps the store the services use (e.g. storetest.Outage); migrations and cleanup
+	// use the database itself.
+	wrap func(store.Store) store.Store
 }
 
 // newHarnessWith wires the server as cmd/signet does, over real stores, and
@@ -89,13 +92,17 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 	if o.apiKeys == nil {
 		o.apiKeys = []config.APIKey{{Name: "bank", Secret: testSecret, Scope: config.ScopeAdmin}}
 	}
-	st, err := sqlstore.Open(ctx, o.databaseURL)
+	db, err := sqlstore.Open(ctx, o.databaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
 		t.Fatal(err)
+	}
+	var st store.Store = db
+	if o.wrap != nil {
+		st = o.wrap(db)
 	}
 	if o.ready == nil {
 		o.ready = map[string]server.Pinger{"database": st}

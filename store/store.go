@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/signet-sca/signet/fault"
 )
 
 // Sentinel errors. Backends wrap nothing else across this boundary: callers
@@ -18,9 +20,18 @@ var (
 	ErrInvalidCursor = errors.New("store: invalid cursor")
 	// ErrUnavailable: the database could not be reached or refused to work
 	// (connection lost, server shutting down, locked). The outcome of a write
-	// is unknown; callers fail closed (503) and may retry.
-	ErrUnavailable = errors.New("store: database unavailable")
+	// is unknown; callers fail closed (503) and may retry. It is a
+	// fault.ErrUnavailable (errors.Is), so an outage keeps its kind however a
+	// service wraps it.
+	ErrUnavailable error = unavailableError{}
 )
+
+type unavailableError struct{}
+
+func (unavailableError) Error() string { return "store: database unavailable" }
+
+// Is makes the store's outage the fault kind every route family answers 503 for.
+func (unavailableError) Is(target error) bool { return target == fault.ErrUnavailable }
 
 // ValidID reports whether id is a record id in the canonical form the store
 // assigns: a UUID written as 36 characters. Callers check untrusted ids with it

@@ -148,13 +148,13 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 		return unverified("credential is "+string(cred.Status), nil, errUnverified)
 	case !FactorAllowed(op, cred.Kind):
 		return unverified("factor "+string(cred.Kind)+" not allowed for this operation", nil,
-			fmt.Errorf("%w: this operation does not accept %s credentials", fault.ErrForbidden, cred.Kind))
+			fault.New(fault.ErrForbidden, "this operation does not accept %s credentials", cred.Kind))
 	}
 	// Defence in depth: the stored digest must still match the stored inputs.
 	dl := ComputeDL(dlInput(op))
 	if subtle.ConstantTimeCompare(dl[:], op.DL) != 1 {
 		return fail("stored dynamic-linking digest does not match the stored operation", nil,
-			fmt.Errorf("%w: operation integrity check failed", fault.ErrConflict))
+			fault.New(fault.ErrConflict, "operation integrity check failed"))
 	}
 	evidence, verr := a.Verify(op, cred)
 	if errors.Is(verr, ErrPossessionNotProven) {
@@ -243,7 +243,7 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 			return Result{}, err
 		}
 		if err := s.replay.Record(ctx, jti, exp.Sub(now)+time.Second); err != nil {
-			return Result{}, fmt.Errorf("%w: replay store: %v", fault.ErrUnavailable, err)
+			return Result{}, fault.Wrap(fault.ErrUnavailable, err, "replay store")
 		}
 	}
 	ev.Outcome, ev.Evidence = audit.Success, evidence
@@ -257,7 +257,7 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 			return stateError(*o)
 		}
 		if !now.Before(o.ExpiresAt) {
-			return fmt.Errorf("%w: the operation expired", fault.ErrGone)
+			return fault.New(fault.ErrGone, "the operation expired")
 		}
 		o.ApprovedCredentialID = cred.ID
 		o.ApprovedAt = &now

@@ -133,8 +133,11 @@ type CapabilityError struct{ Reason string }
 // Error is the message of an unknown operation (Service.Get).
 func (e *CapabilityError) Error() string { return fault.ErrNotFound.Error() + ": operation" }
 
-// Unwrap makes the refusal a fault.ErrNotFound.
-func (e *CapabilityError) Unwrap() error { return fault.ErrNotFound }
+// Unwrap makes the refusal a fault.ErrNotFound with the public message of an
+// unknown operation.
+func (e *CapabilityError) Unwrap() error { return errUnknownOperation }
+
+var errUnknownOperation = fault.New(fault.ErrNotFound, "operation")
 
 // Capability returns the capability of operation opID: it goes to the bank
 // (private API) and from there to the user, never to anyone else.

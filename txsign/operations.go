@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"net/url"
 	"regexp"
 	"slices"
@@ -251,7 +250,7 @@ func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (st
 func (s *Service) sameRequest(ctx context.Context, op store.Operation, n NewOperation) (store.Operation, bool, error) {
 	if op.UserID != n.UserID || op.Type != n.Type || op.PayeeAccount != n.PayeeAccount || op.PayeeName != n.PayeeName ||
 		op.Amount != n.Amount || op.Currency != n.Currency || op.Text != n.Text {
-		return store.Operation{}, false, fmt.Errorf("%w: the Idempotency-Key was already used for a different operation", fault.ErrConflict)
+		return store.Operation{}, false, fault.New(fault.ErrConflict, "the Idempotency-Key was already used for a different operation")
 	}
 	op, err := s.expireIfDue(ctx, op)
 	return op, false, err
@@ -282,7 +281,7 @@ func (s *Service) Get(ctx context.Context, id string) (store.Operation, error) {
 
 // errNoOperation answers a request naming an operation that does not exist. It is not
 // audited (there is nothing for the record to be evidence about); the server counts it.
-var errNoOperation = audit.Unrecorded(audit.UnknownOperation, fmt.Errorf("%w: operation", fault.ErrNotFound))
+var errNoOperation = audit.Unrecorded(audit.UnknownOperation, fault.New(fault.ErrNotFound, "operation"))
 
 // getWithCredential is Get that also reads credential credID in the same
 // round trip when credID is well formed; an unknown or malformed one comes
@@ -355,9 +354,9 @@ func (s *Service) Cancel(ctx context.Context, actor, id string) (store.Operation
 // otherwise.
 func stateError(op store.Operation) error {
 	if op.Status == store.OpExpired {
-		return fmt.Errorf("%w: the operation expired", fault.ErrGone)
+		return fault.New(fault.ErrGone, "the operation expired")
 	}
-	return fmt.Errorf("%w: the operation is %s", fault.ErrConflict, op.Status)
+	return fault.New(fault.ErrConflict, "the operation is %s", op.Status)
 }
 
 // expireIfDue moves a PENDING operation past its expiry to EXPIRED.

@@ -156,9 +156,9 @@ func (s *Service) Consume(ctx context.Context, token, requireACR string) (*verif
 	case err == nil:
 		return claims, nil
 	case errors.Is(err, verify.ErrReplay):
-		return nil, fmt.Errorf("%w: the token was already used", fault.ErrConflict)
+		return nil, fault.New(fault.ErrConflict, "the token was already used")
 	case errors.Is(err, verify.ErrUnavailable):
-		return nil, fmt.Errorf("%w: %v", fault.ErrUnavailable, err)
+		return nil, fault.Wrap(fault.ErrUnavailable, err, "replay store")
 	}
 	return nil, fault.Invalid("token", "is not a valid transaction token")
 }

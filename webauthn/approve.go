@@ -18,9 +18,9 @@ import (
 )
 
 var (
-	errNoPasscode = fmt.Errorf("%w: no passcode is set; enroll first", fault.ErrConflict)
-	errNoPasskey  = fmt.Errorf("%w: no active passkey; enroll a passkey first", fault.ErrConflict)
-	errLocked     = fmt.Errorf("%w: the passcode is locked after too many wrong tries; ask your bank to unlock it", fault.ErrLocked)
+	errNoPasscode = fault.New(fault.ErrConflict, "no passcode is set; enroll first")
+	errNoPasskey  = fault.New(fault.ErrConflict, "no active passkey; enroll a passkey first")
+	errLocked     = fault.New(fault.ErrLocked, "the passcode is locked after too many wrong tries; ask your bank to unlock it")
 )
 
 // Operation returns an operation as stored (expiry applied), for display.
@@ -63,9 +63,9 @@ func Challenge(op store.Operation, d txsign.Decision, nonce []byte) []byte {
 
 func opStateError(op store.Operation) error {
 	if op.Status == store.OpExpired {
-		return fmt.Errorf("%w: the operation expired", fault.ErrGone)
+		return fault.New(fault.ErrGone, "the operation expired")
 	}
-	return fmt.Errorf("%w: the operation is %s", fault.ErrConflict, op.Status)
+	return fault.New(fault.ErrConflict, "the operation is %s", op.Status)
 }
 
 // BeginApproval starts approving (or rejecting) an operation with a passkey:
@@ -82,7 +82,7 @@ func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decis
 		return AssertionOptions{}, opStateError(op)
 	}
 	if !txsign.FactorAllowed(op, store.KindPasskey) {
-		return AssertionOptions{}, fmt.Errorf("%w: this operation does not accept passkeys", fault.ErrForbidden)
+		return AssertionOptions{}, fault.New(fault.ErrForbidden, "this operation does not accept passkeys")
 	}
 	u, err := s.store.GetUser(ctx, op.UserID)
 	if err != nil {
@@ -219,66 +219,98 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 			return txsign.Result{}, err
 		}
 	}
-	var (
-		v           verified
-		assertionOK bool
-		outcome     passcodeOutcome
-		rehash      bool
-		pc          Passcode
-	)
+	check := &approvalCheck{s: s, parsed: parsed, user: u, creds: creds, ceremony: cer, data: d, decision: decision,
+		kid: kid, env: env}
+	// The sequence, each step's error handled:
+	//  1. Decide runs check.verify once, inside the exactly-once approval path, and commits the decision
+	//     (or the refusal, counted and audited);
+	//  2. the passcode try reserved above is settled from what verify found (right, wrong, never checked);
+	//  3. a verified or clone-suspected assertion updates its passkey (sign counter, backup state, block).
+	// A settlement or passkey update that fails is returned with the decision's own error: its write's
+	// outcome is unknown (an outage answers 503 even after an approval was committed; the retry learns
+	// the operation's state), and a lost lock or counter must not pass unnoticed.
 	res, derr := s.ops.Decide(ctx, txsign.Attempt{OperationID: opID, CredentialID: cred.ID, Decision: decision,
-		Actor: "browser",
-		Verify: func(op store.Operation, c store.Credential) (txsign.Evidence, error) {
-			signed, sig, extra := assertionEvidence(parsed, c)
-			evidence := txsign.Evidence{Algorithm: coseAlgorithm(c.PublicKey), Signed: b64(signed), Signature: b64(sig),
-				PublicKey: b64(c.PublicKey), Extra: extra}
-			possession := "hwk"
-			if parsed.Response.AuthenticatorData.Flags.HasBackupEligible() {
-				possession = "swk" // a synced passkey is a software key (RFC 8176 §2)
-			}
-			evidence.AMR = []string{possession}
-			if c.Kind != store.KindPasskey {
-				return evidence, fmt.Errorf("%w: credential is not a passkey", txsign.ErrPossessionNotProven)
-			}
-			// The expected challenge: the digest recomputed from the stored
-			// operation, never taken from the client, and the random part of
-			// the ceremony this server issued (consumed above, so used once).
-			expected, err := expectedChallenge(op, decision, d.Session)
-			if err != nil {
-				return evidence, err
-			}
-			if v, err = s.verifyAssertion(u, creds, d.Session, expected, parsed); err != nil {
-				if v.credential == nil {
-					// The assertion's signature was not verified (or did not
-					// verify): nothing about the user is proven, nothing counts.
-					return evidence, fmt.Errorf("%w: %v", txsign.ErrPossessionNotProven, err)
-				}
-				return evidence, err
-			}
-			assertionOK = true
-			extra["uv_required"] = s.uv == protocol.VerificationRequired
-			if decision == txsign.Reject {
-				return evidence, nil
-			}
-			// Knowledge factor, checked only once possession is proven, so
-			// passcodes cannot be guessed without the passkey; a wrong one
-			// counts on the operation, the passkey and the passcode lock.
-			var perr error
-			outcome, rehash, pc, perr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, expected, FieldPasscode), env)
-			if perr != nil {
-				return evidence, perr
-			}
-			extra["passcode"] = "verified (HPKE, Argon2id)"
-			evidence.AMR = append(evidence.AMR, "pin", "mfa")
-			return evidence, nil
-		}})
+		Actor: "browser", Verify: check.verify})
+	var serr, aerr error
 	if decision == txsign.Approve {
-		s.settlePasscode(ctx, u.ID, outcome, pc, rehash)
+		serr = s.settlePasscode(ctx, u.ID, check.outcome, check.passcode, check.rehash)
 	}
-	if cred.ID != "" && (assertionOK || v.clone) {
-		s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK)
+	if check.assertionOK || check.v.clone {
+		aerr = s.afterAssertion(ctx, "browser", cred, parsed, check.v, check.assertionOK)
 	}
-	return res, derr
+	if err := errors.Join(derr, serr, aerr); err != nil {
+		return txsign.Result{}, err
+	}
+	return res, nil
+}
+
+// approvalCheck is FinishApproval's verification: its inputs, and what verify found, which FinishApproval
+// reads once Decide has returned (to settle the passcode try and update the passkey).
+type approvalCheck struct {
+	s        *Service
+	parsed   *protocol.ParsedCredentialAssertionData
+	user     store.User
+	creds    []store.Credential
+	ceremony store.Ceremony
+	data     ceremonyData
+	decision txsign.Decision
+	kid      [4]byte
+	env      Envelope
+
+	// Results, reset by each verify.
+	v           verified
+	assertionOK bool            // the passkey assertion verified
+	outcome     passcodeOutcome // the reserved passcode try: unchecked, wrong or right
+	rehash      bool            // the verifier's parameters are outdated: rehash the right passcode
+	passcode    Passcode        // the right passcode, for the rehash
+}
+
+// verify is the txsign Verify callback: possession (the passkey assertion over the expected challenge),
+// then, to approve, knowledge (the passcode).
+func (a *approvalCheck) verify(op store.Operation, c store.Credential) (txsign.Evidence, error) {
+	a.v, a.assertionOK, a.outcome, a.rehash, a.passcode = verified{}, false, passcodeUnchecked, false, nil
+	signed, sig, extra := assertionEvidence(a.parsed, c)
+	evidence := txsign.Evidence{Algorithm: coseAlgorithm(c.PublicKey), Signed: b64(signed), Signature: b64(sig),
+		PublicKey: b64(c.PublicKey), Extra: extra}
+	possession := "hwk"
+	if a.parsed.Response.AuthenticatorData.Flags.HasBackupEligible() {
+		possession = "swk" // a synced passkey is a software key (RFC 8176 §2)
+	}
+	evidence.AMR = []string{possession}
+	if c.Kind != store.KindPasskey {
+		return evidence, fmt.Errorf("%w: credential is not a passkey", txsign.ErrPossessionNotProven)
+	}
+	// The expected challenge: the digest recomputed from the stored
+	// operation, never taken from the client, and the random part of
+	// the ceremony this server issued (consumed above, so used once).
+	expected, err := expectedChallenge(op, a.decision, a.data.Session)
+	if err != nil {
+		return evidence, err
+	}
+	if a.v, err = a.s.verifyAssertion(a.user, a.creds, a.data.Session, expected, a.parsed); err != nil {
+		if a.v.credential == nil {
+			// The assertion's signature was not verified (or did not
+			// verify): nothing about the user is proven, nothing counts.
+			return evidence, fmt.Errorf("%w: %v", txsign.ErrPossessionNotProven, err)
+		}
+		return evidence, err
+	}
+	a.assertionOK = true
+	extra["uv_required"] = a.s.uv == protocol.VerificationRequired
+	if a.decision == txsign.Reject {
+		return evidence, nil
+	}
+	// Knowledge factor, checked only once possession is proven, so
+	// passcodes cannot be guessed without the passkey; a wrong one
+	// counts on the operation, the passkey and the passcode lock.
+	var perr error
+	a.outcome, a.rehash, a.passcode, perr = a.s.checkPasscode(a.user, a.kid, PasscodeInfo(a.ceremony.ID, expected, FieldPasscode), a.env)
+	if perr != nil {
+		return evidence, perr
+	}
+	extra["passcode"] = "verified (HPKE, Argon2id)"
+	evidence.AMR = append(evidence.AMR, "pin", "mfa")
+	return evidence, nil
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -338,14 +370,19 @@ func (s *Service) reservePasscodeTry(ctx context.Context, userID string) (store.
 // refreshes an outdated verifier), wrong keeps it and locks at the maximum,
 // unchecked refunds it. The count at a wrong try's settlement includes tries
 // still in flight; one of those later refunded (its passkey failed) does not
-// undo the lock, which errs on the locked side.
-func (s *Service) settlePasscode(ctx context.Context, userID string, o passcodeOutcome, p Passcode, rehash bool) {
+// undo the lock, which errs on the locked side. An error means the settlement's
+// outcome is unknown (the try stays charged, the lock may be missing its audit
+// event): callers return it.
+func (s *Service) settlePasscode(ctx context.Context, userID string, o passcodeOutcome, p Passcode, rehash bool) error {
 	var fresh []byte
 	if o == passcodeRight && rehash {
-		fresh, _ = s.newVerifier(p)
+		var err error
+		if fresh, err = s.newVerifier(p); err != nil {
+			return fmt.Errorf("settle passcode try: rehash: %w", err)
+		}
 	}
 	locked := false
-	_, _ = s.store.UpdateUser(ctx, userID, func(u *store.User) error {
+	_, err := s.store.UpdateUser(ctx, userID, func(u *store.User) error {
 		locked = false
 		switch o {
 		case passcodeUnchecked:
@@ -363,10 +400,14 @@ func (s *Service) settlePasscode(ctx context.Context, userID string, o passcodeO
 		u.UpdatedAt = s.cfg.Now().UTC()
 		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("settle passcode try: %w", err)
+	}
 	if locked {
-		_ = s.audit.Record(ctx, audit.Event{Type: "passcode.lock", Outcome: audit.Success, Actor: "system", UserID: userID,
+		return s.audit.Record(ctx, audit.Event{Type: "passcode.lock", Outcome: audit.Success, Actor: "system", UserID: userID,
 			Reason: fmt.Sprintf("%d wrong passcodes", s.cfg.PasscodeMaxFailures)})
 	}
+	return nil
 }
 
 // BeginPasscodeChange starts changing the passcode: a passkey assertion over
@@ -495,9 +536,13 @@ func (s *Service) FinishPasscodeChange(ctx context.Context, token string, in Pas
 			verr = fmt.Errorf("old passcode: %w", verr)
 		}
 	}
-	s.settlePasscode(ctx, u.ID, outcome, nil, false)
+	serr := s.settlePasscode(ctx, u.ID, outcome, nil, false)
+	var aerr error
 	if assertionOK || v.clone {
-		s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK)
+		aerr = s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK)
+	}
+	if err := errors.Join(serr, aerr); err != nil {
+		return err
 	}
 	if verr != nil {
 		return fail(verr.Error(), fault.ErrUnauthenticated)

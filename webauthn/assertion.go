@@ -96,7 +96,8 @@ func assertionEvidence(parsed *protocol.ParsedCredentialAssertionData, cred stor
 // afterAssertion records what a verified (or clone-suspected) assertion
 // changes on the credential: a counter regression blocks it with
 // CLONE_SUSPECTED; a good assertion advances the counter and the backup state.
-func (s *Service) afterAssertion(ctx context.Context, actor string, cred store.Credential, parsed *protocol.ParsedCredentialAssertionData, v verified, ok bool) {
+// An error means the update's outcome is unknown; callers return it.
+func (s *Service) afterAssertion(ctx context.Context, actor string, cred store.Credential, parsed *protocol.ParsedCredentialAssertionData, v verified, ok bool) error {
 	now := s.cfg.Now().UTC()
 	switch {
 	case v.clone:
@@ -106,15 +107,19 @@ func (s *Service) afterAssertion(ctx context.Context, actor string, cred store.C
 			}
 			return c.Transition(store.StatusBlocked, store.ReasonCloneSuspected, now)
 		})
-		if err == nil {
-			_ = s.audit.Record(ctx, audit.Event{Type: "credential.block", Outcome: audit.Success, Actor: "system",
-				Reason: string(store.ReasonCloneSuspected), UserID: cred.UserID, CredentialID: cred.ID,
-				Evidence: map[string]any{"stored_counter": cred.Counter, "asserted_counter": parsed.Response.AuthenticatorData.Counter, "by": actor}})
+		if errors.Is(err, errUnchanged) {
+			return nil
 		}
+		if err != nil {
+			return fmt.Errorf("block clone-suspected passkey: %w", err)
+		}
+		return s.audit.Record(ctx, audit.Event{Type: "credential.block", Outcome: audit.Success, Actor: "system",
+			Reason: string(store.ReasonCloneSuspected), UserID: cred.UserID, CredentialID: cred.ID,
+			Evidence: map[string]any{"stored_counter": cred.Counter, "asserted_counter": parsed.Response.AuthenticatorData.Counter, "by": actor}})
 	case ok:
 		count := int64(parsed.Response.AuthenticatorData.Counter)
 		bs := parsed.Response.AuthenticatorData.Flags.HasBackupState()
-		_, _ = s.store.UpdateCredential(ctx, cred.ID, func(c *store.Credential) error {
+		_, err := s.store.UpdateCredential(ctx, cred.ID, func(c *store.Credential) error {
 			d := decodePasskeyData(c.Data)
 			if count <= c.Counter && d.BackupState == bs {
 				return errUnchanged
@@ -124,7 +129,11 @@ func (s *Service) afterAssertion(ctx context.Context, actor string, cred store.C
 			c.Data, _ = json.Marshal(d)
 			return nil
 		})
+		if err != nil && !errors.Is(err, errUnchanged) {
+			return fmt.Errorf("update passkey counter: %w", err)
+		}
 	}
+	return nil
 }
 
 var errUnchanged = errors.New("unchanged")

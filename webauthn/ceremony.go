@@ -39,7 +39,7 @@ type ceremonyData struct {
 
 // errCeremony is the one answer for an unknown, foreign, used or expired
 // ceremony: an authentication failure like any other.
-var errCeremony = fmt.Errorf("%w: the ceremony is unknown, expired or already used; start again", fault.ErrUnauthenticated)
+var errCeremony = fault.New(fault.ErrUnauthenticated, "the ceremony is unknown, expired or already used; start again")
 
 // errNoCeremony is errCeremony for a ceremony id that does not exist (audit.UnrecordedError).
 var errNoCeremony = audit.Unrecorded(audit.UnknownCeremony, errCeremony)

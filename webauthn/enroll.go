@@ -20,7 +20,7 @@ import (
 
 // errBadLink is the one answer for every way an enrollment link or session
 // can be wrong: unknown, expired, used or closed.
-var errBadLink = fmt.Errorf("%w: the enrollment link is invalid, expired or already used", fault.ErrUnauthenticated)
+var errBadLink = fault.New(fault.ErrUnauthenticated, "the enrollment link is invalid, expired or already used")
 
 // Enrollment is a bank-issued, single-use enrollment link.
 type Enrollment struct {
@@ -75,7 +75,7 @@ func (s *Service) user(ctx context.Context, id string) (store.User, error) {
 	}
 	u, err := s.store.GetUser(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return u, fmt.Errorf("%w: user", fault.ErrNotFound)
+		return u, fault.New(fault.ErrNotFound, "user")
 	}
 	return u, err
 }
@@ -379,7 +379,9 @@ func (s *Service) FinishRegistration(ctx context.Context, token string, in Regis
 			return PasskeyView{}, err
 		}
 		outcome, rehash, current, cerr := s.checkPasscode(u, kid, info, env)
-		s.settlePasscode(ctx, u.ID, outcome, current, rehash)
+		if err := s.settlePasscode(ctx, u.ID, outcome, current, rehash); err != nil {
+			return PasskeyView{}, err
+		}
 		if cerr != nil {
 			return fail(cerr.Error(), errRegistration)
 		}
@@ -469,7 +471,7 @@ func (s *Service) ownPasskey(ctx context.Context, userID, id string) (store.Cred
 	}
 	c, err := s.store.GetCredential(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && (c.UserID != userID || c.Kind != store.KindPasskey || c.Status == store.StatusRemoved)) {
-		return store.Credential{}, fmt.Errorf("%w: passkey", fault.ErrNotFound)
+		return store.Credential{}, fault.New(fault.ErrNotFound, "passkey")
 	}
 	return c, err
 }
@@ -492,7 +494,7 @@ func (s *Service) RenamePasskey(ctx context.Context, token, id, label string) (P
 	}
 	c, err := s.store.UpdateCredential(ctx, id, func(c *store.Credential) error {
 		if c.Status == store.StatusRemoved {
-			return fmt.Errorf("%w: passkey", fault.ErrNotFound)
+			return fault.New(fault.ErrNotFound, "passkey")
 		}
 		c.Label = label
 		return nil
@@ -521,7 +523,7 @@ func (s *Service) RemovePasskey(ctx context.Context, token, id string) error {
 		return c.Transition(store.StatusRemoved, store.ReasonNone, now)
 	}); err != nil {
 		if errors.Is(err, store.ErrInvalidTransition) {
-			return fmt.Errorf("%w: passkey", fault.ErrNotFound)
+			return fault.New(fault.ErrNotFound, "passkey")
 		}
 		return err
 	}

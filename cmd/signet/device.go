@@ -18,7 +18,7 @@ import (
 
 // newDeviceCmd is the device simulator: a PowerAuth mobile app on the command line, on the device SDK.
 func newDeviceCmd(environ []string) *cobra.Command {
-	var statePath, serverURL string
+	f := &deviceFlags{}
 	cmd := &cobra.Command{
 		Use:   "device",
 		Short: "Simulate a PowerAuth mobile device: activate, check status, list and approve operations, offline codes",
@@ -26,96 +26,128 @@ func newDeviceCmd(environ []string) *cobra.Command {
 (--state, mode 0600). The PIN protects the knowledge key as the PowerAuth SDK does: a wrong PIN is only
 detected by the server, which blocks the activation after the maximum of failed attempts.`,
 	}
-	cmd.PersistentFlags().StringVar(&statePath, "state", "./device-state.json", "device state file")
-	cmd.PersistentFlags().StringVar(&serverURL, "server", "", "Signet base URL (default: the one saved at activation, else http://localhost:8080)")
+	cmd.PersistentFlags().StringVar(&f.statePath, "state", "./device-state.json", "device state file")
+	cmd.PersistentFlags().StringVar(&f.serverURL, "server", "", "Signet base URL (default: the one saved at activation, else http://localhost:8080)")
+	ops := &cobra.Command{Use: "ops", Short: "Mobile-token operations"}
+	ops.AddCommand(newDeviceListCmd(f), newDeviceApproveCmd(f), newDeviceRejectCmd(f))
+	cmd.AddCommand(newDeviceActivateCmd(f, environ), newDeviceStatusCmd(f), ops, newDeviceOfflineCmd(f))
+	return cmd
+}
 
-	load := func() (*device.State, *device.Client, error) {
-		st, err := device.LoadState(statePath)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("no device state at %s: run 'signet device activate' first", statePath)
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		url := serverURL
-		if url == "" {
-			url = st.Server
-		}
-		if url == "" {
-			url = "http://localhost:8080"
-		}
-		c := &device.Client{BaseURL: url, Persist: func(s *device.State) error { return s.Save(statePath) }}
-		return st, c, nil
+// deviceFlags are the flags every device subcommand shares.
+type deviceFlags struct {
+	statePath, serverURL string
+}
+
+// load reads the device state and makes a client for its server that persists every state change.
+func (f *deviceFlags) load() (*device.State, *device.Client, error) {
+	st, err := device.LoadState(f.statePath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("no device state at %s: run 'signet device activate' first", f.statePath)
 	}
+	if err != nil {
+		return nil, nil, err
+	}
+	url := f.serverURL
+	if url == "" {
+		url = st.Server
+	}
+	if url == "" {
+		url = "http://localhost:8080"
+	}
+	c := &device.Client{BaseURL: url, Persist: func(s *device.State) error { return s.Save(f.statePath) }}
+	return st, c, nil
+}
 
-	var pin, config, otp, name, version, platform string
+// activateOptions are the flags of signet device activate.
+type activateOptions struct {
+	pin, config, otp, name, version, platform string
+}
+
+func newDeviceActivateCmd(f *deviceFlags, environ []string) *cobra.Command {
+	var o activateOptions
 	activate := &cobra.Command{
 		Use:   "activate <activation-code | qr-payload>",
 		Short: "Activate this device with an activation code or the scanned CODE#SIGNATURE payload",
 		Args:  withUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if config == "" {
-				config = envValue(environ, "SIGNET_DEVICE_CONFIG")
+			if o.config == "" {
+				o.config = envValue(environ, "SIGNET_DEVICE_CONFIG")
 			}
-			if config == "" {
-				return errors.New("--config (or SIGNET_DEVICE_CONFIG) is required: the application's mobile_sdk_config")
-			}
-			if pin == "" {
-				return errors.New("--pin is required")
-			}
-			if _, err := os.Stat(statePath); err == nil {
-				return fmt.Errorf("%s already holds an activation; use another --state or remove it", statePath)
-			}
-			app, err := device.ParseAppConfig(config)
+			c, app, err := f.activationClient(o)
 			if err != nil {
 				return err
 			}
-			v, err := powerauth.ParseVersion(version)
+			st, err := c.Activate(cmd.Context(), app, args[0], o.pin, device.ActivateOptions{Name: o.name, OTP: o.otp})
 			if err != nil {
 				return err
 			}
-			url := serverURL
-			if url == "" {
-				url = "http://localhost:8080"
-			}
-			c := &device.Client{BaseURL: url, Version: v, Platform: platform, DeviceInfo: "signet device simulator"}
-			st, err := c.Activate(cmd.Context(), app, args[0], pin, device.ActivateOptions{Name: name, OTP: otp})
-			if err != nil {
+			if err := st.Save(f.statePath); err != nil {
 				return err
 			}
-			if err := st.Save(statePath); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Activation ID: %s\nFingerprint:   %s\n", st.ActivationID, formatFingerprint(st.Fingerprint))
-			c.Persist = func(s *device.State) error { return s.Save(statePath) }
-			s, err := c.Status(cmd.Context(), st)
-			switch {
-			case err != nil:
-				fmt.Fprintf(out, "Status:        unknown (%v); `signet device status` asks again.\n", err)
-			case s.State == "ACTIVE":
-				fmt.Fprintln(out, "Status:        ACTIVE (committed on key exchange); the device can sign now.")
-			case s.State == "PENDING_COMMIT":
-				fmt.Fprintln(out, "Status:        PENDING_COMMIT. Compare the fingerprint with the one the bank shows; the bank then commits the activation.")
-			default:
-				fmt.Fprintf(out, "Status:        %s\n", s.State)
-			}
+			c.Persist = func(s *device.State) error { return s.Save(f.statePath) }
+			printActivation(cmd.Context(), cmd.OutOrStdout(), c, st)
 			return nil
 		},
 	}
-	activate.Flags().StringVar(&pin, "pin", "", "PIN that protects the knowledge factor (required)")
-	activate.Flags().StringVar(&config, "config", "", "the application's mobile_sdk_config (or SIGNET_DEVICE_CONFIG)")
-	activate.Flags().StringVar(&otp, "otp", "", "additional activation OTP, when the bank issued one")
-	activate.Flags().StringVar(&name, "name", "signet device", "activation name")
-	activate.Flags().StringVar(&version, "version", "3.3", "protocol version: 3.3 or 3.2")
-	activate.Flags().StringVar(&platform, "platform", "Android", "platform: Android or iOS")
+	activate.Flags().StringVar(&o.pin, "pin", "", "PIN that protects the knowledge factor (required)")
+	activate.Flags().StringVar(&o.config, "config", "", "the application's mobile_sdk_config (or SIGNET_DEVICE_CONFIG)")
+	activate.Flags().StringVar(&o.otp, "otp", "", "additional activation OTP, when the bank issued one")
+	activate.Flags().StringVar(&o.name, "name", "signet device", "activation name")
+	activate.Flags().StringVar(&o.version, "version", "3.3", "protocol version: 3.3 or 3.2")
+	activate.Flags().StringVar(&o.platform, "platform", "Android", "platform: Android or iOS")
+	return activate
+}
 
-	status := &cobra.Command{
+// activationClient checks the activate flags and makes the client of a new activation.
+func (f *deviceFlags) activationClient(o activateOptions) (*device.Client, device.AppConfig, error) {
+	if o.config == "" {
+		return nil, device.AppConfig{}, errors.New("--config (or SIGNET_DEVICE_CONFIG) is required: the application's mobile_sdk_config")
+	}
+	if o.pin == "" {
+		return nil, device.AppConfig{}, errors.New("--pin is required")
+	}
+	if _, err := os.Stat(f.statePath); err == nil {
+		return nil, device.AppConfig{}, fmt.Errorf("%s already holds an activation; use another --state or remove it", f.statePath)
+	}
+	app, err := device.ParseAppConfig(o.config)
+	if err != nil {
+		return nil, device.AppConfig{}, err
+	}
+	v, err := powerauth.ParseVersion(o.version)
+	if err != nil {
+		return nil, device.AppConfig{}, err
+	}
+	url := f.serverURL
+	if url == "" {
+		url = "http://localhost:8080"
+	}
+	return &device.Client{BaseURL: url, Version: v, Platform: o.platform, DeviceInfo: "signet device simulator"}, app, nil
+}
+
+// printActivation prints a new activation and asks the server for its status.
+func printActivation(ctx context.Context, out io.Writer, c *device.Client, st *device.State) {
+	fmt.Fprintf(out, "Activation ID: %s\nFingerprint:   %s\n", st.ActivationID, formatFingerprint(st.Fingerprint))
+	s, err := c.Status(ctx, st)
+	switch {
+	case err != nil:
+		fmt.Fprintf(out, "Status:        unknown (%v); `signet device status` asks again.\n", err)
+	case s.State == "ACTIVE":
+		fmt.Fprintln(out, "Status:        ACTIVE (committed on key exchange); the device can sign now.")
+	case s.State == "PENDING_COMMIT":
+		fmt.Fprintln(out, "Status:        PENDING_COMMIT. Compare the fingerprint with the one the bank shows; the bank then commits the activation.")
+	default:
+		fmt.Fprintf(out, "Status:        %s\n", s.State)
+	}
+}
+
+func newDeviceStatusCmd(f *deviceFlags) *cobra.Command {
+	return &cobra.Command{
 		Use:   "status",
 		Short: "Fetch and decrypt the activation status",
 		Args:  withUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, c, err := load()
+			st, c, err := f.load()
 			if err != nil {
 				return err
 			}
@@ -132,14 +164,15 @@ detected by the server, which blocks the activation after the maximum of failed 
 			return nil
 		},
 	}
+}
 
-	ops := &cobra.Command{Use: "ops", Short: "Mobile-token operations"}
-	list := &cobra.Command{
+func newDeviceListCmd(f *deviceFlags) *cobra.Command {
+	return &cobra.Command{
 		Use:   "list",
 		Short: "List pending operations",
 		Args:  withUsage(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, c, err := load()
+			st, c, err := f.load()
 			if err != nil {
 				return err
 			}
@@ -150,6 +183,9 @@ detected by the server, which blocks the activation after the maximum of failed 
 			return printOperations(cmd.OutOrStdout(), list)
 		},
 	}
+}
+
+func newDeviceApproveCmd(f *deviceFlags) *cobra.Command {
 	var approvePIN string
 	approve := &cobra.Command{
 		Use:   "approve <operation-id>",
@@ -159,7 +195,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 			if approvePIN == "" {
 				return errors.New("--pin is required")
 			}
-			st, c, err := load()
+			st, c, err := f.load()
 			if err != nil {
 				return err
 			}
@@ -176,13 +212,17 @@ detected by the server, which blocks the activation after the maximum of failed 
 		},
 	}
 	approve.Flags().StringVar(&approvePIN, "pin", "", "PIN (required)")
+	return approve
+}
+
+func newDeviceRejectCmd(f *deviceFlags) *cobra.Command {
 	var reason string
 	reject := &cobra.Command{
 		Use:   "reject <operation-id>",
 		Short: "Reject an operation (possession signature)",
 		Args:  withUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, c, err := load()
+			st, c, err := f.load()
 			if err != nil {
 				return err
 			}
@@ -194,8 +234,10 @@ detected by the server, which blocks the activation after the maximum of failed 
 		},
 	}
 	reject.Flags().StringVar(&reason, "reason", device.ReasonUnexpectedOperation, "UNKNOWN, INCORRECT_DATA or UNEXPECTED_OPERATION")
-	ops.AddCommand(list, approve, reject)
+	return reject
+}
 
+func newDeviceOfflineCmd(f *deviceFlags) *cobra.Command {
 	var offlinePIN string
 	offline := &cobra.Command{
 		Use:   "offline <qr-payload | ->",
@@ -205,7 +247,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 			if offlinePIN == "" {
 				return errors.New("--pin is required")
 			}
-			st, _, err := load()
+			st, _, err := f.load()
 			if err != nil {
 				return err
 			}
@@ -221,7 +263,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 			if err != nil {
 				return err
 			}
-			if err := st.Save(statePath); err != nil {
+			if err := st.Save(f.statePath); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\n%s\nData: %s\nCode: %s\n", p.Title, p.Message, p.OperationData, code)
@@ -229,9 +271,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 		},
 	}
 	offline.Flags().StringVar(&offlinePIN, "pin", "", "PIN (required)")
-
-	cmd.AddCommand(activate, status, ops, offline)
-	return cmd
+	return offline
 }
 
 func formatFingerprint(f string) string {
