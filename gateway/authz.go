@@ -82,6 +82,7 @@ func (g *Gateway) authzHandler(mux http.Handler) http.Handler {
 		} else if a.PathPrefix != "" {
 			rest, ok := strings.CutPrefix(uri, a.PathPrefix)
 			if !ok || (rest != "" && rest[0] != '/' && rest[0] != '?') {
+				g.requests.WithLabelValues("unmatched", "not_found").Inc()
 				g.writeProblem(w, notFound)
 				return
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -81,6 +82,17 @@ func TestAuthzEnvoyStyle(t *testing.T) {
 	}
 	if e.upstream.Load() != 0 {
 		t.Fatal("mode authz forwarded a request")
+	}
+	if e.gateway.AdminHandler() == nil {
+		t.Fatal("mode authz has no admin handler")
+	}
+	rec := httptest.NewRecorder()
+	e.gateway.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{`outcome="allowed",route="POST /payments"`, `outcome="allowed",route="GET /payments"`,
+		`outcome="replayed"`, `outcome="binding_mismatch"`} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics lack %s:\n%s", want, rec.Body.String())
+		}
 	}
 }
 

@@ -264,7 +264,7 @@ func (g *Gateway) newProxy(cfg *Config, o options) {
 
 func (g *Gateway) metrics() {
 	g.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_gateway_requests_total",
-		Help: "Requests by route and outcome (proxied, no_token, invalid_token, insufficient_authentication, binding_mismatch, bad_request, replayed, unavailable, upstream_error, not_found)."},
+		Help: "Requests by route and outcome (proxied, or allowed in mode authz; no_token, invalid_token, insufficient_authentication, binding_mismatch, bad_request, replayed, unavailable, upstream_error, not_found)."},
 		[]string{"route", "outcome"})
 	g.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_gateway_request_duration_seconds",
 		Help: "Request duration by route, upstream included.", Buckets: latencyBuckets}, []string{"route"})
