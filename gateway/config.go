@@ -49,11 +49,17 @@ import (
 // either is refused at start, so that a forgotten binding cannot let one approval pay any
 // amount to anyone.
 type Config struct {
-	// Listen is the proxy's address [":8000"].
+	// Mode is "proxy" [default]: forward each accepted request to Upstream, or "authz": answer
+	// forward-auth checks (nginx auth_request, Traefik ForwardAuth, Caddy forward_auth, Envoy
+	// ext_authz) with allow (200 and the identity headers) or deny, forwarding nothing.
+	Mode string `yaml:"mode"`
+	// Authz says how a forward-auth check names the request it checks (mode authz only).
+	Authz AuthzConfig `yaml:"authz"`
+	// Listen is the proxy's (or the check endpoint's) address [":8000"].
 	Listen string `yaml:"listen"`
 	// AdminListen, when set, serves /healthz, /readyz and /metrics there instead of on Listen.
 	AdminListen string `yaml:"admin_listen"`
-	// Upstream is the base URL of the protected API.
+	// Upstream is the base URL of the protected API (mode proxy only).
 	Upstream string `yaml:"upstream"`
 	// JWKSURL is Signet's /.well-known/jwks.json: https, or http on loopback or with
 	// JWKSAllowHTTP (inside an authenticated network only).
@@ -69,7 +75,7 @@ type Config struct {
 	// Routes are matched with net/http.ServeMux patterns ("POST /payments/{id}").
 	Routes []Route `yaml:"routes"`
 	// Unmatched is what happens to a request no route matches: "deny" (404) [default] or
-	// "proxy" (forwarded without a token check).
+	// "proxy" (forwarded without a token check); in mode authz "deny" or "allow" (200, no identity).
 	Unmatched string `yaml:"unmatched"`
 	// MaxBodyBytes bounds request bodies the gateway reads for binding [1 MiB].
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
@@ -92,6 +98,24 @@ type ConsumeConfig struct {
 	// and of that many replicas ("local,replicas[,timeout]", Redis 7.2+), as SIGNET_REDIS_CONSUME_WAITAOF
 	// does for Signet: a spent token stays spent through a crash or a failover. Unconfirmed: 503.
 	RedisWaitAOF string `yaml:"redis_waitaof"`
+}
+
+// Modes.
+const (
+	ModeProxy = "proxy"
+	ModeAuthz = "authz"
+)
+
+// AuthzConfig says where a forward-auth check request carries the original request's method and
+// URI. Original "forwarded" [default]: in the MethodHeader and URIHeader headers (X-Forwarded-Method
+// and X-Forwarded-Uri, as Traefik and Caddy send them and the nginx configuration of docs/gateway.md
+// sets them). Original "request": the check request's own method and path, less PathPrefix (Envoy's
+// ext_authz HTTP service sends the original method and path_prefix + the original path).
+type AuthzConfig struct {
+	Original     string `yaml:"original"`
+	MethodHeader string `yaml:"method_header"`
+	URIHeader    string `yaml:"uri_header"`
+	PathPrefix   string `yaml:"path_prefix"`
 }
 
 // Route is a method and path pattern, whether it needs a token, and its request binding.
@@ -252,6 +276,22 @@ func Load(path string) (*Config, error) {
 }
 
 func (c *Config) defaults() {
+	if c.Mode == "" {
+		c.Mode = ModeProxy
+	}
+	if c.Mode == ModeAuthz {
+		if c.Authz.Original == "" {
+			c.Authz.Original = "forwarded"
+		}
+		if c.Authz.Original == "forwarded" {
+			if c.Authz.MethodHeader == "" {
+				c.Authz.MethodHeader = "X-Forwarded-Method"
+			}
+			if c.Authz.URIHeader == "" {
+				c.Authz.URIHeader = "X-Forwarded-Uri"
+			}
+		}
+	}
 	if c.Listen == "" {
 		c.Listen = ":8000"
 	}
@@ -299,7 +339,42 @@ func (c *Config) Validate() error {
 			bad("%s must be https (http only on loopback, or with jwks_allow_http inside an authenticated network)", name)
 		}
 	}
-	checkURL("upstream", c.Upstream, true)
+	switch c.Mode {
+	case ModeProxy:
+		checkURL("upstream", c.Upstream, true)
+		if c.Authz != (AuthzConfig{}) {
+			bad("authz applies to mode: authz only")
+		}
+	case ModeAuthz:
+		if c.Upstream != "" {
+			bad("upstream: mode authz forwards nothing (the proxy in front does); remove it")
+		}
+		if c.AdminListen == "" {
+			bad("admin_listen is required with mode: authz (the check listener answers checks only)")
+		}
+		a := c.Authz
+		switch a.Original {
+		case "forwarded":
+			if !headerName.MatchString(a.MethodHeader) || !headerName.MatchString(a.URIHeader) {
+				bad("authz.method_header and authz.uri_header must be header names")
+			}
+			if a.PathPrefix != "" {
+				bad("authz.path_prefix applies to original: request only")
+			}
+		case "request":
+			if a.MethodHeader != "" || a.URIHeader != "" {
+				bad("authz.method_header and authz.uri_header apply to original: forwarded only")
+			}
+			if a.PathPrefix != "" && (!strings.HasPrefix(a.PathPrefix, "/") || strings.HasSuffix(a.PathPrefix, "/") ||
+				strings.ContainsAny(a.PathPrefix, " \t\r\n?#")) {
+				bad("authz.path_prefix must start with / and not end with / (Envoy's path_prefix)")
+			}
+		default:
+			bad("authz.original must be forwarded or request")
+		}
+	default:
+		bad("mode must be proxy or authz")
+	}
 	checkURL("jwks_url", c.JWKSURL, c.JWKSAllowHTTP)
 	if c.Issuer == "" {
 		bad("issuer is required (the exact iss of Signet's tokens)")
@@ -335,7 +410,10 @@ func (c *Config) Validate() error {
 	if c.Consume.Timeout <= 0 {
 		bad("consume.timeout must be positive")
 	}
-	if c.Unmatched != "deny" && c.Unmatched != "proxy" {
+	switch {
+	case c.Mode == ModeAuthz && c.Unmatched != "deny" && c.Unmatched != "allow":
+		bad("unmatched must be deny or allow with mode: authz")
+	case c.Mode != ModeAuthz && c.Unmatched != "deny" && c.Unmatched != "proxy":
 		bad("unmatched must be deny or proxy")
 	}
 	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > maxMaxBody {
@@ -359,7 +437,7 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t\r\n") {
 			bad("%s.path must start with / and contain no spaces", at)
 		}
-		if c.AdminListen == "" {
+		if c.AdminListen == "" && c.Mode != ModeAuthz {
 			for _, p := range reservedPaths {
 				if r.Path == p {
 					bad("%s.path %s is served by the gateway itself (set admin_listen to move it)", at, p)

@@ -52,6 +52,26 @@ routes:
   - {method: "*", path: /metrics, unbound: true}
 `
 
+// authzConfig is a forward-auth check endpoint for Envoy (original: request).
+const authzConfig = `
+mode: authz
+listen: "127.0.0.1:8001"
+admin_listen: "127.0.0.1:9101"
+jwks_url: "https://signet.example/.well-known/jwks.json"
+issuer: "https://signet.example"
+audience: "signet-gateway"
+consume:
+  redis_url: "redis://127.0.0.1:6379/0"
+authz:
+  original: request
+  path_prefix: /check
+unmatched: allow
+routes:
+  - method: POST
+    path: /metrics
+    binding: {amount: /amount, currency: /currency, payee_account: /creditor/account}
+`
+
 func TestParseRefusesBadConfigs(t *testing.T) {
 	edit := func(old, new string) string { return strings.Replace(validConfig, old, new, 1) }
 	tests := []struct {
@@ -94,6 +114,17 @@ func TestParseRefusesBadConfigs(t *testing.T) {
 			[]string{"consume.redis_waitaof: must be"}},
 		{"redis_waitaof waiting for nothing", edit(`  redis_url: "redis://127.0.0.1:6379/0"`, "  redis_url: \"redis://127.0.0.1:6379/0\"\n  redis_waitaof: \"0,0\""),
 			[]string{"consume.redis_waitaof", "waits for nothing"}},
+		{"unknown mode", edit("listen:", "mode: forward\nlisten:"), []string{"mode must be proxy or authz"}},
+		{"authz settings in mode proxy", edit("listen:", "authz: {original: request}\nlisten:"), []string{"authz applies to mode: authz only"}},
+		{"authz with an upstream, no admin listener", edit("listen:", "mode: authz\nlisten:"),
+			[]string{"upstream: mode authz forwards nothing", "admin_listen is required with mode: authz"}},
+		{"authz unknown original", strings.Replace(authzConfig, "original: request", "original: body", 1), []string{"authz.original must be forwarded or request"}},
+		{"authz header names with original: request", strings.Replace(authzConfig, "original: request", "original: request\n  uri_header: X-Uri", 1),
+			[]string{"apply to original: forwarded only"}},
+		{"authz path_prefix ending in /", strings.Replace(authzConfig, "path_prefix: /check", "path_prefix: /check/", 1), []string{"authz.path_prefix must start with /"}},
+		{"authz path_prefix with original: forwarded", strings.Replace(authzConfig, "original: request", "original: forwarded", 1),
+			[]string{"authz.path_prefix applies to original: request only"}},
+		{"authz unmatched proxy", strings.Replace(authzConfig, "unmatched: allow", "unmatched: proxy", 1), []string{"unmatched must be deny or allow with mode: authz"}},
 		{"redis_waitaof through Signet", strings.Replace(signetConfig, "  timeout: 2s", "  timeout: 2s\n  redis_waitaof: \"1,0\"", 1),
 			[]string{"consume.redis_waitaof applies to redis_url"}},
 	}
@@ -127,6 +158,20 @@ func TestParseValid(t *testing.T) {
 	}
 	if s.Consume.SignetURL == "" || s.Routes[0].Pattern() != "/metrics" {
 		t.Fatalf("%+v", s)
+	}
+	a, err := Parse([]byte(authzConfig)) // /metrics is free: the admin endpoints are on admin_listen
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Mode != ModeAuthz || a.Authz.Original != "request" || a.Authz.MethodHeader != "" || c.Mode != ModeProxy {
+		t.Fatalf("%+v", a)
+	}
+	f, err := Parse([]byte(strings.Replace(strings.Replace(authzConfig, "  original: request\n", "", 1), "  path_prefix: /check\n", "", 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Authz.Original != "forwarded" || f.Authz.MethodHeader != "X-Forwarded-Method" || f.Authz.URIHeader != "X-Forwarded-Uri" {
+		t.Fatalf("authz defaults: %+v", f.Authz)
 	}
 	if strings.Contains(s.Consume.String(), "secret") {
 		t.Fatal("consume config prints secrets")
@@ -239,7 +284,7 @@ func TestShippedConfigsParse(t *testing.T) {
 	}
 	files := map[string][]byte{}
 	for i, b := range blocks {
-		if bytes.Contains(b[1], []byte("upstream:")) { // a whole configuration, not a fragment
+		if bytes.Contains(b[1], []byte("upstream:")) || bytes.Contains(b[1], []byte("mode: authz")) { // a whole configuration, not a fragment
 			files[fmt.Sprintf("docs/gateway.md block %d", i)] = b[1]
 		}
 	}
@@ -251,7 +296,7 @@ func TestShippedConfigsParse(t *testing.T) {
 		}
 		files[p] = b
 	}
-	if len(deploy) == 0 || len(files) < 2 {
+	if len(deploy) == 0 || len(files) < 3 {
 		t.Fatalf("found %d configurations", len(files))
 	}
 	for name, b := range files {

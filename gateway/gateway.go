@@ -170,6 +170,61 @@ func New(cfg *Config, opts ...Option) (*Gateway, error) {
 			return g.verifier.Consume(ctx, claims)
 		}
 	}
+	if cfg.Mode != ModeAuthz {
+		g.newProxy(cfg, o)
+	}
+	g.metrics()
+	admin := map[string]http.Handler{
+		"/healthz": http.HandlerFunc(g.healthz),
+		"/readyz":  http.HandlerFunc(g.readyz),
+		"/metrics": promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}),
+	}
+	main := admin
+	if cfg.AdminListen != "" {
+		adminMux := http.NewServeMux()
+		for p, h := range admin {
+			adminMux.Handle("GET "+p, h)
+		}
+		g.admin, main = adminMux, nil
+	}
+	extractors := make([]*extractor, len(cfg.Routes))
+	for i, r := range cfg.Routes {
+		if r.Binding != nil {
+			extractors[i] = newExtractor(*r.Binding, cfg.MaxBodyBytes)
+		}
+	}
+	mux, err := cfg.mux(func(i int) http.Handler {
+		if i < 0 {
+			return g.unmatched()
+		}
+		return g.route(cfg.Routes[i], extractors[i])
+	}, main)
+	if err != nil {
+		g.Close()
+		return nil, err
+	}
+	if cfg.Mode == ModeAuthz {
+		g.handler = g.authzHandler(mux)
+		return g, nil
+	}
+	g.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for name := range r.Header { // never let a client speak for the gateway
+			if headerIs(name, signetPrefix, true) {
+				delete(r.Header, name)
+			}
+		}
+		// Routes are matched on the request's method: an upstream honouring a method-override
+		// header could otherwise run a guarded POST that arrived as an open GET.
+		for _, h := range methodOverrides {
+			r.Header.Del(h)
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return g, nil
+}
+
+// newProxy builds the reverse proxy to the upstream (mode proxy).
+func (g *Gateway) newProxy(cfg *Config, o options) {
 	upstream, _ := url.Parse(cfg.Upstream)
 	transport := o.transport
 	if transport == nil {
@@ -205,55 +260,11 @@ func New(cfg *Config, opts ...Option) (*Gateway, error) {
 				Status: http.StatusBadGateway, Code: "bad_gateway"})
 		},
 	}
-	g.metrics()
-	admin := map[string]http.Handler{
-		"/healthz": http.HandlerFunc(g.healthz),
-		"/readyz":  http.HandlerFunc(g.readyz),
-		"/metrics": promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}),
-	}
-	main := admin
-	if cfg.AdminListen != "" {
-		adminMux := http.NewServeMux()
-		for p, h := range admin {
-			adminMux.Handle("GET "+p, h)
-		}
-		g.admin, main = adminMux, nil
-	}
-	extractors := make([]*extractor, len(cfg.Routes))
-	for i, r := range cfg.Routes {
-		if r.Binding != nil {
-			extractors[i] = newExtractor(*r.Binding, cfg.MaxBodyBytes)
-		}
-	}
-	mux, err := cfg.mux(func(i int) http.Handler {
-		if i < 0 {
-			return g.unmatched()
-		}
-		return g.route(cfg.Routes[i], extractors[i])
-	}, main)
-	if err != nil {
-		g.Close()
-		return nil, err
-	}
-	g.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for name := range r.Header { // never let a client speak for the gateway
-			if headerIs(name, signetPrefix, true) {
-				delete(r.Header, name)
-			}
-		}
-		// Routes are matched on the request's method: an upstream honouring a method-override
-		// header could otherwise run a guarded POST that arrived as an open GET.
-		for _, h := range methodOverrides {
-			r.Header.Del(h)
-		}
-		mux.ServeHTTP(w, r)
-	})
-	return g, nil
 }
 
 func (g *Gateway) metrics() {
 	g.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "signet_gateway_requests_total",
-		Help: "Requests by route and outcome (proxied, no_token, invalid_token, insufficient_authentication, binding_mismatch, bad_request, replayed, unavailable, upstream_error, not_found)."},
+		Help: "Requests by route and outcome (proxied, or allowed in mode authz; no_token, invalid_token, insufficient_authentication, binding_mismatch, bad_request, replayed, unavailable, upstream_error, not_found)."},
 		[]string{"route", "outcome"})
 	g.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "signet_gateway_request_duration_seconds",
 		Help: "Request duration by route, upstream included.", Buckets: latencyBuckets}, []string{"route"})
@@ -338,6 +349,11 @@ func (g *Gateway) route(rt Route, ex *extractor) http.Handler {
 				"outcome", outcome, "operation_id", opID, "duration_ms", float64(time.Since(start).Microseconds())/1000)
 		}()
 		if !rt.Guarded() {
+			if g.proxy == nil {
+				allow(rec, nil)
+				outcome = "allowed"
+				return
+			}
 			g.forward(rec, r, nil, &outcome)
 			return
 		}
@@ -360,6 +376,11 @@ func (g *Gateway) route(rt Route, ex *extractor) http.Handler {
 		}
 		if err != nil {
 			outcome = g.refuse(rec, r, err)
+			return
+		}
+		if g.proxy == nil { // mode authz: the proxy in front forwards the request
+			allow(rec, claims)
+			outcome = "allowed"
 			return
 		}
 		// The token is spent here; the upstream gets the verified identity, not the token.
@@ -417,7 +438,7 @@ func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, err error) stri
 		}
 	}
 	g.logger.InfoContext(r.Context(), "gateway refused a request", "status", p.Status, "cause", err.Error())
-	verify.WriteProblem(w, p)
+	g.writeProblem(w, p)
 	return outcome
 }
 
@@ -427,6 +448,11 @@ func requestToken(r *http.Request) string {
 
 func (g *Gateway) unmatched() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if g.cfg.Unmatched == "allow" {
+			g.requests.WithLabelValues("unmatched", "allowed").Inc()
+			allow(w, nil)
+			return
+		}
 		if g.cfg.Unmatched == "proxy" {
 			rec := &statusRecorder{ResponseWriter: w}
 			outcome := "proxied"
@@ -435,7 +461,7 @@ func (g *Gateway) unmatched() http.Handler {
 			return
 		}
 		g.requests.WithLabelValues("unmatched", "not_found").Inc()
-		verify.WriteProblem(w, verify.Problem{Type: verify.ProblemTypeBase + "not_found", Title: "Not found",
+		g.writeProblem(w, verify.Problem{Type: verify.ProblemTypeBase + "not_found", Title: "Not found",
 			Status: http.StatusNotFound, Code: "not_found"})
 	})
 }

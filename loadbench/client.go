@@ -293,6 +293,18 @@ func (c *client) payUpstream(ctx context.Context) error {
 		map[string]string{"amount": benchAmount, "currency": benchCurrency, "creditor_account": benchAccount}, nil, nil)
 }
 
+// payThroughNginx sends the payment through nginx at base: the body, and its
+// binding in the headers nginx's auth_request can pass to the check (the
+// floor gets the same headers and no token).
+func (c *client) payThroughNginx(ctx context.Context, base, token string) error {
+	h := map[string]string{"Payment-Amount": benchAmount, "Payment-Currency": benchCurrency, "Payment-Payee-Account": benchAccount}
+	if token != "" {
+		h["Txn-Token"] = token
+	}
+	return c.call(ctx, "POST", strings.TrimRight(base, "/")+c.cfg.GatewayPath, false,
+		map[string]string{"amount": benchAmount, "currency": benchCurrency, "creditor_account": benchAccount}, nil, h)
+}
+
 // payThroughGateway sends the payment the token approved through the gateway.
 func (c *client) payThroughGateway(ctx context.Context, token string) error {
 	return c.call(ctx, "POST", strings.TrimRight(c.cfg.Gateway, "/")+c.cfg.GatewayPath, false,

@@ -235,6 +235,8 @@ func TestCheckFlows(t *testing.T) {
 		{"device-key,gateway,gateway-half", "http://gw", 500, "drop --rate"},
 		{"device-key,gateway-full", "http://gw", 0, "unknown flow"},
 		{"upstream,device-key", "http://gw", 0, "needs --upstream"},
+		{"device-key,nginx-authz", "http://gw", 0, "needs --nginx-authz"},
+		{"nginx-floor", "http://gw", 0, "needs --nginx-floor"},
 	} {
 		err := checkFlows(Config{Flows: strings.Split(tc.flows, ","), Gateway: tc.gateway, Rate: tc.rate})
 		if err == nil && tc.want == "" {
@@ -244,5 +246,79 @@ func TestCheckFlows(t *testing.T) {
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s (gateway %q, rate %v): %v, want %q", tc.flows, tc.gateway, tc.rate, err, tc.want)
 		}
+	}
+}
+
+// TestNginxFlows: nginx-authz spends the device-key flow's tokens after the gateway flow left it
+// its share, sending each with the payment's binding headers; nginx-floor sends the same payment
+// without a token; and the gateway, nginx-authz and the floor itself are reported as ratios to
+// the floor.
+func TestNginxFlows(t *testing.T) {
+	signet := fakeSignet(t)
+	var (
+		mu      sync.Mutex
+		seen    = map[string]int{}
+		badHdrs atomic.Int64
+		floorN  atomic.Int64
+	)
+	spend := func(tok string) {
+		mu.Lock()
+		seen[tok]++
+		mu.Unlock()
+	}
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		spend(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(gw.Close)
+	binding := func(r *http.Request) bool {
+		return r.Header.Get("Payment-Amount") == benchAmount && r.Header.Get("Payment-Currency") == benchCurrency &&
+			r.Header.Get("Payment-Payee-Account") == benchAccount && r.URL.Path == "/payments"
+	}
+	authz := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !binding(r) || r.Header.Get("Txn-Token") == "" || r.Header.Get("Authorization") != "" {
+			badHdrs.Add(1)
+		}
+		spend(r.Header.Get("Txn-Token"))
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(authz.Close)
+	floor := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !binding(r) || r.Header.Get("Txn-Token") != "" {
+			badHdrs.Add(1)
+		}
+		floorN.Add(1)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(floor.Close)
+
+	rep, err := Run(context.Background(), Config{Server: signet.URL, APIKey: "k", Gateway: gw.URL, NginxAuthz: authz.URL,
+		NginxFloor: floor.URL, Users: 4, Duration: 300 * time.Millisecond,
+		Flows: []string{"device-key", "gateway", "nginx-authz", "nginx-floor"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Flows) != 4 {
+		t.Fatalf("flows %+v", rep.Flows)
+	}
+	mint, g, n, f := rep.Flows[0], rep.Flows[1], rep.Flows[2], rep.Flows[3]
+	if g.Requests == 0 || n.Requests == 0 || f.Requests == 0 || g.Requests > mint.Requests/2 || badHdrs.Load() != 0 || floorN.Load() < int64(f.Requests) {
+		t.Fatalf("minted %d, gateway %d, nginx-authz %d, floor %d (%d requests with the wrong headers)",
+			mint.Requests, g.Requests, n.Requests, f.Requests, badHdrs.Load())
+	}
+	mu.Lock()
+	for tok, k := range seen {
+		if k > 1 {
+			t.Errorf("token %s spent %d times", tok, k)
+		}
+	}
+	mu.Unlock()
+	if g.RatioToFloor != g.Throughput/f.Throughput || n.RatioToFloor != n.Throughput/f.Throughput || f.RatioToFloor != 1 || mint.RatioToFloor != 0 {
+		t.Errorf("ratios to the floor: gateway %v, nginx-authz %v, floor %v, device-key %v", g.RatioToFloor, n.RatioToFloor, f.RatioToFloor, mint.RatioToFloor)
+	}
+	var table strings.Builder
+	rep.Table(&table)
+	if want := fmt.Sprintf("%.0f%% of the nginx floor", n.RatioToFloor*100); !strings.Contains(table.String(), want) {
+		t.Errorf("the table lacks %q:\n%s", want, table.String())
 	}
 }

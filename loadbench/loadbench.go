@@ -32,13 +32,20 @@ type Config struct {
 	// gateway flow's payments straight to it, so the table shows what the
 	// bench client and the upstream alone reach on this host.
 	Upstream string
-	Users    int // concurrent virtual users per flow
+	// NginxAuthz is nginx (or any proxy) asking `signet gateway` in mode authz
+	// before it proxies to the upstream, with the payment's binding in the
+	// Payment-Amount, Payment-Currency and Payment-Payee-Account headers
+	// (docs/gateway.md); NginxFloor is the same nginx proxying to the upstream
+	// without any check: the floor the nginx flows are read against.
+	NginxAuthz string
+	NginxFloor string
+	Users      int // concurrent virtual users per flow
 	// Rate starts each flow's operations on a fixed schedule of Rate per
 	// second (0: as fast as the users go), to read latency at a given load
 	// rather than at saturation; latency counts from the scheduled start.
 	Rate     float64
 	Duration time.Duration // per flow
-	Flows    []string      // "device-key", "powerauth", "gateway", "gateway-half", "upstream"
+	Flows    []string      // "device-key", "powerauth", "gateway", "gateway-half", "upstream", "nginx-authz", "nginx-floor"
 	// Primitives: where to measure a Redis GETDEL and a single-row update.
 	RedisURL    string
 	PostgresURL string
@@ -81,6 +88,10 @@ type FlowResult struct {
 	// model (costs add, cores are shared): even a gateway whose only work is
 	// the ECDSA verify and the GETDEL adds them to what this flow cost.
 	GatewayCeiling float64 `json:"gateway_ceiling_ratio,omitempty"`
+	// RatioToFloor (when the nginx-floor flow ran) is the flow's throughput as
+	// a share of nginx proxying with no token check: the gateway, nginx with
+	// forward-auth and the upstream alone, each against the same floor.
+	RatioToFloor float64 `json:"ratio_to_nginx_floor,omitempty"`
 }
 
 // Millis renders a duration as fractional milliseconds in JSON.
@@ -184,7 +195,7 @@ func Run(ctx context.Context, cfg Config) (_ Report, err error) {
 				}
 				return pu.approveOnce, nil
 			}
-		case "gateway", "gateway-half": // checkFlows saw --gateway and device-key before it
+		case "gateway", "gateway-half", "nginx-authz": // checkFlows saw the URL and device-key before it
 			if tokens == nil || tokens.len() == 0 {
 				return rep, fmt.Errorf("the %s flow has no tokens left to consume: the device-key flow minted none, or the flows before used them all", flow)
 			}
@@ -207,11 +218,18 @@ func Run(ctx context.Context, cfg Config) (_ Report, err error) {
 					if !ok {
 						return errNoTokens
 					}
+					if flow == "nginx-authz" {
+						return c.payThroughNginx(ctx, c.cfg.NginxAuthz, tok)
+					}
 					return c.payThroughGateway(ctx, tok)
 				}, nil
 			}
 		case "upstream": // no token, no bound: the floor under every gateway flow
 			setup = func(context.Context, string) (step, error) { return c.payUpstream, nil }
+		case "nginx-floor": // no token, no bound: nginx alone in front of the upstream
+			setup = func(context.Context, string) (step, error) {
+				return func(ctx context.Context) error { return c.payThroughNginx(ctx, c.cfg.NginxFloor, "") }, nil
+			}
 		default:
 			return rep, fmt.Errorf("unknown flow %q (%s)", flow, flowNames)
 		}
@@ -229,10 +247,27 @@ func Run(ctx context.Context, cfg Config) (_ Report, err error) {
 		}
 		rep.Flows = append(rep.Flows, res)
 	}
+	rep.ratiosToFloor()
 	return rep, nil
 }
 
-const flowNames = "device-key, powerauth, gateway, gateway-half, upstream"
+// ratiosToFloor sets each flow's throughput as a share of the nginx-floor
+// flow's, for the flows that end in a payment at the upstream.
+func (r *Report) ratiosToFloor() {
+	i := slices.IndexFunc(r.Flows, func(f FlowResult) bool { return f.Flow == "nginx-floor" })
+	if i < 0 || r.Flows[i].Throughput <= 0 {
+		return
+	}
+	floor := r.Flows[i].Throughput
+	for j, f := range r.Flows {
+		switch f.Flow {
+		case "gateway", "nginx-authz", "upstream", "nginx-floor":
+			r.Flows[j].RatioToFloor = f.Throughput / floor
+		}
+	}
+}
+
+const flowNames = "device-key, powerauth, gateway, gateway-half, upstream, nginx-authz, nginx-floor"
 
 // checkFlows refuses a flow list that would fail part-way, before any load.
 func checkFlows(cfg Config) error {
@@ -243,8 +278,15 @@ func checkFlows(cfg Config) error {
 			if cfg.Upstream == "" {
 				return errors.New("the upstream flow needs --upstream (the gateway's upstream base URL)")
 			}
-		case "gateway", "gateway-half":
-			if cfg.Gateway == "" {
+		case "nginx-floor":
+			if cfg.NginxFloor == "" {
+				return errors.New("the nginx-floor flow needs --nginx-floor (nginx proxying to the upstream without a check)")
+			}
+		case "gateway", "gateway-half", "nginx-authz":
+			if flow == "nginx-authz" && cfg.NginxAuthz == "" {
+				return errors.New("the nginx-authz flow needs --nginx-authz (nginx asking signet gateway in mode authz)")
+			}
+			if flow != "nginx-authz" && cfg.Gateway == "" {
 				return fmt.Errorf("the %s flow needs --gateway", flow)
 			}
 			if !slices.Contains(cfg.Flows[:i], "device-key") {
@@ -263,24 +305,28 @@ func checkFlows(cfg Config) error {
 	return nil
 }
 
-// gatewayPlan decides how a gateway flow at the head of flows runs, given the
-// tokens minted and what the saturated gateway flow reached (0 if it has not
-// run): how many tokens it may use, and its pace (0: saturated). "gateway"
-// runs saturated; when "gateway-half" follows it, it leaves half the tokens
-// for it. "gateway-half" runs at half the saturated maximum, where issue 7's
-// latency target is read, with the tokens left.
+// gatewayPlan decides how a token-spending flow at the head of flows runs,
+// given the tokens minted and what the saturated gateway flow reached (0 if it
+// has not run): how many tokens it may use, and its pace (0: saturated). The
+// tokens left are shared equally with the token-spending flows that follow
+// ("gateway" leaves half for a "gateway-half" after it). "gateway" and
+// "nginx-authz" run saturated; "gateway-half" runs at half the saturated
+// gateway's maximum, where issue 7's latency target is read.
 func gatewayPlan(flows []string, tokens int, gatewayMax float64) (quota int, rate float64, err error) {
-	switch flows[0] {
-	case "gateway":
-		if slices.Contains(flows[1:], "gateway-half") {
-			return tokens / 2, 0, nil
+	shares := 0
+	for _, f := range flows {
+		if f == "gateway" || f == "gateway-half" || f == "nginx-authz" {
+			shares++
 		}
-		return tokens, 0, nil
+	}
+	switch flows[0] {
+	case "gateway", "nginx-authz":
+		return tokens / shares, 0, nil
 	case "gateway-half":
 		if gatewayMax <= 0 {
 			return 0, 0, errors.New("the gateway flow completed no request, so gateway-half has no maximum to halve")
 		}
-		return tokens, gatewayMax / 2, nil
+		return tokens / shares, gatewayMax / 2, nil
 	}
 	return 0, 0, fmt.Errorf("not a gateway flow: %q", flows[0])
 }
@@ -485,7 +531,7 @@ func (r Report) Table(w io.Writer) {
 	fmt.Fprintf(w, "%-12s %10s %8s %10s %9s %9s %9s %12s %8s %10s %6s\n", "flow", "completed", "errors", "ops/s", "p50 ms", "p95 ms", "p99 ms", "bound ops/s", "ratio", "cpu/op ms", "busy")
 	for _, f := range r.Flows {
 		bound, ratio := fmt.Sprintf("%12.1f", f.Bound), fmt.Sprintf("%7.0f%%", f.Ratio*100)
-		if f.Bound == 0 { // gateway-half (its throughput is its pace) and upstream (no Signet work): no bound
+		if f.Bound == 0 { // gateway-half (its throughput is its pace), upstream and nginx-floor (no Signet work): no bound
 			bound, ratio = fmt.Sprintf("%12s", "-"), fmt.Sprintf("%8s", "-")
 		}
 		cpu, busy := fmt.Sprintf("%10s", "-"), fmt.Sprintf("%6s", "-")
@@ -496,6 +542,12 @@ func (r Report) Table(w io.Writer) {
 			float64(f.P50)/1e6, float64(f.P95)/1e6, float64(f.P99)/1e6, bound, ratio, cpu, busy)
 		if f.Rate > 0 {
 			fmt.Fprintf(w, "%-12s   paced at %.0f/s\n", "", f.Rate)
+		}
+		if f.RatioToFloor > 0 {
+			fmt.Fprintf(w, "%-12s   %.0f%% of the nginx floor (nginx proxying to the upstream with no token check)\n", "", f.RatioToFloor*100)
+		}
+		if f.Flow == "nginx-floor" {
+			fmt.Fprintf(w, "%-12s   nginx in front of the upstream, no token, no check: the floor of the nginx-authz flow\n", "")
 		}
 		if f.Flow == "upstream" {
 			fmt.Fprintf(w, "%-12s   the bench client and the upstream alone: no gateway, no token\n", "")

@@ -36,11 +36,11 @@ func newBenchCmd(environ []string) *cobra.Command {
 			if flows != "" {
 				cfg.Flows = strings.Split(flows, ",")
 			}
-			// Every flow but upstream talks to Signet (the gateway flows spend the device-key flow's
+			// Every flow but upstream and nginx-floor talks to Signet (the gateway flows spend the device-key flow's
 			// tokens); the default flows start with device-key.
 			needsSignet := len(cfg.Flows) == 0
 			for _, f := range cfg.Flows {
-				needsSignet = needsSignet || f != "upstream"
+				needsSignet = needsSignet || (f != "upstream" && f != "nginx-floor")
 			}
 			if cfg.APIKey == "" && needsSignet {
 				return errors.New("an API key is required: --api-key or SIGNET_BENCH_API_KEY (embedded mode: data/api-key)")
@@ -69,10 +69,12 @@ func newBenchCmd(environ []string) *cobra.Command {
 	f.StringVar(&cfg.Gateway, "gateway", "", "gateway base URL (enables the gateway flow)")
 	f.StringVar(&cfg.GatewayPath, "gateway-path", "/payments", "payment route behind the gateway")
 	f.StringVar(&cfg.Upstream, "upstream", "", "the gateway's upstream base URL (enables the upstream flow: the same payments sent straight to it, the floor under the gateway flow)")
+	f.StringVar(&cfg.NginxAuthz, "nginx-authz", "", "nginx asking signet gateway (mode authz) before it proxies to the upstream, payment binding in headers (enables the nginx-authz flow; docs/gateway.md)")
+	f.StringVar(&cfg.NginxFloor, "nginx-floor", "", "the same nginx proxying to the upstream without a check (enables the nginx-floor flow; flows are then also reported as ratios to it)")
 	f.IntVar(&cfg.Users, "users", 8, "concurrent virtual users per flow")
 	f.Float64Var(&cfg.Rate, "rate", 0, "start each flow's operations on a fixed schedule of this many per second (0: as fast as the users go); latency counts from the scheduled start")
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each flow runs")
-	f.StringVar(&flows, "flows", "", "comma-separated flows: device-key, powerauth, gateway, gateway-half (the gateway flow again, paced at half the maximum the gateway flow reached; the two share the device-key flow's tokens), upstream (needs --upstream) (default: device-key, plus gateway with --gateway)")
+	f.StringVar(&flows, "flows", "", "comma-separated flows: device-key, powerauth, gateway, gateway-half (the gateway flow again, paced at half the maximum the gateway flow reached; the two share the device-key flow's tokens), upstream (needs --upstream), nginx-authz (spends device-key tokens through --nginx-authz), nginx-floor (needs --nginx-floor) (default: device-key, plus gateway with --gateway)")
 	f.StringVar(&cfg.RedisURL, "redis", "", "Redis URL to measure the GETDEL primitive")
 	f.StringVar(&cfg.PostgresURL, "postgres", "", "PostgreSQL URL to measure the row-update primitive (default: a scratch SQLite file)")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")

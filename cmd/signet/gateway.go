@@ -26,7 +26,9 @@ token it takes the transaction token from "Authorization: Bearer" or "Txn-Token"
 JWKS, checks that the request's amount, currency and payee equal the approved ones, consumes the token once
 (Redis GETDEL, or Signet's consume endpoint) and forwards the request with Signet-Operation and Signet-Subject
 headers. Refusals: 401 no or invalid token, 403 mismatch, 409 already used, 503 when Redis or Signet cannot be
-reached (it never accepts when unsure). See docs/gateway.md for the configuration file.`,
+reached (it never accepts when unsure). With "mode: authz" it forwards nothing and answers the forward-auth
+checks of nginx (auth_request), Traefik, Caddy or Envoy (ext_authz) instead: 200 with the identity headers, or
+the refusal. See docs/gateway.md for the configuration file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := gateway.Load(path)
@@ -57,7 +59,11 @@ reached (it never accepts when unsure). See docs/gateway.md for the configuratio
 			}
 			logger.Info("signet gateway listening", "addr", ln.Addr().String(), "upstream", cfg.Upstream, "routes", len(cfg.Routes),
 				"consume", cfg.Consume)
-			fmt.Fprintf(cmd.OutOrStdout(), "Signet gateway on http://%s in front of %s\n", displayAddr(ln.Addr()), cfg.Upstream)
+			if cfg.Mode == gateway.ModeAuthz {
+				fmt.Fprintf(cmd.OutOrStdout(), "Signet gateway answering forward-auth checks on http://%s\n", displayAddr(ln.Addr()))
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "Signet gateway on http://%s in front of %s\n", displayAddr(ln.Addr()), cfg.Upstream)
+			}
 			return g.Serve(cmd.Context(), ln, adminLn)
 		},
 	}
