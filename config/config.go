@@ -55,8 +55,8 @@ type Config struct {
 	// ShutdownDrain is how long serve keeps serving after SIGTERM with /readyz answering 503,
 	// so a load balancer takes the replica out before it stops accepting (rolling restarts).
 	ShutdownDrain time.Duration `env:"SIGNET_SHUTDOWN_DRAIN" envDefault:"0s"`
-	LogFormat       string        `env:"SIGNET_LOG_FORMAT" envDefault:"text"`
-	LogLevel        string        `env:"SIGNET_LOG_LEVEL" envDefault:"info"`
+	LogFormat     string        `env:"SIGNET_LOG_FORMAT" envDefault:"text"`
+	LogLevel      string        `env:"SIGNET_LOG_LEVEL" envDefault:"info"`
 	// AdminAddr serves /metrics (and /healthz, /readyz) on a listener of its own; the public
 	// listener answers 404 for /metrics. Default 127.0.0.1:9090 in embedded mode, none
 	// otherwise; "off" turns it off. Bind it to loopback or a monitoring network only.
