@@ -34,3 +34,26 @@ func FuzzParseKeyDescription(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerifyAppAttest: untrusted CBOR from the app, seeded with valid objects and corruptions.
+func FuzzVerifyAppAttest(f *testing.F) {
+	ca, _ := attesttest.NewCA("apple", testNow)
+	obj, _, key, err := ca.AppleAttestation([]byte("cdh"), attesttest.AppleKey{AppID: appID}, testNow)
+	if err != nil {
+		f.Fatal(err)
+	}
+	as, _ := attesttest.AppleAssertion(key, appID, []byte("cdh"), 1)
+	for _, s := range [][]byte{obj, as} {
+		f.Add(s)
+		for _, bit := range []int{0, 13, 8*len(s)/2 + 1, 8*len(s) - 1} {
+			c := append([]byte(nil), s...)
+			c[bit/8] ^= 1 << (bit % 8)
+			f.Add(c)
+		}
+	}
+	p := attest.ApplePolicy{Roots: []*attest.Certificate{ca.Root}, AppIDs: []string{appID}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = attest.VerifyAppAttest(t.Context(), b, make([]byte, 32), []byte("cdh"), p, testNow)
+		_, _ = attest.VerifyAppAssertion(b, &key.PublicKey, appID, []byte("cdh"), 0)
+	})
+}
