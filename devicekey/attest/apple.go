@@ -216,4 +216,3 @@ func VerifyAppAssertion(assertion []byte, pub *ecdsa.PublicKey, appID string, cl
 	}
 	return ad.Counter, nil
 }
-
