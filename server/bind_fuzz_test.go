@@ -47,7 +47,7 @@ func FuzzDecodeStrict(f *testing.F) {
 				t.Fatalf("accepted a body strictjson refuses: %v", err)
 			}
 		}
-		if _, err := sig.Validate(); err != nil {
+		if _, _, err := sig.Validate(); err != nil {
 			var inv *fault.InvalidError
 			if !errors.As(err, &inv) {
 				t.Fatalf("signature refusal is not a 400: %v", err)
