@@ -20,6 +20,7 @@ import (
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/devicekey/attest"
 	"github.com/signet-sca/signet/devicekey/attest/attesttest"
+	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign/verify"
 )
 
@@ -129,6 +130,11 @@ func TestDeviceKeyAttestationEndToEnd(t *testing.T) {
 				if r.status != 403 || !strings.Contains(string(r.body), tc.want) {
 					t.Fatalf("%d %s, want 403 %s", r.status, r.body, tc.want)
 				}
+				evs, _, _ := h.store.ListAudit(context.Background(), store.AuditFilter{UserID: uid, Limit: 1000})
+				reason := "attestation refused: " + strings.Trim(tc.want, "()")
+				if !slices.ContainsFunc(evs, func(e store.AuditEvent) bool { return e.Type == "device.register" && e.Reason == reason }) {
+					t.Fatalf("no audited refusal %q", reason)
+				}
 				// The refusal is audited with its reason, and the code is still usable (one try counted).
 				good := h.androidRegistration(code, key, attesttest.AndroidKey{})
 				if r := h.do("POST", "/v1/devices", "-", good); r.status != 201 {
@@ -147,8 +153,12 @@ func TestDeviceKeyAttestationEndToEnd(t *testing.T) {
 		})
 	})
 
-	// The attested device.
-	code := h.registrationCode(uid)
+	// The attested device. The bank's backend also receives the code's challenge.
+	issued := h.do("POST", "/v1/users/"+uid+"/registration-codes", "", nil).json(t)
+	code := issued["code"].(string)
+	if issued["attestation_challenge"] != base64.RawURLEncoding.EncodeToString(devicekey.AttestationChallenge(code)) {
+		t.Fatalf("issued %v", issued)
+	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	att, assurance := h.register(h.androidRegistration(code, key, attesttest.AndroidKey{}))
 	att.key = key
