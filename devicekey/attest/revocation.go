@@ -33,7 +33,14 @@ type RevocationList struct {
 	mu      sync.Mutex
 	entries map[string]RevocationEntry
 	fetched time.Time
+	// failed and failure: the last failed fetch, retried only after retryAfter, so that an
+	// unreachable list does not make every registration wait for its own timeout.
+	failed  time.Time
+	failure error
 }
+
+// retryAfter is how long a failed fetch is not retried.
+const retryAfter = time.Minute
 
 // maxStatusList bounds the list read (the published list is a few hundred kilobytes).
 const maxStatusList = 32 << 20
@@ -52,10 +59,16 @@ func (l *RevocationList) Lookup(ctx context.Context, serials []*big.Int) (found 
 		ttl = time.Hour
 	}
 	if l.entries == nil || now().Sub(l.fetched) >= ttl {
-		entries, ferr := l.fetch(ctx)
+		var ferr error
+		if l.failure != nil && now().Sub(l.failed) < retryAfter {
+			ferr = l.failure
+		} else if entries, err := l.fetch(ctx); err == nil {
+			l.entries, l.fetched, l.failure = entries, now(), nil
+		} else {
+			ferr, l.failure, l.failed = err, err, now()
+		}
 		switch {
 		case ferr == nil:
-			l.entries, l.fetched = entries, now()
 		case l.entries == nil:
 			return nil, false, ferr
 		default:
