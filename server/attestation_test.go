@@ -20,6 +20,7 @@ import (
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/devicekey/attest"
 	"github.com/signet-sca/signet/devicekey/attest/attesttest"
+	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign/verify"
 )
@@ -217,6 +218,9 @@ func TestDeviceKeyAttestationEndToEnd(t *testing.T) {
 	ev := h.do("GET", "/v1/operations/"+claims.Op+"/evidence", "", nil)
 	if ev.status != 200 || !strings.Contains(string(ev.body), `"certificate_chain"`) || !strings.Contains(string(ev.body), `"biometric"`) {
 		t.Fatalf("evidence: %d %s", ev.status, ev.body)
+	}
+	if rep := evidence.Verify(ev.body, evidence.VerifyOptions{}); !rep.OK() {
+		t.Fatalf("the bundle with an attestation does not verify: %+v", rep.Checks)
 	}
 
 	// Unattested: amr hwk, acr 1fa; the same policy refuses it, and so does the consume API.
