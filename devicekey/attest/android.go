@@ -290,40 +290,50 @@ func (p AndroidPolicy) checkApp(app ApplicationID) error {
 	return nil
 }
 
+// checkLinks checks that each certificate is issued and signed by the next.
+func checkLinks(chain []*x509.Certificate) error {
+	for i, c := range chain[:len(chain)-1] {
+		parent := chain[i+1]
+		if !bytes.Equal(c.RawIssuer, parent.RawSubject) {
+			return refuse(ReasonChain, "certificate %d is not issued by certificate %d", i, i+1)
+		}
+		if err := parent.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
+			return refuse(ReasonChain, "certificate %d signature: %v", i, err)
+		}
+	}
+	return nil
+}
+
+// anchorOf returns the root the chain's last certificate is, or is signed by; nil if none.
+func anchorOf(last *x509.Certificate, roots []*x509.Certificate) *x509.Certificate {
+	for _, r := range roots {
+		if bytes.Equal(last.Raw, r.Raw) {
+			return r
+		}
+		if bytes.Equal(last.RawIssuer, r.RawSubject) && r.CheckSignature(last.SignatureAlgorithm, last.RawTBSCertificate, last.Signature) == nil {
+			return r
+		}
+	}
+	return nil
+}
+
 // verifyChain checks signatures, names and validity up to a trust anchor, then revocation.
 func verifyChain(ctx context.Context, chain, roots []*x509.Certificate, rl *RevocationList, refuseUnreachable bool, now time.Time) ([]string, error) {
 	for i, c := range chain {
 		if now.Before(c.NotBefore) || now.After(c.NotAfter) {
 			return nil, refuse(ReasonExpired, "certificate %d is valid from %s to %s", i, c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339))
 		}
-		if i == len(chain)-1 {
-			break
-		}
-		parent := chain[i+1]
-		if !bytes.Equal(c.RawIssuer, parent.RawSubject) {
-			return nil, refuse(ReasonChain, "certificate %d is not issued by certificate %d", i, i+1)
-		}
-		if err := parent.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
-			return nil, refuse(ReasonChain, "certificate %d signature: %v", i, err)
-		}
+	}
+	if err := checkLinks(chain); err != nil {
+		return nil, err
 	}
 	last := chain[len(chain)-1]
-	anchored := false
-	for _, r := range roots {
-		if bytes.Equal(last.Raw, r.Raw) {
-			anchored = true
-			break
-		}
-		if bytes.Equal(last.RawIssuer, r.RawSubject) && r.CheckSignature(last.SignatureAlgorithm, last.RawTBSCertificate, last.Signature) == nil {
-			if now.Before(r.NotBefore) || now.After(r.NotAfter) {
-				return nil, refuse(ReasonExpired, "the trust anchor expired on %s", r.NotAfter.Format(time.RFC3339))
-			}
-			anchored = true
-			break
-		}
-	}
-	if !anchored {
+	r := anchorOf(last, roots)
+	if r == nil {
 		return nil, refuse(ReasonUnknownRoot, "the chain does not end at a configured trust anchor (root %s)", fingerprint(last))
+	}
+	if now.Before(r.NotBefore) || now.After(r.NotAfter) {
+		return nil, refuse(ReasonExpired, "the trust anchor is valid from %s to %s", r.NotBefore.Format(time.RFC3339), r.NotAfter.Format(time.RFC3339))
 	}
 	if rl == nil {
 		return []string{"revocation list not configured"}, nil
@@ -359,3 +369,70 @@ type Certificate = x509.Certificate
 
 // ParseCertificate parses one DER certificate.
 func ParseCertificate(der []byte) (*Certificate, error) { return x509.ParseCertificate(der) }
+
+// Inspection is what an attestation shows when re-checked offline, long after registration:
+// the chain's signatures and the attested key, not the validity periods, revocation or the
+// challenge (which hold at registration and are attested by its audit record).
+type Inspection struct {
+	PublicKey *ecdsa.PublicKey // the attested key (Android: the device key; Apple: the App Attest key)
+	Anchored  bool             // the chain ends at one of the roots given
+	Root      string           // SHA-256 fingerprint (hex, first 8 bytes) of the chain's last certificate
+	// Android: the KeyDescription and the user verification its hardware-enforced list proves.
+	Description      *KeyDescription
+	UserVerification string
+}
+
+// InspectAndroid re-checks an Android Key Attestation chain offline (see Inspection).
+func InspectAndroid(chainDER [][]byte, roots []*x509.Certificate) (Inspection, error) {
+	chain, err := parseChain(chainDER)
+	if err != nil {
+		return Inspection{}, err
+	}
+	if err := checkLinks(chain); err != nil {
+		return Inspection{}, err
+	}
+	var ext []byte
+	for _, e := range chain[0].Extensions {
+		if e.Id.Equal(OIDKeyDescription) {
+			ext = e.Value
+		}
+	}
+	kd, err := ParseKeyDescription(ext)
+	if err != nil {
+		return Inspection{}, refuse(ReasonMalformed, "%v", err)
+	}
+	pub, ok := chain[0].PublicKey.(*ecdsa.PublicKey)
+	if !ok {
+		return Inspection{}, refuse(ReasonAlgorithm, "the attested key is not EC")
+	}
+	in := Inspection{PublicKey: pub, Anchored: anchorOf(chain[len(chain)-1], roots) != nil, Root: fingerprint(chain[len(chain)-1]),
+		Description: &kd, UserVerification: UVNotProven}
+	hw := kd.HardwareEnforced
+	if (kd.AttestationSecurityLevel == LevelTEE || kd.AttestationSecurityLevel == LevelStrongBox) && !hw.NoAuthRequired &&
+		hw.AuthTimeout == nil && hw.UserAuthType != nil {
+		switch *hw.UserAuthType & (AuthPassword | AuthFingerprint) {
+		case AuthFingerprint:
+			in.UserVerification = UVBiometric
+		case AuthPassword:
+			in.UserVerification = UVDeviceCredential
+		case AuthPassword | AuthFingerprint:
+			in.UserVerification = UVEither
+		}
+	}
+	return in, nil
+}
+
+func parseChain(chainDER [][]byte) ([]*x509.Certificate, error) {
+	if len(chainDER) < 2 || len(chainDER) > maxChain {
+		return nil, refuse(ReasonMalformed, "the chain must hold 2 to %d certificates, leaf first", maxChain)
+	}
+	chain := make([]*x509.Certificate, len(chainDER))
+	for i, der := range chainDER {
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			return nil, refuse(ReasonMalformed, "certificate %d: %v", i, err)
+		}
+		chain[i] = c
+	}
+	return chain, nil
+}

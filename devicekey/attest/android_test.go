@@ -178,3 +178,29 @@ func TestEmbeddedRoots(t *testing.T) {
 		t.Fatalf("apple root %v", r)
 	}
 }
+
+// TestInspectAndroid: the offline re-check of a stored chain (evidence bundles): signatures,
+// anchor and what the KeyDescription shows, without dates or challenge.
+func TestInspectAndroid(t *testing.T) {
+	ca, _ := attesttest.NewCA("signet", testNow)
+	other, _ := attesttest.NewCA("other", testNow)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	chain, _ := ca.AndroidChain(&key.PublicKey, attesttest.AndroidKey{Challenge: []byte("c"), UserAuthType: attest.AuthPassword,
+		NotBefore: testNow.AddDate(-3, 0, 0), NotAfter: testNow.AddDate(-2, 0, 0)}, testNow)
+	in, err := attest.InspectAndroid(chain, []*attest.Certificate{ca.Root})
+	if err != nil || !in.Anchored || !in.PublicKey.Equal(&key.PublicKey) || in.UserVerification != attest.UVDeviceCredential {
+		t.Fatalf("%+v %v", in, err)
+	}
+	if in, err := attest.InspectAndroid(chain, []*attest.Certificate{other.Root}); err != nil || in.Anchored {
+		t.Fatalf("another root: %+v %v", in, err)
+	}
+	sec := int64(5)
+	timed, _ := ca.AndroidChain(&key.PublicKey, attesttest.AndroidKey{AuthTimeout: &sec}, testNow)
+	if in, _ := attest.InspectAndroid(timed, nil); in.UserVerification != attest.UVNotProven {
+		t.Fatalf("a key with an auth timeout shows %q", in.UserVerification)
+	}
+	spliced := [][]byte{chain[0], other.Batch.Raw, other.Root.Raw}
+	if _, err := attest.InspectAndroid(spliced, []*attest.Certificate{other.Root}); attest.ReasonOf(err) != attest.ReasonChain {
+		t.Fatalf("a leaf under another batch: %v", err)
+	}
+}

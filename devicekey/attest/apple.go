@@ -216,3 +216,34 @@ func VerifyAppAssertion(assertion []byte, pub *ecdsa.PublicKey, appID string, cl
 	}
 	return ad.Counter, nil
 }
+
+// InspectAppAttest re-checks an App Attest attestation object offline (see Inspection): the
+// x5c signatures, the anchor, and that keyID names the attested key and is the credential id.
+func InspectAppAttest(object, keyID []byte, roots []*x509.Certificate) (Inspection, error) {
+	var att appleAttestation
+	if err := cborDec.Unmarshal(object, &att); err != nil || att.Fmt != FormatAppleAppAtt {
+		return Inspection{}, refuse(ReasonMalformed, "not an apple-appattest attestation object")
+	}
+	chain, err := parseChain(att.AttStmt.X5C)
+	if err != nil {
+		return Inspection{}, err
+	}
+	if err := checkLinks(chain); err != nil {
+		return Inspection{}, err
+	}
+	pub, ok := chain[0].PublicKey.(*ecdsa.PublicKey)
+	if !ok || pub.Curve != elliptic.P256() {
+		return Inspection{}, refuse(ReasonAlgorithm, "the App Attest key is not P-256")
+	}
+	point, _ := pub.Bytes()
+	kid := sha256.Sum256(point)
+	ad, err := parseAuthData(att.AuthData, true)
+	if err != nil {
+		return Inspection{}, refuse(ReasonAuthData, "%v", err)
+	}
+	if !bytes.Equal(kid[:], keyID) || !bytes.Equal(ad.CredID, kid[:]) {
+		return Inspection{}, refuse(ReasonKeyMismatch, "the key id is not the attested key's")
+	}
+	return Inspection{PublicKey: pub, Anchored: anchorOf(chain[len(chain)-1], roots) != nil, Root: fingerprint(chain[len(chain)-1]),
+		UserVerification: UVNotProven}, nil
+}
