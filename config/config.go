@@ -5,6 +5,7 @@ package config
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,6 +19,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/devicekey/attest"
 	"github.com/signet-sca/signet/ratelimit"
 )
 
@@ -100,6 +103,84 @@ type Config struct {
 	// API, evidence bundles), "<n>y" or "<n>mo". On PostgreSQL, monthly partitions entirely older
 	// are detached (never dropped) for export and archive (docs/audit.md).
 	AuditRetention Months `env:"SIGNET_AUDIT_RETENTION" envDefault:"5y"`
+
+	// Device-key attestation (docs/device-keys.md).
+	DeviceAttestationRequired    bool          `env:"SIGNET_DEVICE_ATTESTATION_REQUIRED"`                         // refuse device keys without a platform attestation
+	DeviceAttestationOpTypes     []string      `env:"SIGNET_DEVICE_ATTESTATION_OPERATION_TYPES" envSeparator:","` // operation types ("*": all) only attested device keys may approve
+	AndroidAttestationRoots      string        `env:"SIGNET_ANDROID_ATTESTATION_ROOTS"`                           // PEM file of trust anchors; default: Google's roots
+	AndroidPackages              []string      `env:"SIGNET_ANDROID_PACKAGES" envSeparator:","`
+	AndroidSigningCerts          []string      `env:"SIGNET_ANDROID_SIGNING_CERT_DIGESTS" envSeparator:","` // hex SHA-256 of the app's signing certificates
+	AndroidMinPatchLevel         int           `env:"SIGNET_ANDROID_MIN_PATCH_LEVEL"`                       // YYYYMM; 0: not checked
+	AndroidRequireStrongBox      bool          `env:"SIGNET_ANDROID_REQUIRE_STRONGBOX"`
+	AndroidAllowUnlocked         bool          `env:"SIGNET_ANDROID_ALLOW_UNLOCKED"`
+	AndroidRevocationURL         string        `env:"SIGNET_ANDROID_REVOCATION_URL" envDefault:"https://android.googleapis.com/attestation/status"` // "off": not consulted
+	AndroidRevocationTTL         time.Duration `env:"SIGNET_ANDROID_REVOCATION_TTL" envDefault:"1h"`
+	AndroidRevocationUnreachable string        `env:"SIGNET_ANDROID_REVOCATION_UNREACHABLE" envDefault:"accept"` // accept (with a note) or refuse
+	AppleAppIDs                  []string      `env:"SIGNET_APPLE_APP_IDS" envSeparator:","`                     // TEAMID.bundle.id
+	AppleAppAttestRoots          string        `env:"SIGNET_APPLE_APPATTEST_ROOTS"`                              // PEM file; default: Apple's App Attestation root
+	AppleAppAttestDevelopment    bool          `env:"SIGNET_APPLE_APPATTEST_DEVELOPMENT"`                        // accept the development environment
+}
+
+// AttestationPolicy builds the device-key attestation policy, reading the trust-anchor files.
+func (c Config) AttestationPolicy() (devicekey.AttestationPolicy, error) {
+	var errs []error
+	p := devicekey.AttestationPolicy{Required: c.DeviceAttestationRequired}
+	a := &p.Android
+	if c.AndroidAttestationRoots != "" {
+		roots, err := readRoots(c.AndroidAttestationRoots)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SIGNET_ANDROID_ATTESTATION_ROOTS: %w", err))
+		}
+		a.Roots = roots
+	}
+	a.PackageNames = c.AndroidPackages
+	for _, d := range c.AndroidSigningCerts {
+		b, err := hex.DecodeString(strings.ReplaceAll(strings.TrimSpace(d), ":", ""))
+		if err != nil || len(b) != 32 {
+			errs = append(errs, fmt.Errorf("SIGNET_ANDROID_SIGNING_CERT_DIGESTS: %q is not a hex SHA-256 digest", d))
+			continue
+		}
+		a.SigningCertDigests = append(a.SigningCertDigests, b)
+	}
+	if c.AndroidMinPatchLevel != 0 && (c.AndroidMinPatchLevel < 201001 || c.AndroidMinPatchLevel%100 < 1 || c.AndroidMinPatchLevel%100 > 12) {
+		errs = append(errs, fmt.Errorf("SIGNET_ANDROID_MIN_PATCH_LEVEL must be YYYYMM, e.g. 202501"))
+	}
+	a.MinOSPatchLevel, a.RequireStrongBox, a.AllowUnlocked = c.AndroidMinPatchLevel, c.AndroidRequireStrongBox, c.AndroidAllowUnlocked
+	if c.AndroidRevocationURL != "off" && c.AndroidRevocationURL != "" {
+		if u, err := url.Parse(c.AndroidRevocationURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("SIGNET_ANDROID_REVOCATION_URL must be an http(s) URL or off"))
+		}
+		a.Revocations = &attest.RevocationList{URL: c.AndroidRevocationURL, TTL: c.AndroidRevocationTTL}
+	}
+	switch c.AndroidRevocationUnreachable {
+	case "accept", "":
+	case "refuse":
+		a.RefuseUnreachableRevocations = true
+	default:
+		errs = append(errs, fmt.Errorf("SIGNET_ANDROID_REVOCATION_UNREACHABLE must be accept or refuse"))
+	}
+	if c.AppleAppAttestRoots != "" {
+		roots, err := readRoots(c.AppleAppAttestRoots)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("SIGNET_APPLE_APPATTEST_ROOTS: %w", err))
+		}
+		p.Apple.Roots = roots
+	}
+	for _, id := range c.AppleAppIDs {
+		if team, bundle, ok := strings.Cut(id, "."); !ok || len(team) != 10 || bundle == "" {
+			errs = append(errs, fmt.Errorf("SIGNET_APPLE_APP_IDS: %q is not TEAMID.bundle.id (a 10-character team id)", id))
+		}
+	}
+	p.Apple.AppIDs, p.Apple.AllowDevelopment = c.AppleAppIDs, c.AppleAppAttestDevelopment
+	return p, errors.Join(errs...)
+}
+
+func readRoots(path string) ([]*attest.Certificate, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return attest.ParsePEM(b)
 }
 
 // secretVars may also be given as <NAME>_FILE, a path whose content is the value.
@@ -287,11 +368,18 @@ func (c Config) Validate() error {
 	for _, step := range []func(Config, func(string, ...any)){
 		Config.validateListeners, Config.validateRedis, Config.validateSecrets, Config.validateTokens,
 		Config.validateServer, Config.validateWebAuthn, Config.validateWeb, Config.validateNotifications,
-		Config.validateRetention,
+		Config.validateRetention, Config.validateAttestation,
 	} {
 		step(c, bad)
 	}
 	return errors.Join(errs...)
+}
+
+// validateAttestation checks the device-key attestation policy (docs/device-keys.md).
+func (c Config) validateAttestation(bad func(format string, args ...any)) {
+	if _, err := c.AttestationPolicy(); err != nil {
+		bad("%v", err)
+	}
 }
 
 // validateListeners checks the listeners, the database and the trusted proxies in front of them.

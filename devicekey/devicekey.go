@@ -24,6 +24,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/devicekey/attest"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
 )
@@ -49,10 +50,22 @@ const (
 
 // Service issues registration codes and registers device keys.
 type Service struct {
-	store Store
-	audit *audit.Log
-	now   func() time.Time
+	store  Store
+	audit  *audit.Log
+	now    func() time.Time
+	policy AttestationPolicy
 }
+
+// AttestationPolicy is what the bank requires of device-key attestation.
+type AttestationPolicy struct {
+	Android attest.AndroidPolicy
+	Apple   attest.ApplePolicy
+	// Required refuses registrations without a platform attestation.
+	Required bool
+}
+
+// SetAttestationPolicy sets the attestation policy (before the service is used).
+func (s *Service) SetAttestationPolicy(p AttestationPolicy) { s.policy = p }
 
 // New returns the service; now may be nil.
 func New(s Store, a *audit.Log, now func() time.Time) *Service {
@@ -136,6 +149,100 @@ type Registration struct {
 	Model      string
 	OSVersion  string
 	AppVersion string
+	// Attestation is the platform's proof about the key (nil: none).
+	Attestation *Attestation
+}
+
+// Attestation is what the app sends to prove where its key lives.
+type Attestation struct {
+	// Format is attest.FormatAndroidKey or attest.FormatAppleAppAtt.
+	Format string
+	// CertificateChain (android-key): the key's attestation chain, DER, leaf first
+	// (KeyStore.getCertificateChain of the device key, generated with AttestationChallenge).
+	CertificateChain [][]byte
+	// KeyID and Object (apple-appattest): the App Attest key identifier and the attestation
+	// object of DCAppAttestService.attestKey over AppAttestClientDataHash.
+	KeyID  []byte
+	Object []byte
+}
+
+// maxChainBytes bounds an attestation's total size.
+const maxChainBytes = 32 << 10
+
+func (a *Attestation) validate(c *fault.Collector) {
+	if a == nil {
+		return
+	}
+	n := len(a.Object) + len(a.KeyID)
+	for _, der := range a.CertificateChain {
+		n += len(der)
+	}
+	c.Check(n <= maxChainBytes, "attestation", "must be at most %d bytes", maxChainBytes)
+	switch a.Format {
+	case attest.FormatAndroidKey:
+		c.Check(len(a.CertificateChain) >= 2 && len(a.CertificateChain) <= 10, "attestation.certificate_chain", "must hold 2 to 10 certificates, leaf first")
+		c.Check(len(a.Object) == 0 && len(a.KeyID) == 0, "attestation", "android-key takes only certificate_chain")
+	case attest.FormatAppleAppAtt:
+		c.Check(len(a.KeyID) == 32, "attestation.key_id", "must be the 32-byte App Attest key identifier")
+		c.Check(len(a.Object) > 0, "attestation.object", "is required for apple-appattest")
+		c.Check(len(a.CertificateChain) == 0, "attestation", "apple-appattest takes key_id and object")
+	default:
+		c.Add("attestation.format", "must be %s or %s", attest.FormatAndroidKey, attest.FormatAppleAppAtt)
+	}
+}
+
+// AttestationChallenge is the registration code's server challenge: the attestationChallenge
+// of the Android key, the challenge under the App Attest client data. It is
+// SHA-256("signet-device-attestation-v1" ‖ 0x00 ‖ the 20 code characters, upper case, no
+// dashes): the app computes it from the code it was given, and a code is random and single-use,
+// so an attestation made for one registration cannot serve another. nil for a malformed code.
+func AttestationChallenge(code string) []byte {
+	lookup, secret, ok := parseCode(code)
+	if !ok {
+		return nil
+	}
+	h := sha256.New()
+	h.Write([]byte("signet-device-attestation-v1\x00"))
+	h.Write([]byte(lookup + secret))
+	return h.Sum(nil)
+}
+
+// AppAttestClientDataHash is the clientDataHash an iOS app passes to attestKey: SHA-256 of the
+// challenge and the device key's PKIX (SubjectPublicKeyInfo) DER, binding the device key to
+// the attested app instance.
+func AppAttestClientDataHash(challenge, devicePublicKeyPKIX []byte) []byte {
+	h := sha256.Sum256(append(append([]byte(nil), challenge...), devicePublicKeyPKIX...))
+	return h[:]
+}
+
+// CredentialData is a device key's public state (store.Credential.Data).
+type CredentialData struct {
+	Assurance   attest.Assurance   `json:"assurance"`
+	Attestation *StoredAttestation `json:"attestation,omitempty"`
+}
+
+// StoredAttestation keeps the attestation as received, so a dispute can re-verify it offline.
+type StoredAttestation struct {
+	Format           string   `json:"format"`
+	CertificateChain [][]byte `json:"certificate_chain,omitempty"`
+	KeyID            []byte   `json:"key_id,omitempty"`
+	Object           []byte   `json:"object,omitempty"`
+	// AppAttestKey (PKIX DER) and AppID verify App Attest assertions on approvals.
+	AppAttestKey []byte `json:"app_attest_key,omitempty"`
+	AppID        string `json:"app_id,omitempty"`
+}
+
+// DecodeData reads a device key's CredentialData; a credential registered before attestation
+// existed, or without one, reads as unattested.
+func DecodeData(raw []byte) CredentialData {
+	var d CredentialData
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &d)
+	}
+	if d.Assurance.UserVerification == "" {
+		d.Assurance.UserVerification = attest.UVNotProven
+	}
+	return d
 }
 
 // Device is the metadata stored with the credential.
@@ -156,6 +263,7 @@ func (r Registration) validate() (*ecdsa.PublicKey, error) {
 		c.Check(utf8.RuneCountInString(v) <= 64, field, "must be at most 64 characters")
 		c.Check(strings.IndexFunc(v, unicode.IsControl) < 0 && utf8.ValidString(v), field, "must not contain control characters")
 	}
+	r.Attestation.validate(&c)
 	return pub, c.Err()
 }
 
@@ -168,6 +276,9 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.Credentia
 	pub, err := r.validate()
 	if err != nil {
 		return store.Credential{}, err
+	}
+	if s.policy.Required && r.Attestation == nil {
+		return store.Credential{}, fault.Invalid("attestation", "is required: the bank accepts only device keys with a platform attestation (docs/device-keys.md)")
 	}
 	ev := audit.Event{Type: "device.register", Actor: "device"}
 	fail := func(reason string) (store.Credential, error) {
@@ -197,19 +308,44 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.Credentia
 	var data codeData
 	_ = json.Unmarshal(cer.Data, &data)
 	sum := sha256.Sum256([]byte(secret))
-	if subtle.ConstantTimeCompare(sum[:], data.SecretHash) != 1 {
+	countTry := func() error {
 		// Count the wrong try before answering; a try that cannot be counted
 		// is answered with the store's error, so guesses stay bounded.
-		if _, err := s.store.UpdateCeremony(ctx, cer.ID, func(c *store.Ceremony) error {
+		_, err := s.store.UpdateCeremony(ctx, cer.ID, func(c *store.Ceremony) error {
 			c.Attempts++
 			if c.Attempts >= MaxCodeAttempts && c.ConsumedAt == nil {
 				c.ConsumedAt = &now // burned
 			}
 			return nil
-		}); err != nil {
+		})
+		return err
+	}
+	if subtle.ConstantTimeCompare(sum[:], data.SecretHash) != 1 {
+		if err := countTry(); err != nil {
 			return store.Credential{}, err
 		}
 		return fail("wrong registration code secret")
+	}
+	der, _ := x509.MarshalPKIXPublicKey(pub)
+	credData, err := s.attest(ctx, r, pub, der, now)
+	if err != nil {
+		// The code was right: the app may learn why its key was refused. The try counts, so a
+		// code cannot be used to probe the policy without bound.
+		if cerr := countTry(); cerr != nil {
+			return store.Credential{}, cerr
+		}
+		ev.Outcome, ev.Reason = audit.Failure, "attestation refused: "+attest.ReasonOf(err)
+		ev.Evidence = map[string]any{"detail": err.Error(), "format": r.Attestation.Format}
+		if aerr := s.audit.Record(ctx, ev); aerr != nil {
+			return store.Credential{}, aerr
+		}
+		// The refusal names what the app's own attestation lacks: safe to show it.
+		public := "the key attestation was refused"
+		var ref *attest.Refusal
+		if errors.As(err, &ref) {
+			public = "attestation refused (" + ref.Reason + "): " + ref.Detail
+		}
+		return store.Credential{}, fault.Wrap(fault.ErrForbidden, err, "%s", public)
 	}
 	if _, err := s.store.ConsumeCeremony(ctx, cer.ID, now); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -217,14 +353,13 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.Credentia
 		}
 		return store.Credential{}, err
 	}
-	der, _ := x509.MarshalPKIXPublicKey(pub)
 	meta, _ := json.Marshal(Device{Platform: r.Platform, Model: r.Model, OSVersion: r.OSVersion, AppVersion: r.AppVersion})
 	label := r.Label
 	if label == "" {
 		label = strings.TrimSpace(r.Platform + " " + r.Model)
 	}
 	cred := store.Credential{ID: uuid.NewString(), UserID: cer.UserID, Kind: store.KindDeviceKey, Status: store.StatusCreated,
-		MaxFailedAttempts: DefaultMaxFailures, Label: label, LookupKey: keyID(der), PublicKey: der, Device: meta, CreatedAt: now}
+		MaxFailedAttempts: DefaultMaxFailures, Label: label, LookupKey: keyID(der), PublicKey: der, Device: meta, Data: credData, CreatedAt: now}
 	if err := cred.Transition(store.StatusActive, store.ReasonNone, now); err != nil {
 		return store.Credential{}, err
 	}
@@ -237,11 +372,41 @@ func (s *Service) Register(ctx context.Context, r Registration) (store.Credentia
 		return store.Credential{}, err
 	}
 	ev.Outcome, ev.CredentialID = audit.Success, cred.ID
-	ev.Evidence = map[string]any{"public_key": base64.RawURLEncoding.EncodeToString(der), "device": json.RawMessage(meta)}
+	ev.Evidence = map[string]any{"public_key": base64.RawURLEncoding.EncodeToString(der), "device": json.RawMessage(meta),
+		"credential_data": json.RawMessage(credData)}
 	if err := s.audit.Record(ctx, ev); err != nil {
 		return store.Credential{}, err
 	}
 	return cred, nil
+}
+
+// attest verifies the registration's attestation, if any, and returns the credential data.
+func (s *Service) attest(ctx context.Context, r Registration, pub *ecdsa.PublicKey, der []byte, now time.Time) ([]byte, error) {
+	d := CredentialData{Assurance: attest.Assurance{UserVerification: attest.UVNotProven}}
+	if a := r.Attestation; a != nil {
+		challenge := AttestationChallenge(r.Code)
+		switch a.Format {
+		case attest.FormatAndroidKey:
+			res, err := attest.VerifyAndroid(ctx, a.CertificateChain, challenge, s.policy.Android, now)
+			if err != nil {
+				return nil, err
+			}
+			if !res.PublicKey.Equal(pub) {
+				return nil, &attest.Refusal{Reason: attest.ReasonKeyMismatch, Detail: "the attested key is not public_key"}
+			}
+			d.Assurance = res.Assurance
+			d.Attestation = &StoredAttestation{Format: a.Format, CertificateChain: a.CertificateChain}
+		case attest.FormatAppleAppAtt:
+			res, err := attest.VerifyAppAttest(ctx, a.Object, a.KeyID, AppAttestClientDataHash(challenge, der), s.policy.Apple, now)
+			if err != nil {
+				return nil, err
+			}
+			aak, _ := x509.MarshalPKIXPublicKey(res.PublicKey)
+			d.Assurance = res.Assurance
+			d.Attestation = &StoredAttestation{Format: a.Format, KeyID: a.KeyID, Object: a.Object, AppAttestKey: aak, AppID: res.Assurance.AppID}
+		}
+	}
+	return json.Marshal(d)
 }
 
 // keyID is the unique lookup key of a device public key: SHA-256 of its PKIX

@@ -17,6 +17,8 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol/webauthncose"
 
+	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/devicekey/attest"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/txsign/verify"
@@ -88,6 +90,7 @@ func Verify(data []byte, opts VerifyOptions) Report {
 	digest, dlOK := checkDL(&r, b)
 	ev, evOK := checkDecision(&r, b, digest, dlOK)
 	checkFactor(&r, b, ev, evOK, digest)
+	checkAttestation(&r, ev, evOK)
 	checkToken(&r, b, keys, digest, ev, evOK)
 	checkAudit(&r, b)
 	return r
@@ -564,4 +567,67 @@ func checkAudit(r *Report, b *Bundle) {
 	r.add(name, Pass, "%d events in order: created with this DL, %d refused attempt(s), %d unverified attempt(s) "+
 		"(refused before anything was proven, counted nowhere), one %s", len(b.Audit), failures, unverified,
 		strings.TrimPrefix(b.Decision.Type, "operation."))
+}
+
+// checkAttestation re-checks, offline, the platform attestation a device key was registered with
+// (docs/device-keys.md), when the decision carries one: the chain's signatures up to Google's or
+// Apple's root, the attested key, and that the recorded assurance (hence the amr) claims no more
+// user verification than the attestation shows. Validity periods, revocation and the
+// registration challenge held at registration; its audit record attests them.
+func checkAttestation(r *Report, ev txsign.Evidence, evOK bool) {
+	const name = "attestation"
+	raw, ok := ev.Extra["attestation"]
+	if !evOK || ev.Kind != store.KindDeviceKey || !ok {
+		return
+	}
+	var att devicekey.StoredAttestation
+	var asr attest.Assurance
+	b1, _ := json.Marshal(raw)
+	b2, _ := json.Marshal(ev.Extra["assurance"])
+	if json.Unmarshal(b1, &att) != nil || json.Unmarshal(b2, &asr) != nil {
+		r.add(name, Fail, "the decision's attestation or assurance is malformed")
+		return
+	}
+	var in attest.Inspection
+	var err error
+	var roots, platform string
+	switch att.Format {
+	case attest.FormatAndroidKey:
+		in, err = attest.InspectAndroid(att.CertificateChain, attest.GoogleRoots())
+		roots, platform = "Google's Hardware Attestation roots", "Android Key Attestation"
+		if err == nil {
+			pub, _ := base64.RawURLEncoding.DecodeString(ev.PublicKey)
+			k, perr := x509.ParsePKIXPublicKey(pub)
+			if ec, ok := k.(*ecdsa.PublicKey); perr != nil || !ok || !ec.Equal(in.PublicKey) {
+				r.add(name, Fail, "the attested key is not the device key that signed")
+				return
+			}
+		}
+	case attest.FormatAppleAppAtt:
+		in, err = attest.InspectAppAttest(att.Object, att.KeyID, attest.AppleAppAttestRoot())
+		roots, platform = "Apple's App Attestation root", "App Attest"
+	default:
+		r.add(name, Fail, "unknown attestation format %q", att.Format)
+		return
+	}
+	if err != nil {
+		r.add(name, Fail, "the %s does not hold: %v", att.Format, err)
+		return
+	}
+	if asr.UserVerification != in.UserVerification && asr.UserVerification != attest.UVNotProven {
+		r.add(name, Fail, "the recorded user verification %q is not what the attestation shows (%q)", asr.UserVerification, in.UserVerification)
+		return
+	}
+	if !slices.Equal(ev.AMR, asr.AMR()) {
+		r.add(name, Fail, "the decision's amr %v is not what the recorded assurance proves (%v)", ev.AMR, asr.AMR())
+		return
+	}
+	if !in.Anchored {
+		r.add(name, NotVerifiable, "%s: the chain's signatures hold, but it ends at root %s, not at %s: compare it with the "+
+			"bank's configured trust anchors", platform, in.Root, roots)
+		return
+	}
+	r.add(name, Pass, "%s: the chain's signatures hold up to %s (root %s); user verification %s (amr %s); validity, "+
+		"revocation and the registration challenge were checked at registration (audit record)", platform, roots, in.Root,
+		in.UserVerification, strings.Join(asr.AMR(), " "))
 }

@@ -17,6 +17,9 @@ func FuzzDecodeStrict(f *testing.F) {
 		`{"external_id":"cust-1","display_name":"Jana"}`,
 		`{"user_id":"4a6105cd-7898-4dc8-be79-fd27e237ba54","type":"payment","payee":{"account":"DE89370400440532013000","name":"ACME"},"amount":"100","currency":"EUR","expires_in":300,"factors":["device_key"]}`,
 		`{"credential_id":"4a6105cd-7898-4dc8-be79-fd27e237ba54","signature":"MEUCIQ"}`,
+		`{"credential_id":"4a6105cd-7898-4dc8-be79-fd27e237ba54","signature":"MEUCIQ","app_assertion":"omlzaWduYXR1cmVA"}`,
+		`{"registration_code":"GS5T-BLSP-3DWF-M3YD-CX2X","public_key":{"kty":"EC"},"attestation":{"format":"android-key","certificate_chain":["MIIB","MII/+w=="]}}`,
+		`{"registration_code":"GS5T","attestation":{"format":"apple-appattest","key_id":"q83v","object":"o2NmbXQ"}}`,
 		`{"external_id":"a"} {}`, `{"external_id":`, `[]`, ``, `{"unknown":1}`,
 		// issue 13 §8: duplicates under encoding/json's folding, invalid UTF-8.
 		`{"amount":"1.00","Amount":"1000.00"}`, `{"factors":["passkey"],"factorſ":["device_key"]}`,
@@ -37,7 +40,8 @@ func FuzzDecodeStrict(f *testing.F) {
 		}
 		var op createOperationRequest
 		var sig deviceSignatureRequest
-		for _, dst := range []any{&u, &op, &sig} {
+		var reg registerDeviceRequest
+		for _, dst := range []any{&u, &op, &sig, &reg} {
 			if err := decodeStrict(body, dst); err != nil {
 				var inv *fault.InvalidError
 				if !errors.As(err, &inv) {
@@ -47,10 +51,16 @@ func FuzzDecodeStrict(f *testing.F) {
 				t.Fatalf("accepted a body strictjson refuses: %v", err)
 			}
 		}
-		if _, err := sig.Validate(); err != nil {
+		if _, _, err := sig.Validate(); err != nil {
 			var inv *fault.InvalidError
 			if !errors.As(err, &inv) {
 				t.Fatalf("signature refusal is not a 400: %v", err)
+			}
+		}
+		if _, err := reg.Validate(); err != nil {
+			var inv *fault.InvalidError
+			if !errors.As(err, &inv) {
+				t.Fatalf("attestation refusal is not a 400: %v", err)
 			}
 		}
 	})

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -160,7 +161,8 @@ func (s *Server) issueRegistrationCode(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"code": code, "expires_at": exp})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"code": code, "expires_at": exp,
+		"attestation_challenge": base64.RawURLEncoding.EncodeToString(devicekey.AttestationChallenge(code))})
 }
 
 type registerDeviceRequest struct {
@@ -171,11 +173,54 @@ type registerDeviceRequest struct {
 	Model            string          `json:"model"`
 	OSVersion        string          `json:"os_version"`
 	AppVersion       string          `json:"app_version"`
+	Attestation      *struct {
+		Format           string   `json:"format"`
+		CertificateChain []string `json:"certificate_chain"`
+		KeyID            string   `json:"key_id"`
+		Object           string   `json:"object"`
+	} `json:"attestation"`
+}
+
+// decodeB64 accepts standard or URL-safe base64, padded or not (Android's Base64.DEFAULT,
+// Apple's base64EncodedString, base64url).
+func decodeB64(s string) ([]byte, bool) {
+	s = strings.TrimRight(strings.TrimSpace(s), "=")
+	s = strings.NewReplacer("+", "-", "/", "_", "\n", "", "\r", "").Replace(s)
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return b, err == nil
+}
+
+// Validate decodes the attestation's base64 members.
+func (r registerDeviceRequest) Validate() (*devicekey.Attestation, error) {
+	if r.Attestation == nil {
+		return nil, nil
+	}
+	var col fault.Collector
+	a := &devicekey.Attestation{Format: r.Attestation.Format}
+	for i, c := range r.Attestation.CertificateChain {
+		der, ok := decodeB64(c)
+		col.Check(ok, fmt.Sprintf("attestation.certificate_chain[%d]", i), "must be base64 of a DER certificate")
+		a.CertificateChain = append(a.CertificateChain, der)
+	}
+	var ok bool
+	if r.Attestation.KeyID != "" {
+		a.KeyID, ok = decodeB64(r.Attestation.KeyID)
+		col.Check(ok, "attestation.key_id", "must be base64")
+	}
+	if r.Attestation.Object != "" {
+		a.Object, ok = decodeB64(r.Attestation.Object)
+		col.Check(ok, "attestation.object", "must be base64")
+	}
+	return a, col.Err()
 }
 
 func (s *Server) registerDevice(c *fiber.Ctx) error {
 	var req registerDeviceRequest
 	if err := bind(c, &req); err != nil {
+		return err
+	}
+	att, err := req.Validate()
+	if err != nil {
 		return err
 	}
 	lookup, _ := devicekey.CodeLookup(req.RegistrationCode)
@@ -184,11 +229,12 @@ func (s *Server) registerDevice(c *fiber.Ctx) error {
 	}
 	cred, err := s.deps.Devices.Register(c.UserContext(), devicekey.Registration{Code: req.RegistrationCode,
 		PublicKey: req.PublicKey, Label: req.Label, Platform: req.Platform, Model: req.Model,
-		OSVersion: req.OSVersion, AppVersion: req.AppVersion})
+		OSVersion: req.OSVersion, AppVersion: req.AppVersion, Attestation: att})
 	if err != nil {
 		return err
 	}
-	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"credential_id": cred.ID, "user_id": cred.UserID, "status": cred.Status})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"credential_id": cred.ID, "user_id": cred.UserID, "status": cred.Status,
+		"assurance": devicekey.DecodeData(cred.Data).Assurance})
 }
 
 func (s *Server) signingData(c *fiber.Ctx) error {
@@ -202,14 +248,21 @@ func (s *Server) signingData(c *fiber.Ctx) error {
 type deviceSignatureRequest struct {
 	CredentialID string `json:"credential_id"`
 	Signature    string `json:"signature"`
+	AppAssertion string `json:"app_assertion"`
 }
 
-func (r deviceSignatureRequest) Validate() ([]byte, error) {
+func (r deviceSignatureRequest) Validate() ([]byte, []byte, error) {
 	var col fault.Collector
 	col.Check(r.CredentialID != "", "credential_id", "is required")
 	sig, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(r.Signature, "="))
 	col.Check(err == nil && len(sig) >= 8 && len(sig) <= 80, "signature", "must be a base64url ASN.1 DER ECDSA signature")
-	return sig, col.Err()
+	var as []byte
+	if r.AppAssertion != "" {
+		var ok bool
+		as, ok = decodeB64(r.AppAssertion)
+		col.Check(ok && len(as) <= 4096, "app_assertion", "must be base64 of an App Attest assertion (CBOR, at most 4096 bytes)")
+	}
+	return sig, as, col.Err()
 }
 
 func (s *Server) approveWithDevice(c *fiber.Ctx) error { return s.deviceDecision(c, txsign.Approve) }
@@ -220,13 +273,13 @@ func (s *Server) deviceDecision(c *fiber.Ctx, d txsign.Decision) error {
 	if err := bind(c, &req); err != nil {
 		return err
 	}
-	sig, err := req.Validate()
+	sig, as, err := req.Validate()
 	if err != nil {
 		return err
 	}
 	res, err := s.deps.Operations.Decide(c.UserContext(), txsign.Attempt{OperationID: c.Params("id"),
 		CredentialID: req.CredentialID, Decision: d, Actor: "device",
-		Verify: txsign.VerifyDeviceSignature(sig, d)})
+		Verify: txsign.VerifyDeviceSignatureWith(sig, d, as)})
 	if err != nil {
 		return err
 	}

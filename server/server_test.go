@@ -73,6 +73,9 @@ type harnessOpts struct {
 	// wrap, when set, wraps the store the services use (e.g. storetest.Outage); migrations and cleanup
 	// use the database itself.
 	wrap func(store.Store) store.Store
+	// attestation: the device-key attestation policy; attestedTypes: operation types only attested keys approve.
+	attestation   devicekey.AttestationPolicy
+	attestedTypes []string
 }
 
 // newHarnessWith wires the server as cmd/signet does, over real stores, and
@@ -121,7 +124,8 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	ops := txsign.NewService(st, auditLog, keyring, o.replay, txsign.Config{Issuer: testIssuer, Audience: testAudience,
-		TokenTTL: 120 * time.Second, MaxFailures: 5, PublicURL: "http://localhost:8080", Now: o.now, Capabilities: caps})
+		TokenTTL: 120 * time.Second, MaxFailures: 5, PublicURL: "http://localhost:8080", Now: o.now, Capabilities: caps,
+		AttestedDeviceKeyTypes: o.attestedTypes})
 	web, err := webauthn.New(st, ops, auditLog, ring, webauthn.Config{RPID: "localhost", RPOrigins: []string{"http://localhost:8080"},
 		PublicURL: "http://localhost:8080", Argon2: webauthn.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}})
 	if err != nil {
@@ -132,11 +136,13 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
+	devices := devicekey.New(st, auditLog, o.now)
+	devices.SetAttestationPolicy(o.attestation)
 	srv := server.New(server.Deps{
 		APIKeys:    o.apiKeys,
 		Accounts:   account.New(st, auditLog, o.now),
 		Operations: ops,
-		Devices:    devicekey.New(st, auditLog, o.now),
+		Devices:    devices,
 		Web:        web,
 		Activation: act,
 		Evidence:   evidence.NewBuilder(st, keyring, testIssuer, o.now),

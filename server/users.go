@@ -8,6 +8,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/signet-sca/signet/account"
+	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/devicekey/attest"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
 )
@@ -75,11 +77,13 @@ type credentialResponse struct {
 	FailedAttempts    int             `json:"failed_attempts"`
 	MaxFailedAttempts int             `json:"max_failed_attempts"`
 	Device            json.RawMessage `json:"device,omitempty"`
-	CreatedAt         time.Time       `json:"created_at"`
-	ActivatedAt       *time.Time      `json:"activated_at,omitempty"`
-	LastUsedAt        *time.Time      `json:"last_used_at"`
-	RemovedAt         *time.Time      `json:"removed_at,omitempty"`
-	ExpiresAt         *time.Time      `json:"expires_at,omitempty"`
+	// Assurance: what a device key's platform attestation proved (device keys only).
+	Assurance   *attest.Assurance `json:"assurance,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	ActivatedAt *time.Time        `json:"activated_at,omitempty"`
+	LastUsedAt  *time.Time        `json:"last_used_at"`
+	RemovedAt   *time.Time        `json:"removed_at,omitempty"`
+	ExpiresAt   *time.Time        `json:"expires_at,omitempty"`
 }
 
 func toCredential(cr store.Credential) credentialResponse {
@@ -89,6 +93,10 @@ func toCredential(cr store.Credential) credentialResponse {
 		LastUsedAt: cr.LastUsedAt, RemovedAt: cr.RemovedAt, ExpiresAt: cr.ExpiresAt}
 	if json.Valid(cr.Device) && len(cr.Device) > 0 {
 		r.Device = cr.Device
+	}
+	if cr.Kind == store.KindDeviceKey {
+		a := devicekey.DecodeData(cr.Data).Assurance
+		r.Assurance = &a
 	}
 	return r
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/devicekey"
+	"github.com/signet-sca/signet/devicekey/attest"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign/verify"
@@ -149,6 +151,9 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 	case !FactorAllowed(op, cred.Kind):
 		return unverified("factor "+string(cred.Kind)+" not allowed for this operation", nil,
 			fault.New(fault.ErrForbidden, "this operation does not accept %s credentials", cred.Kind))
+	case cred.Kind == store.KindDeviceKey && s.requiresAttestation(op.Type) && !devicekey.DecodeData(cred.Data).Assurance.Attested():
+		return unverified("device key without attestation, required for operation type "+op.Type, nil,
+			fault.New(fault.ErrForbidden, "operations of type %q need a device key registered with a platform attestation", op.Type))
 	}
 	// Defence in depth: the stored digest must still match the stored inputs.
 	dl := ComputeDL(dlInput(op))
@@ -273,14 +278,48 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 	if err != nil {
 		return Result{}, err
 	}
+	if n, ok := evidence.Extra["app_assertion_counter"].(uint32); ok {
+		// App Attest (Apple, "Verify the assertion" step 5): keep the highest counter seen. The
+		// assertion is over this operation's digest, so it cannot serve another operation even
+		// before this write lands; the counter tells a cloned app instance.
+		if _, err := s.store.UpdateCredentialFrom(ctx, cred, func(c *store.Credential) error {
+			c.Counter = max(c.Counter, int64(n))
+			return nil
+		}); err != nil {
+			return Result{}, err
+		}
+	}
 	s.notify(ctx, updated)
 	return Result{Operation: updated, Token: token, TokenExpiresAt: exp}, nil
+}
+
+// requiresAttestation: the bank requires an attested device key for operations of this type
+// (Config.AttestedDeviceKeyTypes; "*" for every type).
+func (s *Service) requiresAttestation(opType string) bool {
+	for _, t := range s.cfg.AttestedDeviceKeyTypes {
+		if t == "*" || t == opType {
+			return true
+		}
+	}
+	return false
 }
 
 // VerifyDeviceSignature returns the Verify function of a device-key attempt:
 // ECDSA P-256 / SHA-256 (ASN.1 DER signature) over the 32 DL bytes, or over
 // SHA-256("signet-reject-v1" ‖ DL) to reject (docs/dynamic-linking.md).
+// The evidence's amr is what the key's registration attestation proved
+// (attest.Assurance.AMR: "hwk", plus "fpt" or "pin" when the secure hardware
+// gates every signature on that authenticator), and its extra carries the
+// assurance and the attestation itself, so a dispute can re-check both offline.
 func VerifyDeviceSignature(sig []byte, d Decision) func(store.Operation, store.Credential) (Evidence, error) {
+	return VerifyDeviceSignatureWith(sig, d, nil)
+}
+
+// VerifyDeviceSignatureWith is VerifyDeviceSignature with an App Attest assertion (CBOR, the
+// app's DCAppAttestService.generateAssertion over SHA-256 of the signed message): required when
+// the key was registered with apple-appattest, it proves the same genuine app instance signs,
+// with a counter above the last one seen (recorded by RecordAppAttestCounter).
+func VerifyDeviceSignatureWith(sig []byte, d Decision, appAssertion []byte) func(store.Operation, store.Credential) (Evidence, error) {
 	return func(op store.Operation, cred store.Credential) (Evidence, error) {
 		msg := op.DL
 		if d == Reject {
@@ -289,7 +328,12 @@ func VerifyDeviceSignature(sig []byte, d Decision) func(store.Operation, store.C
 			r := RejectDigest(dl)
 			msg = r[:]
 		}
-		ev := Evidence{Algorithm: "ES256", Signed: b64(msg), Signature: b64(sig), PublicKey: b64(cred.PublicKey), AMR: []string{"hwk"}}
+		data := devicekey.DecodeData(cred.Data)
+		ev := Evidence{Algorithm: "ES256", Signed: b64(msg), Signature: b64(sig), PublicKey: b64(cred.PublicKey), AMR: data.Assurance.AMR()}
+		ev.Extra = map[string]any{"assurance": data.Assurance}
+		if data.Attestation != nil {
+			ev.Extra["attestation"] = data.Attestation
+		}
 		if cred.Kind != store.KindDeviceKey {
 			return ev, fmt.Errorf("%w: credential is not a device key", ErrPossessionNotProven)
 		}
@@ -302,6 +346,22 @@ func VerifyDeviceSignature(sig []byte, d Decision) func(store.Operation, store.C
 		// user: it counts against nothing (issue 13 item 2).
 		if !ecdsa.VerifyASN1(pub, h[:], sig) {
 			return ev, errSignature
+		}
+		if a := data.Attestation; a != nil && a.Format == attest.FormatAppleAppAtt {
+			// Possession is proven; an App Attest assertion missing or wrong is a failure that counts.
+			if len(appAssertion) == 0 {
+				return ev, errors.New("app_assertion is required: the key was registered with App Attest")
+			}
+			k, err := ParseDeviceKey(a.AppAttestKey)
+			if err != nil {
+				return ev, fmt.Errorf("stored App Attest key: %v", err)
+			}
+			last := uint32(min(max(cred.Counter, 0), 1<<32-1))
+			n, err := attest.VerifyAppAssertion(appAssertion, k, a.AppID, h[:], last)
+			if err != nil {
+				return ev, err
+			}
+			ev.Extra["app_assertion"], ev.Extra["app_assertion_counter"] = b64(appAssertion), n
 		}
 		return ev, nil
 	}

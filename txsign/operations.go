@@ -53,7 +53,10 @@ type Config struct {
 	// must derive it from the same KEK ring (NewCapabilities). nil: a key of
 	// this process only (RandomCapabilities), for tests and tools.
 	Capabilities *Capabilities
-	Now          func() time.Time
+	// AttestedDeviceKeyTypes are the operation types ("*": all) a device key may approve only
+	// when it was registered with a platform attestation (docs/device-keys.md).
+	AttestedDeviceKeyTypes []string
+	Now                    func() time.Time
 }
 
 // Service owns operations and the one approval path every factor uses.

@@ -2,6 +2,11 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -9,10 +14,13 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/signet-sca/signet/device"
+	"github.com/signet-sca/signet/devicekey/attest"
+	"github.com/signet-sca/signet/devicekey/attest/attesttest"
 	"github.com/signet-sca/signet/powerauth"
 )
 
@@ -21,7 +29,7 @@ func newDeviceCmd(environ []string) *cobra.Command {
 	f := &deviceFlags{}
 	cmd := &cobra.Command{
 		Use:   "device",
-		Short: "Simulate a PowerAuth mobile device: activate, check status, list and approve operations, offline codes",
+		Short: "Simulate a mobile device: PowerAuth activation, status, operations and offline codes; device-key registration with test attestations",
 		Long: `A device simulator on Signet's Go device SDK. The activation is kept in a local JSON state file
 (--state, mode 0600). The PIN protects the knowledge key as the PowerAuth SDK does: a wrong PIN is only
 detected by the server, which blocks the activation after the maximum of failed attempts.`,
@@ -30,7 +38,8 @@ detected by the server, which blocks the activation after the maximum of failed 
 	cmd.PersistentFlags().StringVar(&f.serverURL, "server", "", "Signet base URL (default: the one saved at activation, else http://localhost:8080)")
 	ops := &cobra.Command{Use: "ops", Short: "Mobile-token operations"}
 	ops.AddCommand(newDeviceListCmd(f), newDeviceApproveCmd(f), newDeviceRejectCmd(f))
-	cmd.AddCommand(newDeviceActivateCmd(f, environ), newDeviceStatusCmd(f), ops, newDeviceOfflineCmd(f))
+	cmd.AddCommand(newDeviceActivateCmd(f, environ), newDeviceStatusCmd(f), ops, newDeviceOfflineCmd(f),
+		newTestCACmd(), newRegisterKeyCmd(&f.serverURL))
 	return cmd
 }
 
@@ -272,6 +281,134 @@ func newDeviceOfflineCmd(f *deviceFlags) *cobra.Command {
 	}
 	offline.Flags().StringVar(&offlinePIN, "pin", "", "PIN (required)")
 	return offline
+}
+
+// newTestCACmd writes a test attestation CA: what a server trusts in tests and demos instead of
+// Google's or Apple's roots.
+func newTestCACmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "test-ca <file>",
+		Short: "Create a test attestation CA (<file>, with its keys) and its root certificate (<file>.root.pem) for SIGNET_ANDROID_ATTESTATION_ROOTS / SIGNET_APPLE_APPATTEST_ROOTS",
+		Args:  withUsage(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ca, err := attesttest.NewCA("signet device", time.Now())
+			if err != nil {
+				return err
+			}
+			if err := writeNew(args[0], ca.PEM()); err != nil {
+				return err
+			}
+			if err := writeNew(args[0]+".root.pem", ca.RootPEM()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Test CA: %s\nRoot certificate for the server: %s.root.pem\n", args[0], args[0])
+			return nil
+		},
+	}
+}
+
+// writeNew creates path with mode 0600, refusing to overwrite.
+func writeNew(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// newRegisterKeyCmd registers a device key (POST /v1/devices), optionally with a test attestation.
+func newRegisterKeyCmd(serverURL *string) *cobra.Command {
+	var keyPath, format, caPath, appID, userAuth, label string
+	cmd := &cobra.Command{
+		Use:   "register-key <registration-code>",
+		Short: "Register a device key (P-256, kept in --key) with a registration code, optionally with a test attestation (--attest, --test-ca)",
+		Args:  withUsage(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			key, err := loadOrCreateKey(keyPath)
+			if err != nil {
+				return err
+			}
+			opt := device.DeviceKeyOptions{Label: label, Platform: map[string]string{attest.FormatAppleAppAtt: "iOS"}[format], Attestation: format, AppID: appID}
+			if opt.Platform == "" {
+				opt.Platform = "Android"
+			}
+			if format != "" {
+				if caPath == "" {
+					return errors.New("--attest needs --test-ca (a file from 'signet device test-ca')")
+				}
+				b, err := os.ReadFile(caPath)
+				if err != nil {
+					return err
+				}
+				if opt.TestCA, err = attesttest.LoadCA(b); err != nil {
+					return err
+				}
+			}
+			switch userAuth {
+			case "biometric":
+				opt.Android.UserAuthType = attest.AuthFingerprint
+			case "credential":
+				opt.Android.UserAuthType = attest.AuthPassword
+			case "either":
+				opt.Android.UserAuthType = attest.AuthFingerprint | attest.AuthPassword
+			case "none":
+				opt.Android.UserAuthType = -1
+			default:
+				return fmt.Errorf("--user-auth must be biometric, credential, either or none")
+			}
+			url := *serverURL
+			if url == "" {
+				url = "http://localhost:8080"
+			}
+			c := &device.Client{BaseURL: url}
+			reg, err := c.RegisterDeviceKey(cmd.Context(), args[0], key, opt)
+			if err != nil {
+				return err
+			}
+			a := reg.Assurance
+			fmt.Fprintf(cmd.OutOrStdout(), "Registered device key %s (%s).\nAttestation: %s, hardware %s, user verification %s, app %s, amr %s\n",
+				reg.CredentialID, reg.Status, orNone(a.Format), orNone(a.HardwareLevel), a.UserVerification, orNone(a.AppID), strings.Join(a.AMR(), " "))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&keyPath, "key", "./device-key.pem", "the device's P-256 private key (PEM, created mode 0600 when missing)")
+	cmd.Flags().StringVar(&format, "attest", "", "test attestation: android-key or apple-appattest (default: none)")
+	cmd.Flags().StringVar(&caPath, "test-ca", "", "test CA file from 'signet device test-ca' that issues the attestation")
+	cmd.Flags().StringVar(&appID, "app-id", "", "App Attest TEAMID.bundle.id (apple-appattest)")
+	cmd.Flags().StringVar(&userAuth, "user-auth", "biometric", "android-key: what the key requires per signature: biometric, credential, either or none")
+	cmd.Flags().StringVar(&label, "label", "", "credential label")
+	return cmd
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func loadOrCreateKey(path string) (*ecdsa.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		der, _ := x509.MarshalECPrivateKey(k)
+		return k, writeNew(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}))
+	}
+	if err != nil {
+		return nil, err
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%s: not a PEM key", path)
+	}
+	return x509.ParseECPrivateKey(blk.Bytes)
 }
 
 func formatFingerprint(f string) string {

@@ -143,7 +143,8 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		return nil, fmt.Errorf("operation capabilities: %w", err)
 	}
 	ops := txsign.NewService(st, auditLog, keyring, rp, txsign.Config{Issuer: cfg.Issuer, Audience: cfg.TokenAudience,
-		TokenTTL: cfg.TokenTTL, MaxFailures: cfg.MaxFailures, PublicURL: cfg.PublicURL, Capabilities: caps})
+		TokenTTL: cfg.TokenTTL, MaxFailures: cfg.MaxFailures, PublicURL: cfg.PublicURL, Capabilities: caps,
+		AttestedDeviceKeyTypes: cfg.DeviceAttestationOpTypes})
 	apiKeys, _ := config.ParseAPIKeys(cfg.APIKeys)
 	var rpOrigins []string
 	for _, o := range cfg.RPOrigins {
@@ -166,12 +167,18 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		return nil, err
 	}
 	closers = append(closers, events.close) // runs before the store closes
+	devices := devicekey.New(st, auditLog, nil)
+	attPolicy, err := cfg.AttestationPolicy()
+	if err != nil {
+		return nil, err
+	}
+	devices.SetAttestationPolicy(attPolicy)
 	deps := server.Deps{
 		Logger:     logger,
 		APIKeys:    apiKeys,
 		Accounts:   account.New(st, auditLog, nil),
 		Operations: ops,
-		Devices:    devicekey.New(st, auditLog, nil),
+		Devices:    devices,
 		Web:        webSvc,
 		Activation: act,
 		Evidence:   evidence.NewBuilder(st, keyring, cfg.Issuer, nil),
