@@ -256,6 +256,9 @@ func (s *Service) Commit(ctx context.Context, actor, id, otp string) (Activation
 	if err != nil {
 		return Activation{}, err
 	}
+	if err := s.activateRecoveryCodes(ctx, c.ID); err != nil {
+		return Activation{}, err
+	}
 	if err := s.audit.Record(ctx, audit.Event{Type: "powerauth.activation.commit", Outcome: audit.Success, Actor: actor,
 		UserID: c.UserID, CredentialID: c.ID}); err != nil {
 		return Activation{}, err
