@@ -186,9 +186,9 @@ type exchange struct {
 
 // newKeyset is the server side of a key exchange: KEY_SERVER_PRIVATE, CTR_DATA and the device key.
 type newKeyset struct {
-	serverPriv  *powerauth.PrivateKey
-	ctr         powerauth.CounterData
-	devDER      []byte
+	serverPriv   *powerauth.PrivateKey
+	ctr          powerauth.CounterData
+	devDER       []byte
 	devicePub    *powerauth.PublicKey
 	fingerprint  string
 	activationID string

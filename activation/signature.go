@@ -67,7 +67,9 @@ func twoFactor(t powerauth.SignatureType) bool {
 }
 
 // possessionKnowledge is the one type RecoveryController accepts (@PowerAuth signatureType POSSESSION_KNOWLEDGE).
-func possessionKnowledge(t powerauth.SignatureType) bool { return t == powerauth.SignaturePossessionKnowledge }
+func possessionKnowledge(t powerauth.SignatureType) bool {
+	return t == powerauth.SignaturePossessionKnowledge
+}
 
 // possessionOnly is what the upgrade commit accepts (UpgradeService: POSSESSION).
 func possessionOnly(t powerauth.SignatureType) bool { return t == powerauth.SignaturePossession }

@@ -16,6 +16,8 @@ const (
 	uriTokenCreate        = "/pa/token/create"
 	uriTokenRemove        = "/pa/token/remove"
 	uriVaultUnlock        = "/pa/vault/unlock"
+	uriRecoveryConfirm    = "/pa/recovery/confirm"
+	uriUpgradeCommit      = "/pa/upgrade/commit"
 	uriOperationAuthorize = "/operation/authorize"
 	uriOperationCancel    = "/operation/cancel"
 )

@@ -50,7 +50,10 @@ func RecoveryQRPayload(code ActivationCode) string { return RecoveryQRPrefix + s
 // ParseRecoveryCode accepts a recovery code typed by the user or scanned ("R:" prefix optional), corrects it
 // as the SDKs do (CorrectActivationCode) and validates its format and CRC like an activation code.
 func ParseRecoveryCode(s string) (ActivationCode, error) {
-	s = strings.TrimPrefix(strings.TrimSpace(s), RecoveryQRPrefix)
+	s = strings.TrimSpace(s)
+	if len(s) >= 2 && strings.EqualFold(s[:2], RecoveryQRPrefix) {
+		s = s[2:]
+	}
 	return ValidateActivationCode(CorrectActivationCode(s))
 }
 

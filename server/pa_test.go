@@ -326,6 +326,8 @@ func TestPowerAuth(t *testing.T) {
 				{"offline approval", testOfflineApproval},
 				{"activation and approval 3.2", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version32) }},
 				{"activation and approval 3.3", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version33) }},
+				{"recovery 3.2", func(t *testing.T, e *paEnv) { testRecovery(t, e, powerauth.Version32) }},
+				{"recovery 3.3", func(t *testing.T, e *paEnv) { testRecovery(t, e, powerauth.Version33) }},
 			} {
 				t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
 			}
