@@ -26,6 +26,7 @@ type Store interface {
 	UpdateRecoveryCode(ctx context.Context, id string, fn func(*store.RecoveryCode) error) (store.RecoveryCode, error)
 
 	GetUser(ctx context.Context, id string) (store.User, error)
+	GetUserByExternalID(ctx context.Context, externalID string) (store.User, error)
 	CreateCredential(ctx context.Context, c *store.Credential) error
 	GetCredential(ctx context.Context, id string) (store.Credential, error)
 	GetCredentialByLookupKey(ctx context.Context, kind store.CredentialKind, key string) (store.Credential, error)
