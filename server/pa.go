@@ -44,6 +44,8 @@ func (s *Server) paRoutes() {
 	app.Post("/pa/v3/vault/unlock", s.pa(paVault, s.paVaultUnlock))
 	app.Post("/pa/v3/keystore/create", s.pa(paKeystore, s.paKeystoreCreate))
 	app.Post("/pa/v3/recovery/confirm", s.pa(paRecovery, s.paRecoveryConfirm))
+	app.Post("/pa/v3/upgrade/start", s.pa(paUpgradeStart, s.paUpgradeStart))
+	app.Post("/pa/v3/upgrade/commit", s.pa(paUpgradeCommit, s.paUpgradeCommit))
 
 	// Mobile-token operations (Wultra enrollment server API).
 	app.Post("/api/auth/token/app/operation/list", s.pa(paMobile, s.mobileList))
@@ -74,7 +76,11 @@ var (
 	paKeystore         = paErrors{fallback: "ERR_TEMPORARY_KEY", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_TEMPORARY_KEY"}
 	// RecoveryController: PowerAuthRecoveryConfirmationException is an authentication failure (401).
 	paRecovery = paErrors{fallback: "ERR_AUTHENTICATION", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_ENCRYPTION"}
-	paMobile   = paErrors{fallback: "INVALID_REQUEST", auth: "POWERAUTH_AUTH_FAIL", authStatus: 401, encryption: "INVALID_REQUEST", mobile: true}
+	// UpgradeController: every failure of start is PowerAuthUpgradeException (400 ERR_UPGRADE); commit
+	// answers a bad signature 401 ERR_AUTHENTICATION and every other failure ERR_UPGRADE.
+	paUpgradeStart  = paErrors{fallback: "ERR_UPGRADE", auth: "ERR_UPGRADE", authStatus: 400, encryption: "ERR_UPGRADE"}
+	paUpgradeCommit = paErrors{fallback: "ERR_UPGRADE", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_UPGRADE"}
+	paMobile        = paErrors{fallback: "INVALID_REQUEST", auth: "POWERAUTH_AUTH_FAIL", authStatus: 401, encryption: "INVALID_REQUEST", mobile: true}
 )
 
 var paMessages = map[string]string{
@@ -83,6 +89,7 @@ var paMessages = map[string]string{
 	"ERR_AUTHENTICATION":         "Authentication failed",
 	"ERR_ENCRYPTION":             "Encryption error",
 	"ERR_SECURE_VAULT":           "Secure vault error",
+	"ERR_UPGRADE":                "Activation upgrade failed",
 	"ERR_TEMPORARY_KEY":          "Temporary key error",
 	"ERR_GENERIC":                "Internal error",
 	"ERR_UNAVAILABLE":            "Service temporarily unavailable",
@@ -121,6 +128,8 @@ func (e paErrors) classify(err error) (int, string, string, bool) {
 		return e.authStatus, e.auth, paMessages[e.auth], true
 	case errors.Is(err, activation.ErrEncryption):
 		return 400, e.encryption, paMessages[e.encryption], true
+	case errors.Is(err, activation.ErrUpgrade):
+		return 400, "ERR_UPGRADE", paMessages["ERR_UPGRADE"], true
 	case e.mobile && errors.As(err, &st):
 		switch st.Status {
 		case store.OpFailed:

@@ -7,6 +7,7 @@ import (
 
 	"github.com/signet-sca/signet/activation"
 	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/powerauth"
 )
 
 // Activation recovery: the device's confirmation and the bank's API (PowerAuth 3.x, Activation via Recovery
@@ -118,4 +119,21 @@ func (s *Server) revokeRecoveryCode(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(toRecoveryCode(r))
+}
+
+// Activation upgrade (Activation-Upgrade.md): no activation has one today; see activation.StartUpgrade.
+
+func (s *Server) paUpgradeStart(c *fiber.Ctx) error {
+	env, err := s.deps.Activation.StartUpgrade(c.UserContext(), c.Get(powerauth.HeaderEncryption), c.Body())
+	if err != nil {
+		return err
+	}
+	return c.JSON(env)
+}
+
+func (s *Server) paUpgradeCommit(c *fiber.Ctx) error {
+	if err := s.deps.Activation.CommitUpgrade(c.UserContext(), signedRequest(c)); err != nil {
+		return err
+	}
+	return c.JSON(paEnvelope{Status: "OK"})
 }

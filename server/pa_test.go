@@ -340,6 +340,8 @@ func TestPowerAuth(t *testing.T) {
 				{"recovery 3.3", func(t *testing.T, e *paEnv) { testRecovery(t, e, powerauth.Version33) }},
 				{"custom credentials 3.2", func(t *testing.T, e *paEnv) { testCustomActivation(t, e, powerauth.Version32) }},
 				{"custom credentials 3.3", func(t *testing.T, e *paEnv) { testCustomActivation(t, e, powerauth.Version33) }},
+				{"upgrade 3.2", func(t *testing.T, e *paEnv) { testUpgrade(t, e, powerauth.Version32) }},
+				{"upgrade 3.3", func(t *testing.T, e *paEnv) { testUpgrade(t, e, powerauth.Version33) }},
 			} {
 				t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
 			}
