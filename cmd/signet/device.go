@@ -66,41 +66,9 @@ detected by the server, which blocks the activation after the maximum of failed 
 			if _, err := os.Stat(statePath); err == nil {
 				return fmt.Errorf("%s already holds an activation; use another --state or remove it", statePath)
 			}
-			app, err := device.ParseAppConfig(config)
-			if err != nil {
-				return err
-			}
-			v, err := powerauth.ParseVersion(version)
-			if err != nil {
-				return err
-			}
-			url := serverURL
-			if url == "" {
-				url = "http://localhost:8080"
-			}
-			c := &device.Client{BaseURL: url, Version: v, Platform: platform, DeviceInfo: "signet device simulator"}
-			st, err := c.Activate(cmd.Context(), app, args[0], pin, device.ActivateOptions{Name: name, OTP: otp})
-			if err != nil {
-				return err
-			}
-			if err := st.Save(statePath); err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "Activation ID: %s\nFingerprint:   %s\n", st.ActivationID, formatFingerprint(st.Fingerprint))
-			c.Persist = func(s *device.State) error { return s.Save(statePath) }
-			s, err := c.Status(cmd.Context(), st)
-			switch {
-			case err != nil:
-				fmt.Fprintf(out, "Status:        unknown (%v); `signet device status` asks again.\n", err)
-			case s.State == "ACTIVE":
-				fmt.Fprintln(out, "Status:        ACTIVE (committed on key exchange); the device can sign now.")
-			case s.State == "PENDING_COMMIT":
-				fmt.Fprintln(out, "Status:        PENDING_COMMIT. Compare the fingerprint with the one the bank shows; the bank then commits the activation.")
-			default:
-				fmt.Fprintf(out, "Status:        %s\n", s.State)
-			}
-			return nil
+			return finishActivation(cmd, statePath, serverURL, config, version, platform, func(c *device.Client, app device.AppConfig) (*device.State, error) {
+				return c.Activate(cmd.Context(), app, args[0], pin, device.ActivateOptions{Name: name, OTP: otp})
+			})
 		},
 	}
 	activate.Flags().StringVar(&pin, "pin", "", "PIN that protects the knowledge factor (required)")
@@ -230,8 +198,191 @@ detected by the server, which blocks the activation after the maximum of failed 
 	}
 	offline.Flags().StringVar(&offlinePIN, "pin", "", "PIN (required)")
 
-	cmd.AddCommand(activate, status, ops, offline)
+	// Activation recovery (PowerAuth 3.x, Activation via Recovery Code) and custom credentials.
+	var puk string
+	recover := &cobra.Command{
+		Use:   "recover <recovery-code | R:recovery-code>",
+		Short: "Activate this device with a recovery code and its PUK; replaces the activation the code came with",
+		Args:  withUsage(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if pin == "" || puk == "" {
+				return errors.New("--pin and --puk are required")
+			}
+			if config == "" {
+				config = envValue(environ, "SIGNET_DEVICE_CONFIG")
+			}
+			return finishActivation(cmd, statePath, serverURL, config, version, platform, func(c *device.Client, app device.AppConfig) (*device.State, error) {
+				st, err := c.ActivateWithRecoveryCode(cmd.Context(), app, args[0], puk, pin, device.ActivateOptions{Name: name})
+				var pe *device.Error
+				if errors.As(err, &pe) && pe.CurrentRecoveryPukIndex > 0 {
+					return nil, fmt.Errorf("wrong PUK: use PUK number %d of the recovery code", pe.CurrentRecoveryPukIndex)
+				}
+				return st, err
+			})
+		},
+	}
+	var attrs []string
+	activateCustom := &cobra.Command{
+		Use:   "activate-custom --attr name=value...",
+		Short: "Activate this device with the bank's own credentials (the bank's activation hook checks them)",
+		Args:  withUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if pin == "" || len(attrs) == 0 {
+				return errors.New("--pin and at least one --attr are required")
+			}
+			if config == "" {
+				config = envValue(environ, "SIGNET_DEVICE_CONFIG")
+			}
+			identity := map[string]string{}
+			for _, a := range attrs {
+				k, v, ok := strings.Cut(a, "=")
+				if !ok || k == "" {
+					return fmt.Errorf("--attr %q: want name=value", a)
+				}
+				identity[k] = v
+			}
+			return finishActivation(cmd, statePath, serverURL, config, version, platform, func(c *device.Client, app device.AppConfig) (*device.State, error) {
+				return c.ActivateWithCustomCredentials(cmd.Context(), app, identity, pin, device.ActivateOptions{Name: name})
+			})
+		},
+	}
+	for _, c := range []*cobra.Command{recover, activateCustom} {
+		c.Flags().StringVar(&pin, "pin", "", "PIN that protects the knowledge factor (required)")
+		c.Flags().StringVar(&config, "config", "", "the application's mobile_sdk_config (or SIGNET_DEVICE_CONFIG)")
+		c.Flags().StringVar(&name, "name", "signet device", "activation name")
+		c.Flags().StringVar(&version, "version", "3.3", "protocol version: 3.3 or 3.2")
+		c.Flags().StringVar(&platform, "platform", "Android", "platform: Android or iOS")
+	}
+	recover.Flags().StringVar(&puk, "puk", "", "the recovery PUK: 10 digits, a dash after the fifth allowed (required)")
+	activateCustom.Flags().StringArrayVar(&attrs, "attr", nil, "identity attribute name=value (repeatable)")
+
+	recovery := &cobra.Command{Use: "recovery", Short: "Recovery code of this activation; confirm a recovery postcard"}
+	var recoveryPIN string
+	show := &cobra.Command{
+		Use:   "show",
+		Short: "Unlock the vault and print the recovery code and PUK the server sent with this activation",
+		Args:  withUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, c, err := load()
+			if err != nil {
+				return err
+			}
+			if recoveryPIN == "" {
+				return errors.New("--pin is required")
+			}
+			rd, err := c.RecoveryData(cmd.Context(), st, recoveryPIN)
+			if err != nil {
+				return explainRefusal(cmd.Context(), c, st, err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Recovery code: %s\nPUK:           %s-%s\n", rd.RecoveryCode, rd.PUK[:5], rd.PUK[5:])
+			return nil
+		},
+	}
+	confirm := &cobra.Command{
+		Use:   "confirm <recovery-code | R:recovery-code>",
+		Short: "Confirm a recovery code received on a postcard, so that it can recover this user's activation",
+		Args:  withUsage(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, c, err := load()
+			if err != nil {
+				return err
+			}
+			if recoveryPIN == "" {
+				return errors.New("--pin is required")
+			}
+			already, err := c.ConfirmRecoveryCode(cmd.Context(), st, recoveryPIN, args[0])
+			if err != nil {
+				return explainRefusal(cmd.Context(), c, st, err)
+			}
+			if already {
+				fmt.Fprintln(cmd.OutOrStdout(), "The recovery code was already confirmed.")
+			} else {
+				fmt.Fprintln(cmd.OutOrStdout(), "Recovery code confirmed: it can now recover this user's activation.")
+			}
+			return nil
+		},
+	}
+	for _, c := range []*cobra.Command{show, confirm} {
+		c.Flags().StringVar(&recoveryPIN, "pin", "", "PIN (required)")
+	}
+	recovery.AddCommand(show, confirm)
+
+	upgrade := &cobra.Command{
+		Use:   "upgrade",
+		Short: "Ask the server for an activation upgrade (/pa/v3/upgrade/start, then commit)",
+		Args:  withUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, c, err := load()
+			if err != nil {
+				return err
+			}
+			if _, err := c.StartUpgrade(cmd.Context(), st); err != nil {
+				if device.IsCode(err, "ERR_UPGRADE") {
+					fmt.Fprintln(cmd.OutOrStdout(), "No upgrade: the activation is on the newest protocol version.")
+					return nil
+				}
+				return err
+			}
+			if err := c.CommitUpgrade(cmd.Context(), st); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "Upgraded.")
+			return nil
+		},
+	}
+
+	cmd.AddCommand(activate, recover, activateCustom, recovery, upgrade, status, ops, offline)
 	return cmd
+}
+
+// finishActivation is the common part of the activate commands: configuration, client, the activation
+// itself (do), the state file and the status report.
+func finishActivation(cmd *cobra.Command, statePath, serverURL, config, version, platform string,
+	do func(*device.Client, device.AppConfig) (*device.State, error)) error {
+	if config == "" {
+		return errors.New("--config (or SIGNET_DEVICE_CONFIG) is required: the application's mobile_sdk_config")
+	}
+	if _, err := os.Stat(statePath); err == nil {
+		return fmt.Errorf("%s already holds an activation; use another --state or remove it", statePath)
+	}
+	app, err := device.ParseAppConfig(config)
+	if err != nil {
+		return err
+	}
+	v, err := powerauth.ParseVersion(version)
+	if err != nil {
+		return err
+	}
+	url := serverURL
+	if url == "" {
+		url = "http://localhost:8080"
+	}
+	c := &device.Client{BaseURL: url, Version: v, Platform: platform, DeviceInfo: "signet device simulator"}
+	st, err := do(c, app)
+	if err != nil {
+		return err
+	}
+	if err := st.Save(statePath); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "Activation ID: %s\nFingerprint:   %s\n", st.ActivationID, formatFingerprint(st.Fingerprint))
+	c.Persist = func(s *device.State) error { return s.Save(statePath) }
+	s, err := c.Status(cmd.Context(), st)
+	switch {
+	case err != nil:
+		fmt.Fprintf(out, "Status:        unknown (%v); `signet device status` asks again.\n", err)
+	case s.State == "ACTIVE":
+		fmt.Fprintln(out, "Status:        ACTIVE (committed on key exchange); the device can sign now.")
+	case s.State == "PENDING_COMMIT":
+		fmt.Fprintln(out, "Status:        PENDING_COMMIT. Compare the fingerprint with the one the bank shows; the bank then commits the activation.")
+	default:
+		fmt.Fprintf(out, "Status:        %s\n", s.State)
+	}
+	if st.HasRecoveryData() {
+		fmt.Fprintln(out, "Recovery:      the server sent a recovery code and PUK; `signet device recovery show --pin ...` prints them.")
+	}
+	return nil
 }
 
 func formatFingerprint(f string) string {
