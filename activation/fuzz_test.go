@@ -72,7 +72,7 @@ func FuzzParseLayers(f *testing.F) {
 		"recoveryCode": "W65WE-3T7VI-7FBS2-A4OYA", "puk": "0123456789"}, "activationData": env})
 	custom, _ := json.Marshal(map[string]any{"type": "CUSTOM", "identityAttributes": map[string]string{
 		"username": "jana", "password": "correct horse"}, "activationData": env})
-	seeds(f, string(l1), string(l2), string(rec), string(custom))
+	seeds(f, string(l1), string(l2), string(rec), string(custom), `{"recoveryCode":"R:W65WE-3T7VI-7FBS2-A4OYA"}`)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if r, err := parseLayer1(b); err == nil {
 			ok := r.ActivationData != nil
@@ -99,6 +99,11 @@ func FuzzParseLayers(f *testing.F) {
 			}
 		}
 		_, _ = parseVaultRequest(b)
+		if c, err := parseConfirmRecovery(b); err == nil {
+			if _, err := powerauth.ValidateActivationCode(string(c)); err != nil {
+				t.Fatalf("accepted recovery code %q", c)
+			}
+		}
 	})
 }
 

@@ -280,6 +280,25 @@ func (s *Service) revoke(ctx context.Context, id, actor, reason string) (store.R
 		Reason: reason, UserID: r.UserID, CredentialID: r.ActivationID, Evidence: map[string]any{"recovery_code_id": r.ID}})
 }
 
+// revokeCodesOf revokes the recovery codes issued with an activation that is removed before it was ever
+// committed: such a code was never usable, and must not become usable by a later confirmation (Wultra's
+// removeActivationInternal revokes the codes of CREATED and PENDING_COMMIT activations).
+func (s *Service) revokeCodesOf(ctx context.Context, activationID, reason string) error {
+	codes, err := s.store.ListRecoveryCodes(ctx, store.RecoveryCodeFilter{ActivationID: activationID})
+	if err != nil {
+		return err
+	}
+	for _, r := range codes {
+		if r.Status == RecoveryRevoked {
+			continue
+		}
+		if _, err := s.revoke(ctx, r.ID, "system", reason); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // RecoveryPUKError refuses a recovery activation whose PUK is wrong while the code is still usable: it
 // carries the index of the PUK to use (Wultra's RecoveryError.currentRecoveryPukIndex, code
 // INVALID_RECOVERY_CODE), which the SDKs show the user.
@@ -445,16 +464,7 @@ func (s *Service) removeForRecovery(ctx context.Context, activationID string) er
 			return err
 		}
 	}
-	codes, err := s.store.ListRecoveryCodes(ctx, store.RecoveryCodeFilter{ActivationID: activationID})
-	if err != nil {
-		return err
-	}
-	for _, r := range codes {
-		if _, err := s.revoke(ctx, r.ID, "system", "activation replaced by a recovery"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.revokeCodesOf(ctx, activationID, "activation replaced by a recovery")
 }
 
 // ConfirmRecoveryCode answers /pa/v3/recovery/confirm (PowerAuth 3.x "Recovery Code Confirmation"; SDK

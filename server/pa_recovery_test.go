@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 
 	padevice "github.com/signet-sca/signet/device"
 	"github.com/signet-sca/signet/powerauth"
@@ -153,12 +154,36 @@ func testRecovery(t *testing.T, e *paEnv, v powerauth.Version) {
 		}
 	})
 	t.Run("another user's activation cannot confirm the code", func(t *testing.T) {
-		oc, ost, other := e.activeDevice(nextUser(), v)
-		_, err := oc.ConfirmRecoveryCode(ctx, ost, paPIN, string(code))
+		other := e.user(nextUser())
+		_, oa := e.bank("POST", "/v1/activations", map[string]any{"user_id": other, "application_id": app["id"], "commit_phase": "ON_KEY_EXCHANGE"})
+		oc := e.client(v)
+		ost, err := oc.Activate(ctx, cfg, oa["activation_code"].(string), paPIN, padevice.ActivateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = oc.ConfirmRecoveryCode(ctx, ost, paPIN, string(code))
 		wantCode(t, err, 401, "ERR_AUTHENTICATION")
-		if ev := e.lastAudit(t, other, "powerauth.recovery.confirm"); ev.Reason != "unknown recovery code" {
-			// the other user's activation is of another application: the code is not found there
+		if ev := e.lastAudit(t, other, "powerauth.recovery.confirm"); ev.Reason != "recovery code of another user" {
 			t.Fatalf("audited %q", ev.Reason)
+		}
+		// Its own code was issued ACTIVE (committed on key exchange) and confirms.
+		if already, err := oc.ConfirmRecoveryCode(ctx, ost, paPIN, mustRecoveryData(t, oc, ost).RecoveryCode); err != nil || !already {
+			t.Fatalf("own code: %v %v", already, err)
+		}
+	})
+	t.Run("an activation that expires uncommitted takes its code with it", func(t *testing.T) {
+		u := e.user(nextUser())
+		_, pa := e.bank("POST", "/v1/activations", map[string]any{"user_id": u, "application_id": app["id"], "expires_in": 60})
+		pst, err := e.client(v).Activate(ctx, cfg, pa["activation_code"].(string), paPIN, padevice.ActivateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(61 * time.Second)
+		if got := e.activation(pst.ActivationID); got["status"] != "REMOVED" {
+			t.Fatalf("expired activation is %v", got["status"])
+		}
+		if c := e.recoveryCodes(t, u); len(c) != 1 || c[0]["status"] != "REVOKED" || pukStatuses(c[0]) != "INVALID " {
+			t.Fatalf("the code of an expired activation: %v", c)
 		}
 	})
 
@@ -333,6 +358,15 @@ func (e *paEnv) bankRaw(method, path string, body any) (int, []byte) {
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, out
+}
+
+func mustRecoveryData(t *testing.T, c *padevice.Client, st *padevice.State) padevice.RecoveryData {
+	t.Helper()
+	rd, err := c.RecoveryData(context.Background(), st, paPIN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rd
 }
 
 func atoi(s string) int {
