@@ -324,6 +324,44 @@ func testRecovery(t *testing.T, e *paEnv, v powerauth.Version) {
 		}
 	})
 
+	t.Run("one PUK recovers once, even when two devices race", func(t *testing.T) {
+		u := e.user(nextUser())
+		_, pa := e.bank("POST", "/v1/activations", map[string]any{"user_id": u, "application_id": app["id"], "commit_phase": "ON_KEY_EXCHANGE"})
+		pc := e.client(v)
+		pst, err := pc.Activate(ctx, cfg, pa["activation_code"].(string), paPIN, padevice.ActivateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		prd := mustRecoveryData(t, pc, pst)
+		errs := make(chan error, 2)
+		for range 2 {
+			go func() {
+				_, err := e.client(v).ActivateWithRecoveryCode(ctx, cfg, prd.RecoveryCode, prd.PUK, paPIN, padevice.ActivateOptions{})
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range 2 {
+			if err := <-errs; err == nil {
+				ok++
+			} else {
+				wantCode(t, err, 400, "ERR_ACTIVATION")
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d recoveries with one PUK succeeded", ok)
+		}
+		active := 0
+		cs, _ := e.st.ListCredentials(ctx, store.CredentialFilter{UserID: u})
+		for _, c := range cs {
+			if c.Status == store.StatusActive {
+				active++
+			}
+		}
+		if active != 1 {
+			t.Fatalf("%d ACTIVE activations after the race", active)
+		}
+	})
 	t.Run("the bank revokes a code; it recovers nothing", func(t *testing.T) {
 		rd2, err := c2.RecoveryData(ctx, st2, paPIN)
 		if err != nil {
