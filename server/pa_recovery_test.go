@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,6 +148,26 @@ func testRecovery(t *testing.T, e *paEnv, v powerauth.Version) {
 		t.Fatalf("recovery data %q %q (%v), listed %v", rd.RecoveryCode, rd.PUK, err, codes[0])
 	}
 
+	t.Run("the bank's bad input is refused with the field named", func(t *testing.T) {
+		for _, tc := range []struct {
+			method, path string
+			body         map[string]any
+			status       int
+			field        string
+		}{
+			{"POST", "/v1/applications/" + app["id"].(string) + "/recovery", map[string]any{}, 400, "enabled"},
+			{"POST", "/v1/applications/" + app["id"].(string) + "/recovery", map[string]any{"enabled": true, "printer_public_key": "AAAA"}, 400, "printer_public_key"},
+			{"POST", "/v1/applications/00000000-0000-4000-8000-000000000000/recovery", map[string]any{"enabled": true}, 404, ""},
+			{"POST", "/v1/recovery-codes", map[string]any{"user_id": userID, "application_id": app["id"], "puk_count": 101}, 400, "puk_count"},
+			{"POST", "/v1/recovery-codes", map[string]any{"user_id": userID, "application_id": e.app["id"], "puk_count": 3}, 400, "application_id"},
+			{"GET", "/v1/users/00000000-0000-4000-8000-000000000000/recovery-codes", nil, 404, ""},
+		} {
+			status, r := e.bank(tc.method, tc.path, tc.body)
+			if status != tc.status || (tc.field != "" && !strings.Contains(fmt.Sprint(r), tc.field)) {
+				t.Errorf("%s %s %v: %d %v; want %d naming %q", tc.method, tc.path, tc.body, status, r, tc.status, tc.field)
+			}
+		}
+	})
 	t.Run("confirming an active code answers alreadyConfirmed", func(t *testing.T) {
 		already, err := c.ConfirmRecoveryCode(ctx, st, paPIN, powerauth.RecoveryQRPayload(code))
 		if err != nil || !already {
