@@ -419,16 +419,24 @@ func TestParsers(t *testing.T) {
 		{"list: empty", func() error { return ParseListRequest(nil) }, true},
 		{"list: {}", func() error { return ParseListRequest([]byte(`{}`)) }, true},
 		{"keystore: no jwt", func() error { _, err := ParseKeystoreRequest([]byte(`{"requestObject":{}}`)); return err }, false},
-		{"layer 1: other type", func() error {
-			_, _, err := parseLayer1([]byte(`{"type":"RECOVERY","identityAttributes":{"code":"W65WE-3T7VI-7FBS2-A4OYA"}}`))
+		{"layer 1: recovery without its attributes", func() error {
+			_, err := parseLayer1([]byte(`{"type":"RECOVERY","identityAttributes":{"code":"W65WE-3T7VI-7FBS2-A4OYA"}}`))
+			return err
+		}, false},
+		{"layer 1: recovery with a 9-digit PUK", func() error {
+			_, err := parseLayer1([]byte(`{"type":"RECOVERY","identityAttributes":{"recoveryCode":"W65WE-3T7VI-7FBS2-A4OYA","puk":"123456789"}}`))
+			return err
+		}, false},
+		{"layer 1: unknown type", func() error {
+			_, err := parseLayer1([]byte(`{"type":"DIRECT","identityAttributes":{"code":"W65WE-3T7VI-7FBS2-A4OYA"}}`))
 			return err
 		}, false},
 		{"layer 1: bad code", func() error {
-			_, _, err := parseLayer1([]byte(`{"type":"CODE","identityAttributes":{"code":"W65WE-3T7VI-7FBS2-A4OYB"}}`))
+			_, err := parseLayer1([]byte(`{"type":"CODE","identityAttributes":{"code":"W65WE-3T7VI-7FBS2-A4OYB"}}`))
 			return err
 		}, false},
 		{"layer 1: no activation data", func() error {
-			_, _, err := parseLayer1([]byte(`{"type":"CODE","identityAttributes":{"code":"W65WE-3T7VI-7FBS2-A4OYA"}}`))
+			_, err := parseLayer1([]byte(`{"type":"CODE","identityAttributes":{"code":"W65WE-3T7VI-7FBS2-A4OYA"}}`))
 			return err
 		}, false},
 		{"layer 2: no key", func() error { _, _, err := parseLayer2([]byte(`{"activationName":"x"}`)); return err }, false},

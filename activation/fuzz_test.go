@@ -68,10 +68,28 @@ func FuzzParseLayers(f *testing.F) {
 		"platform": "iOS", "deviceInfo": "iPhone15,2", "activationOtp": "12345678"})
 	l1, _ := json.Marshal(map[string]any{"type": "CODE", "identityAttributes": map[string]string{"code": "W65WE-3T7VI-7FBS2-A4OYA"},
 		"activationData": env})
-	seeds(f, string(l1), string(l2))
+	rec, _ := json.Marshal(map[string]any{"type": "RECOVERY", "identityAttributes": map[string]string{
+		"recoveryCode": "W65WE-3T7VI-7FBS2-A4OYA", "puk": "0123456789"}, "activationData": env})
+	custom, _ := json.Marshal(map[string]any{"type": "CUSTOM", "identityAttributes": map[string]string{
+		"username": "jana", "password": "correct horse"}, "activationData": env})
+	seeds(f, string(l1), string(l2), string(rec), string(custom), `{"recoveryCode":"R:W65WE-3T7VI-7FBS2-A4OYA"}`)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if r, code, err := parseLayer1(b); err == nil {
-			if _, err := powerauth.ValidateActivationCode(string(code)); err != nil || r.ActivationData == nil {
+		if r, err := parseLayer1(b); err == nil {
+			ok := r.ActivationData != nil
+			switch r.Type {
+			case TypeCode:
+				_, err := powerauth.ValidateActivationCode(string(r.code))
+				ok = ok && err == nil
+			case TypeRecovery:
+				_, err1 := powerauth.ValidateActivationCode(string(r.recoveryCode))
+				_, err2 := powerauth.ValidatePUK(string(r.puk))
+				ok = ok && err1 == nil && err2 == nil
+			case TypeCustom:
+				ok = ok && len(r.IdentityAttributes) > 0 && len(r.IdentityAttributes) <= MaxIdentityAttributes
+			default:
+				ok = false
+			}
+			if !ok {
 				t.Fatalf("accepted level 1 %+v", r)
 			}
 		}
@@ -81,6 +99,11 @@ func FuzzParseLayers(f *testing.F) {
 			}
 		}
 		_, _ = parseVaultRequest(b)
+		if c, err := parseConfirmRecovery(b); err == nil {
+			if _, err := powerauth.ValidateActivationCode(string(c)); err != nil {
+				t.Fatalf("accepted recovery code %q", c)
+			}
+		}
 	})
 }
 

@@ -67,7 +67,7 @@ func (s *Service) KeyExchange(ctx context.Context, encryptionHeader string, body
 	if err != nil {
 		return fail("level 1: "+err.Error(), nil, err)
 	}
-	l1, code, err := parseLayer1(plain1)
+	l1, err := parseLayer1(plain1)
 	if err != nil {
 		return fail("level 1 payload: "+err.Error(), nil, err)
 	}
@@ -82,8 +82,15 @@ func (s *Service) KeyExchange(ctx context.Context, encryptionHeader string, body
 		return fail("level 2 payload: "+err.Error(), nil, err)
 	}
 
+	in := exchange{app: app, hdr: hdr, l1: l1, l2: l2, devicePub: devicePub, sess1: sess1, sess2: sess2}
+	switch l1.Type {
+	case TypeRecovery:
+		return s.recoverActivation(ctx, in)
+	case TypeCustom:
+		return s.customActivation(ctx, in)
+	}
 	// The activation: indexed by the first half of the code, the rest compared in constant time.
-	c, err := s.store.GetCredentialByLookupKey(ctx, store.KindPowerAuth, lookupKey(code))
+	c, err := s.store.GetCredentialByLookupKey(ctx, store.KindPowerAuth, lookupKey(l1.code))
 	if errors.Is(err, store.ErrNotFound) {
 		return fail("unknown activation code", nil, fault.ErrUnauthenticated)
 	}
@@ -104,7 +111,7 @@ func (s *Service) KeyExchange(ctx context.Context, encryptionHeader string, body
 	if err != nil {
 		return nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(sec.Code), []byte(code)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(sec.Code), []byte(l1.code)) != 1 {
 		if _, err := s.pendingFailure(ctx, c.ID, "powerauth.activation.key_exchange", "device", "wrong activation code"); err != nil {
 			return nil, err
 		}
@@ -120,20 +127,18 @@ func (s *Service) KeyExchange(ctx context.Context, encryptionHeader string, body
 		return nil, fault.ErrUnauthenticated
 	}
 
-	serverPriv, err := powerauth.GeneratePrivateKey()
+	nk, err := newKeys(c.ID, devicePub)
 	if err != nil {
 		return nil, err
 	}
-	ctr, err := powerauth.NewCounterData()
-	if err != nil {
-		return nil, err
+	// Activation recovery (Activation-via-Recovery-Code.md): the code is ACTIVE when the activation is, else
+	// CREATED until the commit (Wultra: createRecoveryCodeForActivation(activation, isActive)).
+	var rec *issuedRecovery
+	if app.RecoveryEnabled {
+		if rec, err = s.issueForActivation(ctx, app, c.UserID, c.ID, d.CommitPhase == CommitOnKeyExchange); err != nil {
+			return nil, err
+		}
 	}
-	devDER, err := pkixFromPowerAuth(devicePub)
-	if err != nil {
-		return nil, fault.Invalid("devicePublicKey", "is not a P-256 key")
-	}
-	fingerprint := powerauth.ActivationFingerprint(devicePub, serverPriv.PublicKey(), c.ID)
-	device, _ := json.Marshal(deviceInfo{Platform: l2.Platform, DeviceInfo: l2.DeviceInfo, Extras: l2.Extras})
 	now := s.now()
 	updated, err := s.store.UpdateCredential(ctx, c.ID, func(c *store.Credential) error {
 		if c.Status != store.StatusCreated || pendingExpired(*c, now) {
@@ -143,47 +148,114 @@ func (s *Service) KeyExchange(ctx context.Context, encryptionHeader string, body
 		if err != nil {
 			return err
 		}
-		d.CodeSignature, d.ServerPublicKey = "", base64.StdEncoding.EncodeToString(serverPriv.PublicKey().Bytes())
-		d.CtrData, d.Version, d.Fingerprint = base64.StdEncoding.EncodeToString(ctr[:]), 3, fingerprint
-		if err := writeData(c, d); err != nil {
+		d.CodeSignature = ""
+		if err := s.installKeys(c, &d, nk, l2); err != nil {
 			return err
 		}
-		sec, err := s.openSecret(*c)
-		if err != nil {
-			return err
-		}
-		sec.Code, sec.ServerPrivateKey = "", serverPriv.Bytes()
-		if err := s.sealSecret(c, sec); err != nil {
-			return err
-		}
-		c.PublicKey, c.Counter, c.Label, c.Device = devDER, 0, l2.ActivationName, device
 		if d.CommitPhase == CommitOnKeyExchange {
 			return s.activate(c, now)
 		}
 		return c.Transition(store.StatusPendingCommit, store.ReasonNone, now)
 	})
 	if err != nil {
+		s.revokeIssued(ctx, rec)
 		if errors.Is(err, fault.ErrUnauthenticated) {
 			return fail("lost a race: "+err.Error(), &c, fault.ErrUnauthenticated)
 		}
 		return nil, err
 	}
+	return s.finishExchange(ctx, in, updated, nk, rec, nil)
+}
+
+// TypeCode, TypeRecovery and TypeCustom are the activation types of level 1 (ActivationType in the SDK).
+const (
+	TypeCode     = "CODE"
+	TypeRecovery = "RECOVERY"
+	TypeCustom   = "CUSTOM"
+)
+
+// exchange is a decrypted activation create request.
+type exchange struct {
+	app          store.Application
+	hdr          powerauth.EncryptionHeader
+	l1           layer1Request
+	l2           layer2Request
+	devicePub    *powerauth.PublicKey
+	sess1, sess2 *powerauth.ServerSession
+}
+
+// newKeyset is the server side of a key exchange: KEY_SERVER_PRIVATE, CTR_DATA and the device key.
+type newKeyset struct {
+	serverPriv   *powerauth.PrivateKey
+	ctr          powerauth.CounterData
+	devDER       []byte
+	devicePub    *powerauth.PublicKey
+	fingerprint  string
+	activationID string
+}
+
+func newKeys(activationID string, devicePub *powerauth.PublicKey) (newKeyset, error) {
+	serverPriv, err := powerauth.GeneratePrivateKey()
+	if err != nil {
+		return newKeyset{}, err
+	}
+	ctr, err := powerauth.NewCounterData()
+	if err != nil {
+		return newKeyset{}, err
+	}
+	devDER, err := pkixFromPowerAuth(devicePub)
+	if err != nil {
+		return newKeyset{}, fault.Invalid("devicePublicKey", "is not a P-256 key")
+	}
+	return newKeyset{serverPriv: serverPriv, ctr: ctr, devDER: devDER, devicePub: devicePub, activationID: activationID,
+		fingerprint: powerauth.ActivationFingerprint(devicePub, serverPriv.PublicKey(), activationID)}, nil
+}
+
+// installKeys writes the key exchange's results into c and d (d is written back to c).
+func (s *Service) installKeys(c *store.Credential, d *activationData, nk newKeyset, l2 layer2Request) error {
+	d.ServerPublicKey = base64.StdEncoding.EncodeToString(nk.serverPriv.PublicKey().Bytes())
+	d.CtrData, d.Version, d.Fingerprint = base64.StdEncoding.EncodeToString(nk.ctr[:]), 3, nk.fingerprint
+	if err := writeData(c, *d); err != nil {
+		return err
+	}
+	sec, err := s.openSecret(*c)
+	if err != nil {
+		return err
+	}
+	sec.Code, sec.ServerPrivateKey = "", nk.serverPriv.Bytes()
+	if err := s.sealSecret(c, sec); err != nil {
+		return err
+	}
+	device, _ := json.Marshal(deviceInfo{Platform: l2.Platform, DeviceInfo: l2.DeviceInfo, Extras: l2.Extras})
+	c.PublicKey, c.Counter, c.Label, c.Device = nk.devDER, 0, l2.ActivationName, device
+	return nil
+}
+
+// finishExchange audits the key exchange and seals the answer: level 2 (ActivationLayer2Response, with
+// activationRecovery when a recovery code was issued) inside level 1 (ActivationLayer1Response).
+func (s *Service) finishExchange(ctx context.Context, in exchange, c store.Credential, nk newKeyset, rec *issuedRecovery, extra map[string]any) (*powerauth.Envelope, error) {
+	ev := map[string]any{"status": c.Status, "type": in.l1.Type,
+		"fingerprint": nk.fingerprint, "version": in.hdr.Version.String(), "platform": in.l2.Platform,
+		"device_public_key": base64.StdEncoding.EncodeToString(nk.devicePub.Bytes()), "recovery_code_issued": rec != nil}
+	for k, v := range extra {
+		ev[k] = v
+	}
 	if err := s.audit.Record(ctx, audit.Event{Type: "powerauth.activation.key_exchange", Outcome: audit.Success, Actor: "device",
-		UserID: updated.UserID, CredentialID: updated.ID, Evidence: map[string]any{"status": updated.Status,
-			"fingerprint": fingerprint, "version": hdr.Version.String(), "platform": l2.Platform,
-			"device_public_key": base64.StdEncoding.EncodeToString(devicePub.Bytes())}}); err != nil {
+		UserID: c.UserID, CredentialID: c.ID, Evidence: ev}); err != nil {
 		return nil, err
 	}
-
-	// Level 2 response (ActivationLayer2Response) inside level 1 (ActivationLayer1Response).
-	r2, _ := json.Marshal(map[string]string{"activationId": updated.ID,
-		"serverPublicKey": base64.StdEncoding.EncodeToString(serverPriv.PublicKey().Bytes()),
-		"ctrData":         base64.StdEncoding.EncodeToString(ctr[:])})
-	env2, err := sess2.SealResponse(r2, s.now())
+	l2 := map[string]any{"activationId": c.ID,
+		"serverPublicKey": base64.StdEncoding.EncodeToString(nk.serverPriv.PublicKey().Bytes()),
+		"ctrData":         base64.StdEncoding.EncodeToString(nk.ctr[:])}
+	if rec != nil {
+		l2["activationRecovery"] = map[string]string{"recoveryCode": string(rec.code), "puk": string(rec.puk)}
+	}
+	r2, _ := json.Marshal(l2)
+	env2, err := in.sess2.SealResponse(r2, s.now())
 	if err != nil {
 		return nil, err
 	}
-	custom := l1.CustomAttributes
+	custom := in.l1.CustomAttributes
 	if custom == nil {
 		custom = map[string]any{}
 	}
@@ -191,5 +263,5 @@ func (s *Service) KeyExchange(ctx context.Context, encryptionHeader string, body
 	if err != nil {
 		return nil, err
 	}
-	return sess1.SealResponse(r1, s.now())
+	return in.sess1.SealResponse(r1, s.now())
 }

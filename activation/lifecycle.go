@@ -255,6 +255,9 @@ func (s *Service) Commit(ctx context.Context, actor, id, otp string) (Activation
 	if err != nil {
 		return Activation{}, err
 	}
+	if err := s.activateRecoveryCodes(ctx, c.ID); err != nil {
+		return Activation{}, err
+	}
 	if err := s.audit.Record(ctx, audit.Event{Type: "powerauth.activation.commit", Outcome: audit.Success, Actor: actor,
 		UserID: c.UserID, CredentialID: c.ID}); err != nil {
 		return Activation{}, err
@@ -299,6 +302,11 @@ func (s *Service) pendingFailure(ctx context.Context, id, event, actor, reason s
 		return false, err
 	}
 	removed = c.Status == store.StatusRemoved
+	if removed {
+		if err := s.revokeCodesOf(ctx, c.ID, "activation removed before it was committed"); err != nil {
+			return removed, err
+		}
+	}
 	if err := s.audit.Record(ctx, audit.Event{Type: event, Outcome: audit.Failure, Reason: reason, Actor: actor,
 		UserID: c.UserID, CredentialID: c.ID, Evidence: map[string]any{"failed_attempts": c.FailedAttempts,
 			"max_failed_attempts": c.MaxFailedAttempts, "removed": removed}}); err != nil {
@@ -325,6 +333,9 @@ func (s *Service) expireIfDue(ctx context.Context, c store.Credential) (store.Cr
 	}
 	if err != nil {
 		return c, err
+	}
+	if err := s.revokeCodesOf(ctx, c.ID, "activation expired before it was committed"); err != nil {
+		return updated, err
 	}
 	if err := s.audit.Record(ctx, audit.Event{Type: "powerauth.activation.expire", Outcome: audit.Success, Actor: "system",
 		UserID: c.UserID, CredentialID: c.ID, Evidence: map[string]any{"from": c.Status, "expires_at": c.ExpiresAt}}); err != nil {

@@ -111,30 +111,63 @@ type layer1Request struct {
 	IdentityAttributes map[string]string   `json:"identityAttributes"`
 	CustomAttributes   map[string]any      `json:"customAttributes"`
 	ActivationData     *powerauth.Envelope `json:"activationData"`
+
+	code         powerauth.ActivationCode // CODE
+	recoveryCode powerauth.ActivationCode // RECOVERY
+	puk          powerauth.PUK            // RECOVERY
 }
 
-// parseLayer1 parses and validates level 1: type CODE, identityAttributes.code a syntactically valid
-// activation code, and a level 2 envelope of the right shape.
-func parseLayer1(plain []byte) (layer1Request, powerauth.ActivationCode, error) {
+// MaxIdentityAttributes bounds the identity attributes of a CUSTOM activation (count, and bytes per value).
+const (
+	MaxIdentityAttributes  = 16
+	MaxIdentityValueLength = 1024
+)
+
+// parseLayer1 parses and validates level 1 and a level 2 envelope of the right shape. By type
+// (ActivationService.createActivation in powerauth-restful-integration): CODE carries identityAttributes.code,
+// a syntactically valid activation code; RECOVERY carries identityAttributes.recoveryCode (an activation-code
+// shaped recovery code) and identityAttributes.puk (10 digits); CUSTOM carries the bank's own credentials,
+// at most MaxIdentityAttributes printable members.
+func parseLayer1(plain []byte) (layer1Request, error) {
 	var r layer1Request
 	if err := decodeObject(plain, &r); err != nil {
-		return r, "", err
+		return r, err
 	}
-	if r.Type != "CODE" {
-		return r, "", fault.Invalid("type", "only CODE activations are supported")
-	}
-	code, err := powerauth.ValidateActivationCode(r.IdentityAttributes["code"])
-	if err != nil {
-		return r, "", fault.Invalid("identityAttributes.code", "is not a valid activation code")
+	var err error
+	switch r.Type {
+	case TypeCode:
+		if r.code, err = powerauth.ValidateActivationCode(r.IdentityAttributes["code"]); err != nil {
+			return r, fault.Invalid("identityAttributes.code", "is not a valid activation code")
+		}
+	case TypeRecovery:
+		if r.recoveryCode, err = powerauth.ParseRecoveryCode(r.IdentityAttributes["recoveryCode"]); err != nil {
+			return r, fault.Invalid("identityAttributes.recoveryCode", "is not a valid recovery code")
+		}
+		if r.puk, err = powerauth.ValidatePUK(r.IdentityAttributes["puk"]); err != nil {
+			return r, fault.Invalid("identityAttributes.puk", "is not a valid recovery PUK")
+		}
+	case TypeCustom:
+		var c fault.Collector
+		c.Check(len(r.IdentityAttributes) > 0 && len(r.IdentityAttributes) <= MaxIdentityAttributes, "identityAttributes",
+			"must have 1 to %d members", MaxIdentityAttributes)
+		for k, v := range r.IdentityAttributes {
+			checkText(&c, "identityAttributes", k, 64)
+			checkText(&c, "identityAttributes."+k, v, MaxIdentityValueLength)
+		}
+		if err := c.Err(); err != nil {
+			return r, err
+		}
+	default:
+		return r, fault.Invalid("type", "must be CODE, RECOVERY or CUSTOM")
 	}
 	if r.ActivationData == nil {
-		return r, "", fault.Invalid("activationData", "is required")
+		return r, fault.Invalid("activationData", "is required")
 	}
 	raw, _ := json.Marshal(r.ActivationData)
 	if _, err := powerauth.ParseEnvelope(raw); err != nil {
-		return r, "", fault.Invalid("activationData", "is not an encrypted request")
+		return r, fault.Invalid("activationData", "is not an encrypted request")
 	}
-	return r, code, nil
+	return r, nil
 }
 
 // layer2Request is the decrypted level 2 (PowerAuth ActivationLayer2Request).
@@ -228,6 +261,22 @@ func ParseKeystoreRequest(body []byte) (string, error) {
 		return "", fault.Invalid("jwt", "is required")
 	}
 	return r.JWT, nil
+}
+
+// parseConfirmRecovery parses the decrypted /pa/v3/recovery/confirm payload {"recoveryCode":"..."}
+// (ConfirmRecoveryRequestPayload); the code may carry the QR code's "R:" prefix.
+func parseConfirmRecovery(plain []byte) (powerauth.ActivationCode, error) {
+	var r struct {
+		RecoveryCode string `json:"recoveryCode"`
+	}
+	if err := decodeObject(plain, &r); err != nil {
+		return "", err
+	}
+	code, err := powerauth.ParseRecoveryCode(r.RecoveryCode)
+	if err != nil {
+		return "", fault.Invalid("recoveryCode", "is not a valid recovery code")
+	}
+	return code, nil
 }
 
 // parseVaultRequest parses the decrypted vault unlock payload ({} or {"reason":"..."}).

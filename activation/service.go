@@ -17,8 +17,16 @@ type Store interface {
 	GetApplication(ctx context.Context, id string) (store.Application, error)
 	GetApplicationByKey(ctx context.Context, appKey string) (store.Application, error)
 	ListApplications(ctx context.Context) ([]store.Application, error)
+	UpdateApplication(ctx context.Context, id string, fn func(*store.Application) error) (store.Application, error)
+
+	CreateRecoveryCode(ctx context.Context, r *store.RecoveryCode) error
+	GetRecoveryCode(ctx context.Context, id string) (store.RecoveryCode, error)
+	GetRecoveryCodeByLookupKey(ctx context.Context, applicationID, key string) (store.RecoveryCode, error)
+	ListRecoveryCodes(ctx context.Context, f store.RecoveryCodeFilter) ([]store.RecoveryCode, error)
+	UpdateRecoveryCode(ctx context.Context, id string, fn func(*store.RecoveryCode) error) (store.RecoveryCode, error)
 
 	GetUser(ctx context.Context, id string) (store.User, error)
+	GetUserByExternalID(ctx context.Context, externalID string) (store.User, error)
 	CreateCredential(ctx context.Context, c *store.Credential) error
 	GetCredential(ctx context.Context, id string) (store.Credential, error)
 	GetCredentialByLookupKey(ctx context.Context, kind store.CredentialKind, key string) (store.Credential, error)
@@ -83,7 +91,12 @@ type Config struct {
 	TokenTTL time.Duration
 	// TemporaryKeyTTL is the lifetime of a 3.3 temporary ECIES key (default 5 minutes).
 	TemporaryKeyTTL time.Duration
-	Now             func() time.Time
+	// RecoveryMaxFailedAttempts is the number of wrong PUKs after which a recovery code is BLOCKED
+	// (default 10, Wultra's default).
+	RecoveryMaxFailedAttempts int
+	// CustomCredentials verifies the identity attributes of a CUSTOM activation; nil refuses them.
+	CustomCredentials CredentialVerifier
+	Now               func() time.Time
 }
 
 // Service owns PowerAuth applications and activations.
@@ -118,12 +131,18 @@ func New(st Store, ops Operations, a *audit.Log, sealer Sealer, rp Replay, cfg C
 	if cfg.Lookahead == 0 {
 		cfg.Lookahead = DefaultLookahead
 	}
+	if cfg.RecoveryMaxFailedAttempts == 0 {
+		cfg.RecoveryMaxFailedAttempts = DefaultRecoveryMaxFailedAttempts
+	}
 	var errs []error
 	if cfg.ActivationTTL < MinActivationTTL || cfg.ActivationTTL > MaxActivationTTL {
 		errs = append(errs, fmt.Errorf("activation TTL must be between %v and %v", MinActivationTTL, MaxActivationTTL))
 	}
 	if cfg.MaxFailedAttempts < 1 || cfg.MaxFailedAttempts > MaxFailedAttemptsLimit {
 		errs = append(errs, fmt.Errorf("max failed attempts must be between 1 and %d", MaxFailedAttemptsLimit))
+	}
+	if cfg.RecoveryMaxFailedAttempts < 1 || cfg.RecoveryMaxFailedAttempts > 100 {
+		errs = append(errs, errors.New("recovery max failed attempts must be between 1 and 100"))
 	}
 	if cfg.Lookahead < 1 || cfg.Lookahead > 64 {
 		errs = append(errs, errors.New("counter look-ahead must be between 1 and 64"))

@@ -20,6 +20,8 @@ const (
 	URITokenCreate        = "/pa/token/create"
 	URITokenRemove        = "/pa/token/remove"
 	URIVaultUnlock        = "/pa/vault/unlock"
+	URIRecoveryConfirm    = "/pa/recovery/confirm"
+	URIUpgradeCommit      = "/pa/upgrade/commit"
 	URIOperationAuthorize = "/operation/authorize"
 	URIOperationCancel    = "/operation/cancel"
 )
@@ -63,6 +65,14 @@ func twoFactor(t powerauth.SignatureType) bool {
 	return t == powerauth.SignaturePossessionKnowledge || t == powerauth.SignaturePossessionBiometry ||
 		t == powerauth.SignaturePossessionKnowledgeBiometry
 }
+
+// possessionKnowledge is the one type RecoveryController accepts (@PowerAuth signatureType POSSESSION_KNOWLEDGE).
+func possessionKnowledge(t powerauth.SignatureType) bool {
+	return t == powerauth.SignaturePossessionKnowledge
+}
+
+// possessionOnly is what the upgrade commit accepts (UpgradeService: POSSESSION).
+func possessionOnly(t powerauth.SignatureType) bool { return t == powerauth.SignaturePossession }
 
 // signer is a parsed header with the activation and application it names.
 type signer struct {

@@ -21,7 +21,7 @@ func TestDecryptedPayloadsAreReadStrictly(t *testing.T) {
 		{"invalid UTF-8", "{\"type\":\"CODE\",\"identityAttributes\":{\"code\":\"\xff\"}," + env + "}", "UTF-8"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := parseLayer1([]byte(tc.plain))
+			_, err := parseLayer1([]byte(tc.plain))
 			var inv *fault.InvalidError
 			if !errors.As(err, &inv) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want an invalid-input error containing %q", err, tc.want)

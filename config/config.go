@@ -85,8 +85,12 @@ type Config struct {
 	// WebhookRetention: delivered and abandoned events are deleted from the outbox this long after
 	// they were enqueued; events still being retried are kept.
 	WebhookRetention time.Duration `env:"SIGNET_WEBHOOK_RETENTION" envDefault:"168h"`
-	PushURL          string        `env:"SIGNET_PUSH_URL"`    // push relay for FCM-shaped messages; unset: log provider
-	PushSecret       string        `env:"SIGNET_PUSH_SECRET"` // signs push posts when set, ≥ 32 chars (secret: also _FILE)
+	// ActivationHookURL verifies the credentials of PowerAuth CUSTOM activations (https; http only for
+	// localhost), signed with SIGNET_WEBHOOK_SECRET; unset: custom activations are refused.
+	ActivationHookURL     string        `env:"SIGNET_ACTIVATION_HOOK_URL"`
+	ActivationHookTimeout time.Duration `env:"SIGNET_ACTIVATION_HOOK_TIMEOUT" envDefault:"5s"`
+	PushURL               string        `env:"SIGNET_PUSH_URL"`    // push relay for FCM-shaped messages; unset: log provider
+	PushSecret            string        `env:"SIGNET_PUSH_SECRET"` // signs push posts when set, ≥ 32 chars (secret: also _FILE)
 
 	// Rate limits of the public endpoints, "<rate>/<period>[:<burst>]" or "off" (ratelimit.ParseLimit),
 	// shared by every replica through Redis when SIGNET_REDIS_URL is set, per process otherwise.
@@ -548,6 +552,19 @@ func (c Config) validateNotifications(bad func(format string, args ...any)) {
 		if c.WebhookSecret == "" {
 			bad("SIGNET_WEBHOOK_DEFAULT_URL needs SIGNET_WEBHOOK_SECRET: every event is signed")
 		}
+	}
+	if c.ActivationHookURL != "" {
+		u, err := url.Parse(c.ActivationHookURL)
+		local := u != nil && (u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1")
+		if err != nil || u.Host == "" || u.User != nil || !(u.Scheme == "https" || (u.Scheme == "http" && local)) {
+			bad("SIGNET_ACTIVATION_HOOK_URL must be an https URL (http only for localhost)")
+		}
+		if c.WebhookSecret == "" {
+			bad("SIGNET_ACTIVATION_HOOK_URL needs SIGNET_WEBHOOK_SECRET: the check and its answer are signed")
+		}
+	}
+	if c.ActivationHookTimeout < 100*time.Millisecond || c.ActivationHookTimeout > time.Minute {
+		bad("SIGNET_ACTIVATION_HOOK_TIMEOUT must be between 100ms and 1m")
 	}
 	if c.PushURL != "" {
 		if u, err := url.Parse(c.PushURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {

@@ -23,6 +23,47 @@ type ActivateOptions struct {
 // ECIES layers, and derives the key set from the server's answer. The knowledge key is stored encrypted
 // under the PIN. The returned state must be saved by the caller.
 func (c *Client) Activate(ctx context.Context, cfg AppConfig, code, pin string, opt ActivateOptions) (*State, error) {
+	master, err := powerauth.ParsePublicKeyBase64(cfg.MasterPublicKey)
+	if err != nil {
+		return nil, err
+	}
+	var ac powerauth.ActivationCode
+	if strings.Contains(code, "#") {
+		if ac, err = powerauth.ParseActivationQRPayload(strings.TrimSpace(code), master); err != nil {
+			return nil, fmt.Errorf("device: the QR code is not a valid signed activation code: %w", err)
+		}
+	} else if ac, err = powerauth.ValidateActivationCode(powerauth.CorrectActivationCode(code)); err != nil {
+		return nil, fmt.Errorf("device: %w", err)
+	}
+	return c.activate(ctx, cfg, "CODE", map[string]string{"code": string(ac)}, pin, opt)
+}
+
+// ActivateWithRecoveryCode activates with a recovery code (typed, or the "R:" QR text) and its PUK
+// (PowerAuth 3.x, Activation via Recovery Code; SDK createRecoveryActivation: type RECOVERY,
+// identityAttributes {recoveryCode, puk}). The new activation is ACTIVE at once and replaces the one the code
+// was issued with. After a wrong PUK the error is an *Error whose CurrentRecoveryPukIndex names the PUK to use.
+func (c *Client) ActivateWithRecoveryCode(ctx context.Context, cfg AppConfig, code, puk, pin string, opt ActivateOptions) (*State, error) {
+	rc, err := powerauth.ParseRecoveryCode(code)
+	if err != nil {
+		return nil, fmt.Errorf("device: %w", err)
+	}
+	p, err := powerauth.ValidatePUK(strings.TrimSpace(puk))
+	if err != nil {
+		return nil, fmt.Errorf("device: %w", err)
+	}
+	return c.activate(ctx, cfg, "RECOVERY", map[string]string{"recoveryCode": string(rc), "puk": string(p)}, pin, opt)
+}
+
+// ActivateWithCustomCredentials activates with the bank's own credentials (PowerAuth 3.x, Activation via
+// Custom Credentials; SDK createActivation with identity attributes: type CUSTOM), which the bank verifies.
+func (c *Client) ActivateWithCustomCredentials(ctx context.Context, cfg AppConfig, identity map[string]string, pin string, opt ActivateOptions) (*State, error) {
+	if len(identity) == 0 {
+		return nil, errors.New("device: custom activation needs identity attributes")
+	}
+	return c.activate(ctx, cfg, "CUSTOM", identity, pin, opt)
+}
+
+func (c *Client) activate(ctx context.Context, cfg AppConfig, typ string, identity map[string]string, pin string, opt ActivateOptions) (*State, error) {
 	if len(pin) < 4 {
 		return nil, errors.New("device: the PIN must have at least 4 characters")
 	}
@@ -37,15 +78,6 @@ func (c *Client) Activate(ctx context.Context, cfg AppConfig, code, pin string, 
 	if err != nil {
 		return nil, err
 	}
-	var ac powerauth.ActivationCode
-	if strings.Contains(code, "#") {
-		if ac, err = powerauth.ParseActivationQRPayload(strings.TrimSpace(code), master); err != nil {
-			return nil, fmt.Errorf("device: the QR code is not a valid signed activation code: %w", err)
-		}
-	} else if ac, err = powerauth.ValidateActivationCode(powerauth.CorrectActivationCode(code)); err != nil {
-		return nil, fmt.Errorf("device: %w", err)
-	}
-
 	devPriv, err := powerauth.GeneratePrivateKey()
 	if err != nil {
 		return nil, err
@@ -57,8 +89,7 @@ func (c *Client) Activate(ctx context.Context, cfg AppConfig, code, pin string, 
 	if err != nil {
 		return nil, err
 	}
-	l1, _ := json.Marshal(map[string]any{"type": "CODE", "identityAttributes": map[string]string{"code": string(ac)},
-		"activationData": env2})
+	l1, _ := json.Marshal(map[string]any{"type": typ, "identityAttributes": identity, "activationData": env2})
 	env1, sess1, err := c.seal(ctx, v, target, powerauth.SharedInfo1ActivationLayer1, l1)
 	if err != nil {
 		return nil, err
@@ -87,6 +118,8 @@ func (c *Client) Activate(ctx context.Context, cfg AppConfig, code, pin string, 
 		ActivationID    string `json:"activationId"`
 		ServerPublicKey string `json:"serverPublicKey"`
 		CtrData         string `json:"ctrData"`
+		// ActivationRecovery is present when the application enables recovery (ActivationLayer2Response).
+		ActivationRecovery *RecoveryData `json:"activationRecovery"`
 	}
 	if err := json.Unmarshal(p2, &layer2); err != nil {
 		return nil, err
@@ -113,7 +146,14 @@ func (c *Client) Activate(ctx context.Context, cfg AppConfig, code, pin string, 
 	if err != nil {
 		return nil, err
 	}
-	return &State{FormatVersion: stateFormat, Server: c.BaseURL, Protocol: v.String(), ApplicationKey: cfg.ApplicationKey,
+	var encRecovery []byte
+	if layer2.ActivationRecovery != nil {
+		raw, _ := json.Marshal(layer2.ActivationRecovery)
+		if encRecovery, err = sealWithVault(keys.Vault, raw); err != nil {
+			return nil, err
+		}
+	}
+	return &State{EncryptedRecoveryData: encRecovery, FormatVersion: stateFormat, Server: c.BaseURL, Protocol: v.String(), ApplicationKey: cfg.ApplicationKey,
 		ApplicationSecret: cfg.ApplicationSecret, MasterPublicKey: cfg.MasterPublicKey, ActivationID: layer2.ActivationID,
 		Fingerprint:     powerauth.ActivationFingerprint(devPriv.PublicKey(), serverPub, layer2.ActivationID),
 		ServerPublicKey: serverPub.Bytes(), DevicePublicKey: devPriv.PublicKey().Bytes(), EncryptedDevicePrivateKey: encPriv,
@@ -175,4 +215,70 @@ func (c *Client) Status(ctx context.Context, st *State) (Status, error) {
 		}
 	}
 	return s, nil
+}
+
+// RecoveryData is a recovery code and PUK (ActivationRecovery of the SDKs).
+type RecoveryData struct {
+	RecoveryCode string `json:"recoveryCode"`
+	PUK          string `json:"puk"`
+}
+
+// HasRecoveryData reports whether the server sent recovery data with the activation.
+func (st *State) HasRecoveryData() bool { return len(st.EncryptedRecoveryData) > 0 }
+
+// RecoveryData unlocks the vault (possession + knowledge) and returns the recovery code and PUK the server
+// sent with the activation (SDK activationRecoveryData, which also needs the vault key).
+func (c *Client) RecoveryData(ctx context.Context, st *State, pin string) (RecoveryData, error) {
+	if !st.HasRecoveryData() {
+		return RecoveryData{}, errors.New("device: the activation has no recovery data")
+	}
+	vault, err := c.UnlockVault(ctx, st, pin)
+	if err != nil {
+		return RecoveryData{}, err
+	}
+	raw, err := openWithVault(vault, st.EncryptedRecoveryData)
+	if err != nil {
+		return RecoveryData{}, fmt.Errorf("device: cannot open the recovery data: %w", err)
+	}
+	var r RecoveryData
+	return r, json.Unmarshal(raw, &r)
+}
+
+// ConfirmRecoveryCode confirms a recovery code received on a postcard (/pa/v3/recovery/confirm; SDK
+// confirmRecoveryCode): ECIES in activation scope (sh1 /pa/recovery/confirm) under a possession + knowledge
+// signature (uriId /pa/recovery/confirm). It reports whether the code had been confirmed before.
+func (c *Client) ConfirmRecoveryCode(ctx context.Context, st *State, pin, code string) (alreadyConfirmed bool, err error) {
+	rc, err := powerauth.ParseRecoveryCode(code)
+	if err != nil {
+		return false, fmt.Errorf("device: %w", err)
+	}
+	v, err := st.version()
+	if err != nil {
+		return false, err
+	}
+	target, err := st.activationTarget()
+	if err != nil {
+		return false, err
+	}
+	plain, _ := json.Marshal(map[string]string{"recoveryCode": string(rc)})
+	env, sess, err := c.seal(ctx, v, target, powerauth.SharedInfo1ConfirmRecovery, plain)
+	if err != nil {
+		return false, err
+	}
+	body, _ := json.Marshal(env)
+	var resp powerauth.Envelope
+	if err := c.signedPost(ctx, st, "/pa/v3/recovery/confirm", uriRecoveryConfirm, body, powerauth.SignaturePossessionKnowledge, pin, &resp); err != nil {
+		return false, err
+	}
+	out, err := sess.OpenResponse(&resp)
+	if err != nil {
+		return false, err
+	}
+	var r struct {
+		AlreadyConfirmed bool `json:"alreadyConfirmed"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return false, err
+	}
+	return r.AlreadyConfirmed, nil
 }

@@ -54,6 +54,9 @@ type Error struct {
 	HTTPStatus int
 	Code       string
 	Message    string
+	// CurrentRecoveryPukIndex is the PUK the user must type next, after a wrong PUK of a recovery
+	// activation (0 when the server did not say).
+	CurrentRecoveryPukIndex int
 }
 
 func (e *Error) Error() string {
@@ -110,12 +113,14 @@ func (c *Client) post(ctx context.Context, path string, header map[string]string
 	if resp.StatusCode != http.StatusOK {
 		var env struct {
 			ResponseObject struct {
-				Code    string `json:"code"`
-				Message string `json:"message"`
+				Code                    string `json:"code"`
+				Message                 string `json:"message"`
+				CurrentRecoveryPukIndex int    `json:"currentRecoveryPukIndex"`
 			} `json:"responseObject"`
 		}
 		_ = json.Unmarshal(raw, &env)
-		return &Error{HTTPStatus: resp.StatusCode, Code: env.ResponseObject.Code, Message: env.ResponseObject.Message}
+		return &Error{HTTPStatus: resp.StatusCode, Code: env.ResponseObject.Code, Message: env.ResponseObject.Message,
+			CurrentRecoveryPukIndex: env.ResponseObject.CurrentRecoveryPukIndex}
 	}
 	if out == nil {
 		return nil

@@ -16,6 +16,8 @@ const (
 	uriTokenCreate        = "/pa/token/create"
 	uriTokenRemove        = "/pa/token/remove"
 	uriVaultUnlock        = "/pa/vault/unlock"
+	uriRecoveryConfirm    = "/pa/recovery/confirm"
+	uriUpgradeCommit      = "/pa/upgrade/commit"
 	uriOperationAuthorize = "/operation/authorize"
 	uriOperationCancel    = "/operation/cancel"
 )
@@ -195,4 +197,45 @@ func (c *Client) SignWithDeviceKey(ctx context.Context, st *State, pin string, d
 		return nil, err
 	}
 	return priv.SignECDSA(data)
+}
+
+// StartUpgrade calls /pa/v3/upgrade/start (Activation-Upgrade.md): an activation-scope ECIES request (sh1
+// /pa/upgrade) of {} under an X-PowerAuth-Encryption header naming the activation; the answer carries the
+// initial CTR_DATA. The SDKs call it only when the status blob offers a newer version; Signet's activations
+// are all on the newest (3), so the server answers ERR_UPGRADE.
+func (c *Client) StartUpgrade(ctx context.Context, st *State) ([]byte, error) {
+	v, err := st.version()
+	if err != nil {
+		return nil, err
+	}
+	target, err := st.activationTarget()
+	if err != nil {
+		return nil, err
+	}
+	env, sess, err := c.seal(ctx, v, target, powerauth.SharedInfo1Upgrade, []byte(`{}`))
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(env)
+	hdr := fmt.Sprintf(`PowerAuth application_key="%s", activation_id="%s", version="%s"`, st.ApplicationKey, st.ActivationID, v)
+	var resp powerauth.Envelope
+	if err := c.post(ctx, "/pa/v3/upgrade/start", map[string]string{powerauth.HeaderEncryption: hdr}, body, &resp); err != nil {
+		return nil, err
+	}
+	plain, err := sess.OpenResponse(&resp)
+	if err != nil {
+		return nil, err
+	}
+	var r struct {
+		CtrData []byte `json:"ctrData"`
+	}
+	if err := json.Unmarshal(plain, &r); err != nil || len(r.CtrData) != 16 {
+		return nil, errors.New("device: malformed upgrade answer")
+	}
+	return r.CtrData, nil
+}
+
+// CommitUpgrade calls /pa/v3/upgrade/commit: "{}" signed with possession (uriId /pa/upgrade/commit).
+func (c *Client) CommitUpgrade(ctx context.Context, st *State) error {
+	return c.signedPost(ctx, st, "/pa/v3/upgrade/commit", uriUpgradeCommit, []byte(`{}`), powerauth.SignaturePossession, "", nil)
 }

@@ -90,6 +90,10 @@ type State struct {
 
 	Token *Token `json:"token,omitempty"`
 
+	// EncryptedRecoveryData is AES-128-GCM(KEY_ENCRYPTION_VAULT) of the recovery code and PUK the server
+	// sent with the activation, readable after a vault unlock as the SDK's activationRecoveryData.
+	EncryptedRecoveryData []byte `json:"encrypted_recovery_data,omitempty"`
+
 	unlocked *unlockedKey // Client.RememberPIN; never serialised
 }
 

@@ -25,6 +25,10 @@ func (s *Server) paRoutes() {
 	app.Post("/v1/activations", bank, s.createActivation)
 	app.Get("/v1/activations/:id", bank, s.getActivation)
 	app.Post("/v1/activations/:id/commit", bank, s.commitActivation)
+	app.Post("/v1/applications/:id/recovery", admin, s.setRecovery)
+	app.Get("/v1/users/:id/recovery-codes", bank, s.listRecoveryCodes)
+	app.Post("/v1/recovery-codes", bank, s.issuePostcard)
+	app.Post("/v1/recovery-codes/:id/revoke", bank, s.revokeRecoveryCode)
 	app.Get("/v1/operations/:id/offline", bank, s.offlinePayload)
 	app.Post("/v1/operations/:id/offline-verify", bank, s.offlineVerify)
 
@@ -38,6 +42,9 @@ func (s *Server) paRoutes() {
 	app.Post("/pa/v3/signature/validate", s.pa(paSignature, s.paSignatureValidate))
 	app.Post("/pa/v3/vault/unlock", s.pa(paVault, s.paVaultUnlock))
 	app.Post("/pa/v3/keystore/create", s.pa(paKeystore, s.paKeystoreCreate))
+	app.Post("/pa/v3/recovery/confirm", s.pa(paRecovery, s.paRecoveryConfirm))
+	app.Post("/pa/v3/upgrade/start", s.pa(paUpgradeStart, s.paUpgradeStart))
+	app.Post("/pa/v3/upgrade/commit", s.pa(paUpgradeCommit, s.paUpgradeCommit))
 
 	// Mobile-token operations (Wultra enrollment server API).
 	app.Post("/api/auth/token/app/operation/list", s.pa(paMobile, s.mobileList))
@@ -66,14 +73,22 @@ var (
 	paSignature        = paErrors{fallback: "ERR_AUTHENTICATION", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_ENCRYPTION"}
 	paVault            = paErrors{fallback: "ERR_SECURE_VAULT", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_ENCRYPTION"}
 	paKeystore         = paErrors{fallback: "ERR_TEMPORARY_KEY", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_TEMPORARY_KEY"}
-	paMobile           = paErrors{fallback: "INVALID_REQUEST", auth: "POWERAUTH_AUTH_FAIL", authStatus: 401, encryption: "INVALID_REQUEST", mobile: true}
+	// RecoveryController: PowerAuthRecoveryConfirmationException is an authentication failure (401).
+	paRecovery = paErrors{fallback: "ERR_AUTHENTICATION", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_ENCRYPTION"}
+	// UpgradeController: every failure of start is PowerAuthUpgradeException (400 ERR_UPGRADE); commit
+	// answers a bad signature 401 ERR_AUTHENTICATION and every other failure ERR_UPGRADE.
+	paUpgradeStart  = paErrors{fallback: "ERR_UPGRADE", auth: "ERR_UPGRADE", authStatus: 400, encryption: "ERR_UPGRADE"}
+	paUpgradeCommit = paErrors{fallback: "ERR_UPGRADE", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_UPGRADE"}
+	paMobile        = paErrors{fallback: "INVALID_REQUEST", auth: "POWERAUTH_AUTH_FAIL", authStatus: 401, encryption: "INVALID_REQUEST", mobile: true}
 )
 
 var paMessages = map[string]string{
 	"ERR_ACTIVATION":             "Activation failed",
+	"INVALID_RECOVERY_CODE":      "Invalid recovery code or PUK",
 	"ERR_AUTHENTICATION":         "Authentication failed",
 	"ERR_ENCRYPTION":             "Encryption error",
 	"ERR_SECURE_VAULT":           "Secure vault error",
+	"ERR_UPGRADE":                "Activation upgrade failed",
 	"ERR_TEMPORARY_KEY":          "Temporary key error",
 	"ERR_GENERIC":                "Internal error",
 	"ERR_UNAVAILABLE":            "Service temporarily unavailable",
@@ -90,6 +105,9 @@ var paMessages = map[string]string{
 type paErrorObject struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// CurrentRecoveryPukIndex is set when a recovery activation's PUK was wrong and the code is still usable
+	// (restful-integration RecoveryError): the index of the PUK the user must type.
+	CurrentRecoveryPukIndex *int `json:"currentRecoveryPukIndex,omitempty"`
 }
 
 type paEnvelope struct {
@@ -113,6 +131,8 @@ func (e paErrors) classify(err error) (int, string, string, bool) {
 		return e.authStatus, e.auth, paMessages[e.auth], true
 	case errors.Is(err, activation.ErrEncryption):
 		return 400, e.encryption, paMessages[e.encryption], true
+	case errors.Is(err, activation.ErrUpgrade):
+		return 400, "ERR_UPGRADE", paMessages["ERR_UPGRADE"], true
 	case e.mobile && errors.As(err, &st):
 		switch st.Status {
 		case store.OpFailed:
@@ -156,6 +176,13 @@ func (s *Server) pa(codes paErrors, h fiber.Handler) fiber.Handler {
 		if err == nil {
 			return nil
 		}
+		var puk *activation.RecoveryPUKError
+		if errors.As(err, &puk) {
+			// ActivationService.createActivation: PowerAuthRecoveryException("INVALID_RECOVERY_CODE", index), 400.
+			idx := puk.CurrentPUKIndex
+			return c.Status(400).JSON(paEnvelope{Status: "ERROR", ResponseObject: paErrorObject{Code: "INVALID_RECOVERY_CODE",
+				Message: paMessages["INVALID_RECOVERY_CODE"], CurrentRecoveryPukIndex: &idx}})
+		}
 		status, code, msg, expected := codes.classify(err)
 		if !expected {
 			ctx := c.UserContext()
@@ -180,20 +207,32 @@ type createApplicationRequest struct {
 }
 
 type applicationResponse struct {
-	ID                string    `json:"id"`
-	Name              string    `json:"name"`
-	ApplicationKey    string    `json:"application_key"`
-	ApplicationSecret string    `json:"application_secret"`
-	MasterPublicKey   string    `json:"master_public_key"`
-	MobileSDKConfig   string    `json:"mobile_sdk_config"`
-	Status            string    `json:"status"`
+	ID                string `json:"id"`
+	Name              string `json:"name"`
+	ApplicationKey    string `json:"application_key"`
+	ApplicationSecret string `json:"application_secret"`
+	MasterPublicKey   string `json:"master_public_key"`
+	MobileSDKConfig   string `json:"mobile_sdk_config"`
+	Status            string `json:"status"`
+	RecoveryEnabled   bool   `json:"recovery_enabled"`
+	// PostcardPublicKey is the server's recovery postcard key, for the printing service's ECDH.
+	PostcardPublicKey string    `json:"postcard_public_key,omitempty"`
+	PrinterPublicKey  string    `json:"printer_public_key,omitempty"`
 	CreatedAt         time.Time `json:"created_at"`
 }
 
 func toApplication(a store.Application) applicationResponse {
 	return applicationResponse{ID: a.ID, Name: a.Name, ApplicationKey: a.AppKey, ApplicationSecret: a.AppSecret,
 		MasterPublicKey: base64.StdEncoding.EncodeToString(a.MasterPublicKey), MobileSDKConfig: activation.EncodeSDKConfig(a),
-		Status: a.Status, CreatedAt: a.CreatedAt}
+		Status: a.Status, RecoveryEnabled: a.RecoveryEnabled, PostcardPublicKey: b64orEmpty(a.PostcardPublicKey),
+		PrinterPublicKey: b64orEmpty(a.PrinterPublicKey), CreatedAt: a.CreatedAt}
+}
+
+func b64orEmpty(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 func (s *Server) createApplication(c *fiber.Ctx) error {

@@ -67,6 +67,12 @@ type paEnv struct {
 
 func newPAEnv(t *testing.T, st *sqlstore.Store) *paEnv {
 	t.Helper()
+	return newPAEnvWith(t, st, nil)
+}
+
+// newPAEnvWith is newPAEnv with the activation configuration adjusted by with (when not nil).
+func newPAEnvWith(t *testing.T, st *sqlstore.Store, with func(*activation.Config)) *paEnv {
+	t.Helper()
 	ctx := context.Background()
 	clock := &paClock{t: time.Now().UTC().Truncate(time.Millisecond)}
 	ring, err := kek.New([][]byte{bytes.Repeat([]byte{9}, 32)})
@@ -81,7 +87,11 @@ func newPAEnv(t *testing.T, st *sqlstore.Store) *paEnv {
 	rp := replay.NewMemory(clock.Now)
 	ops := txsign.NewService(st, auditLog, keyring, rp, txsign.Config{Issuer: testIssuer, Audience: testAudience,
 		TokenTTL: 120 * time.Second, MaxFailures: 5, PublicURL: "http://localhost:8080", Now: clock.Now})
-	act, err := activation.New(st, ops, auditLog, ring, rp, activation.Config{Now: clock.Now})
+	actCfg := activation.Config{Now: clock.Now}
+	if with != nil {
+		with(&actCfg)
+	}
+	act, err := activation.New(st, ops, auditLog, ring, rp, actCfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,6 +336,12 @@ func TestPowerAuth(t *testing.T) {
 				{"offline approval", testOfflineApproval},
 				{"activation and approval 3.2", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version32) }},
 				{"activation and approval 3.3", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version33) }},
+				{"recovery 3.2", func(t *testing.T, e *paEnv) { testRecovery(t, e, powerauth.Version32) }},
+				{"recovery 3.3", func(t *testing.T, e *paEnv) { testRecovery(t, e, powerauth.Version33) }},
+				{"custom credentials 3.2", func(t *testing.T, e *paEnv) { testCustomActivation(t, e, powerauth.Version32) }},
+				{"custom credentials 3.3", func(t *testing.T, e *paEnv) { testCustomActivation(t, e, powerauth.Version33) }},
+				{"upgrade 3.2", func(t *testing.T, e *paEnv) { testUpgrade(t, e, powerauth.Version32) }},
+				{"upgrade 3.3", func(t *testing.T, e *paEnv) { testUpgrade(t, e, powerauth.Version33) }},
 			} {
 				t.Run(tc.name, func(t *testing.T) { tc.fn(t, e) })
 			}

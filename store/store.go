@@ -119,6 +119,17 @@ type Store interface {
 	GetApplication(ctx context.Context, id string) (Application, error)
 	GetApplicationByKey(ctx context.Context, appKey string) (Application, error)
 	ListApplications(ctx context.Context) ([]Application, error)
+	UpdateApplication(ctx context.Context, id string, fn func(*Application) error) (Application, error)
+
+	// PowerAuth recovery codes. (ApplicationID, LookupKey) is unique
+	// (ErrAlreadyExists); PUK hashes are sealed by the caller.
+	CreateRecoveryCode(ctx context.Context, r *RecoveryCode) error
+	GetRecoveryCode(ctx context.Context, id string) (RecoveryCode, error)
+	GetRecoveryCodeByLookupKey(ctx context.Context, applicationID, key string) (RecoveryCode, error)
+	// ListRecoveryCodes returns the codes f selects (at least one of UserID and
+	// ActivationID must be set), oldest first.
+	ListRecoveryCodes(ctx context.Context, f RecoveryCodeFilter) ([]RecoveryCode, error)
+	UpdateRecoveryCode(ctx context.Context, id string, fn func(*RecoveryCode) error) (RecoveryCode, error)
 
 	// Webhook outbox. ClaimOutbox leases up to limit due, undelivered events
 	// (NextAttemptAt <= now) by pushing their NextAttemptAt to now+lease, so two
@@ -357,8 +368,47 @@ type Application struct {
 	MasterPrivateKey []byte
 	MasterPublicKey  []byte
 	Status           string // "ACTIVE"
-	CreatedAt        time.Time
-	Version          int64
+	// RecoveryEnabled: activations of this application get a recovery code
+	// and PUK (PowerAuth 3.x, Activation via Recovery Code).
+	RecoveryEnabled bool
+	// PostcardPrivateKey (sealed by the caller) and PostcardPublicKey are the
+	// server's recovery postcard key pair; PrinterPublicKey is the printing
+	// service's (Recovery-Postcard.md). All nil until postcards are set up.
+	PostcardPrivateKey []byte
+	PostcardPublicKey  []byte
+	PrinterPublicKey   []byte
+	CreatedAt          time.Time
+	Version            int64
+}
+
+// RecoveryCode is a PowerAuth recovery code with its PUKs. The code itself is
+// not stored: LookupKey is derived from it by the caller.
+type RecoveryCode struct {
+	ID            string
+	ApplicationID string
+	UserID        string
+	// ActivationID is the activation the code was issued with; "" for a postcard.
+	ActivationID string
+	LookupKey    string
+	CodeMasked   string // "XXXXX-XXXXX-XXXXX-" and the last group, for display
+	Status       string // CREATED, ACTIVE, BLOCKED, REVOKED
+	// FailedAttempts counts wrong PUKs since the last right one.
+	FailedAttempts    int
+	MaxFailedAttempts int
+	// PUKs is the public state of each PUK (JSON, owned by the caller); Secret
+	// holds their hashes, sealed by the caller.
+	PUKs      []byte
+	Secret    []byte
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int64
+}
+
+// RecoveryCodeFilter selects recovery codes; empty fields match anything.
+type RecoveryCodeFilter struct {
+	UserID        string
+	ActivationID  string
+	ApplicationID string
 }
 
 // OutboxEvent is a webhook delivery waiting in the database.

@@ -38,7 +38,8 @@ detected by the server, which blocks the activation after the maximum of failed 
 	cmd.PersistentFlags().StringVar(&f.serverURL, "server", "", "Signet base URL (default: the one saved at activation, else http://localhost:8080)")
 	ops := &cobra.Command{Use: "ops", Short: "Mobile-token operations"}
 	ops.AddCommand(newDeviceListCmd(f), newDeviceApproveCmd(f), newDeviceRejectCmd(f))
-	cmd.AddCommand(newDeviceActivateCmd(f, environ), newDeviceStatusCmd(f), ops, newDeviceOfflineCmd(f),
+	cmd.AddCommand(newDeviceActivateCmd(f, environ), newDeviceRecoverCmd(f, environ), newDeviceActivateCustomCmd(f, environ),
+		newDeviceRecoveryCmd(f), newDeviceUpgradeCmd(f), newDeviceStatusCmd(f), ops, newDeviceOfflineCmd(f),
 		newTestCACmd(), newRegisterKeyCmd(&f.serverURL))
 	return cmd
 }
@@ -80,31 +81,13 @@ func newDeviceActivateCmd(f *deviceFlags, environ []string) *cobra.Command {
 		Short: "Activate this device with an activation code or the scanned CODE#SIGNATURE payload",
 		Args:  withUsage(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.config == "" {
-				o.config = envValue(environ, "SIGNET_DEVICE_CONFIG")
-			}
-			c, app, err := f.activationClient(o)
-			if err != nil {
-				return err
-			}
-			st, err := c.Activate(cmd.Context(), app, args[0], o.pin, device.ActivateOptions{Name: o.name, OTP: o.otp})
-			if err != nil {
-				return err
-			}
-			if err := st.Save(f.statePath); err != nil {
-				return err
-			}
-			c.Persist = func(s *device.State) error { return s.Save(f.statePath) }
-			printActivation(cmd.Context(), cmd.OutOrStdout(), c, st)
-			return nil
+			return f.activateWith(cmd, environ, o, func(c *device.Client, app device.AppConfig) (*device.State, error) {
+				return c.Activate(cmd.Context(), app, args[0], o.pin, device.ActivateOptions{Name: o.name, OTP: o.otp})
+			})
 		},
 	}
-	activate.Flags().StringVar(&o.pin, "pin", "", "PIN that protects the knowledge factor (required)")
-	activate.Flags().StringVar(&o.config, "config", "", "the application's mobile_sdk_config (or SIGNET_DEVICE_CONFIG)")
+	activationFlags(activate, &o)
 	activate.Flags().StringVar(&o.otp, "otp", "", "additional activation OTP, when the bank issued one")
-	activate.Flags().StringVar(&o.name, "name", "signet device", "activation name")
-	activate.Flags().StringVar(&o.version, "version", "3.3", "protocol version: 3.3 or 3.2")
-	activate.Flags().StringVar(&o.platform, "platform", "Android", "platform: Android or iOS")
 	return activate
 }
 
@@ -147,6 +130,9 @@ func printActivation(ctx context.Context, out io.Writer, c *device.Client, st *d
 		fmt.Fprintln(out, "Status:        PENDING_COMMIT. Compare the fingerprint with the one the bank shows; the bank then commits the activation.")
 	default:
 		fmt.Fprintf(out, "Status:        %s\n", s.State)
+	}
+	if st.HasRecoveryData() {
+		fmt.Fprintln(out, "Recovery:      the server sent a recovery code and PUK; `signet device recovery show --pin ...` prints them.")
 	}
 }
 

@@ -166,3 +166,107 @@ func TestDeviceSimulator(t *testing.T) {
 		t.Fatalf("offline verify: %v", r)
 	}
 }
+
+// TestDeviceSimulatorRecovery drives the recovery commands of `signet device` against `signet serve`: the
+// recovery code shown after a vault unlock, a wrong PUK naming the PUK to use, recovery replacing the
+// activation, a postcard confirmed from the new device, the upgrade call, and a custom activation refused
+// by a server without an activation hook.
+func TestDeviceSimulatorRecovery(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_ADMIN_ADDR=127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	secret := strings.Split(cfg.APIKeys, ":")[1]
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan string, 1), make(chan error, 1)
+	go func() { done <- serve(ctx, cfg, newLogger(io.Discard, cfg), ready, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("no graceful shutdown")
+		}
+	})
+	var base string
+	select {
+	case addr := <-ready:
+		base = "http://" + addr
+	case err := <-done:
+		t.Fatal(err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not start")
+	}
+	bank := func(method, path string, body any) map[string]any {
+		t.Helper()
+		raw, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, base+path, bytes.NewReader(raw))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		if resp.StatusCode >= 300 {
+			t.Fatalf("%s %s: %d %v", method, path, resp.StatusCode, m)
+		}
+		return m
+	}
+	user := bank("POST", "/v1/users", map[string]any{"external_id": "cli-recovery"})["id"].(string)
+	app := bank("POST", "/v1/applications", map[string]any{"name": "Recovery simulator"})
+	bank("POST", "/v1/applications/"+app["id"].(string)+"/recovery", map[string]any{"enabled": true})
+	conf := app["mobile_sdk_config"].(string)
+	act := bank("POST", "/v1/activations", map[string]any{"user_id": user, "application_id": app["id"], "commit_phase": "ON_KEY_EXCHANGE"})
+	dev := func(state string, args ...string) (string, error) {
+		return run(t, nil, append([]string{"device", "--state", filepath.Join(dir, state), "--server", base}, args...)...)
+	}
+	out, err := dev("old.json", "activate", act["activation_code"].(string), "--pin", "2468", "--config", conf)
+	if err != nil || !strings.Contains(out, "recovery show") {
+		t.Fatalf("activate: %q %v", out, err)
+	}
+	out, err = dev("old.json", "recovery", "show", "--pin", "2468")
+	m := regexp.MustCompile(`Recovery code: ([A-Z2-7-]{23})\nPUK: +([0-9]{5})-([0-9]{5})`).FindStringSubmatch(out)
+	if err != nil || m == nil {
+		t.Fatalf("recovery show: %q %v", out, err)
+	}
+	code, puk := m[1], m[2]+m[3]
+	if out, err := dev("old.json", "upgrade"); err != nil || !strings.Contains(out, "No upgrade") {
+		t.Fatalf("upgrade: %q %v", out, err)
+	}
+	wrong := "0000000000"
+	if puk == wrong {
+		wrong = "1111111111"
+	}
+	if _, err := dev("new.json", "recover", "R:"+code, "--puk", wrong, "--pin", "1357", "--config", conf); err == nil ||
+		!strings.Contains(err.Error(), "wrong PUK: use PUK number 1") {
+		t.Fatalf("recover with a wrong PUK: %v", err)
+	}
+	out, err = dev("new.json", "recover", strings.ToLower(code), "--puk", m[2]+"-"+m[3], "--pin", "1357", "--config", conf)
+	if err != nil || !strings.Contains(out, "ACTIVE") {
+		t.Fatalf("recover: %q %v", out, err)
+	}
+	if a := bank("GET", "/v1/activations/"+act["id"].(string), nil); a["status"] != "REMOVED" {
+		t.Fatalf("the old activation is %v", a["status"])
+	}
+	// A postcard needs a printing service key; without one the bank cannot issue it, so confirm the new
+	// activation's own code: already confirmed (ACTIVE).
+	out, err = dev("new.json", "recovery", "show", "--pin", "1357")
+	m2 := regexp.MustCompile(`Recovery code: ([A-Z2-7-]{23})`).FindStringSubmatch(out)
+	if err != nil || m2 == nil || m2[1] == code {
+		t.Fatalf("new recovery code: %q %v", out, err)
+	}
+	if out, err := dev("new.json", "recovery", "confirm", m2[1], "--pin", "1357"); err != nil || !strings.Contains(out, "already confirmed") {
+		t.Fatalf("confirm: %q %v", out, err)
+	}
+	if _, err := dev("custom.json", "activate-custom", "--attr", "username=jana", "--attr", "password=x", "--pin", "1357", "--config", conf); err == nil ||
+		!strings.Contains(err.Error(), "ERR_ACTIVATION") {
+		t.Fatalf("custom activation without a hook: %v", err)
+	}
+}

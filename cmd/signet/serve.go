@@ -29,6 +29,7 @@ import (
 	"github.com/signet-sca/signet/txsign/replay"
 	"github.com/signet-sca/signet/txsign/replay/redisreplay"
 	"github.com/signet-sca/signet/webauthn"
+	"github.com/signet-sca/signet/webhook"
 )
 
 func newServeCmd(environ []string) *cobra.Command {
@@ -158,7 +159,12 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	if err != nil {
 		return nil, err
 	}
-	act, err := activation.New(st, ops, auditLog, ring, rp, activation.Config{})
+	actCfg := activation.Config{}
+	if cfg.ActivationHookURL != "" {
+		actCfg.CustomCredentials = &webhook.CredentialHook{URL: cfg.ActivationHookURL, Secret: webhook.Secret(cfg.WebhookSecret),
+			Client: webhook.NewClient(cfg.ActivationHookTimeout)}
+	}
+	act, err := activation.New(st, ops, auditLog, ring, rp, actCfg)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -300,6 +301,7 @@ func postgresColumns(t *testing.T, db *sql.DB) map[string][]string {
 var (
 	createTable = regexp.MustCompile(`(?is)CREATE TABLE (?:IF NOT EXISTS )?(\w+)\s*\((.*?)\n\);`)
 	notAColumn  = regexp.MustCompile(`(?i)^(PRIMARY|UNIQUE|CONSTRAINT|FOREIGN|CHECK|EXCLUDE)\b`)
+	addColumn   = regexp.MustCompile(`(?i)ALTER TABLE (\w+) ADD COLUMN (?:IF NOT EXISTS )?(\w+)`)
 )
 
 // parseColumns reads the column names out of every CREATE TABLE in the
@@ -320,9 +322,27 @@ func parseColumns(t *testing.T, dialect string) map[string][]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, m := range createTable.FindAllStringSubmatch(string(b), -1) {
-			table := m[1]
-			for _, line := range strings.Split(m[2], "\n") {
+		// CREATE TABLE and ALTER TABLE ... ADD COLUMN, in the order they appear.
+		type stmt struct {
+			at     int
+			create []string
+			alter  []string
+		}
+		var stmts []stmt
+		for _, ix := range createTable.FindAllStringSubmatchIndex(string(b), -1) {
+			stmts = append(stmts, stmt{at: ix[0], create: []string{string(b)[ix[2]:ix[3]], string(b)[ix[4]:ix[5]]}})
+		}
+		for _, ix := range addColumn.FindAllStringSubmatchIndex(string(b), -1) {
+			stmts = append(stmts, stmt{at: ix[0], alter: []string{string(b)[ix[2]:ix[3]], string(b)[ix[4]:ix[5]]}})
+		}
+		sort.Slice(stmts, func(i, j int) bool { return stmts[i].at < stmts[j].at })
+		for _, st := range stmts {
+			if st.alter != nil {
+				out[st.alter[0]] = append(out[st.alter[0]], st.alter[1])
+				continue
+			}
+			table := st.create[0]
+			for _, line := range strings.Split(st.create[1], "\n") {
 				line = strings.TrimSpace(line)
 				if line == "" || strings.HasPrefix(line, "--") || notAColumn.MatchString(line) {
 					continue

@@ -2,7 +2,9 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/signet-sca/signet/store"
 )
@@ -221,6 +223,85 @@ func (s *Store) GetApplicationByKey(ctx context.Context, appKey string) (store.A
 		return store.Application{}, fmt.Errorf("sqlstore: get application by key: %w", store.ErrNotFound)
 	}
 	return take[applicationRow](ctx, s, "get application by key", "app_key = ?", appKey)
+}
+
+// UpdateApplication is a compare-and-swap read-modify-write of application id.
+func (s *Store) UpdateApplication(ctx context.Context, id string, fn func(*store.Application) error) (store.Application, error) {
+	const op = "update application"
+	return casLoop(ctx, s, op, nil, fn,
+		func(ctx context.Context) (store.Application, error) { return s.GetApplication(ctx, id) },
+		func(ctx context.Context, old store.Application, next *store.Application) (int64, error) {
+			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
+			r := toApplicationRow(next)
+			*next = r.record()
+			return s.swap(ctx, op, &r, old.ID, old.Version)
+		})
+}
+
+// PowerAuth recovery codes.
+
+// CreateRecoveryCode inserts r (ID, CreatedAt and Version assigned as for
+// CreateApplication; UpdatedAt = CreatedAt). A taken (ApplicationID,
+// LookupKey) gives store.ErrAlreadyExists.
+func (s *Store) CreateRecoveryCode(ctx context.Context, r *store.RecoveryCode) error {
+	rec := *r
+	s.fresh(&rec.ID, &rec.CreatedAt, &rec.Version)
+	rec.UpdatedAt = rec.CreatedAt
+	row := toRecoveryCodeRow(&rec)
+	if err := s.insert(ctx, "create recovery code", &row); err != nil {
+		return err
+	}
+	*r = row.record()
+	return nil
+}
+
+// GetRecoveryCode returns the recovery code with id, or store.ErrNotFound.
+func (s *Store) GetRecoveryCode(ctx context.Context, id string) (store.RecoveryCode, error) {
+	return take[recoveryCodeRow](ctx, s, "get recovery code", "id = ?", id)
+}
+
+// GetRecoveryCodeByLookupKey returns the application's recovery code with key.
+func (s *Store) GetRecoveryCodeByLookupKey(ctx context.Context, applicationID, key string) (store.RecoveryCode, error) {
+	if key == "" {
+		return store.RecoveryCode{}, fmt.Errorf("sqlstore: get recovery code by lookup key: %w", store.ErrNotFound)
+	}
+	return take[recoveryCodeRow](ctx, s, "get recovery code by lookup key", "application_id = ? AND lookup_key = ?", applicationID, key)
+}
+
+// ListRecoveryCodes returns the codes f selects, oldest first. A filter
+// without UserID and ActivationID is refused (it would list every code).
+func (s *Store) ListRecoveryCodes(ctx context.Context, f store.RecoveryCodeFilter) ([]store.RecoveryCode, error) {
+	if f.UserID == "" && f.ActivationID == "" {
+		return nil, errors.New("sqlstore: list recovery codes: a user or an activation is required")
+	}
+	q := s.db.WithContext(ctx).Model(&recoveryCodeRow{})
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
+	}
+	if f.ActivationID != "" {
+		q = q.Where("activation_id = ?", f.ActivationID)
+	}
+	if f.ApplicationID != "" {
+		q = q.Where("application_id = ?", f.ApplicationID)
+	}
+	return find[recoveryCodeRow](ctx, s, "list recovery codes", q.Order("created_at, id"))
+}
+
+// UpdateRecoveryCode is a compare-and-swap read-modify-write of recovery code
+// id; UpdatedAt is stamped unless fn set it.
+func (s *Store) UpdateRecoveryCode(ctx context.Context, id string, fn func(*store.RecoveryCode) error) (store.RecoveryCode, error) {
+	const op = "update recovery code"
+	return casLoop(ctx, s, op, nil, fn,
+		func(ctx context.Context) (store.RecoveryCode, error) { return s.GetRecoveryCode(ctx, id) },
+		func(ctx context.Context, old store.RecoveryCode, next *store.RecoveryCode) (int64, error) {
+			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
+			if next.UpdatedAt.Equal(old.UpdatedAt) {
+				next.UpdatedAt = s.stamp(time.Time{})
+			}
+			r := toRecoveryCodeRow(next)
+			*next = r.record()
+			return s.swap(ctx, op, &r, old.ID, old.Version)
+		})
 }
 
 // ListApplications returns every application, oldest first.

@@ -412,6 +412,10 @@ type applicationRow struct {
 	MasterPrivateKey []byte `gorm:"column:master_private_key"`
 	MasterPublicKey  []byte `gorm:"column:master_public_key"`
 	Status           string `gorm:"column:status"`
+	RecoveryEnabled  bool   `gorm:"column:recovery_enabled"`
+	PostcardPrivate  []byte `gorm:"column:postcard_private_key"`
+	PostcardPublic   []byte `gorm:"column:postcard_public_key"`
+	PrinterPublic    []byte `gorm:"column:printer_public_key"`
 	CreatedAt        dbTime `gorm:"column:created_at"`
 	Version          int64  `gorm:"column:version"`
 }
@@ -427,6 +431,10 @@ func toApplicationRow(a *store.Application) applicationRow {
 		MasterPrivateKey: blob(a.MasterPrivateKey),
 		MasterPublicKey:  blob(a.MasterPublicKey),
 		Status:           a.Status,
+		RecoveryEnabled:  a.RecoveryEnabled,
+		PostcardPrivate:  blob(a.PostcardPrivateKey),
+		PostcardPublic:   blob(a.PostcardPublicKey),
+		PrinterPublic:    blob(a.PrinterPublicKey),
 		CreatedAt:        newTime(a.CreatedAt),
 		Version:          a.Version,
 	}
@@ -434,14 +442,51 @@ func toApplicationRow(a *store.Application) applicationRow {
 
 func (r applicationRow) record() store.Application {
 	return store.Application{
-		ID:               r.ID,
-		Name:             r.Name,
-		AppKey:           r.AppKey,
-		AppSecret:        r.AppSecret,
-		MasterPrivateKey: blob(r.MasterPrivateKey),
-		MasterPublicKey:  blob(r.MasterPublicKey),
-		Status:           r.Status,
-		CreatedAt:        r.CreatedAt.time(),
-		Version:          r.Version,
+		ID:                 r.ID,
+		Name:               r.Name,
+		AppKey:             r.AppKey,
+		AppSecret:          r.AppSecret,
+		MasterPrivateKey:   blob(r.MasterPrivateKey),
+		MasterPublicKey:    blob(r.MasterPublicKey),
+		Status:             r.Status,
+		RecoveryEnabled:    r.RecoveryEnabled,
+		PostcardPrivateKey: blob(r.PostcardPrivate),
+		PostcardPublicKey:  blob(r.PostcardPublic),
+		PrinterPublicKey:   blob(r.PrinterPublic),
+		CreatedAt:          r.CreatedAt.time(),
+		Version:            r.Version,
 	}
+}
+
+type recoveryCodeRow struct {
+	ID                string `gorm:"column:id;primaryKey"`
+	ApplicationID     string `gorm:"column:application_id"`
+	UserID            string `gorm:"column:user_id"`
+	ActivationID      string `gorm:"column:activation_id"`
+	LookupKey         string `gorm:"column:lookup_key"`
+	CodeMasked        string `gorm:"column:code_masked"`
+	Status            string `gorm:"column:status"`
+	FailedAttempts    int    `gorm:"column:failed_attempts"`
+	MaxFailedAttempts int    `gorm:"column:max_failed_attempts"`
+	PUKs              []byte `gorm:"column:puks"`
+	Secret            []byte `gorm:"column:secret"`
+	CreatedAt         dbTime `gorm:"column:created_at"`
+	UpdatedAt         dbTime `gorm:"column:updated_at"`
+	Version           int64  `gorm:"column:version"`
+}
+
+func (recoveryCodeRow) TableName() string { return "recovery_codes" }
+
+func toRecoveryCodeRow(r *store.RecoveryCode) recoveryCodeRow {
+	return recoveryCodeRow{ID: r.ID, ApplicationID: r.ApplicationID, UserID: r.UserID, ActivationID: r.ActivationID,
+		LookupKey: r.LookupKey, CodeMasked: r.CodeMasked, Status: r.Status, FailedAttempts: r.FailedAttempts,
+		MaxFailedAttempts: r.MaxFailedAttempts, PUKs: blob(r.PUKs), Secret: blob(r.Secret),
+		CreatedAt: newTime(r.CreatedAt), UpdatedAt: newTime(r.UpdatedAt), Version: r.Version}
+}
+
+func (r recoveryCodeRow) record() store.RecoveryCode {
+	return store.RecoveryCode{ID: r.ID, ApplicationID: r.ApplicationID, UserID: r.UserID, ActivationID: r.ActivationID,
+		LookupKey: r.LookupKey, CodeMasked: r.CodeMasked, Status: r.Status, FailedAttempts: r.FailedAttempts,
+		MaxFailedAttempts: r.MaxFailedAttempts, PUKs: blob(r.PUKs), Secret: blob(r.Secret),
+		CreatedAt: r.CreatedAt.time(), UpdatedAt: r.UpdatedAt.time(), Version: r.Version}
 }

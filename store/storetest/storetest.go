@@ -35,6 +35,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Ceremonies", testCeremonies},
 		{"Outbox", testOutbox},
 		{"Applications", testApplications},
+		{"RecoveryCodes", testRecoveryCodes},
 		{"CompareAndSwap", testCompareAndSwap},
 		{"UpdateWith", testUpdateWith},
 		{"Times", testTimes},
