@@ -18,6 +18,7 @@ const (
 	uriVaultUnlock        = "/pa/vault/unlock"
 	uriOperationAuthorize = "/operation/authorize"
 	uriOperationCancel    = "/operation/cancel"
+	uriOperationHistory   = "/operation/history"
 )
 
 // SignatureHeader computes X-PowerAuth-Authorization for a request (PowerAuth 3.x, Computing and Validating

@@ -42,7 +42,9 @@ func (s *Server) paRoutes() {
 
 	// Mobile-token operations (Wultra enrollment server API).
 	app.Post("/api/auth/token/app/operation/list", s.pa(paMobile, s.mobileList))
+	app.Post("/api/auth/token/app/operation/history", s.pa(paMobile, s.mobileHistory))
 	app.Post("/api/auth/token/app/operation/detail", s.pa(paMobile, s.mobileDetail))
+	app.Post("/api/auth/token/app/operation/detail/claim", s.pa(paMobile, s.mobileClaim))
 	app.Post("/api/auth/token/app/operation/authorize", s.pa(paMobile, s.mobileAuthorize))
 	app.Post("/api/auth/token/app/operation/cancel", s.pa(paMobile, s.mobileCancel))
 }

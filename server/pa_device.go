@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/text/language"
 
 	"github.com/signet-sca/signet/activation"
 	"github.com/signet-sca/signet/powerauth"
@@ -96,6 +97,26 @@ func (s *Server) paKeystoreCreate(c *fiber.Ctx) error {
 
 // Mobile-token operations.
 
+// mobileTimeFormat is how currentTimestamp is written: ISO 8601 in UTC with milliseconds, which the Android
+// SDK's ZonedDateTimeDeserializer (ISO_ZONED_DATE_TIME) and the iOS SDK's date decoding both read.
+const mobileTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// mobileOK renders the mobile-token answer of list, detail and claim: {"status":"OK","currentTimestamp":...,
+// "responseObject":...} (Wultra MobileTokenResponse; the SDKs use currentTimestamp to count down operation
+// expiry on the server's clock, not the phone's).
+func (s *Server) mobileOK(c *fiber.Ctx, obj any) error {
+	return c.JSON(struct {
+		Status           string `json:"status"`
+		CurrentTimestamp string `json:"currentTimestamp"`
+		ResponseObject   any    `json:"responseObject"`
+	}{"OK", s.deps.Now().UTC().Format(mobileTimeFormat), obj})
+}
+
+// mobileLanguage is the display language of a mobile-token answer (Accept-Language; amounts are formatted in it).
+func mobileLanguage(c *fiber.Ctx) language.Tag {
+	return activation.ParseAcceptLanguage(c.Get(fiber.HeaderAcceptLanguage))
+}
+
 func (s *Server) mobileList(c *fiber.Ctx) error {
 	if err := activation.ParseListRequest(c.Body()); err != nil {
 		return err
@@ -104,7 +125,17 @@ func (s *Server) mobileList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ops, err := s.deps.Activation.ListOperations(c.UserContext(), ta)
+	ops, err := s.deps.Activation.ListOperations(c.UserContext(), ta, mobileLanguage(c))
+	if err != nil {
+		return err
+	}
+	return s.mobileOK(c, ops)
+}
+
+// mobileHistory is signed (X-PowerAuth-Authorization, uriId /operation/history), not token-authenticated,
+// and its answer has no currentTimestamp (Wultra MobileTokenController operationListAll).
+func (s *Server) mobileHistory(c *fiber.Ctx) error {
+	ops, err := s.deps.Activation.OperationHistory(c.UserContext(), signedRequest(c), mobileLanguage(c))
 	if err != nil {
 		return err
 	}
@@ -120,11 +151,27 @@ func (s *Server) mobileDetail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	op, err := s.deps.Activation.OperationDetail(c.UserContext(), ta, req.ID)
+	op, err := s.deps.Activation.OperationDetail(c.UserContext(), ta, req.ID, mobileLanguage(c))
 	if err != nil {
 		return err
 	}
-	return paOK(c, op)
+	return s.mobileOK(c, op)
+}
+
+func (s *Server) mobileClaim(c *fiber.Ctx) error {
+	req, err := activation.ParseOperationRequest(c.Body())
+	if err != nil {
+		return err
+	}
+	ta, err := s.deps.Activation.AuthenticateToken(c.UserContext(), c.Get(powerauth.HeaderToken))
+	if err != nil {
+		return err
+	}
+	op, err := s.deps.Activation.ClaimOperation(c.UserContext(), ta, req.ID, mobileLanguage(c))
+	if err != nil {
+		return err
+	}
+	return s.mobileOK(c, op)
 }
 
 func (s *Server) mobileAuthorize(c *fiber.Ctx) error {

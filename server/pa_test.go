@@ -169,7 +169,8 @@ func (e *paEnv) activation(id string) map[string]any {
 }
 
 func (e *paEnv) client(v powerauth.Version) *padevice.Client {
-	return &padevice.Client{BaseURL: e.url, Version: v, Platform: "Android", DeviceInfo: "Pixel 9", Now: e.clock.Now}
+	// http.DefaultClient: its transport validates the answers of the routes docs/openapi.yaml documents.
+	return &padevice.Client{BaseURL: e.url, HTTP: http.DefaultClient, Version: v, Platform: "Android", DeviceInfo: "Pixel 9", Now: e.clock.Now}
 }
 
 const paPIN = "1234"
@@ -324,6 +325,9 @@ func TestPowerAuth(t *testing.T) {
 				{"approval attacks", testApprovalAttacks},
 				{"forged approvals count nothing", testForgedApprovals},
 				{"offline approval", testOfflineApproval},
+				{"mobile-token amounts formatted per Accept-Language", testMobileAmounts},
+				{"mobile-token history", testMobileHistory},
+				{"mobile-token claim", testMobileClaim},
 				{"activation and approval 3.2", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version32) }},
 				{"activation and approval 3.3", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version33) }},
 			} {

@@ -265,6 +265,8 @@ type OperationFilter struct {
 	// ExpiresBefore, when set, selects operations expiring before it.
 	ExpiresBefore time.Time
 	Limit         int // 0 = backend default (100)
+	// Newest orders by creation time descending (default: ascending), so that Limit keeps the latest.
+	Newest bool
 }
 
 // AuditEvent is one append-only audit record.

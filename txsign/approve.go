@@ -149,6 +149,9 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 	case !FactorAllowed(op, cred.Kind):
 		return unverified("factor "+string(cred.Kind)+" not allowed for this operation", nil,
 			fmt.Errorf("%w: this operation does not accept %s credentials", fault.ErrForbidden, cred.Kind))
+	case ClaimedBy(op) != "" && ClaimedBy(op) != cred.ID:
+		// Claimed from a QR code or deep link by another credential of the user (Claim): only that one decides.
+		return unverified("operation claimed by another credential", map[string]any{"claimed_by": ClaimedBy(op)}, ErrClaimedByOther)
 	}
 	// Defence in depth: the stored digest must still match the stored inputs.
 	dl := ComputeDL(dlInput(op))

@@ -28,6 +28,8 @@ detected by the server, which blocks the activation after the maximum of failed 
 	}
 	cmd.PersistentFlags().StringVar(&statePath, "state", "./device-state.json", "device state file")
 	cmd.PersistentFlags().StringVar(&serverURL, "server", "", "Signet base URL (default: the one saved at activation, else http://localhost:8080)")
+	var lang string
+	cmd.PersistentFlags().StringVar(&lang, "lang", "", "Accept-Language sent to the server, e.g. cs or ar-BH (amounts are formatted in it)")
 
 	load := func() (*device.State, *device.Client, error) {
 		st, err := device.LoadState(statePath)
@@ -44,7 +46,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 		if url == "" {
 			url = "http://localhost:8080"
 		}
-		c := &device.Client{BaseURL: url, Persist: func(s *device.State) error { return s.Save(statePath) }}
+		c := &device.Client{BaseURL: url, AcceptLanguage: lang, Persist: func(s *device.State) error { return s.Save(statePath) }}
 		return st, c, nil
 	}
 
@@ -194,7 +196,50 @@ detected by the server, which blocks the activation after the maximum of failed 
 		},
 	}
 	reject.Flags().StringVar(&reason, "reason", device.ReasonUnexpectedOperation, "UNKNOWN, INCORRECT_DATA or UNEXPECTED_OPERATION")
-	ops.AddCommand(list, approve, reject)
+	var historyPIN string
+	history := &cobra.Command{
+		Use:   "history",
+		Short: "List the user's operations of every status (signed with possession + knowledge)",
+		Args:  withUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if historyPIN == "" {
+				return errors.New("--pin is required")
+			}
+			st, c, err := load()
+			if err != nil {
+				return err
+			}
+			list, err := c.History(cmd.Context(), st, historyPIN)
+			if err != nil {
+				return explainRefusal(cmd.Context(), c, st, err)
+			}
+			return printHistory(cmd.OutOrStdout(), list)
+		},
+	}
+	history.Flags().StringVar(&historyPIN, "pin", "", "PIN (required)")
+	claim := &cobra.Command{
+		Use:   "claim <operation-id>",
+		Short: "Claim an operation opened from a QR code or a deep link, so that only this activation decides it",
+		Args:  withUsage(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, c, err := load()
+			if err != nil {
+				return err
+			}
+			op, err := c.ClaimOperation(cmd.Context(), st, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Claimed %s\n%s\n%s\n", op.ID, op.FormData.Title, op.FormData.Message)
+			for _, a := range op.FormData.Attributes {
+				if a.Type == "AMOUNT" {
+					fmt.Fprintf(cmd.OutOrStdout(), "%s: %s %s\n", a.Label, a.AmountFormatted, a.CurrencyFormatted)
+				}
+			}
+			return nil
+		},
+	}
+	ops.AddCommand(list, history, claim, approve, reject)
 
 	var offlinePIN string
 	offline := &cobra.Command{
@@ -250,6 +295,19 @@ func printOperations(w io.Writer, ops []device.Operation) error {
 	fmt.Fprintln(tw, "ID\tTITLE\tDETAILS\tEXPIRES")
 	for _, op := range ops {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", op.ID, op.FormData.Title, strings.ReplaceAll(op.FormData.Message, "\n", " / "), op.OperationExpires)
+	}
+	return tw.Flush()
+}
+
+func printHistory(w io.Writer, ops []device.Operation) error {
+	if len(ops) == 0 {
+		_, err := fmt.Fprintln(w, "No operations.")
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTATUS\tTITLE\tCREATED")
+	for _, op := range ops {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", op.ID, op.Status, op.FormData.Title, op.OperationCreated)
 	}
 	return tw.Flush()
 }

@@ -145,7 +145,11 @@ func (s *Store) ListOperations(ctx context.Context, f store.OperationFilter) ([]
 	if !f.ExpiresBefore.IsZero() {
 		q = q.Where("expires_at < ?", newTime(f.ExpiresBefore))
 	}
-	return find[operationRow](ctx, s, "list operations", q.Order("created_at, id").Limit(clampLimit(f.Limit)))
+	order := "created_at, id"
+	if f.Newest {
+		order = "created_at DESC, id DESC"
+	}
+	return find[operationRow](ctx, s, "list operations", q.Order(order).Limit(clampLimit(f.Limit)))
 }
 
 // UpdateOperation is a compare-and-swap read-modify-write of operation id;
