@@ -39,7 +39,8 @@ var spec struct {
 // paDocumented are the /pa/v3 routes docs/openapi.yaml describes; the rest of the device API is in
 // docs/powerauth.md.
 var paDocumented = map[string]bool{"/pa/v3/status": true, "/pa/v3/token/remove": true,
-	"/api/auth/token/app/operation/history": true, "/api/auth/token/app/operation/detail/claim": true}
+	"/api/auth/token/app/operation/history": true, "/api/auth/token/app/operation/detail/claim": true,
+	"/pa/v3/user/info": true}
 
 // notExercised lists documented operations the package's tests do not call, with the reason.
 var notExercised = map[string]string{}

@@ -39,6 +39,7 @@ func (s *Server) paRoutes() {
 	app.Post("/pa/v3/signature/validate", s.pa(paSignature, s.paSignatureValidate))
 	app.Post("/pa/v3/vault/unlock", s.pa(paVault, s.paVaultUnlock))
 	app.Post("/pa/v3/keystore/create", s.pa(paKeystore, s.paKeystoreCreate))
+	app.Post("/pa/v3/user/info", s.pa(paUserInfo, s.paUserInfo))
 
 	// Mobile-token operations (Wultra enrollment server API).
 	app.Post("/api/auth/token/app/operation/list", s.pa(paMobile, s.mobileList))
@@ -69,6 +70,7 @@ var (
 	paSignature        = paErrors{fallback: "ERR_AUTHENTICATION", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_ENCRYPTION"}
 	paVault            = paErrors{fallback: "ERR_SECURE_VAULT", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_ENCRYPTION"}
 	paKeystore         = paErrors{fallback: "ERR_TEMPORARY_KEY", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_TEMPORARY_KEY"}
+	paUserInfo         = paErrors{fallback: "ERR_ENCRYPTION", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_ENCRYPTION"}
 	paMobile           = paErrors{fallback: "INVALID_REQUEST", auth: "POWERAUTH_AUTH_FAIL", authStatus: 401, encryption: "INVALID_REQUEST", mobile: true}
 )
 

@@ -32,6 +32,16 @@ func (s *Server) paServerStatus(c *fiber.Ctx) error {
 	return paOK(c, fiber.Map{"serverTime": s.deps.Now().UnixMilli()})
 }
 
+// paUserInfo answers the SDK's fetchUserInfo: an activation-scope ECIES request (X-PowerAuth-Encryption names
+// the activation), answered with the encrypted claims, not wrapped in status/responseObject.
+func (s *Server) paUserInfo(c *fiber.Ctx) error {
+	env, err := s.deps.Activation.UserInfo(c.UserContext(), c.Get(powerauth.HeaderEncryption), c.Body())
+	if err != nil {
+		return err
+	}
+	return c.JSON(env)
+}
+
 func (s *Server) paActivationStatus(c *fiber.Ctx) error {
 	req, err := activation.ParseStatusRequest(c.Body())
 	if err != nil {

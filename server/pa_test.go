@@ -328,6 +328,7 @@ func TestPowerAuth(t *testing.T) {
 				{"mobile-token amounts formatted per Accept-Language", testMobileAmounts},
 				{"mobile-token history", testMobileHistory},
 				{"mobile-token claim", testMobileClaim},
+				{"user info", testUserInfo},
 				{"activation and approval 3.2", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version32) }},
 				{"activation and approval 3.3", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version33) }},
 			} {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -132,6 +133,25 @@ detected by the server, which blocks the activation after the maximum of failed 
 				fmt.Fprintln(out, "Counter:         this device is ahead of the server (unsent signatures)")
 			}
 			return nil
+		},
+	}
+
+	userInfo := &cobra.Command{
+		Use:   "user-info",
+		Short: "Fetch the user's claims (/pa/v3/user/info, end-to-end encrypted)",
+		Args:  withUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, c, err := load()
+			if err != nil {
+				return err
+			}
+			claims, err := c.UserInfo(cmd.Context(), st)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(cmd.OutOrStdout())
+			enc.SetIndent("", "  ")
+			return enc.Encode(claims)
 		},
 	}
 
@@ -275,7 +295,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 	}
 	offline.Flags().StringVar(&offlinePIN, "pin", "", "PIN (required)")
 
-	cmd.AddCommand(activate, status, ops, offline)
+	cmd.AddCommand(activate, status, userInfo, ops, offline)
 	return cmd
 }
 

@@ -133,6 +133,23 @@ func TestDeviceSimulator(t *testing.T) {
 		t.Fatalf("operation %v", op)
 	}
 
+	// The claims of /pa/v3/user/info; the history (signed with the PIN) of every status; a claimed operation
+	// shows its amount as the locale writes it, with every decimal the currency has.
+	if out, err := dev("user-info"); err != nil || !strings.Contains(out, `"sub": "cli-user"`) {
+		t.Fatalf("user-info: %q %v", out, err)
+	}
+	out, err = dev("ops", "history", "--pin", "2468")
+	if err != nil || !regexp.MustCompile(op1+` +APPROVED`).MatchString(out) || !regexp.MustCompile(op2+` +REJECTED`).MatchString(out) {
+		t.Fatalf("ops history: %q %v", out, err)
+	}
+	bhd := bank("POST", "/v1/operations", map[string]any{"user_id": user, "type": "payment",
+		"payee":  map[string]any{"account": "DE89370400440532013000", "name": "Landlord"},
+		"amount": "1234.5", "currency": "BHD"})["id"].(string)
+	if out, err := dev("--lang", "de-CH", "ops", "claim", bhd); err != nil || !strings.Contains(out, "Claimed "+bhd) ||
+		!strings.Contains(out, "Amount: 1’234.500 BHD") {
+		t.Fatalf("ops claim: %q %v", out, err)
+	}
+
 	// An activation committed on key exchange is active at once: nothing for the bank to commit.
 	act2 := bank("POST", "/v1/activations", map[string]any{"user_id": user, "application_id": app["id"], "commit_phase": "ON_KEY_EXCHANGE"})
 	out, err = run(t, nil, "device", "--state", filepath.Join(dir, "phone2.json"), "--server", base, "activate",
