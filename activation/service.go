@@ -28,6 +28,8 @@ type Store interface {
 	CreateCeremony(ctx context.Context, c *store.Ceremony) error
 	GetCeremony(ctx context.Context, id string) (store.Ceremony, error)
 	UpdateCeremony(ctx context.Context, id string, fn func(*store.Ceremony) error) (store.Ceremony, error)
+
+	PutPushToken(ctx context.Context, t *store.PushToken) error
 }
 
 // Sealer encrypts secrets at rest (kek.Ring): master and server private keys, pending activation codes,

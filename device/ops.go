@@ -187,3 +187,13 @@ func OfflineCode(st *State, qr, pin string) (powerauth.OfflinePayload, string, e
 	code, err := powerauth.ComputeOfflineCode(p, keys, powerauth.SignaturePossessionKnowledge, ctr, 8)
 	return p, code, err
 }
+
+// RegisterPushToken registers the phone's platform push token for this activation
+// (/api/push/device/register/token, X-PowerAuth-Token): platform "android" or "ios" as the mobile-token SDKs
+// send it (or "huawei", "fcm", "apns", "hms"), token the value FCM, APNs or HMS gave the app.
+func (c *Client) RegisterPushToken(ctx context.Context, st *State, platform, token string) error {
+	body, _ := json.Marshal(map[string]any{"requestObject": map[string]string{"platform": platform, "token": token}})
+	return c.withToken(ctx, st, func(hdr string) error {
+		return c.post(ctx, "/api/push/device/register/token", map[string]string{powerauth.HeaderToken: hdr}, body, nil)
+	})
+}

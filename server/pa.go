@@ -48,6 +48,9 @@ func (s *Server) paRoutes() {
 	app.Post("/api/auth/token/app/operation/detail/claim", s.pa(paMobile, s.mobileClaim))
 	app.Post("/api/auth/token/app/operation/authorize", s.pa(paMobile, s.mobileAuthorize))
 	app.Post("/api/auth/token/app/operation/cancel", s.pa(paMobile, s.mobileCancel))
+
+	// Push registration (Wultra enrollment server PushRegistrationController).
+	app.Post("/api/push/device/register/token", s.pa(paMobile, s.pushRegister))
 }
 
 // paErrors says how one route family renders errors in PowerAuth's envelope

@@ -197,3 +197,20 @@ func (s *Server) mobileCancel(c *fiber.Ctx) error {
 	}
 	return c.JSON(paEnvelope{Status: "OK"})
 }
+
+// Push registration and inbox (mobile-token SDK PushService and InboxService), X-PowerAuth-Token.
+
+func (s *Server) pushRegister(c *fiber.Ctx) error {
+	req, err := activation.ParsePushRegistration(c.Body())
+	if err != nil {
+		return err
+	}
+	ta, err := s.deps.Activation.AuthenticateToken(c.UserContext(), c.Get(powerauth.HeaderToken))
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Activation.RegisterPushToken(c.UserContext(), ta, req); err != nil {
+		return err
+	}
+	return c.JSON(paEnvelope{Status: "OK"})
+}

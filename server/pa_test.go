@@ -27,6 +27,7 @@ import (
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/kek"
+	"github.com/signet-sca/signet/notify"
 	"github.com/signet-sca/signet/powerauth"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store"
@@ -56,13 +57,15 @@ func (c *paClock) Advance(d time.Duration) {
 
 // paEnv is a Signet server with PowerAuth wired as cmd/signet wires it, on a loopback port.
 type paEnv struct {
-	t     *testing.T
-	st    *sqlstore.Store
-	clock *paClock
-	act   *activation.Service
-	url   string
-	app   map[string]any
-	cfg   padevice.AppConfig
+	t      *testing.T
+	st     *sqlstore.Store
+	clock  *paClock
+	act    *activation.Service
+	pushes *pushRecorder
+	obs    *notify.Observer
+	url    string
+	app    map[string]any
+	cfg    padevice.AppConfig
 }
 
 func newPAEnv(t *testing.T, st *sqlstore.Store) *paEnv {
@@ -85,6 +88,10 @@ func newPAEnv(t *testing.T, st *sqlstore.Store) *paEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Pushes for new operations, as cmd/signet wires them, to a recording provider.
+	pushes := &pushRecorder{}
+	obs := notify.NewObserver(st, pushes, notify.ObserverConfig{Capability: ops.Capability})
+	ops.Observe(obs)
 	srv := server.New(server.Deps{
 		APIKeys:    []config.APIKey{{Name: "bank", Secret: testSecret, Scope: config.ScopeAdmin}},
 		Accounts:   account.New(st, auditLog, clock.Now),
@@ -100,7 +107,7 @@ func newPAEnv(t *testing.T, st *sqlstore.Store) *paEnv {
 	}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	e := &paEnv{t: t, st: st, clock: clock, act: act, url: "http://" + ln.Addr().String()}
+	e := &paEnv{t: t, st: st, clock: clock, act: act, pushes: pushes, obs: obs, url: "http://" + ln.Addr().String()}
 	status, app := e.bank("POST", "/v1/applications", map[string]any{"name": "Mobile banking"})
 	if status != 201 {
 		t.Fatalf("create application: %d %v", status, app)
@@ -329,6 +336,7 @@ func TestPowerAuth(t *testing.T) {
 				{"mobile-token history", testMobileHistory},
 				{"mobile-token claim", testMobileClaim},
 				{"user info", testUserInfo},
+				{"push registration", testPushRegistration},
 				{"activation and approval 3.2", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version32) }},
 				{"activation and approval 3.3", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version33) }},
 			} {
@@ -1153,7 +1161,7 @@ func TestPowerAuthRoutesDocumented(t *testing.T) {
 		if r.Method == "HEAD" || r.Method == "USE" {
 			continue
 		}
-		if strings.HasPrefix(r.Path, "/pa/") || strings.HasPrefix(r.Path, "/api/auth/token/") {
+		if strings.HasPrefix(r.Path, "/pa/") || strings.HasPrefix(r.Path, "/api/") {
 			if !bytes.Contains(md, []byte(r.Method+" `"+r.Path+"`")) {
 				t.Errorf("route %s %s is not in docs/powerauth.md", r.Method, r.Path)
 			}

@@ -155,6 +155,25 @@ detected by the server, which blocks the activation after the maximum of failed 
 		},
 	}
 
+	var pushPlatform string
+	pushRegister := &cobra.Command{
+		Use:   "push-register <platform-token>",
+		Short: "Register the phone's push token (FCM, APNs, HMS) so that new operations are pushed to it",
+		Args:  withUsage(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, c, err := load()
+			if err != nil {
+				return err
+			}
+			if err := c.RegisterPushToken(cmd.Context(), st, pushPlatform, args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), "Push token registered.")
+			return nil
+		},
+	}
+	pushRegister.Flags().StringVar(&pushPlatform, "platform", "android", "android, ios or huawei (or fcm, apns, hms)")
+
 	ops := &cobra.Command{Use: "ops", Short: "Mobile-token operations"}
 	list := &cobra.Command{
 		Use:   "list",
@@ -295,7 +314,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 	}
 	offline.Flags().StringVar(&offlinePIN, "pin", "", "PIN (required)")
 
-	cmd.AddCommand(activate, status, userInfo, ops, offline)
+	cmd.AddCommand(activate, status, userInfo, pushRegister, ops, offline)
 	return cmd
 }
 

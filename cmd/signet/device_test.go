@@ -150,6 +150,14 @@ func TestDeviceSimulator(t *testing.T) {
 		t.Fatalf("ops claim: %q %v", out, err)
 	}
 
+	if out, err := dev("push-register", "--platform", "ios", "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad"); err != nil ||
+		!strings.Contains(out, "Push token registered.") {
+		t.Fatalf("push-register: %q %v", out, err)
+	}
+	if _, err := dev("push-register", "--platform", "windows", "abc"); err == nil || !strings.Contains(err.Error(), "platform") {
+		t.Fatalf("push-register with an unknown platform: %v", err)
+	}
+
 	// An activation committed on key exchange is active at once: nothing for the bank to commit.
 	act2 := bank("POST", "/v1/activations", map[string]any{"user_id": user, "application_id": app["id"], "commit_phase": "ON_KEY_EXCHANGE"})
 	out, err = run(t, nil, "device", "--state", filepath.Join(dir, "phone2.json"), "--server", base, "activate",

@@ -35,6 +35,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Ceremonies", testCeremonies},
 		{"Outbox", testOutbox},
 		{"Applications", testApplications},
+		{"PushTokens", testPushTokens},
+		{"Inbox", testInbox},
 		{"CompareAndSwap", testCompareAndSwap},
 		{"UpdateWith", testUpdateWith},
 		{"Times", testTimes},
