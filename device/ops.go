@@ -76,8 +76,9 @@ type mobileResponse[T any] struct {
 	ResponseObject   T      `json:"responseObject"`
 }
 
-// ServerTime parses a currentTimestamp of the mobile-token API (ISO 8601, as the SDKs read it).
-func ServerTime(s string) (time.Time, error) { return time.Parse(time.RFC3339Nano, s) }
+// ServerTime parses a date of the mobile-token API ("2023-02-10T12:30:42+0000": currentTimestamp,
+// timestampCreated, operationCreated).
+func ServerTime(s string) (time.Time, error) { return time.Parse("2006-01-02T15:04:05-0700", s) }
 
 // ListOperations lists the pending operations of the activation's user (/api/auth/token/app/operation/list).
 func (c *Client) ListOperations(ctx context.Context, st *State) ([]Operation, error) {

@@ -51,6 +51,17 @@ func (s *Server) paRoutes() {
 
 	// Push registration (Wultra enrollment server PushRegistrationController).
 	app.Post("/api/push/device/register/token", s.pa(paMobile, s.pushRegister))
+
+	if s.deps.Inbox != nil {
+		app.Post("/v1/users/:id/inbox", bank, s.postInboxMessage)
+		app.Get("/v1/users/:id/inbox", bank, s.listInboxMessages)
+		// Inbox (Wultra enrollment server InboxController), X-PowerAuth-Token.
+		app.Post("/api/inbox/count", s.pa(paMobile, s.inboxCount))
+		app.Post("/api/inbox/message/list", s.pa(paMobile, s.inboxList))
+		app.Post("/api/inbox/message/detail", s.pa(paMobile, s.inboxDetail))
+		app.Post("/api/inbox/message/read", s.pa(paMobile, s.inboxRead))
+		app.Post("/api/inbox/message/read-all", s.pa(paMobile, s.inboxReadAll))
+	}
 }
 
 // paErrors says how one route family renders errors in PowerAuth's envelope

@@ -107,9 +107,12 @@ func (s *Server) paKeystoreCreate(c *fiber.Ctx) error {
 
 // Mobile-token operations.
 
-// mobileTimeFormat is how currentTimestamp is written: ISO 8601 in UTC with milliseconds, which the Android
-// SDK's ZonedDateTimeDeserializer (ISO_ZONED_DATE_TIME) and the iOS SDK's date decoding both read.
-const mobileTimeFormat = "2006-01-02T15:04:05.000Z07:00"
+// mobileTimeFormat is how currentTimestamp and the inbox's timestampCreated are written: ISO 8601 to the
+// second with a +hhmm offset ("2023-02-10T12:30:42+0000"), as the mobile-token SDKs' own fixtures have it
+// (WultraMobileTokenSDKTests). The iOS SDK decodes dates with JSONDecoder's .iso8601, which refuses
+// fractional seconds (an inbox message with them would not decode); Android's ZonedDateTimeDeserializer
+// rewrites +hhmm to +hh:mm, and Gson's ISO8601Utils reads both.
+const mobileTimeFormat = "2006-01-02T15:04:05-0700"
 
 // mobileOK renders the mobile-token answer of list, detail and claim: {"status":"OK","currentTimestamp":...,
 // "responseObject":...} (Wultra MobileTokenResponse; the SDKs use currentTimestamp to count down operation

@@ -26,6 +26,7 @@ import (
 	padevice "github.com/signet-sca/signet/device"
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
+	"github.com/signet-sca/signet/inbox"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/notify"
 	"github.com/signet-sca/signet/powerauth"
@@ -98,6 +99,7 @@ func newPAEnv(t *testing.T, st *sqlstore.Store) *paEnv {
 		Operations: ops,
 		Devices:    devicekey.New(st, auditLog, clock.Now),
 		Activation: act,
+		Inbox:      inbox.New(st, auditLog, clock.Now),
 		Evidence:   evidence.NewBuilder(st, keyring, testIssuer, clock.Now),
 		Now:        clock.Now,
 	}, server.Options{})
@@ -337,6 +339,7 @@ func TestPowerAuth(t *testing.T) {
 				{"mobile-token claim", testMobileClaim},
 				{"user info", testUserInfo},
 				{"push registration", testPushRegistration},
+				{"inbox", testInbox},
 				{"activation and approval 3.2", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version32) }},
 				{"activation and approval 3.3", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version33) }},
 			} {

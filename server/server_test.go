@@ -26,6 +26,7 @@ import (
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
+	"github.com/signet-sca/signet/inbox"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store"
@@ -131,6 +132,7 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		Devices:    devicekey.New(st, auditLog, o.now),
 		Web:        web,
 		Activation: act,
+		Inbox:      inbox.New(st, auditLog, o.now),
 		Evidence:   evidence.NewBuilder(st, keyring, testIssuer, o.now),
 		Ready:      o.ready,
 		Now:        o.now,

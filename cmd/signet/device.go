@@ -174,6 +174,70 @@ detected by the server, which blocks the activation after the maximum of failed 
 	}
 	pushRegister.Flags().StringVar(&pushPlatform, "platform", "android", "android, ios or huawei (or fcm, apns, hms)")
 
+	box := &cobra.Command{Use: "inbox", Short: "The user's inbox: messages the bank posted"}
+	var unreadOnly bool
+	boxList := &cobra.Command{
+		Use:   "list",
+		Short: "List the newest messages (and the unread count)",
+		Args:  withUsage(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, c, err := load()
+			if err != nil {
+				return err
+			}
+			n, err := c.InboxCount(cmd.Context(), st)
+			if err != nil {
+				return err
+			}
+			msgs, err := c.InboxList(cmd.Context(), st, 0, 100, unreadOnly)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Unread: %d\n", n)
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tREAD\tSUBJECT\tSUMMARY\tCREATED")
+			for _, m := range msgs {
+				fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\n", m.ID, m.Read, m.Subject, m.Summary, m.TimestampCreated)
+			}
+			return tw.Flush()
+		},
+	}
+	boxList.Flags().BoolVar(&unreadOnly, "unread", false, "only unread messages")
+	boxRead := &cobra.Command{
+		Use:   "read <message-id | --all>",
+		Short: "Show a message and mark it read, or mark every message read (--all)",
+		Args:  withUsage(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			all, _ := cmd.Flags().GetBool("all")
+			if all == (len(args) == 1) {
+				return errors.New("give a message id or --all")
+			}
+			st, c, err := load()
+			if err != nil {
+				return err
+			}
+			if all {
+				if err := c.InboxReadAll(cmd.Context(), st); err != nil {
+					return err
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "All messages read.")
+				return nil
+			}
+			m, err := c.InboxDetail(cmd.Context(), st, args[0])
+			if err != nil {
+				return err
+			}
+			if err := c.InboxRead(cmd.Context(), st, m.ID); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s\n%s\n\n%s\n", m.Subject, m.Summary, m.Body)
+			return nil
+		},
+	}
+	boxRead.Flags().Bool("all", false, "mark every message read")
+	box.AddCommand(boxList, boxRead)
+
 	ops := &cobra.Command{Use: "ops", Short: "Mobile-token operations"}
 	list := &cobra.Command{
 		Use:   "list",
@@ -314,7 +378,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 	}
 	offline.Flags().StringVar(&offlinePIN, "pin", "", "PIN (required)")
 
-	cmd.AddCommand(activate, status, userInfo, pushRegister, ops, offline)
+	cmd.AddCommand(activate, status, userInfo, pushRegister, box, ops, offline)
 	return cmd
 }
 

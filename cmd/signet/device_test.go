@@ -158,6 +158,21 @@ func TestDeviceSimulator(t *testing.T) {
 		t.Fatalf("push-register with an unknown platform: %v", err)
 	}
 
+	msg := bank("POST", "/v1/users/"+user+"/inbox", map[string]any{"subject": "Statement for November", "summary": "Ready to download",
+		"body": "Your statement is in internet banking."})["id"].(string)
+	if out, err := dev("inbox", "list"); err != nil || !strings.Contains(out, "Unread: 1") || !regexp.MustCompile(msg+` +false +Statement for November`).MatchString(out) {
+		t.Fatalf("inbox list: %q %v", out, err)
+	}
+	if out, err := dev("inbox", "read", msg); err != nil || !strings.Contains(out, "Your statement is in internet banking.") {
+		t.Fatalf("inbox read: %q %v", out, err)
+	}
+	if out, err := dev("inbox", "list"); err != nil || !strings.Contains(out, "Unread: 0") {
+		t.Fatalf("inbox list after read: %q %v", out, err)
+	}
+	if out, err := dev("inbox", "read", "--all"); err != nil || !strings.Contains(out, "All messages read.") {
+		t.Fatalf("inbox read --all: %q %v", out, err)
+	}
+
 	// An activation committed on key exchange is active at once: nothing for the bank to commit.
 	act2 := bank("POST", "/v1/activations", map[string]any{"user_id": user, "application_id": app["id"], "commit_phase": "ON_KEY_EXCHANGE"})
 	out, err = run(t, nil, "device", "--state", filepath.Join(dir, "phone2.json"), "--server", base, "activate",

@@ -20,6 +20,7 @@ import (
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
+	"github.com/signet-sca/signet/inbox"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/ratelimit"
 	"github.com/signet-sca/signet/server"
@@ -165,6 +166,7 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		Devices:    devicekey.New(st, auditLog, nil),
 		Web:        webSvc,
 		Activation: act,
+		Inbox:      inbox.New(st, auditLog, nil),
 		Evidence:   evidence.NewBuilder(st, keyring, cfg.Issuer, nil),
 		Ready:      ready,
 		Registry:   registry,
