@@ -39,12 +39,21 @@ const (
 	TypeHTML = "html"
 )
 
+// Observer learns of each new message (notify.Observer pushes it to the user's phones). It must not block.
+type Observer interface {
+	InboxMessagePosted(ctx context.Context, m store.InboxMessage)
+}
+
 // Service is the inbox service.
 type Service struct {
-	store Store
-	audit *audit.Log
-	now   func() time.Time
+	store     Store
+	audit     *audit.Log
+	now       func() time.Time
+	observers []Observer
 }
+
+// Observe adds an observer of new messages; call it before the service is used.
+func (s *Service) Observe(o Observer) { s.observers = append(s.observers, o) }
 
 // New returns the service; now nil means time.Now.
 func New(st Store, a *audit.Log, now func() time.Time) *Service {
@@ -96,9 +105,14 @@ func (s *Service) Post(ctx context.Context, actor, userID string, n NewMessage) 
 		}
 		return m, err
 	}
-	err := s.audit.Record(ctx, audit.Event{Type: "inbox.post", Outcome: audit.Success, Actor: actor, UserID: userID,
-		Evidence: map[string]any{"message_id": m.ID, "type": m.Type}})
-	return m, err
+	if err := s.audit.Record(ctx, audit.Event{Type: "inbox.post", Outcome: audit.Success, Actor: actor, UserID: userID,
+		Evidence: map[string]any{"message_id": m.ID, "type": m.Type}}); err != nil {
+		return m, err
+	}
+	for _, o := range s.observers {
+		o.InboxMessagePosted(ctx, m)
+	}
+	return m, nil
 }
 
 // Page is a page request of the app ({"page","size","onlyUnread"}; page from 0).

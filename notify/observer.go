@@ -202,3 +202,46 @@ func (o *Observer) Close(ctx context.Context) error {
 		return ctx.Err()
 	}
 }
+
+// InboxMessagePosted implements inbox.Observer: a new inbox message is pushed, in the background, to every
+// registered phone of its user (ACTIVE activations only) as the mobile-token SDKs' PushParser expects it
+// ("mtoken.inboxMessage.new" with inboxId). Neither subject nor text leaves through the push provider; a user
+// with no registered phone gets no push (the app shows the unread count when opened).
+func (o *Observer) InboxMessagePosted(ctx context.Context, m store.InboxMessage) {
+	if e, ok := o.notifier.(enabler); ok && !e.Enabled(ctx) {
+		return
+	}
+	select {
+	case o.sem <- struct{}{}:
+	default:
+		o.sent.WithLabelValues("dropped").Inc()
+		o.logger.WarnContext(ctx, "inbox push dropped: too many in flight", "inbox_id", m.ID)
+		return
+	}
+	o.wg.Add(1)
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer o.wg.Done()
+		defer func() { <-o.sem }()
+		ctx, cancel := context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+		tokens, err := o.store.ListPushTokens(ctx, m.UserID)
+		if err != nil {
+			o.sent.WithLabelValues("failed").Inc()
+			o.logger.WarnContext(ctx, "inbox push: listing push tokens failed", "inbox_id", m.ID, "err", err)
+			return
+		}
+		msg := Message{Message: Payload{
+			Data:         map[string]string{"messageType": "mtoken.inboxMessage.new", "inboxId": m.ID},
+			Notification: &Notification{Title: "New message", Body: "Open the app to read it."},
+		}}
+		for _, t := range tokens {
+			if err := o.notifier.Notify(ctx, msg.To(t)); err != nil {
+				o.sent.WithLabelValues("failed").Inc()
+				o.logger.WarnContext(ctx, "inbox push failed", "inbox_id", m.ID, "err", err)
+				continue
+			}
+			o.sent.WithLabelValues("sent").Inc()
+		}
+	}()
+}

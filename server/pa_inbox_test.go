@@ -8,6 +8,7 @@ import (
 	"time"
 
 	padevice "github.com/signet-sca/signet/device"
+	"github.com/signet-sca/signet/notify"
 	"github.com/signet-sca/signet/powerauth"
 )
 
@@ -41,6 +42,9 @@ func testInbox(t *testing.T, e *paEnv) {
 		}
 	})
 
+	if err := c.RegisterPushToken(ctx, st, "ios", "apns-inbox"); err != nil {
+		t.Fatal(err)
+	}
 	var ids []string // oldest first
 	for i, subject := range []string{"Statement for November", "New card on its way", "Your <b>offer</b>"} {
 		typ := "text"
@@ -59,6 +63,13 @@ func testInbox(t *testing.T, e *paEnv) {
 		t.Fatalf("post: %d %v", status, m)
 	}
 
+	// Each new message is pushed to the user's registered phone as the SDKs' PushParser reads it, without its text.
+	for _, id := range ids {
+		if to := e.inboxPushes(id); len(to) != 1 || to[0].Message.Token != "apns-inbox" ||
+			to[0].Message.Data["messageType"] != "mtoken.inboxMessage.new" || strings.Contains(fmt.Sprint(to[0]), "Statement") {
+			t.Fatalf("pushes of message %s: %+v", id, to)
+		}
+	}
 	if n, err := c.InboxCount(ctx, st); err != nil || n != 3 {
 		t.Fatalf("count %d %v, want 3", n, err)
 	}
@@ -111,4 +122,21 @@ func testInbox(t *testing.T, e *paEnv) {
 	if n, _ := stranger.InboxCount(ctx, strangerSt); n != 1 {
 		t.Fatalf("the stranger's count %d, want 1 (read all is per user)", n)
 	}
+}
+
+// inboxPushes returns the pushes of one inbox message, after the observer finished sending.
+func (e *paEnv) inboxPushes(id string) []notify.Message {
+	e.t.Helper()
+	if err := e.obs.Close(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	e.pushes.mu.Lock()
+	defer e.pushes.mu.Unlock()
+	var out []notify.Message
+	for _, m := range e.pushes.msgs {
+		if m.Message.Data["inboxId"] == id {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -93,13 +93,15 @@ func newPAEnv(t *testing.T, st *sqlstore.Store) *paEnv {
 	pushes := &pushRecorder{}
 	obs := notify.NewObserver(st, pushes, notify.ObserverConfig{Capability: ops.Capability})
 	ops.Observe(obs)
+	inboxSvc := inbox.New(st, auditLog, clock.Now)
+	inboxSvc.Observe(obs)
 	srv := server.New(server.Deps{
 		APIKeys:    []config.APIKey{{Name: "bank", Secret: testSecret, Scope: config.ScopeAdmin}},
 		Accounts:   account.New(st, auditLog, clock.Now),
 		Operations: ops,
 		Devices:    devicekey.New(st, auditLog, clock.Now),
 		Activation: act,
-		Inbox:      inbox.New(st, auditLog, clock.Now),
+		Inbox:      inboxSvc,
 		Evidence:   evidence.NewBuilder(st, keyring, testIssuer, clock.Now),
 		Now:        clock.Now,
 	}, server.Options{})

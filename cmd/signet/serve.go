@@ -158,6 +158,8 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		return nil, err
 	}
 	closers = append(closers, events.close) // runs before the store closes
+	inboxSvc := inbox.New(st, auditLog, nil)
+	inboxSvc.Observe(events.pushes)
 	deps := server.Deps{
 		Logger:     logger,
 		APIKeys:    apiKeys,
@@ -166,7 +168,7 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		Devices:    devicekey.New(st, auditLog, nil),
 		Web:        webSvc,
 		Activation: act,
-		Inbox:      inbox.New(st, auditLog, nil),
+		Inbox:      inboxSvc,
 		Evidence:   evidence.NewBuilder(st, keyring, cfg.Issuer, nil),
 		Ready:      ready,
 		Registry:   registry,
