@@ -3,7 +3,6 @@ package activation
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 
 	"github.com/google/uuid"
@@ -69,7 +68,7 @@ func (s *Service) customActivation(ctx context.Context, in exchange) (*powerauth
 		if _, aerr := fail("credential check unavailable: "+err.Error(), "", nil); aerr != nil {
 			return nil, aerr
 		}
-		return nil, fmt.Errorf("%w: %v", fault.ErrUnavailable, err)
+		return nil, fault.Wrap(fault.ErrUnavailable, err, "the activation hook did not answer")
 	}
 	var user store.User
 	switch {
@@ -85,7 +84,7 @@ func (s *Service) customActivation(ctx context.Context, in exchange) (*powerauth
 		if _, aerr := fail("the bank named an unknown user", "", nil); aerr != nil {
 			return nil, aerr
 		}
-		return nil, fmt.Errorf("%w: the credential hook named an unknown user", fault.ErrUnavailable)
+		return nil, fault.New(fault.ErrUnavailable, "the credential hook named an unknown user")
 	}
 	if err != nil {
 		return nil, err

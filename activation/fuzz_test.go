@@ -3,6 +3,7 @@ package activation
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/signet-sca/signet/powerauth"
@@ -114,6 +115,22 @@ func FuzzValidateOfflineCode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		if ValidateOfflineCode(s) == nil && (len(s) < 4 || len(s) > 17) {
 			t.Fatalf("accepted %q", s)
+		}
+	})
+}
+
+func FuzzParsePushRegistration(f *testing.F) {
+	seeds(f, `{"requestObject":{"platform":"android","token":"dGVzdC1mY20tdG9rZW4"}}`,
+		`{"requestObject":{"platform":"ios","token":"740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad"}}`,
+		`{"requestObject":{"platform":"apns","token":"abc","environment":"development"}}`)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParsePushRegistration(b)
+		if err != nil {
+			return
+		}
+		if (r.Platform != "fcm" && r.Platform != "apns" && r.Platform != "hms") || r.Token == "" || len(r.Token) > MaxPushTokenLength ||
+			strings.ContainsAny(r.Token, " \t\r\n") {
+			t.Fatalf("accepted %+v", r)
 		}
 	})
 }

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/text/language"
+
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/powerauth"
@@ -49,14 +51,19 @@ type FormAttribute struct {
 	Label    string      `json:"label"`
 	Amount   json.Number `json:"amount,omitempty"`
 	Currency string      `json:"currency,omitempty"`
-	Value    string      `json:"value,omitempty"`
-	Note     string      `json:"note,omitempty"`
+	// AmountFormatted and CurrencyFormatted are what the SDKs display (AmountAttribute): the stored amount
+	// with the locale's grouping and decimal separator and every stored decimal, and the currency's symbol
+	// in that locale. Without them the Android SDK would round the raw amount to 2 decimals.
+	AmountFormatted   string `json:"amountFormatted,omitempty"`
+	CurrencyFormatted string `json:"currencyFormatted,omitempty"`
+	Value             string `json:"value,omitempty"`
+	Note              string `json:"note,omitempty"`
 }
 
 // javaTime is the mobile-token API's timestamp format ("2018-07-02T14:43:13+0000").
 const javaTime = "2006-01-02T15:04:05-0700"
 
-func mobileView(op store.Operation) (MobileOperation, error) {
+func mobileView(op store.Operation, lang language.Tag) (MobileOperation, error) {
 	data, err := OperationData(op)
 	if err != nil {
 		return MobileOperation{}, err
@@ -66,8 +73,11 @@ func mobileView(op store.Operation) (MobileOperation, error) {
 		AllowedSignatureType: AllowedSignatureType{Type: "2FA", Variants: []string{"possession_knowledge", "possession_biometry"}},
 		FormData:             FormData{Title: operationTitle(op), Message: operationMessage(op), Attributes: []FormAttribute{}}}
 	if op.Amount != "" {
-		m.FormData.Attributes = append(m.FormData.Attributes, FormAttribute{Type: "AMOUNT", ID: "operation.amount",
-			Label: "Amount", Amount: json.Number(op.Amount), Currency: op.Currency})
+		a := FormAttribute{Type: "AMOUNT", ID: "operation.amount", Label: "Amount", Amount: json.Number(op.Amount), Currency: op.Currency}
+		if f, ok := FormatAmount(lang, op.Amount, op.Currency); ok {
+			a.AmountFormatted, a.CurrencyFormatted = f.Amount, f.Currency
+		}
+		m.FormData.Attributes = append(m.FormData.Attributes, a)
 	}
 	if op.PayeeAccount != "" {
 		m.FormData.Attributes = append(m.FormData.Attributes,
@@ -93,22 +103,39 @@ func (e *OperationStateError) Unwrap() error { return e.Err }
 // ErrNoOperations is returned by the mobile-token and offline methods when no operation service is wired.
 var ErrNoOperations = errors.New("activation: no operation service")
 
-// ListOperations returns the PENDING operations of the token's user that PowerAuth may approve.
-func (s *Service) ListOperations(ctx context.Context, ta TokenAuth) ([]MobileOperation, error) {
+// ListOperations returns the PENDING operations of the token's user that PowerAuth may approve, formatted
+// for lang, less those another activation claimed.
+func (s *Service) ListOperations(ctx context.Context, ta TokenAuth, lang language.Tag) ([]MobileOperation, error) {
+	return s.listFor(ctx, ta.Activation, string(store.OpPending), lang)
+}
+
+// HistoryLimit is the most operations a history answer holds (the latest ones).
+const HistoryLimit = 100
+
+func (s *Service) listFor(ctx context.Context, act store.Credential, status string, lang language.Tag) ([]MobileOperation, error) {
 	if s.ops == nil {
 		return nil, ErrNoOperations
 	}
-	ops, err := s.ops.List(ctx, ta.Activation.UserID, string(store.OpPending))
+	var ops []store.Operation
+	var err error
+	if status == "" {
+		ops, err = s.ops.Recent(ctx, act.UserID, HistoryLimit)
+	} else {
+		ops, err = s.ops.List(ctx, act.UserID, status)
+	}
 	if err != nil {
 		return nil, err
 	}
 	out := []MobileOperation{}
 	now := s.now()
 	for _, op := range ops {
-		if !txsign.FactorAllowed(op, store.KindPowerAuth) || !now.Before(op.ExpiresAt) {
+		if !txsign.FactorAllowed(op, store.KindPowerAuth) || (op.Status == store.OpPending && !now.Before(op.ExpiresAt)) {
 			continue
 		}
-		m, err := mobileView(op)
+		if by := txsign.ClaimedBy(op); by != "" && by != act.ID {
+			continue
+		}
+		m, err := mobileView(op, lang)
 		if err != nil {
 			return nil, err
 		}
@@ -117,22 +144,69 @@ func (s *Service) ListOperations(ctx context.Context, ta TokenAuth) ([]MobileOpe
 	return out, nil
 }
 
+// URIOperationHistory is the uriId the mobile-token SDKs sign the history request with.
+const URIOperationHistory = "/operation/history"
+
+// OperationHistory answers /api/auth/token/app/operation/history (mobile-token SDK getHistory; Wultra
+// MobileTokenController operationListAll): a possession_knowledge or possession_biometry signature, uriId
+// /operation/history, over the exact body (the SDKs send {}); the answer lists the user's operations of every
+// status that PowerAuth may approve, newest first, the latest HistoryLimit.
+func (s *Service) OperationHistory(ctx context.Context, req SignedRequest, lang language.Tag) ([]MobileOperation, error) {
+	if s.ops == nil {
+		return nil, ErrNoOperations
+	}
+	if err := ParseListRequest(req.Body); err != nil {
+		return nil, err
+	}
+	req.URIID, req.Method = URIOperationHistory, "POST"
+	v, err := s.Verify(ctx, "powerauth.operation.history", req, func(t powerauth.SignatureType) bool {
+		return t == powerauth.SignaturePossessionKnowledge || t == powerauth.SignaturePossessionBiometry
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.listFor(ctx, v.Activation, "", lang)
+}
+
 // errUnknownOperation is what any operation of another user, or no operation at all, looks like.
 var errUnknownOperation = fault.New(fault.ErrNotFound, "operation")
 
-// OperationDetail returns one operation of the token's user, whatever its status.
-func (s *Service) OperationDetail(ctx context.Context, ta TokenAuth, id string) (MobileOperation, error) {
+// OperationDetail returns one operation of the token's user, whatever its status, formatted for lang. An
+// operation another activation claimed looks unknown.
+func (s *Service) OperationDetail(ctx context.Context, ta TokenAuth, id string, lang language.Tag) (MobileOperation, error) {
 	if s.ops == nil {
 		return MobileOperation{}, ErrNoOperations
 	}
 	op, err := s.ops.Get(ctx, id)
-	if errors.Is(err, fault.ErrNotFound) || (err == nil && op.UserID != ta.Activation.UserID) {
+	if errors.Is(err, fault.ErrNotFound) || (err == nil && op.UserID != ta.Activation.UserID) ||
+		(err == nil && txsign.ClaimedBy(op) != "" && txsign.ClaimedBy(op) != ta.Activation.ID) {
 		return MobileOperation{}, errUnknownOperation
 	}
 	if err != nil {
 		return MobileOperation{}, err
 	}
-	return mobileView(op)
+	return mobileView(op, lang)
+}
+
+// ClaimOperation answers /api/auth/token/app/operation/detail/claim (mobile-token SDK claim, for an operation
+// opened from a QR code or a deep link; PowerAuth server operationClaim): the token's activation becomes the
+// operation's, so that no other activation can list, approve or reject it. Another user's operation, or one
+// another activation claimed, answers like an unknown one; an operation no longer PENDING answers its state
+// (OPERATION_ALREADY_FINISHED, ..., as Wultra's handleStatus does).
+func (s *Service) ClaimOperation(ctx context.Context, ta TokenAuth, id string, lang language.Tag) (MobileOperation, error) {
+	if s.ops == nil {
+		return MobileOperation{}, ErrNoOperations
+	}
+	op, err := s.ops.Claim(ctx, id, ta.Activation)
+	switch {
+	case errors.Is(err, fault.ErrNotFound), errors.Is(err, txsign.ErrClaimedByOther):
+		return MobileOperation{}, errUnknownOperation
+	case errors.Is(err, fault.ErrConflict), errors.Is(err, fault.ErrGone):
+		return MobileOperation{}, &OperationStateError{Status: op.Status, Err: err}
+	case err != nil:
+		return MobileOperation{}, err
+	}
+	return mobileView(op, lang)
 }
 
 func amrFor(t powerauth.SignatureType) []string {

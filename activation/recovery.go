@@ -395,7 +395,7 @@ func (s *Service) recoverActivation(ctx context.Context, in exchange) (*poweraut
 	// PUK cannot both pass.
 	used, err := s.store.UpdateRecoveryCode(ctx, r.ID, func(x *store.RecoveryCode) error {
 		if x.Version != r.Version || x.Status != RecoveryActive {
-			return fmt.Errorf("%w: the recovery code changed", fault.ErrUnauthenticated)
+			return fault.New(fault.ErrUnauthenticated, "the recovery code changed")
 		}
 		p, err := readPUKs(*x)
 		if err != nil {
@@ -516,7 +516,7 @@ func (s *Service) ConfirmRecoveryCode(ctx context.Context, req SignedRequest) (*
 				return errUnchanged
 			}
 			if x.Status != RecoveryCreated {
-				return fmt.Errorf("%w: recovery code is %s", fault.ErrUnauthenticated, x.Status)
+				return fault.New(fault.ErrUnauthenticated, "recovery code is %s", x.Status)
 			}
 			x.Status = RecoveryActive
 			return nil
@@ -584,7 +584,7 @@ func (s *Service) SetRecovery(ctx context.Context, actor, appID string, set Reco
 		return nil
 	})
 	if errors.Is(err, store.ErrNotFound) {
-		return app, fmt.Errorf("%w: application", fault.ErrNotFound)
+		return app, fault.New(fault.ErrNotFound, "application")
 	}
 	if err != nil {
 		return app, err
@@ -635,7 +635,7 @@ func (s *Service) IssuePostcard(ctx context.Context, actor, appID, userID string
 	}
 	for _, r := range existing {
 		if r.ActivationID == "" && (r.Status == RecoveryCreated || r.Status == RecoveryActive) {
-			return Postcard{}, fmt.Errorf("%w: the user already has postcard %s (%s); revoke it first", fault.ErrConflict, r.ID, r.Status)
+			return Postcard{}, fault.New(fault.ErrConflict, "the user already has postcard %s (%s); revoke it first", r.ID, r.Status)
 		}
 	}
 	secret, err := s.postcardSecret(app)
@@ -687,7 +687,7 @@ func (s *Service) ListRecoveryCodes(ctx context.Context, userID string) ([]Recov
 		return nil, err
 	}
 	if _, err := s.store.GetUser(ctx, userID); errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("%w: user", fault.ErrNotFound)
+		return nil, fault.New(fault.ErrNotFound, "user")
 	} else if err != nil {
 		return nil, err
 	}
@@ -714,7 +714,7 @@ func (s *Service) RevokeRecoveryCode(ctx context.Context, actor, id string) (Rec
 	}
 	r, err := s.revoke(ctx, id, actor, "revoked by the bank")
 	if errors.Is(err, store.ErrNotFound) {
-		return RecoveryCode{}, fmt.Errorf("%w: recovery code", fault.ErrNotFound)
+		return RecoveryCode{}, fault.New(fault.ErrNotFound, "recovery code")
 	}
 	if err != nil {
 		return RecoveryCode{}, err

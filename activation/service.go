@@ -36,6 +36,8 @@ type Store interface {
 	CreateCeremony(ctx context.Context, c *store.Ceremony) error
 	GetCeremony(ctx context.Context, id string) (store.Ceremony, error)
 	UpdateCeremony(ctx context.Context, id string, fn func(*store.Ceremony) error) (store.Ceremony, error)
+
+	PutPushToken(ctx context.Context, t *store.PushToken) error
 }
 
 // Sealer encrypts secrets at rest (kek.Ring): master and server private keys, pending activation codes,
@@ -56,7 +58,11 @@ type Replay interface {
 type Operations interface {
 	Get(ctx context.Context, id string) (store.Operation, error)
 	List(ctx context.Context, userID, status string) ([]store.Operation, error)
+	// Recent lists a user's latest operations of every status, newest first.
+	Recent(ctx context.Context, userID string, limit int) ([]store.Operation, error)
 	Decide(ctx context.Context, a txsign.Attempt) (txsign.Result, error)
+	// Claim binds a PENDING operation of cred's user to cred (txsign.Service.Claim).
+	Claim(ctx context.Context, id string, cred store.Credential) (store.Operation, error)
 }
 
 // Defaults (PowerAuth 3.x server defaults where PowerAuth has one).

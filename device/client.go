@@ -38,6 +38,9 @@ type Client struct {
 	// simulated phones would otherwise spend the server machine's CPU; an app
 	// asks for the PIN, and stretches it, at every signature.
 	RememberPIN bool
+	// AcceptLanguage is sent with every request (the SDKs send the app's locale); the server formats
+	// mobile-token amounts in it. Empty: no header (the server uses English).
+	AcceptLanguage string
 
 	mu   sync.Mutex
 	temp map[string]tempKey
@@ -98,6 +101,9 @@ func (c *Client) post(ctx context.Context, path string, header map[string]string
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
+	if c.AcceptLanguage != "" {
+		req.Header.Set("Accept-Language", c.AcceptLanguage)
+	}
 	for k, v := range header {
 		req.Header.Set(k, v)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"time"
 
 	"github.com/signet-sca/signet/powerauth"
 )
@@ -29,8 +31,11 @@ type Operation struct {
 			Label    string          `json:"label"`
 			Amount   json.RawMessage `json:"amount,omitempty"`
 			Currency string          `json:"currency,omitempty"`
-			Value    string          `json:"value,omitempty"`
-			Note     string          `json:"note,omitempty"`
+			// AmountFormatted and CurrencyFormatted are what an app shows (in the Client's AcceptLanguage).
+			AmountFormatted   string `json:"amountFormatted,omitempty"`
+			CurrencyFormatted string `json:"currencyFormatted,omitempty"`
+			Value             string `json:"value,omitempty"`
+			Note              string `json:"note,omitempty"`
 		} `json:"attributes"`
 	} `json:"formData"`
 }
@@ -64,21 +69,66 @@ func (c *Client) withToken(ctx context.Context, st *State, call func(header stri
 	}
 }
 
+// mobileResponse is a mobile-token answer: {"status":"OK","currentTimestamp":...,"responseObject":...}.
+type mobileResponse[T any] struct {
+	Status           string `json:"status"`
+	CurrentTimestamp string `json:"currentTimestamp"`
+	ResponseObject   T      `json:"responseObject"`
+}
+
+// ServerTime parses a date of the mobile-token API ("2023-02-10T12:30:42+0000": currentTimestamp,
+// timestampCreated, operationCreated).
+func ServerTime(s string) (time.Time, error) { return time.Parse("2006-01-02T15:04:05-0700", s) }
+
 // ListOperations lists the pending operations of the activation's user (/api/auth/token/app/operation/list).
 func (c *Client) ListOperations(ctx context.Context, st *State) ([]Operation, error) {
-	var resp okResponse[[]Operation]
+	ops, _, err := c.ListOperationsAt(ctx, st)
+	return ops, err
+}
+
+// ListOperationsAt is ListOperations that also returns the server's clock (currentTimestamp), against which
+// the SDKs count down operationExpires.
+func (c *Client) ListOperationsAt(ctx context.Context, st *State) ([]Operation, time.Time, error) {
+	var resp mobileResponse[[]Operation]
 	err := c.withToken(ctx, st, func(hdr string) error {
 		return c.post(ctx, "/api/auth/token/app/operation/list", map[string]string{powerauth.HeaderToken: hdr}, []byte("{}"), &resp)
 	})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	at, err := ServerTime(resp.CurrentTimestamp)
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("device: currentTimestamp: %w", err)
+	}
+	return resp.ResponseObject, at, nil
+}
+
+// History lists the user's operations of every status (/api/auth/token/app/operation/history): signed with
+// possession + knowledge, uriId /operation/history, over the body {} as the mobile-token SDKs send it
+// (OperationApi.history, WMTOperationEndpoints.History).
+func (c *Client) History(ctx context.Context, st *State, pin string) ([]Operation, error) {
+	var resp okResponse[[]Operation]
+	err := c.signedPost(ctx, st, "/api/auth/token/app/operation/history", uriOperationHistory, []byte("{}"),
+		powerauth.SignaturePossessionKnowledge, pin, &resp)
 	return resp.ResponseObject, err
 }
 
 // OperationDetail returns one operation (/api/auth/token/app/operation/detail).
 func (c *Client) OperationDetail(ctx context.Context, st *State, id string) (Operation, error) {
+	return c.operationByID(ctx, st, "/api/auth/token/app/operation/detail", id)
+}
+
+// ClaimOperation claims an operation the user opened from a QR code or a deep link
+// (/api/auth/token/app/operation/detail/claim): from then on only this activation sees and decides it.
+func (c *Client) ClaimOperation(ctx context.Context, st *State, id string) (Operation, error) {
+	return c.operationByID(ctx, st, "/api/auth/token/app/operation/detail/claim", id)
+}
+
+func (c *Client) operationByID(ctx context.Context, st *State, path, id string) (Operation, error) {
 	body, _ := json.Marshal(map[string]any{"requestObject": map[string]string{"id": id}})
-	var resp okResponse[Operation]
+	var resp mobileResponse[Operation]
 	err := c.withToken(ctx, st, func(hdr string) error {
-		return c.post(ctx, "/api/auth/token/app/operation/detail", map[string]string{powerauth.HeaderToken: hdr}, body, &resp)
+		return c.post(ctx, path, map[string]string{powerauth.HeaderToken: hdr}, body, &resp)
 	})
 	return resp.ResponseObject, err
 }
@@ -137,4 +187,14 @@ func OfflineCode(st *State, qr, pin string) (powerauth.OfflinePayload, string, e
 	}
 	code, err := powerauth.ComputeOfflineCode(p, keys, powerauth.SignaturePossessionKnowledge, ctr, 8)
 	return p, code, err
+}
+
+// RegisterPushToken registers the phone's platform push token for this activation
+// (/api/push/device/register/token, X-PowerAuth-Token): platform "android" or "ios" as the mobile-token SDKs
+// send it (or "huawei", "fcm", "apns", "hms"), token the value FCM, APNs or HMS gave the app.
+func (c *Client) RegisterPushToken(ctx context.Context, st *State, platform, token string) error {
+	body, _ := json.Marshal(map[string]any{"requestObject": map[string]string{"platform": platform, "token": token}})
+	return c.withToken(ctx, st, func(hdr string) error {
+		return c.post(ctx, "/api/push/device/register/token", map[string]string{powerauth.HeaderToken: hdr}, body, nil)
+	})
 }

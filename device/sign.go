@@ -20,6 +20,7 @@ const (
 	uriUpgradeCommit      = "/pa/upgrade/commit"
 	uriOperationAuthorize = "/operation/authorize"
 	uriOperationCancel    = "/operation/cancel"
+	uriOperationHistory   = "/operation/history"
 )
 
 // SignatureHeader computes X-PowerAuth-Authorization for a request (PowerAuth 3.x, Computing and Validating
@@ -238,4 +239,38 @@ func (c *Client) StartUpgrade(ctx context.Context, st *State) ([]byte, error) {
 // CommitUpgrade calls /pa/v3/upgrade/commit: "{}" signed with possession (uriId /pa/upgrade/commit).
 func (c *Client) CommitUpgrade(ctx context.Context, st *State) error {
 	return c.signedPost(ctx, st, "/pa/v3/upgrade/commit", uriUpgradeCommit, []byte(`{}`), powerauth.SignaturePossession, "", nil)
+}
+
+// UserInfo fetches the user's claims (/pa/v3/user/info, the SDKs' fetchUserInfo): an unsigned request,
+// encrypted in activation scope with sh1 /pa/generic/activation, the activation named in
+// X-PowerAuth-Encryption (as the Android SDK's GetUserInfoEndpoint / GENERIC_ACTIVATION_SCOPE). The answer is
+// the decrypted JSON object of OpenID Connect claims (sub, name, ...).
+func (c *Client) UserInfo(ctx context.Context, st *State) (map[string]any, error) {
+	v, err := st.version()
+	if err != nil {
+		return nil, err
+	}
+	target, err := st.activationTarget()
+	if err != nil {
+		return nil, err
+	}
+	env, sess, err := c.seal(ctx, v, target, powerauth.SharedInfo1ActivationGeneric, nil)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(env)
+	hdr := fmt.Sprintf(`PowerAuth version="%s", application_key="%s", activation_id="%s"`, v, st.ApplicationKey, st.ActivationID)
+	var resp powerauth.Envelope
+	if err := c.post(ctx, "/pa/v3/user/info", map[string]string{powerauth.HeaderEncryption: hdr}, body, &resp); err != nil {
+		return nil, err
+	}
+	plain, err := sess.OpenResponse(&resp)
+	if err != nil {
+		return nil, err
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(plain, &claims); err != nil || claims == nil {
+		return nil, errors.New("device: malformed user info answer")
+	}
+	return claims, nil
 }

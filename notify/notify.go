@@ -21,8 +21,9 @@ type Message struct {
 
 // Payload is FCM's Message object, reduced to what Signet fills in.
 type Payload struct {
-	// Token is the device's registration token. Signet does not store push tokens yet, so it is
-	// empty and Data["user"] names the user (the bank's external id) for the relay to resolve.
+	// Token is the phone's platform token registered through /api/push/device/register/token
+	// (Data["platform"] says fcm, apns or hms). A user with no registered phone gets one message
+	// with no token, and Data["user"] names the user (the bank's external id) for the relay to resolve.
 	Token        string            `json:"token,omitempty"`
 	Data         map[string]string `json:"data"`
 	Notification *Notification     `json:"notification,omitempty"`

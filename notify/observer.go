@@ -16,6 +16,7 @@ import (
 type Store interface {
 	GetUser(ctx context.Context, id string) (store.User, error)
 	ListCredentials(ctx context.Context, f store.CredentialFilter) ([]store.Credential, error)
+	ListPushTokens(ctx context.Context, userID string) ([]store.PushToken, error)
 }
 
 // Observer is a txsign.Observer that pushes a notification when an operation is created for a
@@ -103,10 +104,11 @@ func (o *Observer) push(ctx context.Context, op store.Operation) {
 		return
 	}
 	mobile := false
+	eligible := map[string]bool{} // credentials that may approve op
 	for _, c := range creds {
 		if (c.Kind == store.KindDeviceKey || c.Kind == store.KindPowerAuth) && txsign.FactorAllowed(op, c.Kind) {
 			mobile = true
-			break
+			eligible[c.ID] = true
 		}
 	}
 	if !mobile {
@@ -123,12 +125,45 @@ func (o *Observer) push(ctx context.Context, op store.Operation) {
 	if o.cap != nil {
 		capability = o.cap(op.ID)
 	}
-	if err := o.notifier.Notify(ctx, MessageFor(op, u, capability)); err != nil {
+	tokens, err := o.store.ListPushTokens(ctx, op.UserID) // those of ACTIVE credentials only
+	if err != nil {
 		o.sent.WithLabelValues("failed").Inc()
-		o.logger.WarnContext(ctx, "push notification failed", "operation_id", op.ID, "err", err)
+		o.logger.WarnContext(ctx, "push notification: listing push tokens failed", "operation_id", op.ID, "err", err)
 		return
 	}
-	o.sent.WithLabelValues("sent").Inc()
+	m := MessageFor(op, u, capability)
+	var out []Message
+	for _, t := range tokens {
+		if eligible[t.CredentialID] {
+			out = append(out, m.To(t))
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, m) // no registered phone: the relay resolves Data["user"]
+	}
+	for _, msg := range out {
+		if err := o.notifier.Notify(ctx, msg); err != nil {
+			o.sent.WithLabelValues("failed").Inc()
+			o.logger.WarnContext(ctx, "push notification failed", "operation_id", op.ID, "err", err)
+			continue
+		}
+		o.sent.WithLabelValues("sent").Inc()
+	}
+}
+
+// To addresses m to one registered phone: its platform token (FCM, APNs or HMS, from
+// /api/push/device/register/token), with the platform and APNs environment in Data for the relay.
+func (m Message) To(t store.PushToken) Message {
+	data := make(map[string]string, len(m.Message.Data)+2)
+	for k, v := range m.Message.Data {
+		data[k] = v
+	}
+	data["platform"] = t.Platform
+	if t.Environment != "" {
+		data["environment"] = t.Environment
+	}
+	m.Message.Data, m.Message.Token = data, t.Token
+	return m
 }
 
 // MessageFor is the push message for a new operation of user u. capability
@@ -143,7 +178,10 @@ func MessageFor(op store.Operation, u store.User, capability string) Message {
 	case "login":
 		title = "Sign-in to approve"
 	}
-	data := map[string]string{"operation_id": op.ID, "type": op.Type, "user": u.ExternalID}
+	// messageType, operationId and operationName are what the mobile-token SDKs' PushParser reads
+	// (WMTPushParser, PushParser.parseNotification: "mtoken.operationInit").
+	data := map[string]string{"operation_id": op.ID, "type": op.Type, "user": u.ExternalID,
+		"messageType": "mtoken.operationInit", "operationId": op.ID, "operationName": op.Type}
 	if capability != "" {
 		data["capability"] = capability
 	}
@@ -163,4 +201,47 @@ func (o *Observer) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// InboxMessagePosted implements inbox.Observer: a new inbox message is pushed, in the background, to every
+// registered phone of its user (ACTIVE activations only) as the mobile-token SDKs' PushParser expects it
+// ("mtoken.inboxMessage.new" with inboxId). Neither subject nor text leaves through the push provider; a user
+// with no registered phone gets no push (the app shows the unread count when opened).
+func (o *Observer) InboxMessagePosted(ctx context.Context, m store.InboxMessage) {
+	if e, ok := o.notifier.(enabler); ok && !e.Enabled(ctx) {
+		return
+	}
+	select {
+	case o.sem <- struct{}{}:
+	default:
+		o.sent.WithLabelValues("dropped").Inc()
+		o.logger.WarnContext(ctx, "inbox push dropped: too many in flight", "inbox_id", m.ID)
+		return
+	}
+	o.wg.Add(1)
+	ctx = context.WithoutCancel(ctx)
+	go func() {
+		defer o.wg.Done()
+		defer func() { <-o.sem }()
+		ctx, cancel := context.WithTimeout(ctx, o.timeout)
+		defer cancel()
+		tokens, err := o.store.ListPushTokens(ctx, m.UserID)
+		if err != nil {
+			o.sent.WithLabelValues("failed").Inc()
+			o.logger.WarnContext(ctx, "inbox push: listing push tokens failed", "inbox_id", m.ID, "err", err)
+			return
+		}
+		msg := Message{Message: Payload{
+			Data:         map[string]string{"messageType": "mtoken.inboxMessage.new", "inboxId": m.ID},
+			Notification: &Notification{Title: "New message", Body: "Open the app to read it."},
+		}}
+		for _, t := range tokens {
+			if err := o.notifier.Notify(ctx, msg.To(t)); err != nil {
+				o.sent.WithLabelValues("failed").Inc()
+				o.logger.WarnContext(ctx, "inbox push failed", "inbox_id", m.ID, "err", err)
+				continue
+			}
+			o.sent.WithLabelValues("sent").Inc()
+		}
+	}()
 }

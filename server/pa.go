@@ -45,12 +45,29 @@ func (s *Server) paRoutes() {
 	app.Post("/pa/v3/recovery/confirm", s.pa(paRecovery, s.paRecoveryConfirm))
 	app.Post("/pa/v3/upgrade/start", s.pa(paUpgradeStart, s.paUpgradeStart))
 	app.Post("/pa/v3/upgrade/commit", s.pa(paUpgradeCommit, s.paUpgradeCommit))
+	app.Post("/pa/v3/user/info", s.pa(paUserInfo, s.paUserInfo))
 
 	// Mobile-token operations (Wultra enrollment server API).
 	app.Post("/api/auth/token/app/operation/list", s.pa(paMobile, s.mobileList))
+	app.Post("/api/auth/token/app/operation/history", s.pa(paMobile, s.mobileHistory))
 	app.Post("/api/auth/token/app/operation/detail", s.pa(paMobile, s.mobileDetail))
+	app.Post("/api/auth/token/app/operation/detail/claim", s.pa(paMobile, s.mobileClaim))
 	app.Post("/api/auth/token/app/operation/authorize", s.pa(paMobile, s.mobileAuthorize))
 	app.Post("/api/auth/token/app/operation/cancel", s.pa(paMobile, s.mobileCancel))
+
+	// Push registration (Wultra enrollment server PushRegistrationController).
+	app.Post("/api/push/device/register/token", s.pa(paMobile, s.pushRegister))
+
+	if s.deps.Inbox != nil {
+		app.Post("/v1/users/:id/inbox", bank, s.postInboxMessage)
+		app.Get("/v1/users/:id/inbox", bank, s.listInboxMessages)
+		// Inbox (Wultra enrollment server InboxController), X-PowerAuth-Token.
+		app.Post("/api/inbox/count", s.pa(paMobile, s.inboxCount))
+		app.Post("/api/inbox/message/list", s.pa(paMobile, s.inboxList))
+		app.Post("/api/inbox/message/detail", s.pa(paMobile, s.inboxDetail))
+		app.Post("/api/inbox/message/read", s.pa(paMobile, s.inboxRead))
+		app.Post("/api/inbox/message/read-all", s.pa(paMobile, s.inboxReadAll))
+	}
 }
 
 // paErrors says how one route family renders errors in PowerAuth's envelope
@@ -79,6 +96,7 @@ var (
 	// answers a bad signature 401 ERR_AUTHENTICATION and every other failure ERR_UPGRADE.
 	paUpgradeStart  = paErrors{fallback: "ERR_UPGRADE", auth: "ERR_UPGRADE", authStatus: 400, encryption: "ERR_UPGRADE"}
 	paUpgradeCommit = paErrors{fallback: "ERR_UPGRADE", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_UPGRADE"}
+	paUserInfo      = paErrors{fallback: "ERR_ENCRYPTION", auth: "ERR_AUTHENTICATION", authStatus: 401, encryption: "ERR_ENCRYPTION"}
 	paMobile        = paErrors{fallback: "INVALID_REQUEST", auth: "POWERAUTH_AUTH_FAIL", authStatus: 401, encryption: "INVALID_REQUEST", mobile: true}
 )
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/gofiber/fiber/v2"
+	"golang.org/x/text/language"
 
 	"github.com/signet-sca/signet/activation"
 	"github.com/signet-sca/signet/powerauth"
@@ -29,6 +30,16 @@ func (s *Server) paActivationCreate(c *fiber.Ctx) error {
 // send "{}" (JsonSerialization.serializeRequestObject of no object), and any JSON body is accepted.
 func (s *Server) paServerStatus(c *fiber.Ctx) error {
 	return paOK(c, fiber.Map{"serverTime": s.deps.Now().UnixMilli()})
+}
+
+// paUserInfo answers the SDK's fetchUserInfo: an activation-scope ECIES request (X-PowerAuth-Encryption names
+// the activation), answered with the encrypted claims, not wrapped in status/responseObject.
+func (s *Server) paUserInfo(c *fiber.Ctx) error {
+	env, err := s.deps.Activation.UserInfo(c.UserContext(), c.Get(powerauth.HeaderEncryption), c.Body())
+	if err != nil {
+		return err
+	}
+	return c.JSON(env)
 }
 
 func (s *Server) paActivationStatus(c *fiber.Ctx) error {
@@ -96,6 +107,29 @@ func (s *Server) paKeystoreCreate(c *fiber.Ctx) error {
 
 // Mobile-token operations.
 
+// mobileTimeFormat is how currentTimestamp and the inbox's timestampCreated are written: ISO 8601 to the
+// second with a +hhmm offset ("2023-02-10T12:30:42+0000"), as the mobile-token SDKs' own fixtures have it
+// (WultraMobileTokenSDKTests). The iOS SDK decodes dates with JSONDecoder's .iso8601, which refuses
+// fractional seconds (an inbox message with them would not decode); Android's ZonedDateTimeDeserializer
+// rewrites +hhmm to +hh:mm, and Gson's ISO8601Utils reads both.
+const mobileTimeFormat = "2006-01-02T15:04:05-0700"
+
+// mobileOK renders the mobile-token answer of list, detail and claim: {"status":"OK","currentTimestamp":...,
+// "responseObject":...} (Wultra MobileTokenResponse; the SDKs use currentTimestamp to count down operation
+// expiry on the server's clock, not the phone's).
+func (s *Server) mobileOK(c *fiber.Ctx, obj any) error {
+	return c.JSON(struct {
+		Status           string `json:"status"`
+		CurrentTimestamp string `json:"currentTimestamp"`
+		ResponseObject   any    `json:"responseObject"`
+	}{"OK", s.deps.Now().UTC().Format(mobileTimeFormat), obj})
+}
+
+// mobileLanguage is the display language of a mobile-token answer (Accept-Language; amounts are formatted in it).
+func mobileLanguage(c *fiber.Ctx) language.Tag {
+	return activation.ParseAcceptLanguage(c.Get(fiber.HeaderAcceptLanguage))
+}
+
 func (s *Server) mobileList(c *fiber.Ctx) error {
 	if err := activation.ParseListRequest(c.Body()); err != nil {
 		return err
@@ -104,7 +138,17 @@ func (s *Server) mobileList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	ops, err := s.deps.Activation.ListOperations(c.UserContext(), ta)
+	ops, err := s.deps.Activation.ListOperations(c.UserContext(), ta, mobileLanguage(c))
+	if err != nil {
+		return err
+	}
+	return s.mobileOK(c, ops)
+}
+
+// mobileHistory is signed (X-PowerAuth-Authorization, uriId /operation/history), not token-authenticated,
+// and its answer has no currentTimestamp (Wultra MobileTokenController operationListAll).
+func (s *Server) mobileHistory(c *fiber.Ctx) error {
+	ops, err := s.deps.Activation.OperationHistory(c.UserContext(), signedRequest(c), mobileLanguage(c))
 	if err != nil {
 		return err
 	}
@@ -120,11 +164,27 @@ func (s *Server) mobileDetail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	op, err := s.deps.Activation.OperationDetail(c.UserContext(), ta, req.ID)
+	op, err := s.deps.Activation.OperationDetail(c.UserContext(), ta, req.ID, mobileLanguage(c))
 	if err != nil {
 		return err
 	}
-	return paOK(c, op)
+	return s.mobileOK(c, op)
+}
+
+func (s *Server) mobileClaim(c *fiber.Ctx) error {
+	req, err := activation.ParseOperationRequest(c.Body())
+	if err != nil {
+		return err
+	}
+	ta, err := s.deps.Activation.AuthenticateToken(c.UserContext(), c.Get(powerauth.HeaderToken))
+	if err != nil {
+		return err
+	}
+	op, err := s.deps.Activation.ClaimOperation(c.UserContext(), ta, req.ID, mobileLanguage(c))
+	if err != nil {
+		return err
+	}
+	return s.mobileOK(c, op)
 }
 
 func (s *Server) mobileAuthorize(c *fiber.Ctx) error {
@@ -136,6 +196,23 @@ func (s *Server) mobileAuthorize(c *fiber.Ctx) error {
 
 func (s *Server) mobileCancel(c *fiber.Ctx) error {
 	if _, err := s.deps.Activation.Cancel(c.UserContext(), signedRequest(c)); err != nil {
+		return err
+	}
+	return c.JSON(paEnvelope{Status: "OK"})
+}
+
+// Push registration and inbox (mobile-token SDK PushService and InboxService), X-PowerAuth-Token.
+
+func (s *Server) pushRegister(c *fiber.Ctx) error {
+	req, err := activation.ParsePushRegistration(c.Body())
+	if err != nil {
+		return err
+	}
+	ta, err := s.deps.Activation.AuthenticateToken(c.UserContext(), c.Get(powerauth.HeaderToken))
+	if err != nil {
+		return err
+	}
+	if err := s.deps.Activation.RegisterPushToken(c.UserContext(), ta, req); err != nil {
 		return err
 	}
 	return c.JSON(paEnvelope{Status: "OK"})

@@ -26,7 +26,9 @@ import (
 	padevice "github.com/signet-sca/signet/device"
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
+	"github.com/signet-sca/signet/inbox"
 	"github.com/signet-sca/signet/kek"
+	"github.com/signet-sca/signet/notify"
 	"github.com/signet-sca/signet/powerauth"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store"
@@ -56,13 +58,15 @@ func (c *paClock) Advance(d time.Duration) {
 
 // paEnv is a Signet server with PowerAuth wired as cmd/signet wires it, on a loopback port.
 type paEnv struct {
-	t     *testing.T
-	st    *sqlstore.Store
-	clock *paClock
-	act   *activation.Service
-	url   string
-	app   map[string]any
-	cfg   padevice.AppConfig
+	t      *testing.T
+	st     *sqlstore.Store
+	clock  *paClock
+	act    *activation.Service
+	pushes *pushRecorder
+	obs    *notify.Observer
+	url    string
+	app    map[string]any
+	cfg    padevice.AppConfig
 }
 
 func newPAEnv(t *testing.T, st *sqlstore.Store) *paEnv {
@@ -95,12 +99,19 @@ func newPAEnvWith(t *testing.T, st *sqlstore.Store, with func(*activation.Config
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Pushes for new operations, as cmd/signet wires them, to a recording provider.
+	pushes := &pushRecorder{}
+	obs := notify.NewObserver(st, pushes, notify.ObserverConfig{Capability: ops.Capability})
+	ops.Observe(obs)
+	inboxSvc := inbox.New(st, auditLog, clock.Now)
+	inboxSvc.Observe(obs)
 	srv := server.New(server.Deps{
 		APIKeys:    []config.APIKey{{Name: "bank", Secret: testSecret, Scope: config.ScopeAdmin}},
 		Accounts:   account.New(st, auditLog, clock.Now),
 		Operations: ops,
 		Devices:    devicekey.New(st, auditLog, clock.Now),
 		Activation: act,
+		Inbox:      inboxSvc,
 		Evidence:   evidence.NewBuilder(st, keyring, testIssuer, clock.Now),
 		Now:        clock.Now,
 	}, server.Options{})
@@ -110,7 +121,7 @@ func newPAEnvWith(t *testing.T, st *sqlstore.Store, with func(*activation.Config
 	}
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	e := &paEnv{t: t, st: st, clock: clock, act: act, url: "http://" + ln.Addr().String()}
+	e := &paEnv{t: t, st: st, clock: clock, act: act, pushes: pushes, obs: obs, url: "http://" + ln.Addr().String()}
 	status, app := e.bank("POST", "/v1/applications", map[string]any{"name": "Mobile banking"})
 	if status != 201 {
 		t.Fatalf("create application: %d %v", status, app)
@@ -179,7 +190,8 @@ func (e *paEnv) activation(id string) map[string]any {
 }
 
 func (e *paEnv) client(v powerauth.Version) *padevice.Client {
-	return &padevice.Client{BaseURL: e.url, Version: v, Platform: "Android", DeviceInfo: "Pixel 9", Now: e.clock.Now}
+	// http.DefaultClient: its transport validates the answers of the routes docs/openapi.yaml documents.
+	return &padevice.Client{BaseURL: e.url, HTTP: http.DefaultClient, Version: v, Platform: "Android", DeviceInfo: "Pixel 9", Now: e.clock.Now}
 }
 
 const paPIN = "1234"
@@ -334,6 +346,12 @@ func TestPowerAuth(t *testing.T) {
 				{"approval attacks", testApprovalAttacks},
 				{"forged approvals count nothing", testForgedApprovals},
 				{"offline approval", testOfflineApproval},
+				{"mobile-token amounts formatted per Accept-Language", testMobileAmounts},
+				{"mobile-token history", testMobileHistory},
+				{"mobile-token claim", testMobileClaim},
+				{"user info", testUserInfo},
+				{"push registration", testPushRegistration},
+				{"inbox", testInbox},
 				{"activation and approval 3.2", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version32) }},
 				{"activation and approval 3.3", func(t *testing.T, e *paEnv) { testFullFlow(t, e, powerauth.Version33) }},
 				{"recovery 3.2", func(t *testing.T, e *paEnv) { testRecovery(t, e, powerauth.Version32) }},
@@ -1164,7 +1182,7 @@ func TestPowerAuthRoutesDocumented(t *testing.T) {
 		if r.Method == "HEAD" || r.Method == "USE" {
 			continue
 		}
-		if strings.HasPrefix(r.Path, "/pa/") || strings.HasPrefix(r.Path, "/api/auth/token/") {
+		if strings.HasPrefix(r.Path, "/pa/") || strings.HasPrefix(r.Path, "/api/") {
 			if !bytes.Contains(md, []byte(r.Method+" `"+r.Path+"`")) {
 				t.Errorf("route %s %s is not in docs/powerauth.md", r.Method, r.Path)
 			}

@@ -16,6 +16,7 @@ import (
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
+	"github.com/signet-sca/signet/inbox"
 	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/webauthn"
 )
@@ -39,6 +40,9 @@ type Deps struct {
 	// Activation: PowerAuth applications, activations, the /pa/v3 device API
 	// and mobile-token operations (nil: those routes are not registered).
 	Activation *activation.Service
+	// Inbox: the bank's messages to a user, read by the PowerAuth app (nil, or Activation nil: not
+	// registered).
+	Inbox *inbox.Service
 	// Evidence builds dispute-evidence bundles (nil: GET /v1/operations/{id}/evidence is not
 	// registered).
 	Evidence *evidence.Builder

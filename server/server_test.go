@@ -26,6 +26,7 @@ import (
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
+	"github.com/signet-sca/signet/inbox"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/server"
 	"github.com/signet-sca/signet/store"
@@ -145,6 +146,7 @@ func newHarnessWith(t testing.TB, o harnessOpts) *harness {
 		Devices:    devices,
 		Web:        web,
 		Activation: act,
+		Inbox:      inbox.New(st, auditLog, o.now),
 		Evidence:   evidence.NewBuilder(st, keyring, testIssuer, o.now),
 		Ready:      o.ready,
 		Now:        o.now,

@@ -143,9 +143,60 @@ type Store interface {
 	// being retried stay. It reports how many it deleted, oldest first.
 	PruneOutbox(ctx context.Context, before, parkedAfter time.Time, limit int) (int64, error)
 
+	// Push tokens, one per credential (a PowerAuth activation's FCM or APNs
+	// token). PutPushToken creates or replaces it (ErrNotFound when the
+	// credential does not exist); a credential moving to REMOVED loses its token
+	// in the same transaction. ListPushTokens returns the tokens of the user's
+	// ACTIVE credentials only.
+	PutPushToken(ctx context.Context, t *PushToken) error
+	GetPushToken(ctx context.Context, credentialID string) (PushToken, error)
+	ListPushTokens(ctx context.Context, userID string) ([]PushToken, error)
+
+	// Inbox messages the bank posts to a user. ListInbox returns newest first;
+	// MarkInboxRead stamps ReadAt once (an unknown id, or another user's,
+	// gives ErrNotFound) and reports whether it changed anything;
+	// MarkAllInboxRead reports how many it stamped.
+	CreateInboxMessage(ctx context.Context, m *InboxMessage) error
+	GetInboxMessage(ctx context.Context, userID, id string) (InboxMessage, error)
+	ListInbox(ctx context.Context, f InboxFilter) ([]InboxMessage, error)
+	CountUnreadInbox(ctx context.Context, userID string) (int64, error)
+	MarkInboxRead(ctx context.Context, userID, id string, at time.Time) (bool, error)
+	MarkAllInboxRead(ctx context.Context, userID string, at time.Time) (int64, error)
+
 	// Ping checks the database is reachable (readiness).
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// PushToken is the platform push token of one credential.
+type PushToken struct {
+	CredentialID string
+	UserID       string
+	Platform     string // fcm, apns, hms (the SDKs' android, ios, huawei are stored as these)
+	Environment  string // APNs only: development or production; "" = the provider's default
+	Token        string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// InboxMessage is one message of a user's inbox.
+type InboxMessage struct {
+	ID        string
+	UserID    string
+	Type      string // text or html
+	Subject   string
+	Summary   string
+	Body      string
+	ReadAt    *time.Time
+	CreatedAt time.Time
+}
+
+// InboxFilter selects a page of a user's inbox, newest first.
+type InboxFilter struct {
+	UserID     string
+	OnlyUnread bool
+	Offset     int
+	Limit      int // 0 = backend default (100)
 }
 
 // User is a bank customer, identified by the bank's own ExternalID.
@@ -287,6 +338,8 @@ type OperationFilter struct {
 	// ExpiresBefore, when set, selects operations expiring before it.
 	ExpiresBefore time.Time
 	Limit         int // 0 = backend default (100)
+	// Newest orders by creation time descending (default: ascending), so that Limit keeps the latest.
+	Newest bool
 }
 
 // AuditEvent is one append-only audit record.

@@ -154,6 +154,9 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 	case cred.Kind == store.KindDeviceKey && s.requiresAttestation(op.Type) && !devicekey.DecodeData(cred.Data).Assurance.Attested():
 		return unverified("device key without attestation, required for operation type "+op.Type, nil,
 			fault.New(fault.ErrForbidden, "operations of type %q need a device key registered with a platform attestation", op.Type))
+	case ClaimedBy(op) != "" && ClaimedBy(op) != cred.ID:
+		// Claimed from a QR code or deep link by another credential of the user (Claim): only that one decides.
+		return unverified("operation claimed by another credential", map[string]any{"claimed_by": ClaimedBy(op)}, ErrClaimedByOther)
 	}
 	// Defence in depth: the stored digest must still match the stored inputs.
 	dl := ComputeDL(dlInput(op))

@@ -325,6 +325,17 @@ func (s *Service) List(ctx context.Context, userID, status string) ([]store.Oper
 	return s.store.ListOperations(ctx, store.OperationFilter{UserID: userID, Status: store.OperationStatus(status)})
 }
 
+// Recent lists the latest limit operations of a user, of every status, newest first (a mobile app's history).
+func (s *Service) Recent(ctx context.Context, userID string, limit int) ([]store.Operation, error) {
+	if !store.ValidID(userID) {
+		return nil, fault.Invalid("user_id", "is required and must be a valid identifier")
+	}
+	if _, err := s.expireDue(ctx, userID); err != nil {
+		return nil, err
+	}
+	return s.store.ListOperations(ctx, store.OperationFilter{UserID: userID, Limit: limit, Newest: true})
+}
+
 // Cancel cancels a PENDING operation.
 func (s *Service) Cancel(ctx context.Context, actor, id string) (store.Operation, error) {
 	op, err := s.Get(ctx, id)

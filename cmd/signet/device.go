@@ -36,10 +36,12 @@ detected by the server, which blocks the activation after the maximum of failed 
 	}
 	cmd.PersistentFlags().StringVar(&f.statePath, "state", "./device-state.json", "device state file")
 	cmd.PersistentFlags().StringVar(&f.serverURL, "server", "", "Signet base URL (default: the one saved at activation, else http://localhost:8080)")
+	cmd.PersistentFlags().StringVar(&f.lang, "lang", "", "Accept-Language sent to the server, e.g. cs or ar-BH (amounts are formatted in it)")
 	ops := &cobra.Command{Use: "ops", Short: "Mobile-token operations"}
-	ops.AddCommand(newDeviceListCmd(f), newDeviceApproveCmd(f), newDeviceRejectCmd(f))
+	ops.AddCommand(newDeviceListCmd(f), newDeviceHistoryCmd(f), newDeviceClaimCmd(f), newDeviceApproveCmd(f), newDeviceRejectCmd(f))
 	cmd.AddCommand(newDeviceActivateCmd(f, environ), newDeviceRecoverCmd(f, environ), newDeviceActivateCustomCmd(f, environ),
-		newDeviceRecoveryCmd(f), newDeviceUpgradeCmd(f), newDeviceStatusCmd(f), ops, newDeviceOfflineCmd(f),
+		newDeviceRecoveryCmd(f), newDeviceUpgradeCmd(f), newDeviceStatusCmd(f), newDeviceUserInfoCmd(f),
+		newDevicePushRegisterCmd(f), newDeviceInboxCmd(f), ops, newDeviceOfflineCmd(f),
 		newTestCACmd(), newRegisterKeyCmd(&f.serverURL))
 	return cmd
 }
@@ -47,6 +49,7 @@ detected by the server, which blocks the activation after the maximum of failed 
 // deviceFlags are the flags every device subcommand shares.
 type deviceFlags struct {
 	statePath, serverURL string
+	lang                 string // Accept-Language sent to the server
 }
 
 // load reads the device state and makes a client for its server that persists every state change.
@@ -65,7 +68,7 @@ func (f *deviceFlags) load() (*device.State, *device.Client, error) {
 	if url == "" {
 		url = "http://localhost:8080"
 	}
-	c := &device.Client{BaseURL: url, Persist: func(s *device.State) error { return s.Save(f.statePath) }}
+	c := &device.Client{BaseURL: url, AcceptLanguage: f.lang, Persist: func(s *device.State) error { return s.Save(f.statePath) }}
 	return st, c, nil
 }
 

@@ -133,6 +133,46 @@ func TestDeviceSimulator(t *testing.T) {
 		t.Fatalf("operation %v", op)
 	}
 
+	// The claims of /pa/v3/user/info; the history (signed with the PIN) of every status; a claimed operation
+	// shows its amount as the locale writes it, with every decimal the currency has.
+	if out, err := dev("user-info"); err != nil || !strings.Contains(out, `"sub": "cli-user"`) {
+		t.Fatalf("user-info: %q %v", out, err)
+	}
+	out, err = dev("ops", "history", "--pin", "2468")
+	if err != nil || !regexp.MustCompile(op1+` +APPROVED`).MatchString(out) || !regexp.MustCompile(op2+` +REJECTED`).MatchString(out) {
+		t.Fatalf("ops history: %q %v", out, err)
+	}
+	bhd := bank("POST", "/v1/operations", map[string]any{"user_id": user, "type": "payment",
+		"payee":  map[string]any{"account": "DE89370400440532013000", "name": "Landlord"},
+		"amount": "1234.5", "currency": "BHD"})["id"].(string)
+	if out, err := dev("--lang", "de-CH", "ops", "claim", bhd); err != nil || !strings.Contains(out, "Claimed "+bhd) ||
+		!strings.Contains(out, "Amount: 1’234.500 BHD") {
+		t.Fatalf("ops claim: %q %v", out, err)
+	}
+
+	if out, err := dev("push-register", "--platform", "ios", "740f4707bebcf74f9b7c25d48e3358945f6aa01da5ddb387462c7eaf61bb78ad"); err != nil ||
+		!strings.Contains(out, "Push token registered.") {
+		t.Fatalf("push-register: %q %v", out, err)
+	}
+	if _, err := dev("push-register", "--platform", "windows", "abc"); err == nil || !strings.Contains(err.Error(), "platform") {
+		t.Fatalf("push-register with an unknown platform: %v", err)
+	}
+
+	msg := bank("POST", "/v1/users/"+user+"/inbox", map[string]any{"subject": "Statement for November", "summary": "Ready to download",
+		"body": "Your statement is in internet banking."})["id"].(string)
+	if out, err := dev("inbox", "list"); err != nil || !strings.Contains(out, "Unread: 1") || !regexp.MustCompile(msg+` +false +Statement for November`).MatchString(out) {
+		t.Fatalf("inbox list: %q %v", out, err)
+	}
+	if out, err := dev("inbox", "read", msg); err != nil || !strings.Contains(out, "Your statement is in internet banking.") {
+		t.Fatalf("inbox read: %q %v", out, err)
+	}
+	if out, err := dev("inbox", "list"); err != nil || !strings.Contains(out, "Unread: 0") {
+		t.Fatalf("inbox list after read: %q %v", out, err)
+	}
+	if out, err := dev("inbox", "read", "--all"); err != nil || !strings.Contains(out, "All messages read.") {
+		t.Fatalf("inbox read --all: %q %v", out, err)
+	}
+
 	// An activation committed on key exchange is active at once: nothing for the bank to commit.
 	act2 := bank("POST", "/v1/activations", map[string]any{"user_id": user, "application_id": app["id"], "commit_phase": "ON_KEY_EXCHANGE"})
 	out, err = run(t, nil, "device", "--state", filepath.Join(dir, "phone2.json"), "--server", base, "activate",

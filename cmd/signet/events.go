@@ -19,6 +19,8 @@ import (
 type events struct {
 	background []background
 	close      func()
+	// pushes also pushes new inbox messages (inbox.Service.Observe).
+	pushes *notify.Observer
 }
 
 // wireEvents registers the push and webhook observers on the operation service and returns the
@@ -31,7 +33,7 @@ func wireEvents(cfg config.Config, st store.Store, ops *txsign.Service, reg prom
 	pushes := notify.NewObserver(st, notifier, notify.ObserverConfig{Logger: logger, Registerer: reg,
 		Capability: ops.Capability})
 	ops.Observe(pushes)
-	e := &events{}
+	e := &events{pushes: pushes}
 	var worker *webhook.Worker
 	if cfg.WebhookSecret == "" {
 		logger.Info("webhooks disabled: set SIGNET_WEBHOOK_SECRET to send operation events to callback URLs")

@@ -20,6 +20,7 @@ import (
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
+	"github.com/signet-sca/signet/inbox"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/opfeed"
 	"github.com/signet-sca/signet/ratelimit"
@@ -179,6 +180,8 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		return nil, err
 	}
 	devices.SetAttestationPolicy(attPolicy)
+	inboxSvc := inbox.New(st, auditLog, nil)
+	inboxSvc.Observe(events.pushes)
 	deps := server.Deps{
 		Logger:     logger,
 		APIKeys:    apiKeys,
@@ -187,6 +190,7 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		Devices:    devices,
 		Web:        webSvc,
 		Activation: act,
+		Inbox:      inboxSvc,
 		Evidence:   evidence.NewBuilder(st, keyring, cfg.Issuer, nil),
 		Ready:      ready,
 		Registry:   registry,

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/signet-sca/signet/store"
 )
 
@@ -114,7 +116,25 @@ func (s *Store) updateCredential(ctx context.Context, id string, first *store.Cr
 			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1
 			r := toCredentialRow(next)
 			*next = r.record()
-			return s.swap(ctx, op, &r, old.ID, old.Version)
+			if next.Status != store.StatusRemoved || old.Status == store.StatusRemoved {
+				return s.swap(ctx, op, &r, old.ID, old.Version)
+			}
+			// Removal drops the credential's push token in the same transaction: a removed phone is
+			// never pushed to again, whichever path removed it (device, bank, expiry, attempts).
+			var n int64
+			err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+				res := tx.Model(&r).Where("id = ? AND version = ?", old.ID, old.Version).
+					Select("*").Omit("id", "created_at").Updates(&r)
+				if res.Error != nil || res.RowsAffected != 1 {
+					return res.Error
+				}
+				n = 1
+				return deletePushTokenTx(tx, old.ID)
+			})
+			if err != nil {
+				return 0, s.fail(ctx, op, err)
+			}
+			return n, nil
 		})
 }
 
@@ -147,7 +167,11 @@ func (s *Store) ListOperations(ctx context.Context, f store.OperationFilter) ([]
 	if !f.ExpiresBefore.IsZero() {
 		q = q.Where("expires_at < ?", newTime(f.ExpiresBefore))
 	}
-	return find[operationRow](ctx, s, "list operations", q.Order("created_at, id").Limit(clampLimit(f.Limit)))
+	order := "created_at, id"
+	if f.Newest {
+		order = "created_at DESC, id DESC"
+	}
+	return find[operationRow](ctx, s, "list operations", q.Order(order).Limit(clampLimit(f.Limit)))
 }
 
 // UpdateOperation is a compare-and-swap read-modify-write of operation id;

@@ -105,6 +105,7 @@ func TestAuditPartitionsOnPostgres(t *testing.T) {
 
 	s := openStore(t, url)
 	applied, err := s.Migrate(ctx)
+	// 0004 first; later migrations (0006, ...) follow it.
 	if err != nil || len(applied) == 0 || applied[0] != "0004_audit_partitions" {
 		t.Fatalf("Migrate = %v, %v; want 0004 first", applied, err)
 	}

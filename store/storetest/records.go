@@ -350,6 +350,20 @@ func testOperations(t *testing.T, newStore NewStore) {
 			}
 		})
 	})
+	t.Run("newest first keeps the latest", func(t *testing.T) {
+		s := newStore(t)
+		u := mustUser(t, s, "a")
+		var ops []store.Operation
+		for i := 3; i >= 1; i-- {
+			at := base.Add(-time.Duration(i) * time.Hour)
+			ops = append(ops, mustOperation(t, s, store.Operation{UserID: u.ID, CreatedAt: at, UpdatedAt: at}))
+		}
+		got, err := s.ListOperations(ctxT(t), store.OperationFilter{UserID: u.ID, Limit: 2, Newest: true})
+		noErr(t, "ListOperations", err)
+		if len(got) != 2 || got[0].ID != ops[2].ID || got[1].ID != ops[1].ID {
+			t.Fatalf("Newest with Limit 2 gave %v, want [%s %s]", ids(got), ops[2].ID, ops[1].ID)
+		}
+	})
 	t.Run("default limit is 100", func(t *testing.T) {
 		s := newStore(t)
 		u := mustUser(t, s, "a")
@@ -405,4 +419,12 @@ func testSigningKeys(t *testing.T, newStore NewStore) {
 		noErr(t, "ListSigningKeys", err)
 		sameSet(t, keys, []store.SigningKey{want, k2}, func(k store.SigningKey) string { return k.ID })
 	})
+}
+
+func ids(ops []store.Operation) []string {
+	out := make([]string, len(ops))
+	for i, o := range ops {
+		out[i] = o.ID
+	}
+	return out
 }

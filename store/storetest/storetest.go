@@ -36,6 +36,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Outbox", testOutbox},
 		{"Applications", testApplications},
 		{"RecoveryCodes", testRecoveryCodes},
+		{"PushTokens", testPushTokens},
+		{"Inbox", testInbox},
 		{"CompareAndSwap", testCompareAndSwap},
 		{"UpdateWith", testUpdateWith},
 		{"Times", testTimes},
