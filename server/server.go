@@ -16,6 +16,7 @@ import (
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/txsign"
+	"github.com/signet-sca/signet/web"
 	"github.com/signet-sca/signet/webauthn"
 )
 
@@ -64,6 +65,9 @@ type Options struct {
 	// to see a change made by another replica (default 1 s). A change in this process wakes
 	// waiters at once through the hub, whatever this interval.
 	OperationPoll time.Duration
+	// Brand is the bank's name, logo, colours and support link on the hosted
+	// pages (the zero Brand is neutral).
+	Brand web.Brand
 }
 
 // Server is the fiber application with its dependencies.

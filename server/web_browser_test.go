@@ -17,6 +17,7 @@ import (
 
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign/verify"
+	"github.com/signet-sca/signet/web"
 	"github.com/signet-sca/signet/webauthn"
 )
 
@@ -145,8 +146,16 @@ func (tb *tab) eval(js string) string {
 	return s
 }
 
-// interim status messages, shown while a ceremony runs.
-var interim = []string{"Confirm with your passkey", "Follow your browser's prompt", "Loading the request"}
+// interim status messages, shown while a ceremony runs, in every language.
+var interim = func() []string {
+	var out []string
+	for _, l := range web.Locales {
+		for _, k := range []string{"approve.confirm_passkey", "enroll.follow_prompt", "approve.loading"} {
+			out = append(out, strings.TrimSuffix(web.T(l, k), "…"))
+		}
+	}
+	return out
+}()
 
 // outcome clears the status line, runs act, and waits for the next final
 // status message.
@@ -236,7 +245,7 @@ func TestBrowser(t *testing.T) {
 		opID := op["id"].(string)
 		phone.do(chromedp.Navigate(withQuery(op["approval_url"].(string), "return_url="+origin+"/done&amount=1")),
 			chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
-		if got := phone.text("#payee-name") + "|" + phone.text("#payee-account") + "|" + phone.text("#amount"); got != "Alza.cz a.s.|CZ65 0800 0000 1920 0014 5399|1250.00 CZK" {
+		if got := phone.text("#payee-name") + "|" + phone.text("#payee-account") + "|" + phone.text("#amount"); got != "Alza.cz a.s.|CZ65 0800 0000 1920 0014 5399|1,250.00 CZK" {
 			t.Fatalf("page shows %q", got)
 		}
 		// The payee is isolated (issue 13 item 6): the browser applies the page's bidi rules.
