@@ -1,0 +1,216 @@
+package server_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+
+	"github.com/signet-sca/signet/web"
+	"github.com/signet-sca/signet/webauthn"
+)
+
+// The pages in the customer's language and the bank's brand, in headless
+// Chromium (see web_browser_test.go): two languages on two viewports, the
+// language chosen by ?lang=, the operation's locale and Accept-Language, and
+// the wording of each operation type. Screenshots of each state go to
+// $SIGNET_TEST_ARTIFACTS when set.
+
+// view sets the tab's viewport, time zone and Accept-Language.
+func (tb *tab) view(w, h int64, tz, acceptLanguage string) {
+	tb.t.Helper()
+	tb.do(chromedp.EmulateViewport(w, h))
+	if _, err := chromedp.Call(tb.ctx, emulation.SetTimezoneOverride, emulation.SetTimezoneOverrideParams{TimezoneID: tz}); err != nil {
+		tb.t.Fatal(err)
+	}
+	if acceptLanguage != "" {
+		if _, err := chromedp.Call(tb.ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
+			Headers: network.Headers{"Accept-Language": acceptLanguage}}); err != nil {
+			tb.t.Fatal(err)
+		}
+	}
+}
+
+// shot saves a screenshot of the tab as name.png in $SIGNET_TEST_ARTIFACTS.
+func (tb *tab) shot(name string) {
+	tb.t.Helper()
+	dir := os.Getenv("SIGNET_TEST_ARTIFACTS")
+	if dir == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		tb.t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		tb.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		tb.t.Fatal(err)
+	}
+}
+
+// waitText waits until the element's text is want (the page translates after loading its catalogue).
+func (tb *tab) waitText(sel, want string) {
+	tb.t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	got := ""
+	for time.Now().Before(deadline) {
+		if got = strings.TrimSpace(tb.eval(`(document.querySelector(` + jsString(sel) + `) || {}).textContent || ""`)); got == want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.t.Fatalf("%s shows %q, want %q", sel, got, want)
+}
+
+func jsString(s string) string { return fmt.Sprintf("%q", s) }
+
+func TestBrowserLanguagesAndBrand(t *testing.T) {
+	browser := startBrowser(t)
+	ln, origin := listen(t)
+	png, _ := base64.StdEncoding.DecodeString("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYPj/HwADAgH/kZ5yJQAAAABJRU5ErkJggg==")
+	brand, err := web.LoadBrand(web.BrandConfig{Name: "Horská Banka", Logo: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png),
+		PrimaryColor: "#005a3c", SupportURL: "https://bank.example/help"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := newWebEnv(t, webEnvOpts{origin: origin, ln: ln, brand: brand, mutate: func(c *webauthn.Config) { c.CeremonyTimeout = 15 * time.Second }})
+	users := 0
+	// enrolled opens a fresh phone (or desktop) with its own passkey, enrolled in lang.
+	enrolled := func(t *testing.T, lang string, w, h int64, tz, accept string) (string, *tab) {
+		t.Helper()
+		users++
+		uid := e.createUser(fmt.Sprintf("lang-%d", users))
+		dev := newTab(t, browser)
+		dev.view(w, h, tz, accept)
+		u, _ := e.enrollmentToken(uid)
+		if lang != "" {
+			u = withQuery(u, "lang="+lang)
+		}
+		dev.do(chromedp.Navigate(u), chromedp.WaitVisible(chromedp.ID("register")))
+		got := dev.outcome(
+			chromedp.SendKeys(chromedp.CSS(`input[name="passcode"]`), browserPasscode),
+			chromedp.SendKeys(chromedp.CSS(`input[name="passcode_confirm"]`), browserPasscode),
+			chromedp.Click(chromedp.CSS(`#register-form button[type="submit"]`)))
+		if want := web.T(web.MatchLocale(lang, accept), "enroll.created"); got != want {
+			t.Fatalf("enrollment: %q, want %q", got, want)
+		}
+		return uid, dev
+	}
+
+	for _, v := range []struct {
+		name, lang string
+		w, h       int64
+		tz         string
+		amount     string // 1500000 JPY as the language groups it
+		zone       string // the expiry's zone as the language names it
+	}{
+		{"English on a desktop in New York", "en", 1280, 800, "America/New_York", "1,500,000 JPY", "EST"},
+		{"German on a phone in Berlin", "de", 390, 844, "Europe/Berlin", "1.500.000 JPY", "MEZ"},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			uid, dev := enrolled(t, v.lang, v.w, v.h, v.tz, "")
+			tag := v.lang + fmt.Sprintf("-%dx%d", v.w, v.h)
+			dev.shot("enroll-done-" + tag)
+			if got, want := dev.eval(`document.title`), web.T(v.lang, "enroll.title")+" · Horská Banka"; got != want {
+				t.Fatalf("enrollment tab title %q, want %q", got, want)
+			}
+
+			op := e.mustDo(201, "POST", "/v1/operations", "", map[string]any{"user_id": uid, "type": "payment",
+				"payee": map[string]any{"account": "CZ6508000000192000145399", "name": "Alza.cz a.s."}, "amount": "1500000", "currency": "JPY"})
+			dev.do(chromedp.Navigate(withQuery(op["approval_url"].(string), "lang="+v.lang)),
+				chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
+			dev.waitText("#title", web.T(v.lang, "approve.title.payment"))
+			if got, want := dev.eval(`document.title`), web.T(v.lang, "approve.title.payment")+" · Horská Banka"; got != want {
+				t.Errorf("tab title %q, want %q", got, want)
+			}
+			if got := dev.text("#amount"); got != v.amount {
+				t.Errorf("amount %q, want %q", got, v.amount)
+			}
+			if got := dev.text("#payee-account"); got != "CZ65 0800 0000 1920 0014 5399" {
+				t.Errorf("account %q", got)
+			}
+			if got := dev.text("#expires"); !strings.Contains(got, v.zone) || !strings.Contains(got, fmt.Sprint(time.Now().Year())) {
+				t.Errorf("expiry %q does not name the zone %s", got, v.zone)
+			}
+			if got := dev.eval(`document.getElementById("expires").title`); got != v.tz {
+				t.Errorf("expiry's zone title %q", got)
+			}
+			for sel, key := range map[string]string{`#approve`: "approve.approve", `#reject`: "approve.reject", `label[for="passcode"]`: "approve.passcode",
+				`#payee-name-row dt`: "approve.payee", `.support a`: "brand.support"} {
+				if got := dev.text(sel); got != web.T(v.lang, key) {
+					t.Errorf("%s shows %q, want %q", sel, got, web.T(v.lang, key))
+				}
+			}
+			if got := dev.eval(`document.documentElement.lang + "|" + String(document.querySelector("img.logo").naturalWidth) + "|" + getComputedStyle(document.getElementById("approve")).backgroundColor`); got != v.lang+"|1|rgb(0, 90, 60)" {
+				t.Errorf("lang|logo width|button colour = %q", got)
+			}
+			dev.shot("approve-" + tag)
+			if got := dev.approve(browserPasscode); got != web.T(v.lang, "approve.approved") {
+				t.Fatalf("approval: %q", got)
+			}
+			dev.shot("approved-" + tag)
+		})
+	}
+
+	t.Run("the operation's locale speaks Czech to an English browser; a rejected sign-in pays nothing", func(t *testing.T) {
+		uid, dev := enrolled(t, "", 390, 844, "Europe/Prague", "en-US,en;q=0.9")
+		op := e.mustDo(201, "POST", "/v1/operations", "", map[string]any{"user_id": uid, "type": "login", "locale": "cs-CZ"})
+		dev.do(chromedp.Navigate(op["approval_url"].(string)), chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
+		dev.waitText("#title", "Potvrzení přihlášení")
+		if got := dev.text("#approve") + "|" + dev.eval(`document.documentElement.lang`); got != "Schválit|cs" {
+			t.Errorf("button|lang %q", got)
+		}
+		if dev.eval(`String(document.getElementById("amount-row").hidden)`) != "true" {
+			t.Error("a sign-in shows an amount row")
+		}
+		dev.shot("approve-login-cs-390x844")
+		got := dev.outcome(chromedp.Click(chromedp.CSS(`button[name="reject"]`)))
+		if got != web.T("cs", "approve.rejected.login") || strings.Contains(got, "zaplaceno") {
+			t.Fatalf("reject: %q", got)
+		}
+		dev.shot("rejected-login-cs-390x844")
+	})
+
+	t.Run("?lang= beats the operation's locale; a rejected new payee pays nothing", func(t *testing.T) {
+		uid, dev := enrolled(t, "es", 1280, 800, "Europe/Madrid", "")
+		op := e.mustDo(201, "POST", "/v1/operations", "", map[string]any{"user_id": uid, "type": "beneficiary_add", "locale": "cs",
+			"payee": map[string]any{"account": "ES9121000418450200051332", "name": "Fontanería García"}})
+		dev.do(chromedp.Navigate(withQuery(op["approval_url"].(string), "lang=es")), chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
+		dev.waitText("#title", "Confirmar nuevo beneficiario")
+		if got := dev.text("#payee-account"); got != "ES91 2100 0418 4502 0005 1332" {
+			t.Errorf("account %q", got)
+		}
+		got := dev.outcome(chromedp.Click(chromedp.CSS(`button[name="reject"]`)))
+		if got != "Rechazado. No se ha añadido el beneficiario." {
+			t.Fatalf("reject: %q", got)
+		}
+		dev.shot("rejected-beneficiary-es-1280x800")
+	})
+
+	t.Run("Accept-Language decides when nothing else does", func(t *testing.T) {
+		uid, dev := enrolled(t, "", 390, 844, "Europe/Paris", "fr-FR,fr;q=0.9")
+		op := e.mustDo(201, "POST", "/v1/operations", "", map[string]any{"user_id": uid, "type": "payment",
+			"payee": map[string]any{"account": "FR1420041010050500013M02606", "name": "Boulangerie Dupont"}, "amount": "1234.5", "currency": "EUR"})
+		dev.do(chromedp.Navigate(op["approval_url"].(string)), chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
+		dev.waitText("#title", "Confirmer le paiement")
+		if got := dev.text("#amount"); got != "1\u202f234,50 EUR" {
+			t.Errorf("amount %q", got)
+		}
+		if got := dev.approve("135790"); got != web.T("fr", "error.approve_failed") {
+			t.Fatalf("wrong passcode: %q", got)
+		}
+		dev.shot("wrong-passcode-fr-390x844")
+	})
+}
