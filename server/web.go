@@ -224,6 +224,9 @@ type webOperationResponse struct {
 	// Locale is the page language the operation's locale selects (one of
 	// web.Locales), omitted when it has none or none matches.
 	Locale string `json:"locale,omitempty"`
+	// Passcode is the user's passcode state while the operation is PENDING:
+	// the page shows the tries left, or the locked state instead of the form.
+	Passcode *webauthn.PasscodeState `json:"passcode,omitempty"`
 }
 
 // webPayee is the payee as the payer sees it: account_display groups an IBAN in fours (display only;
@@ -244,6 +247,13 @@ func (s *Server) webOperation(c *fiber.Ctx) error {
 		Currency: op.Currency, Text: op.Text, ExpiresAt: op.ExpiresAt}
 	if l := txsign.Locale(op); web.SupportsLocale(l) {
 		r.Locale = web.MatchLocale(l)
+	}
+	if op.Status == store.OpPending {
+		pc, err := s.deps.Web.OperationPasscode(c.UserContext(), op)
+		if err != nil {
+			return err
+		}
+		r.Passcode = &pc
 	}
 	if op.PayeeAccount != "" || op.PayeeName != "" {
 		r.Payee = &webPayee{Account: op.PayeeAccount, AccountDisplay: web.AccountDisplay(op.PayeeAccount), Name: op.PayeeName}

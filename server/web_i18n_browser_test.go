@@ -1,11 +1,8 @@
 package server_test
 
 import (
-	"context"
 	"encoding/base64"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -42,22 +39,7 @@ func (tb *tab) view(w, h int64, tz, acceptLanguage string) {
 // shot saves a screenshot of the tab as name.png in $SIGNET_TEST_ARTIFACTS.
 func (tb *tab) shot(name string) {
 	tb.t.Helper()
-	dir := os.Getenv("SIGNET_TEST_ARTIFACTS")
-	if dir == "" {
-		return
-	}
-	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		tb.t.Fatal(err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		tb.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		tb.t.Fatal(err)
-	}
+	saveScreenshotAs(tb.t, tb, name)
 }
 
 // waitText waits until the element's text is want (the page translates after loading its catalogue).
@@ -164,6 +146,47 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 		})
 	}
 
+	for _, v := range []struct {
+		lang string
+		w, h int64
+	}{{"en", 1280, 800}, {"cs", 390, 844}} {
+		t.Run("weak passcode errors at the field, then the done step ("+v.lang+")", func(t *testing.T) {
+			uid := e.createUser("done-" + v.lang)
+			dev := newTab(t, browser)
+			dev.view(v.w, v.h, "Europe/Prague", "")
+			u, _ := e.enrollmentToken(uid)
+			dev.do(chromedp.Navigate(withQuery(u, "lang="+v.lang)), chromedp.WaitVisible(chromedp.ID("register")))
+			field := func(id string) string {
+				return dev.eval(`(() => { const i = document.getElementById("` + id + `"), p = document.getElementById("` + id + `-error");
+					return [i.getAttribute("aria-invalid"), i.getAttribute("aria-describedby"), p && !p.hidden ? p.textContent : "", document.activeElement.id].join("|") })()`)
+			}
+			dev.do(chromedp.SendKeys(chromedp.ID("passcode"), "111111"), chromedp.SendKeys(chromedp.ID("passcode_confirm"), "111111"),
+				chromedp.Click(chromedp.ID("create")))
+			if got, want := field("passcode"), "true|passcode-error passcode-rules|"+web.T(v.lang, "passcode.repeated")+"|passcode"; got != want {
+				t.Fatalf("weak passcode: %q, want %q", got, want)
+			}
+			dev.shot("enroll-weak-passcode-" + v.lang + fmt.Sprintf("-%dx%d", v.w, v.h))
+			dev.eval(`(document.getElementById("passcode").value = "", document.getElementById("passcode_confirm").value = "", "")`)
+			dev.do(chromedp.SendKeys(chromedp.ID("passcode"), browserPasscode), chromedp.SendKeys(chromedp.ID("passcode_confirm"), "482917"),
+				chromedp.Click(chromedp.ID("create")))
+			if got, want := field("passcode_confirm"), "true|passcode_confirm-error|"+web.T(v.lang, "enroll.differ")+"|passcode_confirm"; got != want {
+				t.Fatalf("mismatch: %q, want %q", got, want)
+			}
+			if got := field("passcode"); got != "|passcode-rules||passcode_confirm" {
+				t.Fatalf("the fixed field keeps its error: %q", got)
+			}
+			dev.eval(`(document.getElementById("passcode_confirm").value = "", "")`)
+			got := dev.outcome(chromedp.SendKeys(chromedp.ID("passcode_confirm"), browserPasscode), chromedp.Click(chromedp.ID("create")))
+			if got != web.T(v.lang, "enroll.created") {
+				t.Fatalf("enrollment: %q", got)
+			}
+			if got := dev.eval(`[document.getElementById("done").hidden, document.getElementById("register").hidden, document.activeElement.id, document.getElementById("done-title").textContent].join("|")`); got != "false|true|done|"+web.T(v.lang, "enroll.done_title") {
+				t.Fatalf("done step: %q", got)
+			}
+			dev.shot("enroll-done-step-" + v.lang + fmt.Sprintf("-%dx%d", v.w, v.h))
+		})
+	}
+
 	t.Run("the operation's locale speaks Czech to an English browser; a rejected sign-in pays nothing", func(t *testing.T) {
 		uid, dev := enrolled(t, "", 390, 844, "Europe/Prague", "en-US,en;q=0.9")
 		op := e.mustDo(201, "POST", "/v1/operations", "", map[string]any{"user_id": uid, "type": "login", "locale": "cs-CZ"})
@@ -176,6 +199,11 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 			t.Error("a sign-in shows an amount row")
 		}
 		dev.shot("approve-login-cs-390x844")
+		// Czech plural forms come from Intl.PluralRules: 2 is "few" (pokusy), not "other" (pokusů).
+		if got := dev.approve("135790"); !strings.HasSuffix(got, "Zbývají 2 pokusy, než se kód zablokuje.") {
+			t.Fatalf("wrong passcode: %q", got)
+		}
+		dev.shot("wrong-passcode-cs-390x844")
 		got := dev.outcome(chromedp.Click(chromedp.CSS(`button[name="reject"]`)))
 		if got != web.T("cs", "approve.rejected.login") || strings.Contains(got, "zaplaceno") {
 			t.Fatalf("reject: %q", got)
@@ -208,7 +236,7 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 		if got := dev.text("#amount"); got != "1\u202f234,50 EUR" {
 			t.Errorf("amount %q", got)
 		}
-		if got := dev.approve("135790"); got != web.T("fr", "error.approve_failed") {
+		if got, want := dev.approve("135790"), web.T("fr", "error.approve_failed")+" "+web.T("fr", "approve.tries_left.other", "n", "2"); got != want {
 			t.Fatalf("wrong passcode: %q", got)
 		}
 		dev.shot("wrong-passcode-fr-390x844")

@@ -140,3 +140,23 @@ func TestWebBrand(t *testing.T) {
 		t.Errorf("neutral logo: %d", r.status)
 	}
 }
+
+// TestWebPasscodeState: the bank reads passcode_status and tries left on the user resource; the
+// approval page reads the same on a PENDING operation only. (SET and LOCKED: TestBrowser's lock subtest.)
+func TestWebPasscodeState(t *testing.T) {
+	e := newWebEnv(t, webEnvOpts{})
+	uid := e.createUser("passcode-state")
+	if u := e.mustDo(200, "GET", "/v1/users/"+uid, "", nil); u["passcode_status"] != "NOT_SET" || u["passcode_tries_left"] != float64(0) {
+		t.Fatalf("user %v", u)
+	}
+	op := e.mustDo(201, "POST", "/v1/operations", "", map[string]any{"user_id": uid, "type": "login"})
+	id := op["id"].(string)
+	pc, _ := e.mustDo(200, "GET", "/v1/web/operations/"+id, e.capAuth(id), nil)["passcode"].(map[string]any)
+	if pc["status"] != "NOT_SET" {
+		t.Fatalf("pending operation's passcode %v", pc)
+	}
+	e.mustDo(200, "POST", "/v1/operations/"+id+"/cancel", "", nil)
+	if v := e.mustDo(200, "GET", "/v1/web/operations/"+id, e.capAuth(id), nil); v["passcode"] != nil {
+		t.Fatalf("a decided operation still tells the passcode state: %v", v)
+	}
+}

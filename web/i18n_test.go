@@ -16,6 +16,7 @@ var dynamicKeys = []string{
 	"approve.rejected.request", "approve.rejected.payment", "approve.rejected.login", "approve.rejected.beneficiary",
 	"final.APPROVED", "final.REJECTED", "final.CANCELED", "final.EXPIRED", "final.FAILED", "final.other",
 	"enroll.status.BLOCKED", "enroll.status.other", "passcode.digits", "passcode.repeated", "passcode.run",
+	"approve.tries_left.one", "approve.tries_left.few", "approve.tries_left.many", "approve.tries_left.other",
 }
 
 var placeholder = regexp.MustCompile(`\{\w+\}`)

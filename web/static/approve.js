@@ -103,6 +103,33 @@ function render(op) {
 
 let opKind = "request";
 
+// triesLeft says how many wrong passcodes remain, in the language's plural form.
+function triesLeft(n) {
+  const key = "approve.tries_left." + new Intl.PluralRules(lang).select(n);
+  return t(key, { n }) === key ? t("approve.tries_left.other", { n }) : t(key, { n });
+}
+
+// showLocked replaces the passcode and the Approve button with the locked
+// state (a reload shows it too: the operation carries the passcode state);
+// rejecting needs no passcode and stays possible.
+function showLocked() {
+  document.getElementById("passcode-field").hidden = true;
+  document.getElementById("approve").hidden = true;
+  setStatus(t("error.locked") + " " + t("approve.locked_reject"), "error locked");
+  document.getElementById("reject").focus();
+}
+
+// afterWrongTry reads the passcode state again after a refused approval: the
+// try that locks shows the lock at once, any other the tries left.
+async function afterWrongTry(err) {
+  let pc = null;
+  try { pc = (await getOperation(operationId, { capability })).passcode || null; } catch { /* keep the plain message */ }
+  if (err.status === 423 || (pc && pc.status === "LOCKED")) return showLocked();
+  setStatus(describe(err, "operation") + (pc && pc.status === "SET" ? " " + triesLeft(pc.tries_left) : ""), "error");
+  passcode.setAttribute("aria-invalid", "true");
+  passcode.focus();
+}
+
 async function run(decision) {
   const pc = passcode.value;
   if (decision === "approve" && !/^[0-9]{6,12}$/.test(pc)) {
@@ -120,10 +147,16 @@ async function run(decision) {
     finish(res.status, true);
   } catch (err) {
     passcode.value = "";
-    setStatus(describe(err, "operation"), "error");
     const st = terminalStatus(err);
-    if (st) finish(st, false);
-    else passcode.focus();
+    if (st) {
+      setStatus(describe(err, "operation"), "error");
+      finish(st, false);
+    } else if (decision === "approve" && (err.status === 401 || err.status === 423)) {
+      await afterWrongTry(err);
+    } else {
+      setStatus(describe(err, "operation"), "error");
+      passcode.focus();
+    }
   } finally {
     busy(form, false);
   }
@@ -158,7 +191,9 @@ async function start() {
   form.hidden = false;
   form.addEventListener("submit", (ev) => { ev.preventDefault(); run("approve"); });
   document.getElementById("reject").addEventListener("click", () => run("reject"));
-  passcode.focus();
+  passcode.addEventListener("input", () => passcode.removeAttribute("aria-invalid"));
+  if (op.passcode && op.passcode.status === "LOCKED") showLocked();
+  else passcode.focus();
 }
 
 function messagesFinal(status) {

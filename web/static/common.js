@@ -36,6 +36,39 @@ export function setStatus(text, kind = "") {
   el.className = "status" + (kind ? " " + kind : "");
 }
 
+// fieldError puts a message at the field it is about: a paragraph right
+// after the input, linked by aria-describedby, the input marked aria-invalid
+// and focused (WCAG 2.2 SC 3.3.1).
+export function fieldError(input, message) {
+  const id = input.id + "-error";
+  let p = document.getElementById(id);
+  if (!p) {
+    p = document.createElement("p");
+    p.id = id;
+    p.className = "field-error";
+    input.after(p);
+  }
+  p.textContent = message;
+  p.hidden = false;
+  input.setAttribute("aria-invalid", "true");
+  const ids = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter((x) => x && x !== id);
+  input.setAttribute("aria-describedby", [id, ...ids].join(" "));
+  input.focus();
+}
+
+// clearFieldErrors removes the field errors of a form.
+export function clearFieldErrors(form) {
+  for (const input of form.querySelectorAll("[aria-invalid]")) {
+    input.removeAttribute("aria-invalid");
+    const id = input.id + "-error";
+    const ids = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter((x) => x && x !== id);
+    if (ids.length) input.setAttribute("aria-describedby", ids.join(" "));
+    else input.removeAttribute("aria-describedby");
+    const p = document.getElementById(id);
+    if (p) p.hidden = true;
+  }
+}
+
 export function busy(form, on) {
   for (const b of form.querySelectorAll("button")) b.disabled = on;
   form.setAttribute("aria-busy", on ? "true" : "false");

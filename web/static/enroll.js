@@ -1,5 +1,5 @@
 import { openSession, sessionState, enroll, renamePasskey, removePasskey, changePasscode, checkPasscode } from "/web/sdk/signet.js";
-import { setStatus, busy, describe, t, lang, messages, useLanguage } from "./common.js";
+import { setStatus, busy, describe, t, lang, messages, useLanguage, fieldError, clearFieldErrors } from "./common.js";
 
 const KEY = "signet.enrollment.session";
 let session = "";
@@ -94,30 +94,43 @@ function render(passkeys) {
   }
 }
 
-// act runs fn, refreshes the page state, then shows fn's success message.
+// act runs fn, refreshes the page state, then shows fn's success message;
+// it reports whether fn succeeded.
 async function act(fn, form) {
   if (form) busy(form, true);
   try {
     const done = await fn();
     await refresh();
     setStatus(done, "ok");
+    return true;
   } catch (err) {
     setStatus(describe(err, "enroll"), "error");
+    return false;
   } finally {
     if (form) busy(form, false);
   }
+}
+
+// showDone ends enrollment on its own step: what was done and where to go next.
+function showDone() {
+  $("register").hidden = true;
+  $("intro").hidden = true;
+  $("done").hidden = false;
+  $("done").focus();
 }
 
 $("register-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const form = ev.currentTarget;
   const passcode = $("passcode").value;
+  clearFieldErrors(form);
+  setStatus("");
   if (state && state.has_passcode) {
-    if (!/^[0-9]{6,12}$/.test(passcode)) { setStatus(t("enroll.enter_current"), "error"); $("passcode").focus(); return; }
+    if (!/^[0-9]{6,12}$/.test(passcode)) return fieldError($("passcode"), t("enroll.enter_current"));
   } else {
     const problem = checkPasscode(passcode, messages);
-    if (problem) { setStatus(problem, "error"); $("passcode").focus(); return; }
-    if (passcode !== $("passcode_confirm").value) { setStatus(t("enroll.differ"), "error"); $("passcode_confirm").focus(); return; }
+    if (problem) return fieldError($("passcode"), problem);
+    if (passcode !== $("passcode_confirm").value) return fieldError($("passcode_confirm"), t("enroll.differ"));
   }
   setStatus(t("enroll.follow_prompt"));
   act(async () => {
@@ -126,7 +139,7 @@ $("register-form").addEventListener("submit", (ev) => {
     $("passcode_confirm").value = "";
     $("label").value = "";
     return t("enroll.created");
-  }, form);
+  }, form).then((ok) => { if (ok) showDone(); });
 });
 
 $("change-form").addEventListener("submit", (ev) => {
@@ -135,9 +148,11 @@ $("change-form").addEventListener("submit", (ev) => {
   const oldPasscode = $("old_passcode").value;
   const newPasscode = $("new_passcode").value;
   const problem = checkPasscode(newPasscode, messages);
-  if (!/^[0-9]{6,12}$/.test(oldPasscode)) { setStatus(t("enroll.enter_current"), "error"); $("old_passcode").focus(); return; }
-  if (problem) { setStatus(problem, "error"); $("new_passcode").focus(); return; }
-  if (newPasscode !== $("new_passcode_confirm").value) { setStatus(t("enroll.new_differ"), "error"); return; }
+  clearFieldErrors(form);
+  setStatus("");
+  if (!/^[0-9]{6,12}$/.test(oldPasscode)) return fieldError($("old_passcode"), t("enroll.enter_current"));
+  if (problem) return fieldError($("new_passcode"), problem);
+  if (newPasscode !== $("new_passcode_confirm").value) return fieldError($("new_passcode_confirm"), t("enroll.new_differ"));
   setStatus(t("approve.confirm_passkey"));
   act(async () => {
     await changePasscode({ session, oldPasscode, newPasscode });
