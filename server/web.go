@@ -25,6 +25,7 @@ func (s *Server) webRoutes() {
 	bank, admin := s.apiKey(config.ScopeBank), s.apiKey(config.ScopeAdmin)
 	app.Post("/v1/users/:id/enrollments", bank, s.issueEnrollment)
 	app.Post("/v1/users/:id/passcode/unlock", admin, s.unlockPasscode)
+	app.Post("/v1/users/:id/passcode/reset", bank, s.issuePasscodeReset)
 
 	// The operation routes need the operation's capability
 	// (Authorization: Signet-Capability, from the approval URL's fragment),
@@ -45,6 +46,8 @@ func (s *Server) webRoutes() {
 	app.Delete("/v1/web/enrollment/passkeys/:id", s.removePasskey)
 	app.Post("/v1/web/enrollment/passcode/begin", s.beginPasscodeChange)
 	app.Post("/v1/web/enrollment/passcode/finish", s.finishPasscodeChange)
+	app.Post("/v1/web/enrollment/passcode/reset/begin", s.beginPasscodeReset)
+	app.Post("/v1/web/enrollment/passcode/reset/finish", s.finishPasscodeReset)
 
 	app.Use("/web", s.limitAddress, s.webPageHeaders)
 	app.Get("/web/enroll", s.enrollPage)
@@ -478,6 +481,58 @@ func (s *Server) finishPasscodeChange(c *fiber.Ctx) error {
 	}
 	if err := s.deps.Web.FinishPasscodeChange(c.UserContext(), sessionToken(c), webauthn.PasscodeChange{
 		CeremonyID: req.CeremonyID, Credential: req.Credential, Passcode: req.Passcode, NewPasscode: req.NewPasscode}); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// issuePasscodeReset issues a passcode-reset link (webauthn/reset.go).
+func (s *Server) issuePasscodeReset(c *fiber.Ctx) error {
+	if err := bindOptional(c); err != nil {
+		return err
+	}
+	e, err := s.deps.Web.IssuePasscodeReset(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"url": e.URL, "expires_at": e.ExpiresAt})
+}
+
+func (s *Server) beginPasscodeReset(c *fiber.Ctx) error {
+	if err := bindOptional(c); err != nil {
+		return err
+	}
+	opts, err := s.deps.Web.BeginPasscodeReset(c.UserContext(), sessionToken(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(opts)
+}
+
+type finishPasscodeResetRequest struct {
+	CeremonyID  string          `json:"ceremony_id"`
+	Credential  json.RawMessage `json:"credential"`
+	NewPasscode json.RawMessage `json:"new_passcode"`
+}
+
+func (r finishPasscodeResetRequest) Validate() error {
+	var col fault.Collector
+	col.Check(r.CeremonyID != "", "ceremony_id", "is required")
+	col.Check(len(r.Credential) > 0 && string(r.Credential) != "null", "credential", "is required (PublicKeyCredential.toJSON())")
+	col.Check(len(r.NewPasscode) > 0 && string(r.NewPasscode) != "null", "new_passcode", "is required")
+	return col.Err()
+}
+
+func (s *Server) finishPasscodeReset(c *fiber.Ctx) error {
+	var req finishPasscodeResetRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	if err := s.deps.Web.FinishPasscodeReset(c.UserContext(), sessionToken(c), webauthn.PasscodeReset{
+		CeremonyID: req.CeremonyID, Credential: req.Credential, NewPasscode: req.NewPasscode}); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

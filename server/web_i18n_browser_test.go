@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/web"
 	"github.com/signet-sca/signet/webauthn"
 )
@@ -186,6 +187,37 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 			dev.shot("enroll-done-step-" + v.lang + fmt.Sprintf("-%dx%d", v.w, v.h))
 		})
 	}
+
+	t.Run("a forgotten passcode: the bank's reset link, the passkey, a new passcode (de, phone)", func(t *testing.T) {
+		uid, dev := enrolled(t, "de", 390, 844, "Europe/Berlin", "")
+		if _, err := e.st.UpdateUser(t.Context(), uid, func(u *store.User) error { u.PasscodeFailed, u.PasscodeLocked = 3, true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		link := e.mustDo(201, "POST", "/v1/users/"+uid+"/passcode/reset", "", nil)["url"].(string)
+		dev.do(chromedp.Navigate(withQuery(link, "lang=de")), chromedp.WaitVisible(chromedp.ID("reset")))
+		if got := dev.eval(`[document.getElementById("register").hidden, document.getElementById("change").hidden, document.getElementById("reset-title").textContent].join("|")`); got != "true|true|"+web.T("de", "enroll.reset_title") {
+			t.Fatalf("reset page: %q", got)
+		}
+		dev.do(chromedp.SendKeys(chromedp.ID("reset_passcode"), "999999"), chromedp.Click(chromedp.ID("reset-submit")))
+		if got := dev.eval(`document.getElementById("reset_passcode").getAttribute("aria-invalid") + "|" + document.getElementById("reset_passcode-error").textContent`); got != "true|"+web.T("de", "passcode.repeated") {
+			t.Fatalf("weak new passcode: %q", got)
+		}
+		dev.eval(`(document.getElementById("reset_passcode").value = "", "")`)
+		got := dev.outcome(chromedp.SendKeys(chromedp.ID("reset_passcode"), "975319"), chromedp.SendKeys(chromedp.ID("reset_passcode_confirm"), "975319"),
+			chromedp.Click(chromedp.ID("reset-submit")))
+		if got != web.T("de", "enroll.changed") || dev.eval(`String(document.getElementById("reset-done").hidden)`) != "false" {
+			t.Fatalf("reset: %q", got)
+		}
+		dev.shot("reset-done-de-390x844")
+		if u := e.mustDo(200, "GET", "/v1/users/"+uid, "", nil); u["passcode_status"] != "SET" {
+			t.Fatalf("after the reset: %v", u)
+		}
+		op := e.payment(uid, "Alza.cz a.s.", "12.00")
+		dev.do(chromedp.Navigate(withQuery(op["approval_url"].(string), "lang=de")))
+		if got := dev.approve("975319"); got != web.T("de", "approve.approved") {
+			t.Fatalf("with the new passcode: %q", got)
+		}
+	})
 
 	t.Run("the operation's locale speaks Czech to an English browser; a rejected sign-in pays nothing", func(t *testing.T) {
 		uid, dev := enrolled(t, "", 390, 844, "Europe/Prague", "en-US,en;q=0.9")

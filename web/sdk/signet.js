@@ -172,6 +172,23 @@ export async function changePasscode({ session, oldPasscode, newPasscode, baseUR
 }
 
 /**
+ * resetPasscode sets a new passcode on a session opened by a passcode-reset
+ * link (the bank issues it: POST /v1/users/{id}/passcode/reset): a passkey
+ * assertion proves possession, the old passcode is not needed. The lock
+ * clears and the session ends.
+ */
+export async function resetPasscode({ session, newPasscode, messages, baseURL } = {}) {
+  const problem = checkPasscode(newPasscode, messages);
+  if (problem) throw new SignetError(400, { code: "invalid_request", detail: problem });
+  const begin = await api("POST", "/v1/web/enrollment/passcode/reset/begin", { session, baseURL });
+  const newSealed = await encryptPasscode(begin.hpke, "new_passcode", newPasscode);
+  const credential = await getAssertion(begin.public_key);
+  await api("POST", "/v1/web/enrollment/passcode/reset/finish", {
+    session, baseURL, body: { ceremony_id: begin.ceremony_id, credential, new_passcode: newSealed },
+  });
+}
+
+/**
  * parseApprovalURL splits an approval_url into the operation id and its
  * capability (from the #c= fragment, which browsers never send to a server).
  */

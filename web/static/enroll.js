@@ -1,4 +1,4 @@
-import { openSession, sessionState, enroll, renamePasskey, removePasskey, changePasscode, checkPasscode } from "/web/sdk/signet.js";
+import { openSession, sessionState, enroll, renamePasskey, removePasskey, changePasscode, resetPasscode, checkPasscode } from "/web/sdk/signet.js";
 import { setStatus, busy, describe, t, lang, messages, useLanguage, fieldError, clearFieldErrors } from "./common.js";
 
 const KEY = "signet.enrollment.session";
@@ -33,6 +33,13 @@ async function start() {
 
 async function refresh() {
   state = await sessionState(session);
+  if (state.purpose === "passcode_reset") {
+    // A reset link: only the reset is offered (reset.go on the server).
+    $("intro").hidden = true;
+    $("reset").hidden = false;
+    $("reset_passcode").focus();
+    return;
+  }
   // First passkey: choose and repeat a passcode. Later ones: the current passcode.
   $("confirm-field").hidden = state.has_passcode;
   $("passcode-label").textContent = t(state.has_passcode ? "enroll.current_passcode" : "enroll.choose_passcode");
@@ -162,3 +169,30 @@ $("change-form").addEventListener("submit", (ev) => {
 });
 
 start();
+
+$("reset-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const form = ev.currentTarget;
+  const newPasscode = $("reset_passcode").value;
+  clearFieldErrors(form);
+  setStatus("");
+  const problem = checkPasscode(newPasscode, messages);
+  if (problem) return fieldError($("reset_passcode"), problem);
+  if (newPasscode !== $("reset_passcode_confirm").value) return fieldError($("reset_passcode_confirm"), t("enroll.new_differ"));
+  setStatus(t("approve.confirm_passkey"));
+  busy(form, true);
+  try {
+    await resetPasscode({ session, newPasscode, messages });
+    // The reset session ended with the reset: nothing more to do here.
+    sessionStorage.removeItem(KEY);
+    $("reset").hidden = true;
+    setStatus(t("enroll.changed"), "ok");
+    $("reset-done").hidden = false;
+    $("reset-done").focus();
+  } catch (err) {
+    setStatus(describe(err, "enroll"), "error");
+  } finally {
+    busy(form, false);
+    for (const id of ["reset_passcode", "reset_passcode_confirm"]) $(id).value = "";
+  }
+});
