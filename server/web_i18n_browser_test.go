@@ -219,6 +219,63 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 		}
 	})
 
+	for _, v := range []struct {
+		lang string
+		w, h int64
+	}{{"de", 390, 844}, {"fr", 1280, 800}} {
+		t.Run("locked, canceled, expired and not found ("+v.lang+")", func(t *testing.T) {
+			uid := e.createUser("states-" + v.lang)
+			dev := newTab(t, browser)
+			dev.view(v.w, v.h, "Europe/Paris", "")
+			tag := fmt.Sprintf("%s-%dx%d", v.lang, v.w, v.h)
+			open := func(op map[string]any) string {
+				t.Helper()
+				dev.do(chromedp.Navigate(withQuery(op["approval_url"].(string), "lang="+v.lang)))
+				return dev.settled()
+			}
+			// A locked passcode: the page shows the locked state, not the form (the user has a
+			// passcode verifier set directly: no passkey is needed to see the state).
+			if _, err := e.st.UpdateUser(t.Context(), uid, func(u *store.User) error {
+				u.PasscodeVerifier, u.PasscodeFailed, u.PasscodeLocked = []byte("v"), 3, true
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := open(e.payment(uid, "Alza.cz a.s.", "1.00")), web.T(v.lang, "error.locked")+" "+web.T(v.lang, "approve.locked_reject"); got != want {
+				t.Fatalf("locked: %q, want %q", got, want)
+			}
+			if got := dev.eval(`String(document.getElementById("passcode-field").hidden)`); got != "true" {
+				t.Fatal("the locked page shows the passcode field")
+			}
+			dev.shot("approve-locked-" + tag)
+
+			canceled := e.payment(uid, "Alza.cz a.s.", "2.00")
+			e.mustDo(200, "POST", "/v1/operations/"+canceled["id"].(string)+"/cancel", "", nil)
+			if got := open(canceled); got != web.T(v.lang, "final.CANCELED") {
+				t.Fatalf("canceled: %q", got)
+			}
+			dev.shot("approve-canceled-" + tag)
+
+			expired := e.payment(uid, "Alza.cz a.s.", "3.00")
+			if _, err := e.st.UpdateOperation(t.Context(), expired["id"].(string), func(o *store.Operation) error {
+				o.ExpiresAt = time.Now().Add(-time.Minute).UTC()
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got := open(expired); got != web.T(v.lang, "final.EXPIRED") {
+				t.Fatalf("expired: %q", got)
+			}
+			dev.shot("approve-expired-" + tag)
+
+			dev.do(chromedp.Navigate(e.origin + "/web/approve/not-an-id?lang=" + v.lang))
+			if got := dev.settled(); got != web.T(v.lang, "approve.not_valid") || dev.eval(`document.title`) != web.T(v.lang, "approve.title.not_found")+" · Horská Banka" {
+				t.Fatalf("not found: %q, title %q", got, dev.eval(`document.title`))
+			}
+			dev.shot("approve-not-found-" + tag)
+		})
+	}
+
 	t.Run("the operation's locale speaks Czech to an English browser; a rejected sign-in pays nothing", func(t *testing.T) {
 		uid, dev := enrolled(t, "", 390, 844, "Europe/Prague", "en-US,en;q=0.9")
 		op := e.mustDo(201, "POST", "/v1/operations", "", map[string]any{"user_id": uid, "type": "login", "locale": "cs-CZ"})
