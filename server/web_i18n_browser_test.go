@@ -1,6 +1,10 @@
 package server_test
 
 import (
+	"context"
+	"encoding/json"
+	"os"
+	"sync"
 	"encoding/base64"
 	"fmt"
 	"strings"
@@ -37,10 +41,65 @@ func (tb *tab) view(w, h int64, tz, acceptLanguage string) {
 	}
 }
 
-// shot saves a screenshot of the tab as name.png in $SIGNET_TEST_ARTIFACTS.
-func (tb *tab) shot(name string) {
+// state audits the page's accessibility as it is now (axe-core) and saves a
+// screenshot of it as name.png in $SIGNET_TEST_ARTIFACTS.
+func (tb *tab) state(name string) {
 	tb.t.Helper()
+	tb.audit(name)
 	saveScreenshotAs(tb.t, tb, name)
+}
+
+// axeSource is axe-core (npm axe-core, axe.min.js) from $SIGNET_TEST_AXE; CI
+// installs it (.ci/run). Without it the audit is skipped, unless
+// SIGNET_TEST_REQUIRE_SERVICES=1 makes that a failure.
+var axeSource = sync.OnceValues(func() (string, error) {
+	p := os.Getenv("SIGNET_TEST_AXE")
+	if p == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(p)
+	return string(b), err
+})
+
+// audit runs axe-core's WCAG 2.x A/AA rules on the page as it is and fails on
+// any serious or critical violation (issue 18 §4). axe is injected through
+// DevTools, outside the page's CSP; it only reads the DOM.
+func (tb *tab) audit(state string) {
+	tb.t.Helper()
+	src, err := axeSource()
+	switch {
+	case err != nil:
+		tb.t.Fatalf("SIGNET_TEST_AXE: %v", err)
+	case src == "" && os.Getenv("SIGNET_TEST_REQUIRE_SERVICES") == "1":
+		tb.t.Fatal("no axe-core: set SIGNET_TEST_AXE to axe.min.js (SIGNET_TEST_REQUIRE_SERVICES=1)")
+	case src == "":
+		return
+	}
+	ctx, cancel := context.WithTimeout(tb.ctx, stepTimeout)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](src+";\ntrue")); err != nil {
+		tb.t.Fatalf("inject axe: %v", err)
+	}
+	out, err := chromedp.Run(ctx, chromedp.Evaluate[string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"]}})
+		.then(r => JSON.stringify(r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(" "))}))))`,
+		chromedp.EvalAwaitPromise))
+	if err != nil {
+		tb.t.Fatalf("axe.run: %v", err)
+	}
+	var violations []struct {
+		ID, Impact string
+		Nodes      []string
+	}
+	if err := json.Unmarshal([]byte(out), &violations); err != nil {
+		tb.t.Fatal(err)
+	}
+	for _, v := range violations {
+		if v.Impact == "serious" || v.Impact == "critical" {
+			tb.t.Errorf("%s: axe %s (%s) on %v", state, v.ID, v.Impact, v.Nodes)
+		} else {
+			tb.t.Logf("%s: axe %s (%s) on %v", state, v.ID, v.Impact, v.Nodes)
+		}
+	}
 }
 
 // waitText waits until the element's text is want (the page translates after loading its catalogue).
@@ -105,7 +164,7 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			uid, dev := enrolled(t, v.lang, v.w, v.h, v.tz, "")
 			tag := v.lang + fmt.Sprintf("-%dx%d", v.w, v.h)
-			dev.shot("enroll-done-" + tag)
+			dev.state("enroll-done-" + tag)
 			if got, want := dev.eval(`document.title`), web.T(v.lang, "enroll.title")+" · Horská Banka"; got != want {
 				t.Fatalf("enrollment tab title %q, want %q", got, want)
 			}
@@ -139,11 +198,11 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 			if got := dev.eval(`document.documentElement.lang + "|" + String(document.querySelector("img.logo").naturalWidth) + "|" + getComputedStyle(document.getElementById("approve")).backgroundColor`); got != v.lang+"|1|rgb(0, 90, 60)" {
 				t.Errorf("lang|logo width|button colour = %q", got)
 			}
-			dev.shot("approve-" + tag)
+			dev.state("approve-" + tag)
 			if got := dev.approve(browserPasscode); got != web.T(v.lang, "approve.approved") {
 				t.Fatalf("approval: %q", got)
 			}
-			dev.shot("approved-" + tag)
+			dev.state("approved-" + tag)
 		})
 	}
 
@@ -166,7 +225,7 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 			if got, want := field("passcode"), "true|passcode-error passcode-rules|"+web.T(v.lang, "passcode.repeated")+"|passcode"; got != want {
 				t.Fatalf("weak passcode: %q, want %q", got, want)
 			}
-			dev.shot("enroll-weak-passcode-" + v.lang + fmt.Sprintf("-%dx%d", v.w, v.h))
+			dev.state("enroll-weak-passcode-" + v.lang + fmt.Sprintf("-%dx%d", v.w, v.h))
 			dev.eval(`(document.getElementById("passcode").value = "", document.getElementById("passcode_confirm").value = "", "")`)
 			dev.do(chromedp.SendKeys(chromedp.ID("passcode"), browserPasscode), chromedp.SendKeys(chromedp.ID("passcode_confirm"), "482917"),
 				chromedp.Click(chromedp.ID("create")))
@@ -184,7 +243,7 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 			if got := dev.eval(`[document.getElementById("done").hidden, document.getElementById("register").hidden, document.activeElement.id, document.getElementById("done-title").textContent].join("|")`); got != "false|true|done|"+web.T(v.lang, "enroll.done_title") {
 				t.Fatalf("done step: %q", got)
 			}
-			dev.shot("enroll-done-step-" + v.lang + fmt.Sprintf("-%dx%d", v.w, v.h))
+			dev.state("enroll-done-step-" + v.lang + fmt.Sprintf("-%dx%d", v.w, v.h))
 		})
 	}
 
@@ -208,7 +267,7 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 		if got != web.T("de", "enroll.changed") || dev.eval(`String(document.getElementById("reset-done").hidden)`) != "false" {
 			t.Fatalf("reset: %q", got)
 		}
-		dev.shot("reset-done-de-390x844")
+		dev.state("reset-done-de-390x844")
 		if u := e.mustDo(200, "GET", "/v1/users/"+uid, "", nil); u["passcode_status"] != "SET" {
 			t.Fatalf("after the reset: %v", u)
 		}
@@ -247,14 +306,14 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 			if got := dev.eval(`String(document.getElementById("passcode-field").hidden)`); got != "true" {
 				t.Fatal("the locked page shows the passcode field")
 			}
-			dev.shot("approve-locked-" + tag)
+			dev.state("approve-locked-" + tag)
 
 			canceled := e.payment(uid, "Alza.cz a.s.", "2.00")
 			e.mustDo(200, "POST", "/v1/operations/"+canceled["id"].(string)+"/cancel", "", nil)
 			if got := open(canceled); got != web.T(v.lang, "final.CANCELED") {
 				t.Fatalf("canceled: %q", got)
 			}
-			dev.shot("approve-canceled-" + tag)
+			dev.state("approve-canceled-" + tag)
 
 			expired := e.payment(uid, "Alza.cz a.s.", "3.00")
 			if _, err := e.st.UpdateOperation(t.Context(), expired["id"].(string), func(o *store.Operation) error {
@@ -266,13 +325,13 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 			if got := open(expired); got != web.T(v.lang, "final.EXPIRED") {
 				t.Fatalf("expired: %q", got)
 			}
-			dev.shot("approve-expired-" + tag)
+			dev.state("approve-expired-" + tag)
 
 			dev.do(chromedp.Navigate(e.origin + "/web/approve/not-an-id?lang=" + v.lang))
 			if got := dev.settled(); got != web.T(v.lang, "approve.not_valid") || dev.eval(`document.title`) != web.T(v.lang, "approve.title.not_found")+" · Horská Banka" {
 				t.Fatalf("not found: %q, title %q", got, dev.eval(`document.title`))
 			}
-			dev.shot("approve-not-found-" + tag)
+			dev.state("approve-not-found-" + tag)
 		})
 	}
 
@@ -287,17 +346,17 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 		if dev.eval(`String(document.getElementById("amount-row").hidden)`) != "true" {
 			t.Error("a sign-in shows an amount row")
 		}
-		dev.shot("approve-login-cs-390x844")
+		dev.state("approve-login-cs-390x844")
 		// Czech plural forms come from Intl.PluralRules: 2 is "few" (pokusy), not "other" (pokusů).
 		if got := dev.approve("135790"); !strings.HasSuffix(got, "Zbývají 2 pokusy, než se kód zablokuje.") {
 			t.Fatalf("wrong passcode: %q", got)
 		}
-		dev.shot("wrong-passcode-cs-390x844")
+		dev.state("wrong-passcode-cs-390x844")
 		got := dev.outcome(chromedp.Click(chromedp.CSS(`button[name="reject"]`)))
 		if got != web.T("cs", "approve.rejected.login") || strings.Contains(got, "zaplaceno") {
 			t.Fatalf("reject: %q", got)
 		}
-		dev.shot("rejected-login-cs-390x844")
+		dev.state("rejected-login-cs-390x844")
 	})
 
 	t.Run("?lang= beats the operation's locale; a rejected new payee pays nothing", func(t *testing.T) {
@@ -313,7 +372,7 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 		if got != "Rechazado. No se ha añadido el beneficiario." {
 			t.Fatalf("reject: %q", got)
 		}
-		dev.shot("rejected-beneficiary-es-1280x800")
+		dev.state("rejected-beneficiary-es-1280x800")
 	})
 
 	t.Run("Accept-Language decides when nothing else does", func(t *testing.T) {
@@ -328,6 +387,6 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 		if got, want := dev.approve("135790"), web.T("fr", "error.approve_failed")+" "+web.T("fr", "approve.tries_left.other", "n", "2"); got != want {
 			t.Fatalf("wrong passcode: %q", got)
 		}
-		dev.shot("wrong-passcode-fr-390x844")
+		dev.state("wrong-passcode-fr-390x844")
 	})
 }
