@@ -2,12 +2,12 @@ package server_test
 
 import (
 	"context"
-	"encoding/json"
-	"os"
-	"sync"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
