@@ -307,6 +307,14 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 				t.Fatal("the locked page shows the passcode field")
 			}
 			dev.state("approve-locked-" + tag)
+			// The enrollment page of a locked user says so instead of offering forms that would fail.
+			u, _ := e.enrollmentToken(uid)
+			dev.do(chromedp.Navigate(withQuery(u, "lang="+v.lang)))
+			if got := dev.settled(); got != web.T(v.lang, "error.locked") ||
+				dev.eval(`[document.getElementById("register").hidden, document.getElementById("change").hidden].join()`) != "true,true" {
+				t.Fatalf("enrollment page of a locked user: %q", got)
+			}
+			dev.state("enroll-locked-" + tag)
 
 			canceled := e.payment(uid, "Alza.cz a.s.", "2.00")
 			e.mustDo(200, "POST", "/v1/operations/"+canceled["id"].(string)+"/cancel", "", nil)

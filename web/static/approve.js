@@ -134,6 +134,7 @@ async function run(decision) {
   const pc = passcode.value;
   if (decision === "approve" && !/^[0-9]{6,12}$/.test(pc)) {
     setStatus(t("approve.enter_passcode"), "error");
+    passcode.setAttribute("aria-invalid", "true");
     passcode.focus();
     return;
   }

@@ -48,6 +48,12 @@ async function refresh() {
   $("register").hidden = false;
   render(state.passkeys);
   $("change").hidden = !(state.has_passcode && state.passkeys.some((k) => k.status === "ACTIVE"));
+  if (state.has_passcode && state.passcode_locked) {
+    // Nothing here works with a locked passcode: say so instead of offering forms that fail.
+    $("register").hidden = true;
+    $("change").hidden = true;
+    setStatus(t("error.locked"), "error");
+  }
 }
 
 function render(passkeys) {
