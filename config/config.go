@@ -395,7 +395,7 @@ func (c Config) Validate() error {
 		}
 	}
 	if _, err := c.Brand(); err != nil {
-		errs = append(errs, err)
+		bad("%v", err)
 	}
 	for _, o := range c.WebOpenerOrigins {
 		u, err := url.Parse(o)
