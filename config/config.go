@@ -22,6 +22,7 @@ import (
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/devicekey/attest"
 	"github.com/signet-sca/signet/ratelimit"
+	"github.com/signet-sca/signet/web"
 )
 
 // Config is the whole configuration. Field tags name the public environment
@@ -78,6 +79,12 @@ type Config struct {
 	Argon2Threads       uint8         `env:"SIGNET_ARGON2_THREADS" envDefault:"1"`
 	WebReturnURLs       []string      `env:"SIGNET_WEB_RETURN_URLS" envSeparator:","`
 	WebOpenerOrigins    []string      `env:"SIGNET_WEB_OPENER_ORIGINS" envSeparator:","`
+	// Branding of the hosted pages (all optional; unset: neutral pages).
+	BrandName            string `env:"SIGNET_BRAND_NAME"`             // bank name: tab title, header, logo alt text
+	BrandLogo            string `env:"SIGNET_BRAND_LOGO"`             // logo: a file path or a data: URL (PNG, JPEG, WebP, GIF, SVG; ≤ 256 KiB)
+	BrandPrimaryColor    string `env:"SIGNET_BRAND_PRIMARY_COLOR"`    // #rrggbb for buttons and links; ≥ 4.5:1 against white
+	BrandBackgroundColor string `env:"SIGNET_BRAND_BACKGROUND_COLOR"` // #rrggbb behind the card
+	BrandSupportURL      string `env:"SIGNET_BRAND_SUPPORT_URL"`      // the bank's help page, linked from every page
 
 	// Webhooks (operation events) and push notifications (cross-device approval).
 	WebhookSecret     string `env:"SIGNET_WEBHOOK_SECRET"`      // HMAC-SHA256 key, ≥ 32 chars; unset: no webhooks (secret: also _FILE)
@@ -363,6 +370,12 @@ func (c Config) Postgres() bool {
 	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
 }
 
+// Brand loads the hosted pages' branding (SIGNET_BRAND_*), its logo included.
+func (c Config) Brand() (web.Brand, error) {
+	return web.LoadBrand(web.BrandConfig{Name: c.BrandName, Logo: c.BrandLogo, PrimaryColor: c.BrandPrimaryColor,
+		BackgroundColor: c.BrandBackgroundColor, SupportURL: c.BrandSupportURL})
+}
+
 // Validate reports every problem at once, joined. Missing API keys and KEK are
 // allowed only in embedded mode, where the server generates and persists them.
 // Each step checks one area of the configuration.
@@ -523,6 +536,9 @@ func (c Config) validateWeb(bad func(format string, args ...any)) {
 		if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" || !(u.Scheme == "https" || (u.Scheme == "http" && local)) {
 			bad("SIGNET_WEB_RETURN_URLS: %q must be an https URL prefix (http only for localhost) without query or fragment", r)
 		}
+	}
+	if _, err := c.Brand(); err != nil {
+		bad("%v", err)
 	}
 	for _, o := range c.WebOpenerOrigins {
 		u, err := url.Parse(o)

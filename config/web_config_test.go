@@ -46,3 +46,30 @@ func TestWebConfig(t *testing.T) {
 		t.Fatalf("localhost return URL and required UV: %v", err)
 	}
 }
+
+// TestBrandConfig: SIGNET_BRAND_* problems are reported by Validate with the others, and a valid
+// brand loads through Config.Brand.
+func TestBrandConfig(t *testing.T) {
+	c, _ := Load([]string{"SIGNET_BRAND_PRIMARY_COLOR=#ffff00", "SIGNET_BRAND_SUPPORT_URL=http://bank.example/help",
+		"SIGNET_BRAND_LOGO=/nonexistent/logo.png", "SIGNET_PASSCODE_MAX_FAILURES=0"})
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"SIGNET_BRAND_PRIMARY_COLOR #ffff00 has a contrast of 1.07:1", "SIGNET_BRAND_SUPPORT_URL", "SIGNET_BRAND_LOGO", "SIGNET_PASSCODE_MAX_FAILURES"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %s in:\n%v", want, err)
+		}
+	}
+	c, _ = Load([]string{"SIGNET_BRAND_NAME=Horská Banka", "SIGNET_BRAND_PRIMARY_COLOR=#005A3C", "SIGNET_BRAND_SUPPORT_URL=https://bank.example/help"})
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Brand()
+	if err != nil || b.Name != "Horská Banka" || b.Primary != "#005a3c" || b.SupportURL != "https://bank.example/help" {
+		t.Fatalf("%+v %v", b, err)
+	}
+	if c, _ := Load(nil); c.BrandName != "" || c.BrandLogo != "" || c.BrandPrimaryColor != "" {
+		t.Fatalf("brand defaults are not neutral: %+v", c)
+	}
+}

@@ -32,6 +32,7 @@ type createOperationRequest struct {
 	ExpiresIn   *int     `json:"expires_in"`
 	Factors     []string `json:"factors"`
 	CallbackURL string   `json:"callback_url"`
+	Locale      string   `json:"locale"`
 }
 
 // operationResponse is the operation resource. signing-data uses the same
@@ -52,6 +53,7 @@ type operationResponse struct {
 	Factors        []string   `json:"factors,omitempty"`
 	FailedAttempts *int       `json:"failed_attempts,omitempty"`
 	CallbackURL    string     `json:"callback_url,omitempty"`
+	Locale         string     `json:"locale,omitempty"`
 	ApprovalURL    string     `json:"approval_url,omitempty"`
 	Capability     string     `json:"capability,omitempty"`
 	ApprovedBy     string     `json:"approved_credential_id,omitempty"`
@@ -72,6 +74,7 @@ func (s *Server) operationView(op store.Operation) operationResponse {
 	r := signingView(op)
 	created, failed := op.CreatedAt, op.FailedAttempts
 	r.UserID, r.CreatedAt, r.FailedAttempts, r.CallbackURL = op.UserID, &created, &failed, op.CallbackURL
+	r.Locale = txsign.Locale(op)
 	// Private API only (signingView never carries these): the capability opens
 	// the operation's public routes; the bank hands it to the user's browser
 	// (in approval_url's fragment) or app (in its push), to nobody else.
@@ -90,7 +93,8 @@ func (s *Server) createOperation(c *fiber.Ctx) error {
 		return err
 	}
 	in := txsign.NewOperation{UserID: req.UserID, Type: req.Type, Amount: req.Amount, Currency: req.Currency,
-		Text: req.Text, Factors: req.Factors, CallbackURL: req.CallbackURL, IdempotencyKey: c.Get("Idempotency-Key")}
+		Text: req.Text, Factors: req.Factors, CallbackURL: req.CallbackURL, IdempotencyKey: c.Get("Idempotency-Key"),
+		Locale: req.Locale}
 	if req.Payee != nil {
 		in.PayeeAccount, in.PayeeName = req.Payee.Account, req.Payee.Name
 	}

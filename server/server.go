@@ -18,6 +18,7 @@ import (
 	"github.com/signet-sca/signet/evidence"
 	"github.com/signet-sca/signet/inbox"
 	"github.com/signet-sca/signet/txsign"
+	"github.com/signet-sca/signet/web"
 	"github.com/signet-sca/signet/webauthn"
 )
 
@@ -73,6 +74,9 @@ type Options struct {
 	// poll of 30 s with one (the feed wakes waiters at once). A change in this process wakes
 	// waiters at once through the hub, whatever this interval.
 	OperationPoll time.Duration
+	// Brand is the bank's name, logo, colours and support link on the hosted
+	// pages (the zero Brand is neutral).
+	Brand web.Brand
 }
 
 // Server is the fiber application with its dependencies.

@@ -24,10 +24,19 @@ type userResponse struct {
 	ExternalID  string    `json:"external_id"`
 	DisplayName string    `json:"display_name"`
 	CreatedAt   time.Time `json:"created_at"`
+	// PasscodeStatus (NOT_SET, SET, LOCKED) and PasscodeTriesLeft: the web
+	// passcode as the bank's support sees it (absent without web signing).
+	PasscodeStatus    string `json:"passcode_status,omitempty"`
+	PasscodeTriesLeft *int   `json:"passcode_tries_left,omitempty"`
 }
 
-func toUser(u store.User) userResponse {
-	return userResponse{ID: u.ID, ExternalID: u.ExternalID, DisplayName: u.DisplayName, CreatedAt: u.CreatedAt}
+func (s *Server) toUser(u store.User) userResponse {
+	r := userResponse{ID: u.ID, ExternalID: u.ExternalID, DisplayName: u.DisplayName, CreatedAt: u.CreatedAt}
+	if s.deps.Web != nil {
+		pc := s.deps.Web.PasscodeStateOf(u)
+		r.PasscodeStatus, r.PasscodeTriesLeft = pc.Status, &pc.TriesLeft
+	}
+	return r
 }
 
 func (s *Server) createUser(c *fiber.Ctx) error {
@@ -44,7 +53,7 @@ func (s *Server) createUser(c *fiber.Ctx) error {
 		c.Status(fiber.StatusCreated)
 		c.Location("/v1/users/" + u.ID)
 	}
-	return c.JSON(toUser(u))
+	return c.JSON(s.toUser(u))
 }
 
 func (s *Server) getUser(c *fiber.Ctx) error {
@@ -52,7 +61,7 @@ func (s *Server) getUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(toUser(u))
+	return c.JSON(s.toUser(u))
 }
 
 func (s *Server) findUser(c *fiber.Ctx) error {
@@ -64,7 +73,7 @@ func (s *Server) findUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(toUser(u))
+	return c.JSON(s.toUser(u))
 }
 
 type credentialResponse struct {

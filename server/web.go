@@ -25,6 +25,7 @@ func (s *Server) webRoutes() {
 	bank, admin := s.apiKey(config.ScopeBank), s.apiKey(config.ScopeAdmin)
 	app.Post("/v1/users/:id/enrollments", bank, s.issueEnrollment)
 	app.Post("/v1/users/:id/passcode/unlock", admin, s.unlockPasscode)
+	app.Post("/v1/users/:id/passcode/reset", bank, s.issuePasscodeReset)
 
 	// The operation routes need the operation's capability
 	// (Authorization: Signet-Capability, from the approval URL's fragment),
@@ -45,12 +46,17 @@ func (s *Server) webRoutes() {
 	app.Delete("/v1/web/enrollment/passkeys/:id", s.removePasskey)
 	app.Post("/v1/web/enrollment/passcode/begin", s.beginPasscodeChange)
 	app.Post("/v1/web/enrollment/passcode/finish", s.finishPasscodeChange)
+	app.Post("/v1/web/enrollment/passcode/reset/begin", s.beginPasscodeReset)
+	app.Post("/v1/web/enrollment/passcode/reset/finish", s.finishPasscodeReset)
 
 	app.Use("/web", s.limitAddress, s.webPageHeaders)
 	app.Get("/web/enroll", s.enrollPage)
 	app.Get("/web/approve/:id", s.approvePage)
 	app.Get("/web/static/:file", s.webAsset("static/"))
 	app.Get("/web/sdk/:file", s.webAsset("sdk/"))
+	app.Get("/web/i18n/:file", s.webAsset("i18n/"))
+	app.Get("/web/brand.css", s.brandCSS)
+	app.Get("/web/brand/logo", s.brandLogo)
 }
 
 // webAPIHeaders: no caching of anything the browser API returns, and CORS for
@@ -105,7 +111,7 @@ func (s *Server) webAsset(dir string) fiber.Handler {
 		}
 		c.Set(fiber.HeaderContentType, ct)
 		c.Set(fiber.HeaderCacheControl, "no-cache")
-		if dir == "sdk/" { // banks import the SDK as a cross-origin module
+		if dir == "sdk/" || dir == "i18n/" { // banks import the SDK (and its catalogues) cross-origin
 			c.Set(fiber.HeaderAccessControlAllowOrigin, "*")
 			c.Set("Cross-Origin-Resource-Policy", "cross-origin")
 		}
@@ -123,8 +129,37 @@ func (s *Server) sendPage(c *fiber.Ctx, status int, render func(*bytes.Buffer) e
 	return c.Status(status).Send(buf.Bytes())
 }
 
+// brandCSS is the brand's colours as a stylesheet (the CSP allows no inline style).
+func (s *Server) brandCSS(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "text/css; charset=utf-8")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.Send(s.opts.Brand.CSS())
+}
+
+// brandLogo serves the configured logo from Signet's origin, so the pages'
+// img-src 'self' shows it; 404 when none is configured.
+func (s *Server) brandLogo(c *fiber.Ctx) error {
+	if len(s.opts.Brand.Logo) == 0 {
+		return fiber.ErrNotFound
+	}
+	c.Set(fiber.HeaderContentType, s.opts.Brand.LogoType)
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.Send(s.opts.Brand.Logo)
+}
+
+// page is what every hosted page shares: the brand and the language, from
+// ?lang= when it names a supported one, else the browser's Accept-Language
+// (web.MatchLocale). fixed reports that ?lang= decided.
+func (s *Server) page(c *fiber.Ctx) (p web.Page, fixed bool) {
+	lang := c.Query("lang")
+	c.Vary(fiber.HeaderAcceptLanguage)
+	p = web.Page{Brand: s.opts.Brand, Lang: web.MatchLocale(lang, c.Get(fiber.HeaderAcceptLanguage))}
+	return p, web.SupportsLocale(lang)
+}
+
 func (s *Server) enrollPage(c *fiber.Ctx) error {
-	return s.sendPage(c, fiber.StatusOK, func(b *bytes.Buffer) error { return web.RenderEnroll(b, web.Enroll{}) })
+	p, _ := s.page(c)
+	return s.sendPage(c, fiber.StatusOK, func(b *bytes.Buffer) error { return web.RenderEnroll(b, web.Enroll{Page: p}) })
 }
 
 // approvePage serves the approval page's shell: the same bytes for every
@@ -136,12 +171,13 @@ func (s *Server) enrollPage(c *fiber.Ctx) error {
 // malformed id gets the plain "not valid" page (its format says nothing
 // about any operation).
 func (s *Server) approvePage(c *fiber.Ctx) error {
+	p, fixed := s.page(c)
 	if !store.ValidID(c.Params("id")) {
 		return s.sendPage(c, fiber.StatusNotFound, func(b *bytes.Buffer) error {
-			return web.RenderApproval(b, web.Approval{NotFound: true})
+			return web.RenderApproval(b, web.Approval{Page: p, NotFound: true})
 		})
 	}
-	page := web.Approval{OpenerOrigins: s.deps.Web.OpenerOrigins()}
+	page := web.Approval{Page: p, LangFixed: fixed, OpenerOrigins: s.deps.Web.OpenerOrigins()}
 	if ret, ok := s.deps.Web.ReturnURL(c.Query("return_url")); ok {
 		page.ReturnURL = ret
 	}
@@ -188,6 +224,12 @@ type webOperationResponse struct {
 	Currency  string    `json:"currency,omitempty"`
 	Text      string    `json:"text,omitempty"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// Locale is the page language the operation's locale selects (one of
+	// web.Locales), omitted when it has none or none matches.
+	Locale string `json:"locale,omitempty"`
+	// Passcode is the user's passcode state while the operation is PENDING:
+	// the page shows the tries left, or the locked state instead of the form.
+	Passcode *webauthn.PasscodeState `json:"passcode,omitempty"`
 }
 
 // webPayee is the payee as the payer sees it: account_display groups an IBAN in fours (display only;
@@ -206,6 +248,16 @@ func (s *Server) webOperation(c *fiber.Ctx) error {
 	}
 	r := webOperationResponse{ID: op.ID, Status: string(op.Status), Type: op.Type, Amount: op.Amount,
 		Currency: op.Currency, Text: op.Text, ExpiresAt: op.ExpiresAt}
+	if l := txsign.Locale(op); web.SupportsLocale(l) {
+		r.Locale = web.MatchLocale(l)
+	}
+	if op.Status == store.OpPending {
+		pc, err := s.deps.Web.OperationPasscode(c.UserContext(), op)
+		if err != nil {
+			return err
+		}
+		r.Passcode = &pc
+	}
 	if op.PayeeAccount != "" || op.PayeeName != "" {
 		r.Payee = &webPayee{Account: op.PayeeAccount, AccountDisplay: web.AccountDisplay(op.PayeeAccount), Name: op.PayeeName}
 	}
@@ -429,6 +481,58 @@ func (s *Server) finishPasscodeChange(c *fiber.Ctx) error {
 	}
 	if err := s.deps.Web.FinishPasscodeChange(c.UserContext(), sessionToken(c), webauthn.PasscodeChange{
 		CeremonyID: req.CeremonyID, Credential: req.Credential, Passcode: req.Passcode, NewPasscode: req.NewPasscode}); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// issuePasscodeReset issues a passcode-reset link (webauthn/reset.go).
+func (s *Server) issuePasscodeReset(c *fiber.Ctx) error {
+	if err := bindOptional(c); err != nil {
+		return err
+	}
+	e, err := s.deps.Web.IssuePasscodeReset(c.UserContext(), actorOf(c), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"url": e.URL, "expires_at": e.ExpiresAt})
+}
+
+func (s *Server) beginPasscodeReset(c *fiber.Ctx) error {
+	if err := bindOptional(c); err != nil {
+		return err
+	}
+	opts, err := s.deps.Web.BeginPasscodeReset(c.UserContext(), sessionToken(c))
+	if err != nil {
+		return err
+	}
+	return c.JSON(opts)
+}
+
+type finishPasscodeResetRequest struct {
+	CeremonyID  string          `json:"ceremony_id"`
+	Credential  json.RawMessage `json:"credential"`
+	NewPasscode json.RawMessage `json:"new_passcode"`
+}
+
+func (r finishPasscodeResetRequest) Validate() error {
+	var col fault.Collector
+	col.Check(r.CeremonyID != "", "ceremony_id", "is required")
+	col.Check(len(r.Credential) > 0 && string(r.Credential) != "null", "credential", "is required (PublicKeyCredential.toJSON())")
+	col.Check(len(r.NewPasscode) > 0 && string(r.NewPasscode) != "null", "new_passcode", "is required")
+	return col.Err()
+}
+
+func (s *Server) finishPasscodeReset(c *fiber.Ctx) error {
+	var req finishPasscodeResetRequest
+	if err := bind(c, &req); err != nil {
+		return err
+	}
+	if err := req.Validate(); err != nil {
+		return err
+	}
+	if err := s.deps.Web.FinishPasscodeReset(c.UserContext(), sessionToken(c), webauthn.PasscodeReset{
+		CeremonyID: req.CeremonyID, Credential: req.Credential, NewPasscode: req.NewPasscode}); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)

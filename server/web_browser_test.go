@@ -17,6 +17,7 @@ import (
 
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign/verify"
+	"github.com/signet-sca/signet/web"
 	"github.com/signet-sca/signet/webauthn"
 )
 
@@ -145,8 +146,16 @@ func (tb *tab) eval(js string) string {
 	return s
 }
 
-// interim status messages, shown while a ceremony runs.
-var interim = []string{"Confirm with your passkey", "Follow your browser's prompt", "Loading the request"}
+// interim status messages, shown while a ceremony runs, in every language.
+var interim = func() []string {
+	var out []string
+	for _, l := range web.Locales {
+		for _, k := range []string{"approve.confirm_passkey", "enroll.follow_prompt", "approve.loading"} {
+			out = append(out, strings.TrimSuffix(web.T(l, k), "…"))
+		}
+	}
+	return out
+}()
 
 // outcome clears the status line, runs act, and waits for the next final
 // status message.
@@ -236,7 +245,7 @@ func TestBrowser(t *testing.T) {
 		opID := op["id"].(string)
 		phone.do(chromedp.Navigate(withQuery(op["approval_url"].(string), "return_url="+origin+"/done&amount=1")),
 			chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
-		if got := phone.text("#payee-name") + "|" + phone.text("#payee-account") + "|" + phone.text("#amount"); got != "Alza.cz a.s.|CZ65 0800 0000 1920 0014 5399|1250.00 CZK" {
+		if got := phone.text("#payee-name") + "|" + phone.text("#payee-account") + "|" + phone.text("#amount"); got != "Alza.cz a.s.|CZ65 0800 0000 1920 0014 5399|1,250.00 CZK" {
 			t.Fatalf("page shows %q", got)
 		}
 		// The payee is isolated (issue 13 item 6): the browser applies the page's bidi rules.
@@ -288,16 +297,52 @@ func TestBrowser(t *testing.T) {
 		uid, phone := enrolled(t)
 		op := e.payment(uid, "Alza.cz a.s.", "20.00")
 		opID := op["id"].(string)
+		userState := func() string {
+			u := e.mustDo(200, "GET", "/v1/users/"+uid, "", nil)
+			return fmt.Sprintf("%v/%v", u["passcode_status"], u["passcode_tries_left"])
+		}
+		if got := userState(); got != "SET/3" {
+			t.Fatalf("before: user passcode %s", got)
+		}
 		phone.do(chromedp.Navigate(op["approval_url"].(string)))
-		for i := 0; i < 3; i++ {
-			if got := phone.approve("135790"); !strings.Contains(got, "did not work") {
+		// Tries left are shown after each wrong passcode; the try that locks shows the lock.
+		for i, want := range []string{"2 tries left", "1 try left"} {
+			got := phone.approve("135790")
+			if !strings.Contains(got, "did not work") || !strings.Contains(got, want) {
 				t.Fatalf("wrong passcode %d: %q", i+1, got)
 			}
+			if inv := phone.eval(`document.getElementById("passcode").getAttribute("aria-invalid")`); inv != "true" {
+				t.Fatalf("wrong passcode %d: aria-invalid %q", i+1, inv)
+			}
 		}
-		if got := phone.approve(browserPasscode); !strings.Contains(got, "locked") {
-			t.Fatalf("after three wrong: %q", got)
+		if got := userState(); got != "SET/1" {
+			t.Fatalf("after two wrong: user passcode %s", got)
 		}
+		locked := func(when string) {
+			t.Helper()
+			if got := phone.eval(`document.getElementById("status").textContent`); !strings.Contains(got, "locked") || !strings.Contains(got, "still reject") {
+				t.Fatalf("%s: %q", when, got)
+			}
+			if got := phone.eval(`[document.getElementById("passcode-field").hidden, document.getElementById("approve").hidden, document.getElementById("reject").hidden].join()`); got != "true,true,false" {
+				t.Fatalf("%s: passcode field, approve, reject hidden = %s", when, got)
+			}
+		}
+		if got := phone.approve("135790"); !strings.Contains(got, "locked") {
+			t.Fatalf("the third wrong passcode: %q", got)
+		}
+		locked("on the try that locks")
+		if got := userState(); got != "LOCKED/0" {
+			t.Fatalf("locked: user passcode %s", got)
+		}
+		phone.do(chromedp.Reload())
+		phone.settled()
+		locked("after a reload")
+		saveScreenshotAs(t, phone, "approve-locked-en-390x844")
 		e.mustDo(200, "POST", "/v1/users/"+uid+"/passcode/unlock", "", nil)
+		if got := userState(); got != "SET/3" {
+			t.Fatalf("unlocked: user passcode %s", got)
+		}
+		phone.do(chromedp.Reload())
 		if got := phone.approve(browserPasscode); !strings.HasPrefix(got, "Approved") {
 			t.Fatalf("after unlock: %q", got)
 		}
@@ -490,6 +535,12 @@ func withQuery(approvalURL, q string) string {
 
 func saveScreenshot(t *testing.T, tb *tab) {
 	t.Helper()
+	saveScreenshotAs(t, tb, "approval-page")
+}
+
+// saveScreenshotAs saves the tab as name.png in $SIGNET_TEST_ARTIFACTS, when set.
+func saveScreenshotAs(t *testing.T, tb *tab, name string) {
+	t.Helper()
 	dir := os.Getenv("SIGNET_TEST_ARTIFACTS")
 	if dir == "" {
 		return
@@ -503,7 +554,7 @@ func saveScreenshot(t *testing.T, tb *tab) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "approval-page.png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/signet-sca/signet/store/sqlstore"
 	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/txsign/replay"
+	"github.com/signet-sca/signet/web"
 	"github.com/signet-sca/signet/webauthn"
 )
 
@@ -52,6 +53,7 @@ type webEnvOpts struct {
 	origin string       // WebAuthn origin; default http://localhost:8080
 	ln     net.Listener // serve on it when set
 	mutate func(*webauthn.Config)
+	brand  web.Brand // the hosted pages' branding (zero: neutral)
 }
 
 func newWebEnv(t testing.TB, o webEnvOpts) *webEnv {
@@ -103,7 +105,7 @@ func newWebEnv(t testing.TB, o webEnvOpts) *webEnv {
 		Evidence:   evidence.NewBuilder(st, keyring, webIssuer, nil),
 		Ready:      map[string]server.Pinger{"database": st},
 		Registry:   reg,
-	}, server.Options{MaxBodyBytes: 64 << 10, RequestTimeout: 10 * time.Second})
+	}, server.Options{MaxBodyBytes: 64 << 10, RequestTimeout: 10 * time.Second, Brand: o.brand})
 	e := &webEnv{t: t, srv: srv, st: st, ops: ops, web: web, replay: rp, origin: o.origin, reg: reg}
 	if o.ln != nil {
 		go func() { _ = srv.Serve(o.ln) }()

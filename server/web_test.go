@@ -241,7 +241,7 @@ func TestWebPages(t *testing.T) {
 		t.Fatalf("%d %s", r.status, r.header.Get("Content-Type"))
 	}
 	for _, want := range []string{`name="passcode"`, `type="submit"`, `name="reject"`, `role="status"`,
-		`<label for="passcode">`, `data-return-url="https://bank.example/sca/back"`, `data-opener-origins="[&#34;https://bank.example&#34;]"`} {
+		`<label for="passcode" `, `data-return-url="https://bank.example/sca/back"`, `data-opener-origins="[&#34;https://bank.example&#34;]"`} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"regexp"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/text/language"
 
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/fault"
@@ -138,6 +140,9 @@ type NewOperation struct {
 	Factors        []string      // acceptable credential kinds; empty: any
 	CallbackURL    string
 	IdempotencyKey string
+	// Locale is the customer's language for the approval page (BCP 47, e.g.
+	// "de-AT"); display only, not part of the dynamic-linking inputs.
+	Locale string
 }
 
 // canonical validates n and returns it canonicalised (amount in minor units,
@@ -184,6 +189,14 @@ func (n NewOperation) canonical() (NewOperation, error) {
 		okScheme := err == nil && (u.Scheme == "https" || (u.Scheme == "http" && isLoopback(u.Hostname())))
 		c.Check(okScheme && u.Host != "" && u.User == nil, "callback_url", "must be an https URL (http only for localhost)")
 	}
+	if n.Locale != "" {
+		// BCP 47 (RFC 5646) via golang.org/x/text/language; stored canonical ("de-at" → "de-AT").
+		t, err := language.Parse(n.Locale)
+		c.Check(err == nil && len(n.Locale) <= 35, "locale", "must be a BCP 47 language tag such as de or cs-CZ")
+		if err == nil {
+			n.Locale = t.String()
+		}
+	}
 	c.Check(len(n.IdempotencyKey) <= 255, "Idempotency-Key", "must be at most 255 characters")
 	return n, c.Err()
 }
@@ -227,6 +240,9 @@ func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (st
 		// DL carries Unix seconds: expiry is whole seconds so the record and the digest agree.
 		ExpiresAt: now.Add(n.ExpiresIn).Truncate(time.Second), CreatedAt: now, UpdatedAt: now,
 	}
+	if n.Locale != "" {
+		op.Data, _ = json.Marshal(operationData{Locale: n.Locale})
+	}
 	dl := ComputeDL(dlInput(op))
 	op.DL = dl[:]
 	rec, err := s.audit.Prepare(audit.Event{Type: "operation.create", Outcome: audit.Success, Actor: actor,
@@ -252,11 +268,26 @@ func (s *Service) Create(ctx context.Context, actor string, in NewOperation) (st
 
 func (s *Service) sameRequest(ctx context.Context, op store.Operation, n NewOperation) (store.Operation, bool, error) {
 	if op.UserID != n.UserID || op.Type != n.Type || op.PayeeAccount != n.PayeeAccount || op.PayeeName != n.PayeeName ||
-		op.Amount != n.Amount || op.Currency != n.Currency || op.Text != n.Text {
+		op.Amount != n.Amount || op.Currency != n.Currency || op.Text != n.Text || Locale(op) != n.Locale {
 		return store.Operation{}, false, fault.New(fault.ErrConflict, "the Idempotency-Key was already used for a different operation")
 	}
 	op, err := s.expireIfDue(ctx, op)
 	return op, false, err
+}
+
+// operationData is what an operation created here keeps in store.Operation.Data:
+// display hints outside the dynamic-linking inputs.
+type operationData struct {
+	Locale string `json:"locale,omitempty"`
+}
+
+// Locale is the customer's language the bank gave the operation (BCP 47), or "".
+func Locale(op store.Operation) string {
+	var d operationData
+	if len(op.Data) == 0 || json.Unmarshal(op.Data, &d) != nil {
+		return ""
+	}
+	return d.Locale
 }
 
 func dlInput(op store.Operation) DLInput {

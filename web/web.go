@@ -12,7 +12,7 @@ import (
 	"sync"
 )
 
-//go:embed templates/*.html static/* sdk/*
+//go:embed templates/*.html static/* sdk/* i18n/*.json
 var files embed.FS
 
 // ContentSecurityPolicy is sent with every page: scripts, styles and fetches
@@ -22,11 +22,11 @@ const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; " +
 	"require-trusted-types-for 'script'; trusted-types 'none'"
 
-// Asset returns an embedded static file ("static/app.css", "sdk/signet.js")
-// and its content type.
+// Asset returns an embedded static file ("static/app.css", "sdk/signet.js",
+// "i18n/de.json") and its content type.
 func Asset(name string) ([]byte, string, bool) {
 	name = path.Clean(name)
-	if !(strings.HasPrefix(name, "static/") || strings.HasPrefix(name, "sdk/")) || strings.Contains(name, "..") {
+	if !(strings.HasPrefix(name, "static/") || strings.HasPrefix(name, "sdk/") || strings.HasPrefix(name, "i18n/")) || strings.Contains(name, "..") {
 		return nil, "", false
 	}
 	b, err := fs.ReadFile(files, name)
@@ -39,6 +39,8 @@ func Asset(name string) ([]byte, string, bool) {
 		ct = "text/javascript; charset=utf-8"
 	case ".css":
 		ct = "text/css; charset=utf-8"
+	case ".json":
+		ct = "application/json; charset=utf-8"
 	case ".html":
 		ct = "text/html; charset=utf-8"
 	}
@@ -49,11 +51,26 @@ var templates = sync.OnceValue(func() *template.Template {
 	return template.Must(template.New("").ParseFS(files, "templates/*.html"))
 })
 
+// Page is what every page shares: its language (a catalogue, MatchLocale)
+// and the bank's brand.
+type Page struct {
+	Lang  string
+	Brand Brand
+}
+
+// T is the page's message for key (templates: {{.T "approve.payee"}}).
+func (p Page) T(key string, args ...string) string { return T(p.Lang, key, args...) }
+
 // Approval is the approval page's shell. It carries no operation data: the
 // page's script loads the operation through the browser API with the
 // capability from the URL fragment, so the page URL alone shows nothing and
 // the shell is the same for every operation id.
 type Approval struct {
+	Page
+	// LangFixed: the language came from ?lang=, so the operation's locale
+	// does not override it (the order is ?lang=, the operation's locale,
+	// Accept-Language).
+	LangFixed bool
 	// ReturnURL is an allow-listed return_url (empty when none was given or
 	// it is not allowed); OpenerOrigins the origins to postMessage to.
 	ReturnURL     string
@@ -62,20 +79,20 @@ type Approval struct {
 	NotFound bool
 }
 
-// Title is the page heading until the script knows the operation's type.
-func (a Approval) Title() string {
+// TitleKey is the heading's message until the script knows the operation's type.
+func (a Approval) TitleKey() string {
 	if a.NotFound {
-		return "Approval not found"
+		return "approve.title.not_found"
 	}
-	return "Confirm request"
+	return "approve.title.request"
 }
 
-// Message is the status line the shell starts with.
-func (a Approval) Message() string {
+// MessageKey is the status line the shell starts with.
+func (a Approval) MessageKey() string {
 	if a.NotFound {
-		return "This approval link is not valid. Please return to your bank and start again."
+		return "approve.not_valid"
 	}
-	return "Loading the request…"
+	return "approve.loading"
 }
 
 // OpenerOriginsJSON is the opener allow-list for a data attribute.
@@ -86,7 +103,9 @@ func (a Approval) OpenerOriginsJSON() string {
 
 // Enroll is what the enrollment page needs (the secret arrives in the URL
 // fragment and never reaches the server with the page request).
-type Enroll struct{}
+type Enroll struct {
+	Page
+}
 
 // RenderApproval writes the approval page.
 func RenderApproval(w io.Writer, a Approval) error { return render(w, "approve.html", a) }

@@ -120,7 +120,8 @@ func (s *Service) OpenSession(ctx context.Context, linkToken string) (Session, e
 		return Session{}, err
 	}
 	now := s.cfg.Now().UTC()
-	sess := store.Ceremony{ID: uuid.NewString(), Kind: kindSession, LookupKey: hash, UserID: link.UserID,
+	// The session keeps the link's purpose (a passcode reset: reset.go).
+	sess := store.Ceremony{ID: uuid.NewString(), Kind: kindSession, LookupKey: hash, UserID: link.UserID, Data: link.Data,
 		ExpiresAt: now.Add(s.cfg.SessionTTL), CreatedAt: now}
 	if err := s.store.CreateCeremony(ctx, &sess); err != nil {
 		return Session{}, err
@@ -156,11 +157,13 @@ func (s *Service) session(ctx context.Context, token string) (store.Ceremony, st
 
 // SessionState is what the management page shows.
 type SessionState struct {
-	DisplayName    string        `json:"display_name"`
-	HasPasscode    bool          `json:"has_passcode"`
-	PasscodeLocked bool          `json:"passcode_locked"`
-	ExpiresAt      time.Time     `json:"expires_at"`
-	Passkeys       []PasskeyView `json:"passkeys"`
+	DisplayName    string `json:"display_name"`
+	HasPasscode    bool   `json:"has_passcode"`
+	PasscodeLocked bool   `json:"passcode_locked"`
+	// Purpose is "passcode_reset" on a session opened by a reset link.
+	Purpose   string        `json:"purpose,omitempty"`
+	ExpiresAt time.Time     `json:"expires_at"`
+	Passkeys  []PasskeyView `json:"passkeys"`
 }
 
 // State returns the session's user state and passkeys.
@@ -174,7 +177,7 @@ func (s *Service) State(ctx context.Context, token string) (SessionState, error)
 		return SessionState{}, err
 	}
 	st := SessionState{DisplayName: u.DisplayName, HasPasscode: len(u.PasscodeVerifier) > 0,
-		PasscodeLocked: u.PasscodeLocked, ExpiresAt: c.ExpiresAt, Passkeys: []PasskeyView{}}
+		PasscodeLocked: u.PasscodeLocked, Purpose: purposeOf(c), ExpiresAt: c.ExpiresAt, Passkeys: []PasskeyView{}}
 	for _, k := range keys {
 		st.Passkeys = append(st.Passkeys, passkeyView(k))
 	}

@@ -198,10 +198,14 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		Feed:       feed,
 	}
 	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate
+	brand, err := cfg.Brand()
+	if err != nil {
+		return nil, err
+	}
 	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
 		RateLimits: server.RateLimits{Address: cfg.RateLimitAddress, JWKS: cfg.RateLimitJWKS,
 			Operation: cfg.RateLimitOperation, Code: cfg.RateLimitCode, TrustedProxies: proxies},
-		HSTS: cfg.HTTPS()})
+		HSTS: cfg.HTTPS(), Brand: brand})
 	bg := []background{
 		{"operation expiry", 5 * time.Second, func(ctx context.Context) error { _, err := ops.ExpireDue(ctx); return err }},
 		{"activation expiry", 10 * time.Second, func(ctx context.Context) error { _, err := act.ExpireDue(ctx); return err }},

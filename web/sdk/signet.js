@@ -56,19 +56,39 @@ async function api(method, path, { body, session, capability, baseURL } = {}) {
 }
 
 /**
+ * loadMessages returns Signet's message catalogue for a language (en, de, fr,
+ * cs, es): the texts the hosted pages show, keyed as in web/i18n/en.json.
+ * Pass it to checkPasscode to get its messages in that language.
+ */
+export async function loadMessages(lang = "en", { baseURL } = {}) {
+  if (!/^[a-z]{2}$/.test(lang)) throw new Error(`not a catalogue language: ${lang}`);
+  const res = await fetch(new URL(`/web/i18n/${lang}.json`, baseURL || DEFAULT_BASE), { credentials: "omit" });
+  if (!res.ok) throw new SignetError(res.status, null);
+  return res.json();
+}
+
+const passcodeMessages = {
+  "passcode.digits": "Use 6 to 12 digits.",
+  "passcode.repeated": "Do not repeat one digit.",
+  "passcode.run": "Do not use a run of consecutive digits.",
+};
+
+/**
  * checkPasscode applies Signet's passcode policy locally (the server applies
  * it again): 6 to 12 digits, not one digit repeated, not a straight run such
- * as 123456 or 987654. It returns a message, or "" when the passcode is fine.
+ * as 123456 or 987654. It returns a message (from messages, a catalogue of
+ * loadMessages, else English), or "" when the passcode is fine.
  */
-export function checkPasscode(p) {
-  if (typeof p !== "string" || !/^[0-9]{6,12}$/.test(p)) return "Use 6 to 12 digits.";
+export function checkPasscode(p, messages = passcodeMessages) {
+  const msg = (key) => messages[key] || passcodeMessages[key];
+  if (typeof p !== "string" || !/^[0-9]{6,12}$/.test(p)) return msg("passcode.digits");
   let same = true, up = true, down = true;
   for (let i = 1; i < p.length; i++) {
     const d = (p.charCodeAt(i) - p.charCodeAt(i - 1) + 10) % 10;
     same &&= d === 0; up &&= d === 1; down &&= d === 9;
   }
-  if (same) return "Do not repeat one digit.";
-  if (up || down) return "Do not use a run of consecutive digits.";
+  if (same) return msg("passcode.repeated");
+  if (up || down) return msg("passcode.run");
   return "";
 }
 
@@ -148,6 +168,23 @@ export async function changePasscode({ session, oldPasscode, newPasscode, baseUR
   const credential = await getAssertion(begin.public_key);
   await api("POST", "/v1/web/enrollment/passcode/finish", {
     session, baseURL, body: { ceremony_id: begin.ceremony_id, credential, passcode, new_passcode: newSealed },
+  });
+}
+
+/**
+ * resetPasscode sets a new passcode on a session opened by a passcode-reset
+ * link (the bank issues it: POST /v1/users/{id}/passcode/reset): a passkey
+ * assertion proves possession, the old passcode is not needed. The lock
+ * clears and the session ends.
+ */
+export async function resetPasscode({ session, newPasscode, messages, baseURL } = {}) {
+  const problem = checkPasscode(newPasscode, messages);
+  if (problem) throw new SignetError(400, { code: "invalid_request", detail: problem });
+  const begin = await api("POST", "/v1/web/enrollment/passcode/reset/begin", { session, baseURL });
+  const newSealed = await encryptPasscode(begin.hpke, "new_passcode", newPasscode);
+  const credential = await getAssertion(begin.public_key);
+  await api("POST", "/v1/web/enrollment/passcode/reset/finish", {
+    session, baseURL, body: { ceremony_id: begin.ceremony_id, credential, new_passcode: newSealed },
   });
 }
 

@@ -1,5 +1,5 @@
 import { approve, reject, getOperation } from "/web/sdk/signet.js";
-import { setStatus, busy, describe, terminalStatus } from "./common.js";
+import { setStatus, busy, describe, terminalStatus, t, lang, useLanguage, setTitle } from "./common.js";
 
 // The page arrives as a shell without any operation data. The operation's
 // capability is in the URL fragment (#c=…), which the browser never sends to
@@ -50,14 +50,6 @@ function finish(status, redirect) {
   if (redirect) setTimeout(() => window.location.assign(u.toString()), 1500);
 }
 
-const finalMessages = {
-  APPROVED: "This request has already been approved.",
-  REJECTED: "This request was rejected.",
-  CANCELED: "This request was canceled by your bank.",
-  EXPIRED: "This request has expired. Please start again from your bank.",
-  FAILED: "This request was blocked after too many failed attempts.",
-};
-
 // show puts value into the element (or into its <bdi>, which isolates text
 // that could reorder what surrounds it) and shows its row when not empty.
 function show(id, value) {
@@ -66,68 +58,133 @@ function show(id, value) {
   document.getElementById(id + "-row").hidden = !value;
 }
 
+// kind is the operation's wording: a beneficiary change or a sign-in never
+// speaks of paying.
+function kind(type) {
+  if (type === "login") return "login";
+  if (/^payment([_.-]|$)/.test(type)) return "payment";
+  if (/^beneficiary([_.-]|$)/.test(type)) return "beneficiary";
+  return "request";
+}
+
+// formatAmount groups the amount in the page's language, keeping exactly the
+// digits Signet stored (the currency's ISO 4217 minor units): Intl.NumberFormat
+// formats the decimal string itself, so nothing is rounded through a float.
+export function formatAmount(amount, locale) {
+  const minor = (amount.split(".")[1] || "").length;
+  return new Intl.NumberFormat(locale, { minimumFractionDigits: minor, maximumFractionDigits: minor }).format(amount);
+}
+
+// formatTime is a moment in the browser's time zone, in the page language's
+// date format, with the zone named.
+export function formatTime(iso, locale) {
+  return new Intl.DateTimeFormat(locale, { year: "numeric", month: "long", day: "numeric", hour: "numeric",
+    minute: "2-digit", timeZoneName: "short" }).format(new Date(iso));
+}
+
 // render shows the operation exactly as Signet stored it (textContent only:
 // nothing reaches an HTML sink).
 function render(op) {
-  const title = op.type === "payment" ? "Confirm payment" : op.type === "login" ? "Confirm sign-in" : "Confirm request";
+  const title = t("approve.title." + kind(op.type));
   document.getElementById("title").textContent = title;
-  document.title = title + " · Signet";
+  setTitle(title);
   show("payee-name", (op.payee && op.payee.name) || "");
   show("payee-account", (op.payee && (op.payee.account_display || op.payee.account)) || "");
-  document.getElementById("amount-value").textContent = op.amount || "";
+  document.getElementById("amount-value").textContent = op.amount ? formatAmount(op.amount, lang) : "";
   document.getElementById("amount-currency").textContent = op.currency || "";
   document.getElementById("amount-row").hidden = !op.amount;
   show("text", op.text || "");
   const exp = document.getElementById("expires");
   exp.dateTime = op.expires_at;
-  exp.textContent = new Date(op.expires_at).toUTCString().replace(/:\d\d GMT$/, " UTC");
+  exp.textContent = formatTime(op.expires_at, lang);
+  exp.title = Intl.DateTimeFormat().resolvedOptions().timeZone || "";
   document.getElementById("summary").hidden = false;
+}
+
+let opKind = "request";
+
+// triesLeft says how many wrong passcodes remain, in the language's plural form.
+function triesLeft(n) {
+  const key = "approve.tries_left." + new Intl.PluralRules(lang).select(n);
+  return t(key, { n }) === key ? t("approve.tries_left.other", { n }) : t(key, { n });
+}
+
+// showLocked replaces the passcode and the Approve button with the locked
+// state (a reload shows it too: the operation carries the passcode state);
+// rejecting needs no passcode and stays possible.
+function showLocked() {
+  document.getElementById("passcode-field").hidden = true;
+  document.getElementById("approve").hidden = true;
+  setStatus(t("error.locked") + " " + t("approve.locked_reject"), "error locked");
+  document.getElementById("reject").focus();
+}
+
+// afterWrongTry reads the passcode state again after a refused approval: the
+// try that locks shows the lock at once, any other the tries left.
+async function afterWrongTry(err) {
+  let pc = null;
+  try { pc = (await getOperation(operationId, { capability })).passcode || null; } catch { /* keep the plain message */ }
+  if (err.status === 423 || (pc && pc.status === "LOCKED")) return showLocked();
+  setStatus(describe(err, "operation") + (pc && pc.status === "SET" ? " " + triesLeft(pc.tries_left) : ""), "error");
+  passcode.setAttribute("aria-invalid", "true");
+  passcode.focus();
 }
 
 async function run(decision) {
   const pc = passcode.value;
   if (decision === "approve" && !/^[0-9]{6,12}$/.test(pc)) {
-    setStatus("Enter your passcode: 6 to 12 digits.", "error");
+    setStatus(t("approve.enter_passcode"), "error");
+    passcode.setAttribute("aria-invalid", "true");
     passcode.focus();
     return;
   }
   busy(form, true);
-  setStatus("Confirm with your passkey…");
+  setStatus(t("approve.confirm_passkey"));
   try {
     const res = decision === "approve" ? await approve(operationId, pc, { capability }) : await reject(operationId, { capability });
     passcode.value = "";
-    if (res.status === "APPROVED") setStatus("Approved. You can return to your bank.", "ok");
-    else setStatus("Rejected. Nothing will be paid.", "ok");
+    if (res.status === "APPROVED") setStatus(t("approve.approved"), "ok");
+    else setStatus(t("approve.rejected." + opKind), "ok");
     finish(res.status, true);
   } catch (err) {
     passcode.value = "";
-    setStatus(describe(err, "operation"), "error");
     const st = terminalStatus(err);
-    if (st) finish(st, false);
-    else passcode.focus();
+    if (st) {
+      setStatus(describe(err, "operation"), "error");
+      finish(st, false);
+    } else if (decision === "approve" && (err.status === 401 || err.status === 423)) {
+      await afterWrongTry(err);
+    } else {
+      setStatus(describe(err, "operation"), "error");
+      passcode.focus();
+    }
   } finally {
     busy(form, false);
   }
 }
 
 async function start() {
+  await useLanguage(lang);
   if (app.dataset.notFound) return;
   capability = readCapability();
   if (!capability) {
-    setStatus("This approval link is not valid. Please return to your bank and start again.", "error final");
+    setStatus(t("approve.not_valid"), "error final");
     return;
   }
   let op;
   try {
     op = await getOperation(operationId, { capability });
   } catch (err) {
-    setStatus(err && err.status === 404 ? "This approval link is not valid. Please return to your bank and start again."
-      : describe(err, "operation"), "error final");
+    setStatus(err && err.status === 404 ? t("approve.not_valid") : describe(err, "operation"), "error final");
     return;
   }
+  // The language: ?lang= (the server chose it), else the operation's locale,
+  // else the browser's Accept-Language (the server's choice again).
+  if (app.dataset.langFixed !== "true" && op.locale && op.locale !== lang) await useLanguage(op.locale);
+  opKind = kind(op.type);
   render(op);
   if (op.status !== "PENDING") {
-    setStatus(finalMessages[op.status] || "This request can no longer be decided.", "final");
+    setStatus(messagesFinal(op.status), "final");
     finish(op.status, false);
     return;
   }
@@ -135,7 +192,14 @@ async function start() {
   form.hidden = false;
   form.addEventListener("submit", (ev) => { ev.preventDefault(); run("approve"); });
   document.getElementById("reject").addEventListener("click", () => run("reject"));
-  passcode.focus();
+  passcode.addEventListener("input", () => passcode.removeAttribute("aria-invalid"));
+  if (op.passcode && op.passcode.status === "LOCKED") showLocked();
+  else passcode.focus();
+}
+
+function messagesFinal(status) {
+  const m = t("final." + status);
+  return m === "final." + status ? t("final.other") : m;
 }
 
 start();
