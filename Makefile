@@ -14,9 +14,12 @@ run:
 build:
 	$(GO) build -o bin/signet ./cmd/signet
 
-## test: the whole test suite; PostgreSQL, Redis and browser tests join when their env vars are set
+## test: the whole test suite; PostgreSQL, Redis and browser tests join when their env vars are set. It ends
+## with the list of tests skipped for lack of PostgreSQL, Redis or Chromium (scripts/testreport runs
+## go test -json; built, not go run, because go run turns every failing exit status into 1)
 test:
-	$(GO) test $(TESTFLAGS) ./...
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && $(GO) build -o "$$dir/testreport" ./scripts/testreport && \
+		GO='$(GO)' "$$dir/testreport" $(TESTFLAGS) ./...
 
 ## test-services: the suite against local PostgreSQL and Redis, failing if either is missing
 test-services:
