@@ -256,11 +256,11 @@ func (g *gatedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		Body: io.NopCloser(bytes.NewReader(g.body)), Request: r}, nil
 }
 
-func newGatedJWKS(t *testing.T, body []byte, c *clock) (*JWKS, *gatedTransport) {
+func newGatedJWKS(t *testing.T, body []byte, c *clock, opts ...JWKSOption) (*JWKS, *gatedTransport) {
 	t.Helper()
 	g := &gatedTransport{body: body, gate: make(chan struct{})}
 	t.Cleanup(g.open) // a failed test leaves no fetch blocked in its bubble
-	return newTestJWKS(t, "https://signet.bank.example/.well-known/jwks.json", c, WithHTTPClient(&http.Client{Transport: g})), g
+	return newTestJWKS(t, "https://signet.bank.example/.well-known/jwks.json", c, append(opts, WithHTTPClient(&http.Client{Transport: g}))...), g
 }
 
 func TestJWKSSingleFlight(t *testing.T) {
@@ -496,6 +496,95 @@ func FuzzParseJWKS(f *testing.F) {
 			if _, err := k.Bytes(); err != nil {
 				t.Fatalf("key %q is not a valid point: %v", kid, err)
 			}
+		}
+	})
+}
+
+// TestJWKSTuning: each interval option changes what it names, and only that.
+func TestJWKSTuning(t *testing.T) {
+	t.Run("WithNegativeTTL", func(t *testing.T) {
+		for _, tt := range []struct {
+			name  string
+			opts  []JWKSOption
+			after time.Duration // since the refresh that did not find the kid
+			hits  int32         // JWKS requests in all
+		}{
+			{"default 5 min: still refused without a request after 1 min", nil, 61 * time.Second, 1},
+			{"1 min: still refused without a request before it runs out", []JWKSOption{WithNegativeTTL(time.Minute)}, 59 * time.Second, 1},
+			{"1 min: looked up again once it ran out", []JWKSOption{WithNegativeTTL(time.Minute)}, time.Minute, 2},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				c := newClock()
+				srv := newJWKSServer(t, jwksJSON(t, newSigner(t, "k1").jwk(t)))
+				j := newTestJWKS(t, srv.URL, c, tt.opts...)
+				for range 2 {
+					if _, err := j.Key(t.Context(), "ghost"); !errors.Is(err, ErrUnknownKey) {
+						t.Fatalf("unknown kid: %v", err)
+					}
+				}
+				c.Advance(tt.after) // past the 30 s refresh interval in every row
+				if _, err := j.Key(t.Context(), "ghost"); !errors.Is(err, ErrUnknownKey) {
+					t.Fatalf("unknown kid later: %v", err)
+				}
+				if got := srv.hits.Load(); got != tt.hits {
+					t.Fatalf("%d requests; want %d", got, tt.hits)
+				}
+			})
+		}
+	})
+	t.Run("WithDefaultRefresh", func(t *testing.T) {
+		for _, tt := range []struct {
+			name         string
+			opts         []JWKSOption
+			cacheControl string
+			after        time.Duration
+			hits         int32
+		}{
+			{"default 5 min: fresh after 4 min", nil, "", 4 * time.Minute, 1},
+			{"default 5 min: refreshed at 5 min", nil, "", 5 * time.Minute, 2},
+			{"2 min: fresh before", []JWKSOption{WithDefaultRefresh(2 * time.Minute)}, "", 2*time.Minute - time.Second, 1},
+			{"2 min: refreshed at 2 min", []JWKSOption{WithDefaultRefresh(2 * time.Minute)}, "", 2 * time.Minute, 2},
+			{"max-age wins over it", []JWKSOption{WithDefaultRefresh(2 * time.Minute)}, "max-age=600", 9 * time.Minute, 1},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				c := newClock()
+				srv := newJWKSServer(t, jwksJSON(t, newSigner(t, "k1").jwk(t)))
+				srv.set(jwksJSON(t, newSigner(t, "k1").jwk(t)), http.StatusOK, tt.cacheControl)
+				j := newTestJWKS(t, srv.URL, c, tt.opts...)
+				if _, err := j.Key(t.Context(), "k1"); err != nil {
+					t.Fatal(err)
+				}
+				c.Advance(tt.after)
+				if _, err := j.Key(t.Context(), "k1"); err != nil {
+					t.Fatal(err)
+				}
+				if got := srv.hits.Load(); got != tt.hits {
+					t.Fatalf("%d requests; want %d", got, tt.hits)
+				}
+			})
+		}
+	})
+	t.Run("WithFetchTimeout", func(t *testing.T) {
+		for _, tt := range []struct {
+			name string
+			opts []JWKSOption
+			want time.Duration
+		}{
+			{"default 10 s", nil, 10 * time.Second},
+			{"2 s", []JWKSOption{WithFetchTimeout(2 * time.Second)}, 2 * time.Second},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					// An issuer that never answers: the fetch gives up at the timeout, on
+					// the bubble's clock.
+					j, _ := newGatedJWKS(t, nil, newClock(), tt.opts...)
+					start := time.Now()
+					_, err := j.Key(t.Context(), "k1")
+					if took := time.Since(start); !errors.Is(err, ErrUnavailable) || took != tt.want {
+						t.Fatalf("Key = %v after %s; want ErrUnavailable after %s", err, took, tt.want)
+					}
+				})
+			})
 		}
 	})
 }
