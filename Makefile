@@ -4,7 +4,7 @@ TESTFLAGS ?=
 PG_URL    ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run build test test-services bench loadbench fuzz faults memory lint fmt
+.PHONY: run build test test-services bench loadbench fuzz faults memory lint fmt mutate
 
 ## run: serve on :8080 with the embedded default (SQLite in ./data, in-process replay store)
 run:
@@ -14,9 +14,12 @@ run:
 build:
 	$(GO) build -o bin/signet ./cmd/signet
 
-## test: the whole test suite; PostgreSQL, Redis and browser tests join when their env vars are set
+## test: the whole test suite; PostgreSQL, Redis and browser tests join when their env vars are set. It ends
+## with the list of tests skipped for lack of PostgreSQL, Redis or Chromium (scripts/testreport runs
+## go test -json; built, not go run, because go run turns every failing exit status into 1)
 test:
-	$(GO) test $(TESTFLAGS) ./...
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && $(GO) build -o "$$dir/testreport" ./scripts/testreport && \
+		GO='$(GO)' "$$dir/testreport" $(TESTFLAGS) ./...
 
 ## test-services: the suite against local PostgreSQL and Redis, failing if either is missing
 test-services:
@@ -43,6 +46,20 @@ faults:
 	SIGNET_FAULTS=1 SIGNET_FAULTS_SHORT='$(FAULTS_SHORT)' SIGNET_TEST_POSTGRES_URL='$(PG_URL)' \
 		SIGNET_TEST_REDIS_URL='$(REDIS_URL)' SIGNET_TEST_REQUIRE_SERVICES=1 \
 		$(GO) test -count=1 -v -run '^TestFaults$$' ./faults
+
+## mutate: mutation testing with gremlins, one package of PKGS at a time (its subpackages are left out: name
+## them in PKGS). Slow: minutes to an hour per package on two cores. Kill rates and the equivalent survivors:
+## docs/testing.md. JSON results land in MUTATE_OUT.
+GREMLINS ?= github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
+PKGS ?= txsign txsign/verify gateway
+MUTATE_OUT ?= .mutate
+MUTATE_FLAGS ?= --workers 1 --test-cpu 1 --timeout-coefficient 3
+mutate:
+	@mkdir -p $(MUTATE_OUT); for p in $(PKGS); do \
+		echo "== mutate ./$$p"; \
+		$(GO) run $(GREMLINS) unleash $(MUTATE_FLAGS) --exclude-files / \
+			--output $(MUTATE_OUT)/$$(echo $$p | tr / -).json ./$$p || exit $$?; \
+	done
 
 ## memory: resident memory of a server holding 100k users and 1M audit events, under load
 memory:

@@ -72,15 +72,11 @@ type Option func(*options)
 
 type options struct {
 	logger    *slog.Logger
-	client    *http.Client
 	transport http.RoundTripper
 }
 
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
-
-// WithHTTPClient sets the client for the JWKS and the Signet consume endpoint.
-func WithHTTPClient(c *http.Client) Option { return func(o *options) { o.client = c } }
 
 // WithUpstreamTransport sets the transport to the upstream.
 func WithUpstreamTransport(t http.RoundTripper) Option { return func(o *options) { o.transport = t } }
@@ -100,9 +96,6 @@ func New(cfg *Config, opts ...Option) (*Gateway, error) {
 	jopts := []verify.JWKSOption{}
 	if cfg.JWKSAllowHTTP {
 		jopts = append(jopts, verify.AllowHTTP())
-	}
-	if o.client != nil {
-		jopts = append(jopts, verify.WithHTTPClient(o.client))
 	}
 	jwks, err := verify.NewJWKS(cfg.JWKSURL, jopts...)
 	if err != nil {
@@ -148,11 +141,7 @@ func New(cfg *Config, opts ...Option) (*Gateway, error) {
 			}
 			key = strings.TrimSpace(string(b))
 		}
-		client := o.client
-		if client == nil {
-			client = &http.Client{Timeout: timeout}
-		}
-		sc := NewSignetConsumer(cfg.Consume.SignetURL, key, client)
+		sc := NewSignetConsumer(cfg.Consume.SignetURL, key, &http.Client{Timeout: timeout})
 		g.consume = func(ctx context.Context, token string, claims *verify.Claims) error {
 			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
@@ -281,12 +270,6 @@ var latencyBuckets = []float64{.00025, .0005, .001, .0025, .005, .01, .025, .05,
 
 // Handler is the proxy's handler (its own endpoints included unless AdminListen is set).
 func (g *Gateway) Handler() http.Handler { return g.handler }
-
-// AdminHandler serves /healthz, /readyz and /metrics when AdminListen is set (else nil).
-func (g *Gateway) AdminHandler() http.Handler { return g.admin }
-
-// Registry holds the gateway's metrics.
-func (g *Gateway) Registry() *prometheus.Registry { return g.registry }
 
 // Close releases the Redis client.
 func (g *Gateway) Close() error {

@@ -225,13 +225,19 @@ type downStore struct {
 	store.Store
 	down  atomic.Bool
 	reads atomic.Int32
-	hang  chan struct{} // when set, reads wait for it to close
+	hang  chan struct{} // when set, reads wait for it to close,
+	held  chan struct{} // after a send here saying one is held
 }
 
 func (d *downStore) ListSigningKeys(ctx context.Context) ([]store.SigningKey, error) {
 	d.reads.Add(1)
 	if d.hang != nil {
-		<-d.hang
+		d.held <- struct{}{}
+		select {
+		case <-d.hang:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	if d.down.Load() {
 		return nil, errors.New("connection refused")
@@ -277,14 +283,16 @@ func TestVerificationOutlivesAStoreOutage(t *testing.T) {
 	}
 	clk.advance(time.Second)
 	// A store that hangs holds up the one verification re-reading it, not the others.
-	ds.hang = make(chan struct{})
+	ds.hang, ds.held = make(chan struct{}), make(chan struct{}, 1)
 	first := make(chan error)
 	go func() { _, err := k.Key(ctx, kid); first <- err }()
-	for ds.reads.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	if _, err := k.Key(ctx, kid); err != nil {
-		t.Fatalf("verification beside a hanging re-read: %v", err)
+	<-ds.held // the first verification is inside the hanging read
+	ds.reads.Store(0)
+	// Were it to read too, it would hang until this bound.
+	beside, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := k.Key(beside, kid); err != nil || ds.reads.Load() != 0 {
+		t.Fatalf("verification beside a hanging re-read: %v after %d reads of its own", err, ds.reads.Load())
 	}
 	close(ds.hang)
 	if err := <-first; err != nil {

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -8,12 +9,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -24,7 +27,6 @@ type jwksServer struct {
 	body         []byte
 	status       int
 	cacheControl string
-	gate         chan struct{} // when set, requests wait for it to close
 	hits         atomic.Int32
 }
 
@@ -33,11 +35,8 @@ func newJWKSServer(t *testing.T, body []byte) *jwksServer {
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.hits.Add(1)
 		s.mu.Lock()
-		body, status, cc, gate := s.body, s.status, s.cacheControl, s.gate
+		body, status, cc := s.body, s.status, s.cacheControl
 		s.mu.Unlock()
-		if gate != nil {
-			<-gate
-		}
 		if cc != "" {
 			w.Header().Set("Cache-Control", cc)
 		}
@@ -233,66 +232,93 @@ func TestJWKSRemovedKeyStopsVerifying(t *testing.T) {
 	}
 }
 
-func TestJWKSSingleFlight(t *testing.T) {
-	c := newClock()
-	s := newSigner(t, "k1")
-	srv := newJWKSServer(t, jwksJSON(t, s.jwk(t)))
-	gate := make(chan struct{})
-	srv.mu.Lock()
-	srv.gate = gate
-	srv.mu.Unlock()
-	v := newTestVerifier(t, newTestJWKS(t, srv.URL, c), c, nil)
-	tok := s.mint(t, validClaims(t, c.Now()), nil)
+// gatedTransport answers the JWK Set from memory once gate is closed, counting requests. Tests
+// run in a synctest bubble use it: the bubble can tell when every goroutine waits on a channel,
+// not when one waits on a socket.
+type gatedTransport struct {
+	body []byte
+	gate chan struct{}
+	once sync.Once
+	hits atomic.Int32
+}
 
-	const n = 50
-	errs := make(chan error, n)
-	var started sync.WaitGroup
-	for i := 0; i < n; i++ {
-		started.Add(1)
-		go func() {
-			started.Done()
-			_, err := v.Verify(context.Background(), tok)
-			errs <- err
-		}()
+// open lets requests through.
+func (g *gatedTransport) open() { g.once.Do(func() { close(g.gate) }) }
+
+func (g *gatedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	g.hits.Add(1)
+	select {
+	case <-g.gate:
+	case <-r.Context().Done():
+		return nil, r.Context().Err()
 	}
-	started.Wait()
-	for srv.hits.Load() == 0 {
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond) // let the others queue behind the flight
-	close(gate)
-	for i := 0; i < n; i++ {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
+	return &http.Response{StatusCode: http.StatusOK, Header: http.Header{"Content-Type": {"application/jwk-set+json"}},
+		Body: io.NopCloser(bytes.NewReader(g.body)), Request: r}, nil
+}
+
+func newGatedJWKS(t *testing.T, body []byte, c *clock, opts ...JWKSOption) (*JWKS, *gatedTransport) {
+	t.Helper()
+	g := &gatedTransport{body: body, gate: make(chan struct{})}
+	t.Cleanup(g.open) // a failed test leaves no fetch blocked in its bubble
+	return newTestJWKS(t, "https://signet.bank.example/.well-known/jwks.json", c, append(opts, WithHTTPClient(&http.Client{Transport: g}))...), g
+}
+
+func TestJWKSSingleFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newClock()
+		s := newSigner(t, "k1")
+		j, g := newGatedJWKS(t, jwksJSON(t, s.jwk(t)), c)
+		v := newTestVerifier(t, j, c, nil)
+		tok := s.mint(t, validClaims(t, c.Now()), nil)
+
+		const n = 50
+		errs := make(chan error, n)
+		for range n {
+			go func() {
+				_, err := v.Verify(t.Context(), tok)
+				errs <- err
+			}()
 		}
-	}
-	if got := srv.hits.Load(); got != 1 {
-		t.Fatalf("%d concurrent cold lookups made %d requests; want 1", n, got)
-	}
+		// Every caller now waits: one in the fetch, the others behind it.
+		synctest.Wait()
+		if got := g.hits.Load(); got != 1 {
+			t.Fatalf("%d concurrent cold lookups made %d requests; want 1", n, got)
+		}
+		g.open()
+		for range n {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := g.hits.Load(); got != 1 {
+			t.Fatalf("%d requests after the flight; want 1", got)
+		}
+	})
 }
 
 func TestJWKSCallerCancellation(t *testing.T) {
-	c := newClock()
-	s := newSigner(t, "k1")
-	srv := newJWKSServer(t, jwksJSON(t, s.jwk(t)))
-	gate := make(chan struct{})
-	srv.mu.Lock()
-	srv.gate = gate
-	srv.mu.Unlock()
-	j := newTestJWKS(t, srv.URL, c)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := j.Key(ctx, "k1"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Key with expiring context = %v", err)
-	}
-	// The fetch went on without the impatient caller and serves the next one.
-	close(gate)
-	if _, err := j.Key(t.Context(), "k1"); err != nil {
-		t.Fatalf("Key after the flight: %v", err)
-	}
-	if got := srv.hits.Load(); got != 1 {
-		t.Fatalf("%d requests; want 1", got)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		c := newClock()
+		s := newSigner(t, "k1")
+		j, g := newGatedJWKS(t, jwksJSON(t, s.jwk(t)), c)
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+		defer cancel()
+		if _, err := j.Key(ctx, "k1"); !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Key with expiring context = %v", err)
+		}
+		// The fetch went on without the impatient caller and serves the next one.
+		synctest.Wait()
+		if got := g.hits.Load(); got != 1 {
+			t.Fatalf("%d requests in flight; want 1", got)
+		}
+		g.open()
+		if _, err := j.Key(t.Context(), "k1"); err != nil {
+			t.Fatalf("Key after the flight: %v", err)
+		}
+		if got := g.hits.Load(); got != 1 {
+			t.Fatalf("%d requests; want 1", got)
+		}
+	})
 }
 
 func TestJWKSRefresh(t *testing.T) {
@@ -470,6 +496,95 @@ func FuzzParseJWKS(f *testing.F) {
 			if _, err := k.Bytes(); err != nil {
 				t.Fatalf("key %q is not a valid point: %v", kid, err)
 			}
+		}
+	})
+}
+
+// TestJWKSTuning: each interval option changes what it names, and only that.
+func TestJWKSTuning(t *testing.T) {
+	t.Run("WithNegativeTTL", func(t *testing.T) {
+		for _, tt := range []struct {
+			name  string
+			opts  []JWKSOption
+			after time.Duration // since the refresh that did not find the kid
+			hits  int32         // JWKS requests in all
+		}{
+			{"default 5 min: still refused without a request after 1 min", nil, 61 * time.Second, 1},
+			{"1 min: still refused without a request before it runs out", []JWKSOption{WithNegativeTTL(time.Minute)}, 59 * time.Second, 1},
+			{"1 min: looked up again once it ran out", []JWKSOption{WithNegativeTTL(time.Minute)}, time.Minute, 2},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				c := newClock()
+				srv := newJWKSServer(t, jwksJSON(t, newSigner(t, "k1").jwk(t)))
+				j := newTestJWKS(t, srv.URL, c, tt.opts...)
+				for range 2 {
+					if _, err := j.Key(t.Context(), "ghost"); !errors.Is(err, ErrUnknownKey) {
+						t.Fatalf("unknown kid: %v", err)
+					}
+				}
+				c.Advance(tt.after) // past the 30 s refresh interval in every row
+				if _, err := j.Key(t.Context(), "ghost"); !errors.Is(err, ErrUnknownKey) {
+					t.Fatalf("unknown kid later: %v", err)
+				}
+				if got := srv.hits.Load(); got != tt.hits {
+					t.Fatalf("%d requests; want %d", got, tt.hits)
+				}
+			})
+		}
+	})
+	t.Run("WithDefaultRefresh", func(t *testing.T) {
+		for _, tt := range []struct {
+			name         string
+			opts         []JWKSOption
+			cacheControl string
+			after        time.Duration
+			hits         int32
+		}{
+			{"default 5 min: fresh after 4 min", nil, "", 4 * time.Minute, 1},
+			{"default 5 min: refreshed at 5 min", nil, "", 5 * time.Minute, 2},
+			{"2 min: fresh before", []JWKSOption{WithDefaultRefresh(2 * time.Minute)}, "", 2*time.Minute - time.Second, 1},
+			{"2 min: refreshed at 2 min", []JWKSOption{WithDefaultRefresh(2 * time.Minute)}, "", 2 * time.Minute, 2},
+			{"max-age wins over it", []JWKSOption{WithDefaultRefresh(2 * time.Minute)}, "max-age=600", 9 * time.Minute, 1},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				c := newClock()
+				srv := newJWKSServer(t, jwksJSON(t, newSigner(t, "k1").jwk(t)))
+				srv.set(jwksJSON(t, newSigner(t, "k1").jwk(t)), http.StatusOK, tt.cacheControl)
+				j := newTestJWKS(t, srv.URL, c, tt.opts...)
+				if _, err := j.Key(t.Context(), "k1"); err != nil {
+					t.Fatal(err)
+				}
+				c.Advance(tt.after)
+				if _, err := j.Key(t.Context(), "k1"); err != nil {
+					t.Fatal(err)
+				}
+				if got := srv.hits.Load(); got != tt.hits {
+					t.Fatalf("%d requests; want %d", got, tt.hits)
+				}
+			})
+		}
+	})
+	t.Run("WithFetchTimeout", func(t *testing.T) {
+		for _, tt := range []struct {
+			name string
+			opts []JWKSOption
+			want time.Duration
+		}{
+			{"default 10 s", nil, 10 * time.Second},
+			{"2 s", []JWKSOption{WithFetchTimeout(2 * time.Second)}, 2 * time.Second},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					// An issuer that never answers: the fetch gives up at the timeout, on
+					// the bubble's clock.
+					j, _ := newGatedJWKS(t, nil, newClock(), tt.opts...)
+					start := time.Now()
+					_, err := j.Key(t.Context(), "k1")
+					if took := time.Since(start); !errors.Is(err, ErrUnavailable) || took != tt.want {
+						t.Fatalf("Key = %v after %s; want ErrUnavailable after %s", err, took, tt.want)
+					}
+				})
+			})
 		}
 	})
 }

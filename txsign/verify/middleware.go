@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/signet-sca/signet/txsign/verify/internal/claimsctx"
 )
 
 // HeaderTxnToken carries the transaction token when Authorization is taken by something else
@@ -27,17 +29,9 @@ func TokenFromHeaders(txnToken, authorization string) string {
 	return strings.TrimSpace(cred)
 }
 
-type ctxKey struct{}
-
-// NewContext returns ctx carrying verified claims.
-func NewContext(ctx context.Context, c *Claims) context.Context {
-	return context.WithValue(ctx, ctxKey{}, c)
-}
-
-// ClaimsFromContext returns the claims the middleware verified for this request.
+// ClaimsFromContext returns the claims the middleware (or fiberverify) verified for this request.
 func ClaimsFromContext(ctx context.Context) (*Claims, bool) {
-	c, ok := ctx.Value(ctxKey{}).(*Claims)
-	return c, ok && c != nil
+	return claimsctx.From[Claims](ctx)
 }
 
 // Problem is an RFC 9457 problem details object, the body of every refusal.
@@ -160,7 +154,7 @@ func Middleware(v *Verifier, opts ...MiddlewareOption) func(http.Handler) http.H
 				WriteProblem(w, ProblemFor(err))
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(NewContext(r.Context(), claims)))
+			next.ServeHTTP(w, r.WithContext(claimsctx.With(r.Context(), claims)))
 		})
 	}
 }

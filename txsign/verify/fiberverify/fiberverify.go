@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 
 	"github.com/signet-sca/signet/txsign/verify"
+	"github.com/signet-sca/signet/txsign/verify/internal/claimsctx"
 )
 
 // Option configures New.
@@ -75,7 +76,7 @@ func New(v *verify.Verifier, opts ...Option) fiber.Handler {
 			return writeProblem(c, verify.ProblemFor(err))
 		}
 		c.Locals(localsKey{}, claims)
-		c.SetUserContext(verify.NewContext(ctx, claims))
+		c.SetUserContext(claimsctx.With(ctx, claims))
 		return c.Next()
 	}
 }

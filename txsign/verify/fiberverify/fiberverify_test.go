@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -53,19 +54,23 @@ func newFixture(t *testing.T, rp verify.Consumer) *fixture {
 	return f
 }
 
-// token mints a transaction token with jwt/v5 and records its JTI, as the issuer does.
-func (f *fixture) token(t *testing.T, amount string) string {
+// token mints a transaction token with jwt/v5 and records its JTI, as the issuer does. Its
+// amr is the given methods, or hwk and pin (two factors).
+func (f *fixture) token(t *testing.T, amount string, amr ...string) string {
 	t.Helper()
 	var jti [16]byte
 	_, _ = rand.Read(jti[:])
 	dl := sha256.Sum256([]byte("op"))
+	if amr == nil {
+		amr = []string{"hwk", "pin"}
+	}
 	c := verify.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: "https://signet.example", Subject: "u1", Audience: jwt.ClaimStrings{"payments"},
 			IssuedAt: jwt.NewNumericDate(epoch), NotBefore: jwt.NewNumericDate(epoch),
 			ExpiresAt: jwt.NewNumericDate(epoch.Add(2 * time.Minute)), ID: hex.EncodeToString(jti[:]),
 		},
-		Op: "op1", DL: base64.RawURLEncoding.EncodeToString(dl[:]), AMR: []string{"hwk", "pin"},
+		Op: "op1", DL: base64.RawURLEncoding.EncodeToString(dl[:]), AMR: amr,
 		AuthorizationDetails: []verify.AuthorizationDetail{{
 			Type:             verify.AuthorizationDetailPaymentInitiation,
 			InstructedAmount: &verify.Amount{Amount: amount, Currency: "EUR"},
@@ -137,6 +142,10 @@ func TestNew(t *testing.T) {
 		{"binding ok after mismatch", bound, map[string]string{"Txn-Token": bindTok}, good, 200, ""},
 		{"Txn-Token beside OAuth bearer", plain, map[string]string{"Txn-Token": f.token(t, "5.00"), "Authorization": "Bearer oauth"}, "", 200, ""},
 		{"verify only", app(New(f.v, VerifyOnly())), map[string]string{"Authorization": "Bearer " + used}, "", 200, ""},
+		{"one factor where SCA is required", app(New(f.v, WithACR(verify.ACRSCA))), map[string]string{"Txn-Token": f.token(t, "1.00", "hwk")}, "", 403, "insufficient_authentication"},
+		{"one factor by default without a binding", plain, map[string]string{"Txn-Token": f.token(t, "1.00", "hwk")}, "", 200, ""},
+		{"one factor on a bound route", bound, map[string]string{"Txn-Token": f.token(t, "100.00", "hwk")}, good, 403, "insufficient_authentication"},
+		{"two factors where SCA is required", app(New(f.v, WithACR(verify.ACRSCA))), map[string]string{"Txn-Token": f.token(t, "1.00")}, "", 200, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,5 +179,36 @@ func TestNew(t *testing.T) {
 				t.Fatal("401 without WWW-Authenticate")
 			}
 		})
+	}
+}
+
+func TestNewErrorLog(t *testing.T) {
+	f := newFixture(t, nil)
+	var logged []error
+	a := app(New(f.v, WithErrorLog(func(c *fiber.Ctx, err error) {
+		if c.Path() != "/pay" {
+			t.Errorf("logged for %q", c.Path())
+		}
+		logged = append(logged, err)
+	})))
+	tok := f.token(t, "1.00")
+	for _, want := range []error{nil, verify.ErrReplay, verify.ErrInvalidToken} {
+		r := httptest.NewRequest(http.MethodPost, "/pay", nil)
+		if want == verify.ErrInvalidToken {
+			tok = "x.y.z"
+		}
+		r.Header.Set("Txn-Token", tok)
+		resp, err := a.Test(r, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch {
+		case want == nil && len(logged) != 0:
+			t.Fatalf("an accepted token was logged: %v", logged)
+		case want != nil && (len(logged) != 1 || !errors.Is(logged[0], want)):
+			t.Fatalf("status %d logged %v; want one %v", resp.StatusCode, logged, want)
+		}
+		logged = nil
 	}
 }

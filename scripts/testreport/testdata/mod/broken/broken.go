@@ -1,0 +1,3 @@
+package broken
+
+func X() int { return "not an int" }
