@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"path"
@@ -58,10 +57,6 @@ func isPrintableASCII(b []byte) bool {
 	}
 	return true
 }
-
-// errCheckRequest is a check request the proxy in front built wrongly (a missing X-Forwarded-Uri):
-// a configuration error of that proxy, answered 500 and logged.
-var errCheckRequest = errors.New("gateway: malformed forward-auth check request")
 
 // authzHandler turns a check request into the request it checks and routes that.
 func (g *Gateway) authzHandler(mux http.Handler) http.Handler {

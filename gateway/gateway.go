@@ -271,6 +271,9 @@ var latencyBuckets = []float64{.00025, .0005, .001, .0025, .005, .01, .025, .05,
 // Handler is the proxy's handler (its own endpoints included unless AdminListen is set).
 func (g *Gateway) Handler() http.Handler { return g.handler }
 
+// AdminHandler serves /healthz, /readyz and /metrics when AdminListen is set (else nil).
+func (g *Gateway) AdminHandler() http.Handler { return g.admin }
+
 // Close releases the Redis client.
 func (g *Gateway) Close() error {
 	var errs []error
