@@ -3,8 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -56,4 +60,46 @@ func TestWebhookJobsPruneTheOutbox(t *testing.T) {
 			t.Errorf("event %s kept %v, want %v (retention 48h)", id, got, kept)
 		}
 	}
+}
+
+// TestWebhookDeliveryDrainsABacklog: serve's webhook job claims again as soon as a delivery
+// slot frees, so a backlog drains at the worker's concurrency, not at one claim (8 events) per
+// second; with N replicas each runs it, and the outbox claim (FOR UPDATE SKIP LOCKED) keeps
+// them apart.
+func TestWebhookDeliveryDrainsABacklog(t *testing.T) {
+	s := signettest.New(t, signettest.Options{})
+	var got atomic.Int64
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer recv.Close()
+	cfg, err := loadConfig([]string{"SIGNET_WEBHOOK_SECRET=" + strings.Repeat("w", 32), "SIGNET_WEBHOOK_DEFAULT_URL=" + recv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := wireEvents(cfg, s.Store, s.Ops, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer ev.close()
+	defer cancel()
+	const backlog = 80
+	for i := range backlog {
+		e := store.OutboxEvent{Endpoint: recv.URL, Type: "operation.approved", Payload: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+		if err := s.Store.EnqueueOutbox(ctx, &e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	runBackground(ctx, slog.New(slog.DiscardHandler), ev.background)
+	for got.Load() < backlog {
+		// One claim of 8 per second would need 10 s.
+		if time.Since(start) > 3*time.Second {
+			t.Fatalf("%d of %d webhook events delivered in %s", got.Load(), backlog, time.Since(start).Round(time.Millisecond))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Logf("%d events delivered in %s", backlog, time.Since(start).Round(time.Millisecond))
 }
