@@ -354,7 +354,15 @@ func TestCluster(t *testing.T) {
 					t.Errorf("%s of approved operation %s ended with %q", kind, id, w.status)
 					continue
 				}
-				lat = append(lat, max(0, w.at.Sub(at)))
+				late := max(0, w.at.Sub(at))
+				lat = append(lat, late)
+				// A notice is delivered within milliseconds; an event stream re-opened after a
+				// replica ended it adds its retry hint (2 s). Later than that, the waiter was woken
+				// by the 30 s safety poll: a missed notice.
+				if late > 5*time.Second {
+					t.Errorf("%s of operation %s woke %s after the approval answer (approved %s)", kind, id,
+						late.Round(time.Millisecond), at.Format("15:04:05.000"))
+				}
 			}
 		}
 		if checked == 0 {
