@@ -149,7 +149,7 @@ func TestCluster(t *testing.T) {
 		}
 	}
 	measure := func() float64 {
-		d := phase(10*time.Second, 4*time.Second)
+		d := phase(10*time.Second, 3*time.Second)
 		var n atomic.Int64
 		mctx, cancel := context.WithTimeout(ctx, d)
 		defer cancel()
@@ -167,6 +167,19 @@ func TestCluster(t *testing.T) {
 		return float64(n.Load()) / d.Seconds()
 	}
 	one := measure()
+	// Operations left to expire (30 s, the minimum): the three replicas' sweepers race to expire them.
+	var expiring []string
+	expiringFrom := time.Now()
+	for i := range 6 {
+		var op struct{ ID string }
+		if err := bankCall(ctx, httpClient, "POST", base+"/v1/operations", map[string]any{"user_id": newUserID(t, ctx, httpClient, base, i),
+			"type": "payment", "payee": map[string]string{"account": "DE89370400440532013000", "name": "Expiring Payee"},
+			"amount": "1.00", "currency": "EUR", "expires_in": 30}, &op); err != nil {
+			t.Fatal(err)
+		}
+		expiring = append(expiring, op.ID)
+	}
+
 	for _, r := range replicas[1:] {
 		r.start(t)
 	}
@@ -183,19 +196,6 @@ func TestCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Operations left to expire (30 s, the minimum): the three replicas' sweepers race to expire them.
-	var expiring []string
-	expiringFrom := time.Now()
-	for i := range 6 {
-		var op struct{ ID string }
-		if err := bankCall(ctx, httpClient, "POST", base+"/v1/operations", map[string]any{"user_id": userIDOf(t, ctx, httpClient, base, i),
-			"type": "payment", "payee": map[string]string{"account": "DE89370400440532013000", "name": "Expiring Payee"},
-			"amount": "1.00", "currency": "EUR", "expires_in": 30}, &op); err != nil {
-			t.Fatal(err)
-		}
-		expiring = append(expiring, op.ID)
-	}
-
 	var l callLog
 	var waitersMu sync.Mutex
 	waiters := map[string][]*woke{} // operation id -> its long-poll and event-stream waiters
@@ -275,7 +275,7 @@ func TestCluster(t *testing.T) {
 		slow = append(slow, slowOp{vu, p})
 	}
 
-	time.Sleep(phase(5*time.Second, 2*time.Second))
+	time.Sleep(phase(5*time.Second, time.Second))
 	var restarts, restartTimes []string
 	for i, r := range replicas {
 		s := time.Now()
@@ -294,7 +294,7 @@ func TestCluster(t *testing.T) {
 			}
 			t.Logf("signet keys rotate: %s", strings.TrimSpace(string(out)))
 		}
-		time.Sleep(phase(3*time.Second, time.Second))
+		time.Sleep(phase(3*time.Second, 500*time.Millisecond))
 	}
 	for _, so := range slow {
 		s := time.Now()
@@ -634,8 +634,8 @@ func bankCall(ctx context.Context, hc *http.Client, method, url string, in, out 
 	return nil
 }
 
-// userIDOf returns the id of the run's device-key user i (external id bench-cluster-i).
-func userIDOf(t *testing.T, ctx context.Context, hc *http.Client, base string, i int) string {
+// newUserID creates user i of the expiring operations (no credentials) and returns its id.
+func newUserID(t *testing.T, ctx context.Context, hc *http.Client, base string, i int) string {
 	t.Helper()
 	var u struct{ ID string }
 	if err := bankCall(ctx, hc, "POST", base+"/v1/users", map[string]string{"external_id": fmt.Sprintf("cluster-expiring-%d", i)}, &u); err != nil {
