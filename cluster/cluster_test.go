@@ -51,7 +51,7 @@ const (
 )
 
 type call struct {
-	kind       string // "approve", "pa-approve", "consume", "long-poll", "sse"
+	kind       string // "approve" (device key), "pa-approve" (PowerAuth), "passkey-approve", "consume", "long-poll", "sse"
 	start, end time.Time
 	status     int // 200 success, HTTP status otherwise, 0 transport error
 	opID       string
@@ -196,6 +196,12 @@ func TestCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// One customer approving with a passkey and passcode in the browser: each approval runs an
+	// Argon2 passcode check, so one is load enough on a shared machine.
+	pk, err := newPasskeyUser(ctx, httpClient, base, "http://localhost:8080", "cluster-passkey")
+	if err != nil {
+		t.Fatal(err)
+	}
 	var l callLog
 	var waitersMu sync.Mutex
 	waiters := map[string][]*woke{} // operation id -> its long-poll and event-stream waiters
@@ -239,6 +245,14 @@ func TestCluster(t *testing.T) {
 			}
 		})
 	}
+	wg.Go(func() {
+		for loadCtx.Err() == nil {
+			s := time.Now()
+			opID, err := pk.approve(loadCtx)
+			l.add(call{kind: "passkey-approve", start: s, end: time.Now(), status: statusOf(err), opID: opID, err: errString(err)})
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	for _, pu := range pas {
 		wg.Go(func() {
 			for loadCtx.Err() == nil {
@@ -334,6 +348,11 @@ func TestCluster(t *testing.T) {
 	t.Logf("answers: %v", counts)
 
 	t.Run("no request failed through the balancer", func(t *testing.T) {
+		for _, kind := range []string{"approve", "pa-approve", "passkey-approve", "consume", "long-poll", "sse"} {
+			if counts[kind+" 200"] == 0 {
+				t.Errorf("no %s succeeded during the restarts", kind)
+			}
+		}
 		for _, c := range calls {
 			// Calls cut off by the end of the load (context cancelled) are not answers.
 			if c.status != 200 && !(c.status == 0 && strings.Contains(c.err, "context canceled")) {
@@ -431,7 +450,7 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		for _, c := range calls {
-			if (c.kind == "approve" || c.kind == "pa-approve") && c.status == 200 && audits["operation.approve success "+c.opID] != 1 {
+			if (c.kind == "approve" || c.kind == "pa-approve" || c.kind == "passkey-approve") && c.status == 200 && audits["operation.approve success "+c.opID] != 1 {
 				t.Errorf("%s of %s answered 200 but the audit log has %d approvals", c.kind, c.opID, audits["operation.approve success "+c.opID])
 			}
 		}
@@ -505,8 +524,8 @@ func TestCluster(t *testing.T) {
 			}
 		}
 		for _, c := range calls {
-			if c.kind == "pa-approve" && c.status == 200 && byOp[c.opID] != "operation.approved" {
-				t.Errorf("PowerAuth-approved operation %s: webhook %q", c.opID, byOp[c.opID])
+			if (c.kind == "pa-approve" || c.kind == "passkey-approve") && c.status == 200 && byOp[c.opID] != "operation.approved" {
+				t.Errorf("%s of operation %s: webhook %q", c.kind, c.opID, byOp[c.opID])
 			}
 		}
 		for _, id := range expiring {
@@ -606,6 +625,11 @@ type httpError struct {
 func (e *httpError) Error() string { return fmt.Sprintf("HTTP %d: %s", e.status, e.body) }
 
 func bankCall(ctx context.Context, hc *http.Client, method, url string, in, out any) error {
+	return webCall(ctx, hc, method, url, "Bearer "+apiSecret, in, out)
+}
+
+// webCall sends JSON with the given Authorization header ("" for none) and decodes the answer.
+func webCall(ctx context.Context, hc *http.Client, method, url, authorization string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, _ := json.Marshal(in)
@@ -615,7 +639,9 @@ func bankCall(ctx context.Context, hc *http.Client, method, url string, in, out 
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+apiSecret)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
