@@ -1,7 +1,7 @@
 // Package cluster holds the replica run (make cluster): three `signet serve`
 // replicas on one fresh PostgreSQL schema and the local Redis, behind HAProxy
-// on loopback with active health checks on /readyz. Device-key and PowerAuth
-// approvals, token consumes, long-poll and event-stream waiters go through the
+// on loopback with active health checks on /readyz. Device-key, PowerAuth and
+// passkey approvals, token consumes, long-poll and event-stream waiters go through the
 // balancer while each replica is restarted in turn (SIGTERM with
 // SIGNET_SHUTDOWN_DRAIN) and the signing key is rotated; afterwards the run
 // proves from the request log, the audit log, the webhook outbox and a
