@@ -155,13 +155,31 @@ func (vu *virtualUser) approveOnce(ctx context.Context) (string, error) {
 }
 
 func (vu *virtualUser) approve(ctx context.Context) (string, string, error) {
+	op, err := vu.create(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	return vu.finish(ctx, op)
+}
+
+// pendingOp is an operation the bank created, as the device learns of it from the bank's push.
+type pendingOp struct{ ID, Capability string }
+
+// create is the bank's half: a payment operation for the user.
+func (vu *virtualUser) create(ctx context.Context) (pendingOp, error) {
 	c := vu.c
-	var op struct{ ID, Capability string }
+	var op pendingOp
 	if err := c.call(ctx, "POST", c.cfg.Server+"/v1/operations", true, map[string]any{"user_id": vu.userID, "type": "payment",
 		"payee": map[string]string{"account": benchAccount, "name": "Bench Payee"}, "amount": benchAmount, "currency": benchCurrency},
 		&op, nil); err != nil {
-		return "", "", fmt.Errorf("create operation: %w", err)
+		return pendingOp{}, fmt.Errorf("create operation: %w", err)
 	}
+	return op, nil
+}
+
+// finish is the device's half: read the signing data, recompute DL, sign, approve.
+func (vu *virtualUser) finish(ctx context.Context, op pendingOp) (string, string, error) {
+	c := vu.c
 	// The device has the operation's id and capability from the bank's push.
 	capability := map[string]string{"Authorization": "Signet-Capability " + op.Capability}
 	var sd signingData
@@ -217,6 +235,25 @@ func (c *Client) NewUser(ctx context.Context, name string) (*VirtualUser, error)
 // soon as the operation exists) and the token.
 func (v *VirtualUser) Approve(ctx context.Context) (opID, token string, err error) {
 	return v.vu.approve(ctx)
+}
+
+// PendingOperation is an operation the bank created and the device has not approved yet.
+type PendingOperation struct{ op pendingOp }
+
+// ID is the operation's id.
+func (p PendingOperation) ID() string { return p.op.ID }
+
+// Create is the bank's half of Approve: it creates a payment operation for the user, which
+// waiters (long-poll, event stream) can watch before Finish approves it.
+func (v *VirtualUser) Create(ctx context.Context) (PendingOperation, error) {
+	op, err := v.vu.create(ctx)
+	return PendingOperation{op}, err
+}
+
+// Finish is the device's half of Approve: signing data, signature, approval; it returns the token.
+func (v *VirtualUser) Finish(ctx context.Context, p PendingOperation) (token string, err error) {
+	_, token, err = v.vu.finish(ctx, p.op)
+	return token, err
 }
 
 // Consume burns a token through Signet's consume endpoint.

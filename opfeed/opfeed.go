@@ -10,8 +10,8 @@
 // the approvals; Redis keeps that load off it.
 //
 // Pub/sub delivers at most once: a replica whose subscription drops misses what was published
-// meanwhile. The feed therefore reports every re-subscription (resync), and the server then
-// re-reads every waiting operation once; a slow safety poll in the server covers the rest.
+// meanwhile. The feed therefore reports every subscription, the first included (resync), and
+// the server then re-reads every waiting operation once; a slow safety poll in the server covers the rest.
 // A notice carries only the operation id, never its state: the waiter reads the state from
 // the store, so a forged or replayed notice can at most cause one read.
 package opfeed
@@ -53,8 +53,8 @@ func (r *Redis) Publish(ctx context.Context, id string) error {
 }
 
 // Run subscribes and calls changed with each operation id another replica publishes, until
-// ctx ends. resync is called each time the subscription is established again after a loss
-// (notices may have been missed meanwhile), not on the first subscription. While Redis is
+// ctx ends. resync is called each time the subscription is established, the first time
+// included: notices published before it (or while it was lost) never reach this replica. While Redis is
 // unreachable Run keeps retrying (go-redis reconnects and re-subscribes); it returns only
 // when ctx ends.
 func (r *Redis) Run(ctx context.Context, changed func(id string), resync func()) error {
@@ -63,7 +63,6 @@ func (r *Redis) Run(ctx context.Context, changed func(id string), resync func())
 	// Receive blocks in a read that does not watch ctx: closing the subscription ends it.
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
 	defer stop()
-	subscribed := false
 	backoff := 50 * time.Millisecond
 	for {
 		msg, err := ps.Receive(ctx)
@@ -84,10 +83,9 @@ func (r *Redis) Run(ctx context.Context, changed func(id string), resync func())
 		switch m := msg.(type) {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" && m.Channel == r.channel {
-				if subscribed {
-					resync()
-				}
-				subscribed = true
+				// Also the first time: a waiter may have started before the subscription
+				// was in place, and nothing published before it reaches this replica.
+				resync()
 			}
 		case *redis.Message:
 			tag, id, ok := strings.Cut(m.Payload, " ")

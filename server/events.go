@@ -39,7 +39,7 @@ type Feed interface {
 	// Publish tells the other replicas that operation id changed.
 	Publish(ctx context.Context, id string) error
 	// Run calls changed with each id another replica publishes, and resync when notices may
-	// have been lost (the subscription was re-established), until ctx ends.
+	// have been missed (each time the subscription is established), until ctx ends.
 	Run(ctx context.Context, changed func(id string), resync func()) error
 }
 
@@ -288,6 +288,14 @@ func (s *Server) operationEvents(c *fiber.Ctx) error {
 	conn := c.Context().Conn()
 	changed, unsubscribe := s.hub.subscribe(op.ID)
 	logger := loggerFrom(ctx, s.deps.Logger)
+	// Read again after subscribing, as a long-poll does: a change between the first read and
+	// the subscription (its notice came before this stream listened) would otherwise wait for
+	// the safety poll.
+	if op.Status == store.OpPending {
+		if fresh, err := s.getFresh(ctx, op.ID); err == nil {
+			op = fresh
+		}
+	}
 	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
 		defer unsubscribe()
 		send := func(line string) bool {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/signet-sca/signet/server"
 )
 
 // bus is an in-process stand-in for Redis pub/sub between harnesses: what one member
@@ -188,5 +190,54 @@ func TestDrainTakesTheReplicaOutOfRotation(t *testing.T) {
 	// net/http reads "Connection: close" into Response.Close.
 	if resp.StatusCode != 200 || !resp.Close {
 		t.Fatalf("request while draining: %d, connection kept open", resp.StatusCode)
+	}
+}
+
+// TestEventStreamSeesAChangeMadeBeforeItListened: an event stream reads its operation, then
+// starts listening; a change that lands between the two (its notice delivered before this
+// stream listened, here lost on the bus to make the window certain) is seen by reading again
+// once listening, not by the 30 s safety poll. The replica run (make cluster) saw an event
+// stream wake 30 s late before this.
+func TestEventStreamSeesAChangeMadeBeforeItListened(t *testing.T) {
+	a, b, feeds := replicas(t)
+	uid := a.createUser("cust-before-listening")
+	d := a.newDevice(uid)
+	op := a.createOp(uid, "7.00", "EUR", nil)
+	dl := a.signingData(op.ID, d)
+	sig := sign(d.key, dl[:])
+	approved := make(chan int, 1)
+	server.OnSubscribe(b.srv, func(id string) {
+		if id != op.ID {
+			return
+		}
+		feeds.mu.Lock()
+		feeds.lose = true
+		feeds.mu.Unlock()
+		approved <- a.approve(op.ID, d, sig).status
+	})
+	resp, rd := b.stream(t, op.ID)
+	if resp.StatusCode != 200 {
+		t.Fatalf("stream: %d", resp.StatusCode)
+	}
+	if st := <-approved; st != 200 {
+		t.Fatalf("approve on A: %d", st)
+	}
+	seen := make(chan string, 1)
+	go func() {
+		for {
+			ev, ok := readEvent(t, rd)
+			if !ok || ev.id != "PENDING" {
+				seen <- ev.id
+				return
+			}
+		}
+	}()
+	select {
+	case id := <-seen:
+		if id != "APPROVED" {
+			t.Fatalf("stream ended with %q", id)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the stream did not see the approval made before it listened (it would wait for the safety poll)")
 	}
 }

@@ -579,3 +579,62 @@ func TestPruneKeepsWhatIsStillRetried(t *testing.T) {
 		}
 	})
 }
+
+// slowClaimStore models a claim whose UPDATE commits while the caller's context ends: the
+// database leases the rows, the caller only sees its context's error (as a driver answers a
+// cancelled query).
+type slowClaimStore struct {
+	webhook.WorkerStore
+	entered chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (c *slowClaimStore) ClaimOutbox(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]store.OutboxEvent, error) {
+	first := false
+	c.once.Do(func() { first = true })
+	if !first {
+		return c.WorkerStore.ClaimOutbox(ctx, now, lease, limit)
+	}
+	close(c.entered)
+	<-c.release
+	evs, err := c.WorkerStore.ClaimOutbox(context.WithoutCancel(ctx), now, lease, limit)
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return evs, err
+}
+
+// TestShutdownDuringAClaimDeliversWhatWasClaimed: a replica told to stop (SIGTERM) while its
+// claim is in flight finishes the claim and delivers what it leased before Close returns; a
+// cancelled claim would leave the events leased to nobody until the lease ran out (2 minutes by
+// default), which the replica run (make cluster) saw at each restart under load.
+func TestShutdownDuringAClaimDeliversWhatWasClaimed(t *testing.T) {
+	backends(t, func(t *testing.T, s *signettest.Stack) {
+		rcv := newReceiver(t)
+		outbox := webhook.NewOutbox(s.Store, "", nil)
+		s.Ops.Observe(outbox)
+		ops := terminalOperations(t, s, rcv.url())
+		slow := &slowClaimStore{WorkerStore: s.Store, entered: make(chan struct{}), release: make(chan struct{})}
+		w, err := webhook.NewWorker(slow, webhook.WorkerConfig{Secret: secret, Timeout: 2 * time.Second, Lease: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { w.Run(ctx, nil, time.Hour); close(done) }()
+		<-slow.entered
+		cancel() // SIGTERM while the claim is in flight
+		close(slow.release)
+		<-done
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if left := undelivered(t, s.Store, ops...); len(left) != 0 {
+			t.Fatalf("%d of %d events leased and left undelivered by a worker stopped mid-claim", len(left), len(ops))
+		}
+		if n, _ := rcv.counts(); n != len(ops) {
+			t.Fatalf("receiver got %d events, want %d", n, len(ops))
+		}
+	})
+}

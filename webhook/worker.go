@@ -218,9 +218,14 @@ func (w *Worker) Run(ctx context.Context, kick <-chan struct{}, poll time.Durati
 	t := time.NewTicker(poll)
 	defer t.Stop()
 	for {
-		if _, err := w.Dispatch(ctx); err != nil && ctx.Err() == nil {
+		// ctx ending stops the loop, not a claim already sent: a cancelled claim may still commit
+		// in the database and lease its events to a worker that never delivers them (until the
+		// lease runs out). Close waits for what the claim started.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.Timeout)
+		if _, err := w.Dispatch(dctx); err != nil && ctx.Err() == nil {
 			w.cfg.Logger.Warn("webhook dispatch failed", "err", err)
 		}
+		cancel()
 		select {
 		case <-ctx.Done():
 			return

@@ -48,10 +48,12 @@ func wireEvents(cfg config.Config, st store.Store, ops *txsign.Service, reg prom
 		}
 		reconciler := webhook.NewReconciler(st, outbox, webhook.ReconcilerConfig{Logger: logger})
 		e.background = append(e.background,
-			// Dispatch only claims; deliveries run on the worker's goroutines, beyond the tick.
-			background{"webhook delivery", time.Second, func(ctx context.Context) error { _, err := worker.Dispatch(ctx); return err }},
-			background{"webhook reconciliation", 30 * time.Second, func(ctx context.Context) error { _, err := reconciler.Pass(ctx); return err }},
-			background{"webhook outbox pruning", 10 * time.Minute, func(ctx context.Context) error { _, err := worker.Prune(ctx); return err }},
+			// The worker claims again as soon as a delivery slot frees or this replica enqueues, and
+			// every second for what other replicas enqueued: a backlog drains at Concurrency
+			// deliveries in flight, not at one claim per tick (8 events a second per replica).
+			background{name: "webhook delivery", loop: func(ctx context.Context) { worker.Run(ctx, outbox.Kicked(), time.Second) }},
+			background{name: "webhook reconciliation", every: 30 * time.Second, run: func(ctx context.Context) error { _, err := reconciler.Pass(ctx); return err }},
+			background{name: "webhook outbox pruning", every: 10 * time.Minute, run: func(ctx context.Context) error { _, err := worker.Prune(ctx); return err }},
 		)
 	}
 	e.close = func() {

@@ -207,11 +207,11 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 			Operation: cfg.RateLimitOperation, Code: cfg.RateLimitCode, TrustedProxies: proxies},
 		HSTS: cfg.HTTPS(), Brand: brand})
 	bg := []background{
-		{"operation expiry", 5 * time.Second, func(ctx context.Context) error { _, err := ops.ExpireDue(ctx); return err }},
-		{"activation expiry", 10 * time.Second, func(ctx context.Context) error { _, err := act.ExpireDue(ctx); return err }},
-		{"ceremony cleanup", time.Minute, func(ctx context.Context) error { _, err := webSvc.Sweep(ctx); return err }},
-		{"audit partitions", time.Hour, maintainAudit},
-		{"key rotation", time.Minute, func(ctx context.Context) error {
+		{name: "operation expiry", every: 5 * time.Second, run: func(ctx context.Context) error { _, err := ops.ExpireDue(ctx); return err }},
+		{name: "activation expiry", every: 10 * time.Second, run: func(ctx context.Context) error { _, err := act.ExpireDue(ctx); return err }},
+		{name: "ceremony cleanup", every: time.Minute, run: func(ctx context.Context) error { _, err := webSvc.Sweep(ctx); return err }},
+		{name: "audit partitions", every: time.Hour, run: maintainAudit},
+		{name: "key rotation", every: time.Minute, run: func(ctx context.Context) error {
 			rotated, err := keyring.RotateIfDue(ctx)
 			if rotated {
 				logger.Info("transaction-token signing key rotated")
@@ -251,15 +251,21 @@ func openCore(ctx context.Context, cfg config.Config, migrate bool, logger *slog
 	return st, ring, nil
 }
 
-// background is a periodic job that runs while the server serves.
+// background is a periodic job that runs while the server serves, or, with loop set, a job
+// that runs until ctx ends and paces itself.
 type background struct {
 	name  string
 	every time.Duration
 	run   func(ctx context.Context) error
+	loop  func(ctx context.Context)
 }
 
 func runBackground(ctx context.Context, logger *slog.Logger, jobs []background) {
 	for _, j := range jobs {
+		if j.loop != nil {
+			go j.loop(ctx)
+			continue
+		}
 		go func() {
 			t := time.NewTicker(j.every)
 			defer t.Stop()
