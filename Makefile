@@ -54,7 +54,7 @@ faults:
 GREMLINS ?= github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
 PKGS ?= txsign txsign/verify gateway
 MUTATE_OUT ?= .mutate
-MUTATE_FLAGS ?= --workers 1 --test-cpu 1 --timeout-coefficient 3
+MUTATE_FLAGS ?= --workers 1 --test-cpu 1 --timeout-coefficient 10
 mutate:
 	@mkdir -p $(MUTATE_OUT); for p in $(PKGS); do \
 		echo "== mutate ./$$p"; \
