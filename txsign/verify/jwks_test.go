@@ -210,8 +210,12 @@ func TestJWKSStaleKeysWhileIssuerDown(t *testing.T) {
 	if got := srv.hits.Load(); got != 2 {
 		t.Fatalf("%d requests after max-age; want 2", got)
 	}
-	// Past MaxStale: no longer trusted.
-	c.Advance(10 * time.Minute)
+	// Up to MaxStale after the last fetch the key is served; a second later it is not.
+	c.Advance(10*time.Minute - 61*time.Second)
+	if _, err := v.Verify(ctx, s.mint(t, validClaims(t, c.Now()), nil)); err != nil {
+		t.Fatalf("at MaxStale: %v", err)
+	}
+	c.Advance(time.Second)
 	if _, err := v.Verify(ctx, s.mint(t, validClaims(t, c.Now()), nil)); !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("beyond MaxStale = %v; want ErrUnavailable", err)
 	}

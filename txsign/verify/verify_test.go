@@ -150,6 +150,7 @@ func TestVerify(t *testing.T) {
 		{"wrong aud", good.mint(t, claims(func(c *Claims) { c.Audience = jwt.ClaimStrings{"other-api"} }), nil), ErrInvalidToken},
 		{"missing aud", good.mint(t, claims(func(c *Claims) { c.Audience = nil }), nil), ErrInvalidToken},
 		{"missing jti", good.mint(t, claims(func(c *Claims) { c.ID = "" }), nil), ErrInvalidToken},
+		{"jti of 257 bytes", good.mint(t, claims(func(c *Claims) { c.ID = strings.Repeat("j", 257) }), nil), ErrInvalidToken},
 		{"missing op", good.mint(t, claims(func(c *Claims) { c.Op = "" }), nil), ErrInvalidToken},
 		{"missing dl", good.mint(t, claims(func(c *Claims) { c.DL = "" }), nil), ErrInvalidToken},
 		{"dl not a digest", good.mint(t, claims(func(c *Claims) { c.DL = "AAAA" }), nil), ErrInvalidToken},
@@ -166,6 +167,7 @@ func TestVerify(t *testing.T) {
 		{"typ with application/ prefix", header(func(h map[string]any) { h["typ"] = "application/txn+jwt" }), nil},
 		{"typ upper case", header(func(h map[string]any) { h["typ"] = "TXN+JWT" }), nil},
 		{"aud among several", good.mint(t, claims(func(c *Claims) { c.Audience = jwt.ClaimStrings{"x", testAudience} }), nil), nil},
+		{"jti of 256 bytes", good.mint(t, claims(func(c *Claims) { c.ID = strings.Repeat("j", 256) }), nil), nil},
 		{"lifetime exactly 300 s", good.mint(t, claims(func(c *Claims) { c.ExpiresAt = jwt.NewNumericDate(now.Add(300 * time.Second)) }), nil), nil},
 	}
 	for _, tt := range tests {
