@@ -70,8 +70,13 @@ type Config struct {
 	Argon2MemoryKiB     uint32        `env:"SIGNET_ARGON2_MEMORY_KIB" envDefault:"19456"`
 	Argon2Time          uint32        `env:"SIGNET_ARGON2_TIME" envDefault:"2"`
 	Argon2Threads       uint8         `env:"SIGNET_ARGON2_THREADS" envDefault:"1"`
-	WebReturnURLs       []string      `env:"SIGNET_WEB_RETURN_URLS" envSeparator:","`
-	WebOpenerOrigins    []string      `env:"SIGNET_WEB_OPENER_ORIGINS" envSeparator:","`
+	// Argon2Concurrency bounds the passcode hashes that run at once (0: one per
+	// core, i.e. GOMAXPROCS / SIGNET_ARGON2_THREADS); Argon2Queue the requests
+	// that may wait for one. Past both: 503 with Retry-After.
+	Argon2Concurrency int      `env:"SIGNET_ARGON2_CONCURRENCY" envDefault:"0"`
+	Argon2Queue       int      `env:"SIGNET_ARGON2_QUEUE" envDefault:"32"`
+	WebReturnURLs     []string `env:"SIGNET_WEB_RETURN_URLS" envSeparator:","`
+	WebOpenerOrigins  []string `env:"SIGNET_WEB_OPENER_ORIGINS" envSeparator:","`
 
 	// Webhooks (operation events) and push notifications (cross-device approval).
 	WebhookSecret     string `env:"SIGNET_WEBHOOK_SECRET"`      // HMAC-SHA256 key, ≥ 32 chars; unset: no webhooks (secret: also _FILE)
@@ -373,6 +378,12 @@ func (c Config) Validate() error {
 	}
 	if c.Argon2Threads < 1 || c.Argon2Threads > 16 {
 		bad("SIGNET_ARGON2_THREADS must be between 1 and 16")
+	}
+	if c.Argon2Concurrency < 0 || c.Argon2Concurrency > 1024 {
+		bad("SIGNET_ARGON2_CONCURRENCY must be between 0 (one per core) and 1024")
+	}
+	if c.Argon2Queue < 0 || c.Argon2Queue > 100000 {
+		bad("SIGNET_ARGON2_QUEUE must be between 0 and 100000")
 	}
 	for _, r := range c.WebReturnURLs {
 		u, err := url.Parse(r)

@@ -126,6 +126,10 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if p.Status == 401 {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="signet", Basic realm="signet"`)
 	}
+	var retry *fault.RetryAfterError
+	if errors.As(err, &retry) && p.Status >= 400 { // load shedding: RFC 9110 §10.2.3
+		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds(retry.After))
+	}
 	if errors.As(err, &scope) { // RFC 6750 §3.1: the error code and the scope that would do
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="signet", error="insufficient_scope", scope="`+scope.need.String()+`"`)
 	}

@@ -193,6 +193,16 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	if err != nil {
 		return txsign.Result{}, err
 	}
+	if decision == txsign.Approve {
+		// Load shedding before anything changes: past the hashing queue the
+		// answer is 503 with Retry-After and the same ceremony can be
+		// finished again.
+		leave, err := s.gate.Admit()
+		if err != nil {
+			return txsign.Result{}, err
+		}
+		defer leave()
+	}
 	if err := s.consume(ctx, cer.ID); err != nil {
 		return fail("approval ceremony replayed or expired", err)
 	}
@@ -211,6 +221,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	if cred.ID == "" {
 		return fail("unknown passkey "+lookupKey(parsed.RawID), fault.ErrUnauthenticated)
 	}
+	free := func() {}
 	if decision == txsign.Approve {
 		if u, err = s.reservePasscodeTry(ctx, u.ID); err != nil {
 			if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
@@ -218,6 +229,14 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 			}
 			return txsign.Result{}, err
 		}
+		// Wait for a hashing slot before the attempt starts: a client that
+		// gives up while queued leaves the queue, and its reserved try is
+		// refunded with nothing counted.
+		if free, err = s.gate.acquire(ctx); err != nil {
+			s.settlePasscode(context.WithoutCancel(ctx), u.ID, passcodeUnchecked, nil, false)
+			return txsign.Result{}, err
+		}
+		defer free()
 	}
 	var (
 		v           verified
@@ -265,6 +284,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 			// counts on the operation, the passkey and the passcode lock.
 			var perr error
 			outcome, rehash, pc, perr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, expected, FieldPasscode), env)
+			free() // the slot is for the hash only, not for the writes that follow
 			if perr != nil {
 				return evidence, perr
 			}
@@ -272,6 +292,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 			evidence.AMR = append(evidence.AMR, "pin", "mfa")
 			return evidence, nil
 		}})
+	free()
 	if decision == txsign.Approve {
 		s.settlePasscode(ctx, u.ID, outcome, pc, rehash)
 	}
@@ -342,7 +363,8 @@ func (s *Service) reservePasscodeTry(ctx context.Context, userID string) (store.
 func (s *Service) settlePasscode(ctx context.Context, userID string, o passcodeOutcome, p Passcode, rehash bool) {
 	var fresh []byte
 	if o == passcodeRight && rehash {
-		fresh, _ = s.newVerifier(p)
+		// Best effort: the verifier is refreshed on a later success otherwise.
+		_ = s.withSlot(ctx, func() { fresh, _ = s.newVerifier(p) })
 	}
 	locked := false
 	_, _ = s.store.UpdateUser(ctx, userID, func(u *store.User) error {
@@ -443,6 +465,11 @@ func (s *Service) FinishPasscodeChange(ctx context.Context, token string, in Pas
 	if d.WebSession != sess.ID {
 		return errCeremony
 	}
+	leave, err := s.gate.Admit() // before anything changes: a 503 leaves the ceremony usable
+	if err != nil {
+		return err
+	}
+	defer leave()
 	ev := audit.Event{Type: "passcode.change", Actor: "browser", UserID: u.ID}
 	fail := func(reason string, public error) error {
 		ev.Outcome, ev.Reason = audit.Failure, reason
@@ -491,7 +518,13 @@ func (s *Service) FinishPasscodeChange(ctx context.Context, token string, in Pas
 	outcome := passcodeUnchecked
 	if verr == nil {
 		// The verifier is replaced below, so a rehash is moot.
-		if outcome, _, _, verr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, challenge, FieldPasscode), oldEnv); verr != nil {
+		if werr := s.withSlot(ctx, func() {
+			outcome, _, _, verr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, challenge, FieldPasscode), oldEnv)
+		}); werr != nil {
+			s.settlePasscode(context.WithoutCancel(ctx), u.ID, passcodeUnchecked, nil, false)
+			return werr
+		}
+		if verr != nil {
 			verr = fmt.Errorf("old passcode: %w", verr)
 		}
 	}

@@ -338,6 +338,11 @@ func (s *Service) FinishRegistration(ctx context.Context, token string, in Regis
 	if d.WebSession != sess.ID {
 		return PasskeyView{}, errCeremony
 	}
+	leave, err := s.gate.Admit() // before anything changes: a 503 leaves the ceremony usable
+	if err != nil {
+		return PasskeyView{}, err
+	}
+	defer leave()
 	ev := audit.Event{Type: "passkey.register", Actor: "browser", UserID: u.ID}
 	fail := func(reason string, public error) (PasskeyView, error) {
 		ev.Outcome, ev.Reason = audit.Failure, reason
@@ -378,7 +383,16 @@ func (s *Service) FinishRegistration(ctx context.Context, token string, in Regis
 			}
 			return PasskeyView{}, err
 		}
-		outcome, rehash, current, cerr := s.checkPasscode(u, kid, info, env)
+		var (
+			outcome passcodeOutcome
+			rehash  bool
+			current Passcode
+			cerr    error
+		)
+		if err := s.withSlot(ctx, func() { outcome, rehash, current, cerr = s.checkPasscode(u, kid, info, env) }); err != nil {
+			s.settlePasscode(context.WithoutCancel(ctx), u.ID, passcodeUnchecked, nil, false)
+			return PasskeyView{}, err
+		}
 		s.settlePasscode(ctx, u.ID, outcome, current, rehash)
 		if cerr != nil {
 			return fail(cerr.Error(), errRegistration)
@@ -448,7 +462,11 @@ func (s *Service) duplicateReason(ctx context.Context, userID, key string) strin
 
 // setPasscode stores a fresh verifier and clears failures and the lock.
 func (s *Service) setPasscode(ctx context.Context, userID string, p Passcode, event string) error {
-	v, err := s.newVerifier(p)
+	var v []byte
+	var err error
+	if werr := s.withSlot(ctx, func() { v, err = s.newVerifier(p) }); werr != nil {
+		return werr
+	}
 	if err != nil {
 		return err
 	}
