@@ -40,8 +40,10 @@ func openPGStats(ctx context.Context, url string) (*pgStats, error) {
 func (p *pgStats) Close() error { return p.db.Close() }
 
 // flushWait lets every backend publish its pending statistics: a backend
-// flushes at most once a second, and on going idle within about a second.
-const flushWait = 1500 * time.Millisecond
+// flushes at most once a second, and one that goes idle within a second of
+// its last flush waits PGSTAT_IDLE_INTERVAL (10 s, PostgreSQL 15+) before it
+// flushes again, so anything shorter under-counts.
+const flushWait = 11 * time.Second
 
 func (p *pgStats) read(ctx context.Context) (pgCounters, error) {
 	select {

@@ -46,6 +46,10 @@ type Evidence struct {
 	DL         string               `json:"dl"`
 	DLInputs   DLInput              `json:"dl_inputs"`
 	Credential string               `json:"credential_id"`
+	// Counter is not evidence: the signature counter a verified assertion
+	// carried (WebAuthn L3 §6.1.1), stored with the credential's use in the
+	// approval's own statement. 0: nothing to store.
+	Counter int64 `json:"-"`
 }
 
 // ErrPossessionNotProven classifies a failed attempt that proves nothing
@@ -251,7 +255,8 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 	if err != nil {
 		return Result{}, err
 	}
-	also := store.Alongside{Audit: rec, CredentialUse: store.CredentialUse{ID: cred.ID, At: now, ResetFailures: resetFailures}}
+	also := store.Alongside{Audit: rec, CredentialUse: store.CredentialUse{ID: cred.ID, At: now, ResetFailures: resetFailures,
+		Counter: evidence.Counter}}
 	updated, err := s.store.UpdateOperationWith(ctx, op, also, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return stateError(*o)

@@ -206,13 +206,18 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	if err := s.consume(ctx, cer.ID); err != nil {
 		return fail("approval ceremony replayed or expired", err)
 	}
-	cred, err := s.credentialFor(ctx, parsed)
-	if err != nil {
-		return txsign.Result{}, err
-	}
 	creds, err := s.ownedPasskeys(ctx, cer.UserID)
 	if err != nil {
 		return txsign.Result{}, err
+	}
+	// The passkey is almost always one of the user's own (read with them, no
+	// second query); otherwise it is looked up by its id, to refuse another
+	// user's credential for what it is.
+	cred := ownPasskeyByID(creds, lookupKey(parsed.RawID))
+	if cred.ID == "" {
+		if cred, err = s.credentialFor(ctx, parsed); err != nil {
+			return txsign.Result{}, err
+		}
 	}
 	u, err := s.store.GetUser(ctx, cer.UserID)
 	if err != nil {
@@ -223,7 +228,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	}
 	free := func() {}
 	if decision == txsign.Approve {
-		if u, err = s.reservePasscodeTry(ctx, u.ID); err != nil {
+		if u, err = s.reservePasscodeTry(ctx, u); err != nil {
 			if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
 				return fail(err.Error(), err)
 			}
@@ -233,7 +238,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 		// gives up while queued leaves the queue, and its reserved try is
 		// refunded with nothing counted.
 		if free, err = s.gate.acquire(ctx); err != nil {
-			s.settlePasscode(context.WithoutCancel(ctx), u.ID, passcodeUnchecked, nil, false)
+			s.settlePasscode(context.WithoutCancel(ctx), u, passcodeUnchecked, nil, false)
 			return txsign.Result{}, err
 		}
 		defer free()
@@ -275,6 +280,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 				return evidence, err
 			}
 			assertionOK = true
+			evidence.Counter = int64(parsed.Response.AuthenticatorData.Counter)
 			extra["uv_required"] = s.uv == protocol.VerificationRequired
 			if decision == txsign.Reject {
 				return evidence, nil
@@ -294,10 +300,11 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 		}})
 	free()
 	if decision == txsign.Approve {
-		s.settlePasscode(ctx, u.ID, outcome, pc, rehash)
+		s.settlePasscode(ctx, u, outcome, pc, rehash)
 	}
 	if cred.ID != "" && (assertionOK || v.clone) {
-		s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK)
+		// An approval stored the counter with the credential's use already.
+		s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK, derr == nil)
 	}
 	return res, derr
 }
@@ -341,9 +348,10 @@ func (s *Service) checkPasscode(u store.User, kekID [4]byte, info []byte, env En
 // reservePasscodeTry charges one try before a passcode is checked, so that
 // concurrent attempts cannot together exceed the maximum (a check-then-act
 // would let N parallel requests guess N times); settlePasscode refunds it if
-// the passcode was never checked.
-func (s *Service) reservePasscodeTry(ctx context.Context, userID string) (store.User, error) {
-	return s.store.UpdateUser(ctx, userID, func(u *store.User) error {
+// the passcode was never checked. cur is the user as just read: the first
+// compare-and-swap starts from it (no second read); a stale copy is re-read.
+func (s *Service) reservePasscodeTry(ctx context.Context, cur store.User) (store.User, error) {
+	return s.store.UpdateUserFrom(ctx, cur, func(u *store.User) error {
 		switch {
 		case len(u.PasscodeVerifier) == 0:
 			return errNoPasscode
@@ -360,14 +368,16 @@ func (s *Service) reservePasscodeTry(ctx context.Context, userID string) (store.
 // unchecked refunds it. The count at a wrong try's settlement includes tries
 // still in flight; one of those later refunded (its passkey failed) does not
 // undo the lock, which errs on the locked side.
-func (s *Service) settlePasscode(ctx context.Context, userID string, o passcodeOutcome, p Passcode, rehash bool) {
+// cur is the user reservePasscodeTry returned.
+func (s *Service) settlePasscode(ctx context.Context, cur store.User, o passcodeOutcome, p Passcode, rehash bool) {
+	userID := cur.ID
 	var fresh []byte
 	if o == passcodeRight && rehash {
 		// Best effort: the verifier is refreshed on a later success otherwise.
 		_ = s.withSlot(ctx, func() { fresh, _ = s.newVerifier(p) })
 	}
 	locked := false
-	_, _ = s.store.UpdateUser(ctx, userID, func(u *store.User) error {
+	_, _ = s.store.UpdateUserFrom(ctx, cur, func(u *store.User) error {
 		locked = false
 		switch o {
 		case passcodeUnchecked:
@@ -507,7 +517,7 @@ func (s *Service) FinishPasscodeChange(ctx context.Context, token string, in Pas
 	if err != nil {
 		return err
 	}
-	if u, err = s.reservePasscodeTry(ctx, u.ID); err != nil {
+	if u, err = s.reservePasscodeTry(ctx, u); err != nil {
 		if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
 			return fail(err.Error(), err)
 		}
@@ -521,16 +531,16 @@ func (s *Service) FinishPasscodeChange(ctx context.Context, token string, in Pas
 		if werr := s.withSlot(ctx, func() {
 			outcome, _, _, verr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, challenge, FieldPasscode), oldEnv)
 		}); werr != nil {
-			s.settlePasscode(context.WithoutCancel(ctx), u.ID, passcodeUnchecked, nil, false)
+			s.settlePasscode(context.WithoutCancel(ctx), u, passcodeUnchecked, nil, false)
 			return werr
 		}
 		if verr != nil {
 			verr = fmt.Errorf("old passcode: %w", verr)
 		}
 	}
-	s.settlePasscode(ctx, u.ID, outcome, nil, false)
+	s.settlePasscode(ctx, u, outcome, nil, false)
 	if assertionOK || v.clone {
-		s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK)
+		s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK, false)
 	}
 	if verr != nil {
 		return fail(verr.Error(), fault.ErrUnauthenticated)
@@ -544,4 +554,14 @@ func invalidReason(err error) string {
 		return ie.Problems[0].Reason
 	}
 	return err.Error()
+}
+
+// ownPasskeyByID is the passkey among creds whose lookup key is key (zero if none).
+func ownPasskeyByID(creds []store.Credential, key string) store.Credential {
+	for _, c := range creds {
+		if c.LookupKey == key {
+			return c
+		}
+	}
+	return store.Credential{}
 }

@@ -95,12 +95,15 @@ func assertionEvidence(parsed *protocol.ParsedCredentialAssertionData, cred stor
 
 // afterAssertion records what a verified (or clone-suspected) assertion
 // changes on the credential: a counter regression blocks it with
-// CLONE_SUSPECTED; a good assertion advances the counter and the backup state.
-func (s *Service) afterAssertion(ctx context.Context, actor string, cred store.Credential, parsed *protocol.ParsedCredentialAssertionData, v verified, ok bool) {
+// CLONE_SUSPECTED; a good assertion advances the counter (unless
+// counterStored: a decision stored it with the credential's use) and the
+// backup state. cred is the copy read before the attempt: the first
+// compare-and-swap starts from it, nothing is written when nothing changed.
+func (s *Service) afterAssertion(ctx context.Context, actor string, cred store.Credential, parsed *protocol.ParsedCredentialAssertionData, v verified, ok, counterStored bool) {
 	now := s.cfg.Now().UTC()
 	switch {
 	case v.clone:
-		_, err := s.store.UpdateCredential(ctx, cred.ID, func(c *store.Credential) error {
+		_, err := s.store.UpdateCredentialFrom(ctx, cred, func(c *store.Credential) error {
 			if c.Status != store.StatusActive {
 				return errUnchanged
 			}
@@ -114,9 +117,9 @@ func (s *Service) afterAssertion(ctx context.Context, actor string, cred store.C
 	case ok:
 		count := int64(parsed.Response.AuthenticatorData.Counter)
 		bs := parsed.Response.AuthenticatorData.Flags.HasBackupState()
-		_, _ = s.store.UpdateCredential(ctx, cred.ID, func(c *store.Credential) error {
+		_, _ = s.store.UpdateCredentialFrom(ctx, cred, func(c *store.Credential) error {
 			d := decodePasskeyData(c.Data)
-			if count <= c.Counter && d.BackupState == bs {
+			if (counterStored || count <= c.Counter) && d.BackupState == bs {
 				return errUnchanged
 			}
 			c.Counter = max(c.Counter, count)

@@ -377,7 +377,7 @@ func (s *Service) FinishRegistration(ctx context.Context, token string, in Regis
 		return fail("attestation: "+protocolDetail(err), errRegistration)
 	}
 	if newPasscode == nil { // adding a passkey: prove the passcode already set
-		if u, err = s.reservePasscodeTry(ctx, u.ID); err != nil {
+		if u, err = s.reservePasscodeTry(ctx, u); err != nil {
 			if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
 				return fail(err.Error(), err)
 			}
@@ -390,10 +390,10 @@ func (s *Service) FinishRegistration(ctx context.Context, token string, in Regis
 			cerr    error
 		)
 		if err := s.withSlot(ctx, func() { outcome, rehash, current, cerr = s.checkPasscode(u, kid, info, env) }); err != nil {
-			s.settlePasscode(context.WithoutCancel(ctx), u.ID, passcodeUnchecked, nil, false)
+			s.settlePasscode(context.WithoutCancel(ctx), u, passcodeUnchecked, nil, false)
 			return PasskeyView{}, err
 		}
-		s.settlePasscode(ctx, u.ID, outcome, current, rehash)
+		s.settlePasscode(ctx, u, outcome, current, rehash)
 		if cerr != nil {
 			return fail(cerr.Error(), errRegistration)
 		}

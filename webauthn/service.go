@@ -20,11 +20,13 @@ import (
 type Store interface {
 	GetUser(ctx context.Context, id string) (store.User, error)
 	UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error)
+	UpdateUserFrom(ctx context.Context, cur store.User, fn func(*store.User) error) (store.User, error)
 	CreateCredential(ctx context.Context, c *store.Credential) error
 	GetCredential(ctx context.Context, id string) (store.Credential, error)
 	GetCredentialByLookupKey(ctx context.Context, kind store.CredentialKind, key string) (store.Credential, error)
 	ListCredentials(ctx context.Context, f store.CredentialFilter) ([]store.Credential, error)
 	UpdateCredential(ctx context.Context, id string, fn func(*store.Credential) error) (store.Credential, error)
+	UpdateCredentialFrom(ctx context.Context, cur store.Credential, fn func(*store.Credential) error) (store.Credential, error)
 	CreateCeremony(ctx context.Context, c *store.Ceremony) error
 	GetCeremony(ctx context.Context, id string) (store.Ceremony, error)
 	GetCeremonyByLookupKey(ctx context.Context, kind, key string) (store.Ceremony, error)
