@@ -62,6 +62,12 @@ type Evidence struct {
 // audit.Unverified. Attempt.Verify wraps it: fmt.Errorf("%w: ...", ErrPossessionNotProven).
 var ErrPossessionNotProven = errors.New("possession not proven")
 
+// ErrNotChecked classifies an attempt whose factor was never checked because
+// the request ended first (a client that gave up while the server queued the
+// check): like ErrPossessionNotProven it counts nothing and is audited as
+// unverified.
+var ErrNotChecked = errors.New("factor not checked")
+
 // Attempt is one signature attempt on an operation, verified by a factor.
 type Attempt struct {
 	OperationID  string
@@ -161,7 +167,7 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 			fmt.Errorf("%w: operation integrity check failed", fault.ErrConflict))
 	}
 	evidence, verr := a.Verify(op, cred)
-	if errors.Is(verr, ErrPossessionNotProven) {
+	if errors.Is(verr, ErrPossessionNotProven) || errors.Is(verr, ErrNotChecked) {
 		// Nothing about the user is proven: count nothing (issue 13 item 2).
 		return unverified(verr.Error(), evidence, errUnverified)
 	}

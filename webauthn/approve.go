@@ -226,7 +226,6 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	if cred.ID == "" {
 		return fail("unknown passkey "+lookupKey(parsed.RawID), fault.ErrUnauthenticated)
 	}
-	free := func() {}
 	if decision == txsign.Approve {
 		if u, err = s.reservePasscodeTry(ctx, u); err != nil {
 			if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
@@ -234,14 +233,6 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 			}
 			return txsign.Result{}, err
 		}
-		// Wait for a hashing slot before the attempt starts: a client that
-		// gives up while queued leaves the queue, and its reserved try is
-		// refunded with nothing counted.
-		if free, err = s.gate.acquire(ctx); err != nil {
-			s.settlePasscode(context.WithoutCancel(ctx), u, passcodeUnchecked, nil, false)
-			return txsign.Result{}, err
-		}
-		defer free()
 	}
 	var (
 		v           verified
@@ -289,8 +280,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 			// passcodes cannot be guessed without the passkey; a wrong one
 			// counts on the operation, the passkey and the passcode lock.
 			var perr error
-			outcome, rehash, pc, perr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, expected, FieldPasscode), env)
-			free() // the slot is for the hash only, not for the writes that follow
+			outcome, rehash, pc, perr = s.checkPasscodeGated(ctx, u, kid, PasscodeInfo(cer.ID, expected, FieldPasscode), env)
 			if perr != nil {
 				return evidence, perr
 			}
@@ -298,9 +288,13 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 			evidence.AMR = append(evidence.AMR, "pin", "mfa")
 			return evidence, nil
 		}})
-	free()
 	if decision == txsign.Approve {
-		s.settlePasscode(ctx, u, outcome, pc, rehash)
+		// Settled whatever happened to the request: a try reserved by a
+		// request that ended while queued is refunded.
+		s.settlePasscode(context.WithoutCancel(ctx), u, outcome, pc, rehash)
+	}
+	if errors.Is(derr, txsign.ErrNotChecked) {
+		return res, ctx.Err()
 	}
 	if cred.ID != "" && (assertionOK || v.clone) {
 		// An approval stored the counter with the credential's use already.
@@ -336,6 +330,34 @@ func (s *Service) checkPasscode(u store.User, kekID [4]byte, info []byte, env En
 		return passcodeWrong, false, nil, errors.New("passcode: malformed plaintext")
 	}
 	ok, rehash, err := s.matchVerifier(u.PasscodeVerifier, p)
+	switch {
+	case err != nil:
+		return passcodeUnchecked, false, nil, err
+	case !ok:
+		return passcodeWrong, false, nil, errors.New("passcode does not match")
+	}
+	return passcodeRight, rehash, p, nil
+}
+
+// checkPasscodeGated is checkPasscode whose Argon2id waits for a hashing
+// slot (Argon2Gate) after the envelope opened: the slot covers the hash alone.
+// A request that ends while waiting leaves the queue; its passcode was not
+// checked (txsign.ErrNotChecked: nothing counts).
+func (s *Service) checkPasscodeGated(ctx context.Context, u store.User, kekID [4]byte, info []byte, env Envelope) (passcodeOutcome, bool, Passcode, error) {
+	pt, err := s.openPasscode(kekID, info, env)
+	if err != nil {
+		return passcodeWrong, false, nil, err
+	}
+	p, err := ParsePasscode(pt)
+	if err != nil {
+		return passcodeWrong, false, nil, errors.New("passcode: malformed plaintext")
+	}
+	free, err := s.gate.acquire(ctx)
+	if err != nil {
+		return passcodeUnchecked, false, nil, fmt.Errorf("%w: the request ended while waiting to check the passcode: %w", txsign.ErrNotChecked, err)
+	}
+	ok, rehash, err := s.matchVerifier(u.PasscodeVerifier, p)
+	free()
 	switch {
 	case err != nil:
 		return passcodeUnchecked, false, nil, err
