@@ -77,8 +77,13 @@ type Config struct {
 	Argon2MemoryKiB     uint32        `env:"SIGNET_ARGON2_MEMORY_KIB" envDefault:"19456"`
 	Argon2Time          uint32        `env:"SIGNET_ARGON2_TIME" envDefault:"2"`
 	Argon2Threads       uint8         `env:"SIGNET_ARGON2_THREADS" envDefault:"1"`
-	WebReturnURLs       []string      `env:"SIGNET_WEB_RETURN_URLS" envSeparator:","`
-	WebOpenerOrigins    []string      `env:"SIGNET_WEB_OPENER_ORIGINS" envSeparator:","`
+	// Argon2Concurrency bounds the passcode hashes that run at once (0: one per
+	// core, i.e. GOMAXPROCS / SIGNET_ARGON2_THREADS); Argon2Queue the requests
+	// that may wait for one. Past both: 503 with Retry-After.
+	Argon2Concurrency int      `env:"SIGNET_ARGON2_CONCURRENCY" envDefault:"0"`
+	Argon2Queue       int      `env:"SIGNET_ARGON2_QUEUE" envDefault:"32"`
+	WebReturnURLs     []string `env:"SIGNET_WEB_RETURN_URLS" envSeparator:","`
+	WebOpenerOrigins  []string `env:"SIGNET_WEB_OPENER_ORIGINS" envSeparator:","`
 	// Branding of the hosted pages (all optional; unset: neutral pages).
 	BrandName            string `env:"SIGNET_BRAND_NAME"`             // bank name: tab title, header, logo alt text
 	BrandLogo            string `env:"SIGNET_BRAND_LOGO"`             // logo: a file path or a data: URL (PNG, JPEG, WebP, GIF, SVG; ≤ 256 KiB)
@@ -525,6 +530,12 @@ func (c Config) validateWebAuthn(bad func(format string, args ...any)) {
 	}
 	if c.Argon2Threads < 1 || c.Argon2Threads > 16 {
 		bad("SIGNET_ARGON2_THREADS must be between 1 and 16")
+	}
+	if c.Argon2Concurrency < 0 || c.Argon2Concurrency > 1024 {
+		bad("SIGNET_ARGON2_CONCURRENCY must be between 0 (one per core) and 1024")
+	}
+	if c.Argon2Queue < 0 || c.Argon2Queue > 100000 {
+		bad("SIGNET_ARGON2_QUEUE must be between 0 and 100000")
 	}
 }
 

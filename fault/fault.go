@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kinds. Domain services wrap these (fmt.Errorf("%w: ...")) or return an
@@ -95,3 +96,16 @@ func (c *Collector) Err() error {
 	}
 	return &InvalidError{Problems: append([]FieldProblem(nil), c.problems...)}
 }
+
+// RetryAfterError is a refusal the client should retry after a delay (load
+// shedding): the server answers its kind's status with a Retry-After header
+// (RFC 9110 §10.2.3).
+type RetryAfterError struct {
+	Err   error
+	After time.Duration
+}
+
+func (e *RetryAfterError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the refusal, whose kind decides the status.
+func (e *RetryAfterError) Unwrap() error { return e.Err }

@@ -45,8 +45,17 @@ type Config struct {
 	// rather than at saturation; latency counts from the scheduled start.
 	Rate     float64
 	Duration time.Duration // per flow
-	Flows    []string      // "device-key", "powerauth", "gateway", "gateway-half", "upstream", "nginx-authz", "nginx-floor"
+	Flows    []string      // "device-key", "passkey", "powerauth", "gateway", "gateway-half", "upstream", "nginx-authz", "nginx-floor"
+	// RPOrigin is the WebAuthn origin the passkey flow's virtual
+	// authenticator signs for (one of the server's SIGNET_RP_ORIGINS;
+	// default: the origin of the enrollment links the server issues).
+	RPOrigin string
+	// Argon2 are the server's Argon2id parameters: the passkey flow's bound
+	// is cores / one Argon2id with them (default DefaultArgon2).
+	Argon2 Argon2
 	// Primitives: where to measure a Redis GETDEL and a single-row update.
+	// PostgresURL, when it names the database the server uses, also gives
+	// each flow's commits and rows written per operation (pg_stat_database).
 	RedisURL    string
 	PostgresURL string
 	Progress    io.Writer // nil: no progress output
@@ -92,6 +101,9 @@ type FlowResult struct {
 	// a share of nginx proxying with no token check: the gateway, nginx with
 	// forward-auth and the upstream alone, each against the same floor.
 	RatioToFloor float64 `json:"ratio_to_nginx_floor,omitempty"`
+	// DB is what one operation cost Signet's PostgreSQL database (with
+	// --postgres naming that database).
+	DB *DBPerOp `json:"db_per_op,omitempty"`
 }
 
 // Millis renders a duration as fractional milliseconds in JSON.
@@ -107,7 +119,10 @@ type Report struct {
 	Cores      int               `json:"cores"`
 	Users      int               `json:"users"`
 	Primitives map[string]Millis `json:"primitives_ms"`
-	Flows      []FlowResult      `json:"flows"`
+	// Argon2 are the parameters the argon2id primitive was measured with
+	// (those the passkey flow's server is assumed to run).
+	Argon2 Argon2       `json:"argon2"`
+	Flows  []FlowResult `json:"flows"`
 }
 
 // Run measures the primitives, then runs each flow for cfg.Duration.
@@ -120,6 +135,9 @@ func Run(ctx context.Context, cfg Config) (_ Report, err error) {
 	}
 	if cfg.GatewayPath == "" {
 		cfg.GatewayPath = "/payments"
+	}
+	if cfg.Argon2 == (Argon2{}) {
+		cfg.Argon2 = DefaultArgon2()
 	}
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
@@ -140,11 +158,18 @@ func Run(ctx context.Context, cfg Config) (_ Report, err error) {
 	}
 	// The bound is what the machine's cores allow: the servers use all of
 	// them whatever GOMAXPROCS this process runs with.
-	rep := Report{Cores: runtime.NumCPU(), Users: cfg.Users, Primitives: map[string]Millis{}}
+	rep := Report{Cores: runtime.NumCPU(), Users: cfg.Users, Primitives: map[string]Millis{}, Argon2: cfg.Argon2}
 	for k, v := range prims {
 		rep.Primitives[k] = Millis(v)
 	}
 	c := &client{cfg: cfg, http: cfg.HTTPClient}
+	var stats *pgStats
+	if cfg.PostgresURL != "" {
+		if stats, err = openPGStats(ctx, cfg.PostgresURL); err != nil {
+			return Report{}, fmt.Errorf("postgres statistics: %w", err)
+		}
+		defer stats.Close()
+	}
 	if !cfg.Keep {
 		defer func() {
 			n, cerr := c.cleanUp(context.WithoutCancel(ctx))
@@ -180,6 +205,20 @@ func Run(ctx context.Context, cfg Config) (_ Report, err error) {
 					if err == nil {
 						tokens.put(tok)
 					}
+					return err
+				}, nil
+			}
+		case "passkey":
+			// One Argon2id per approval, on one core each: the bound item 1
+			// of issue 17 is measured against.
+			boundedBy = []string{"argon2id"}
+			setup = func(ctx context.Context, name string) (step, error) {
+				pu, err := c.newPasskeyUser(ctx, name)
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) error {
+					_, err := pu.approveOnce(ctx)
 					return err
 				}, nil
 			}
@@ -233,7 +272,7 @@ func Run(ctx context.Context, cfg Config) (_ Report, err error) {
 		default:
 			return rep, fmt.Errorf("unknown flow %q (%s)", flow, flowNames)
 		}
-		res, err := c.runFlow(ctx, flow, fcfg, setup)
+		res, err := c.runFlow(ctx, flow, fcfg, setup, stats)
 		if err != nil {
 			return rep, err
 		}
@@ -267,13 +306,13 @@ func (r *Report) ratiosToFloor() {
 	}
 }
 
-const flowNames = "device-key, powerauth, gateway, gateway-half, upstream, nginx-authz, nginx-floor"
+const flowNames = "device-key, passkey, powerauth, gateway, gateway-half, upstream, nginx-authz, nginx-floor"
 
 // checkFlows refuses a flow list that would fail part-way, before any load.
 func checkFlows(cfg Config) error {
 	for i, flow := range cfg.Flows {
 		switch flow {
-		case "device-key", "powerauth":
+		case "device-key", "powerauth", "passkey":
 		case "upstream":
 			if cfg.Upstream == "" {
 				return errors.New("the upstream flow needs --upstream (the gateway's upstream base URL)")
@@ -366,7 +405,7 @@ func gatewayCeiling(prims map[string]time.Duration, u time.Duration) float64 {
 
 // runFlow sets up cfg.Users virtual users (untimed), then runs their steps
 // concurrently for cfg.Duration.
-func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup func(context.Context, string) (step, error)) (FlowResult, error) {
+func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup func(context.Context, string) (step, error), stats *pgStats) (FlowResult, error) {
 	vus := make([]step, cfg.Users)
 	for i := range vus {
 		st, err := setup(ctx, fmt.Sprintf("%s-%d", name, i))
@@ -374,6 +413,13 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup fun
 			return FlowResult{}, fmt.Errorf("%s: setting up virtual user %d: %w", name, i, err)
 		}
 		vus[i] = st
+	}
+	var db0 pgCounters
+	if stats != nil {
+		var err error
+		if db0, err = stats.read(ctx); err != nil {
+			return FlowResult{}, fmt.Errorf("postgres statistics: %w", err)
+		}
 	}
 	var (
 		mu      sync.Mutex
@@ -480,6 +526,13 @@ func (c *client) runFlow(ctx context.Context, name string, cfg Config, setup fun
 	if len(errs) > 0 {
 		res.ErrorKinds = errs
 	}
+	if stats != nil {
+		db1, err := stats.read(ctx)
+		if err != nil {
+			return FlowResult{}, fmt.Errorf("postgres statistics: %w", err)
+		}
+		res.DB = perOp(db0, db1, len(lat))
+	}
 	if cpuOK && cpuOK1 && cpu1.total > cpu0.total {
 		busy := cpu1.busy - cpu0.busy
 		res.Busy = float64(busy) / float64(cpu1.total-cpu0.total)
@@ -528,6 +581,8 @@ func (r Report) Table(w io.Writer) {
 		fmt.Fprintf(w, "  %s %.3f ms", n, float64(r.Primitives[n])/1e6)
 	}
 	fmt.Fprintln(w)
+	fmt.Fprintf(w, "argon2id primitive and passkey bound with m=%d KiB, t=%d, p=%d (the server's SIGNET_ARGON2_* must match)\n",
+		r.Argon2.MemoryKiB, r.Argon2.Time, r.Argon2.Threads)
 	fmt.Fprintf(w, "%-12s %10s %8s %10s %9s %9s %9s %12s %8s %10s %6s\n", "flow", "completed", "errors", "ops/s", "p50 ms", "p95 ms", "p99 ms", "bound ops/s", "ratio", "cpu/op ms", "busy")
 	for _, f := range r.Flows {
 		bound, ratio := fmt.Sprintf("%12.1f", f.Bound), fmt.Sprintf("%7.0f%%", f.Ratio*100)
@@ -548,6 +603,14 @@ func (r Report) Table(w io.Writer) {
 		}
 		if f.Flow == "nginx-floor" {
 			fmt.Fprintf(w, "%-12s   nginx in front of the upstream, no token, no check: the floor of the nginx-authz flow\n", "")
+		}
+		if f.DB != nil {
+			stmts := "statements: install pg_stat_statements"
+			if f.DB.Statements > 0 {
+				stmts = fmt.Sprintf("%.1f statements", f.DB.Statements)
+			}
+			fmt.Fprintf(w, "%-12s   per operation: %.1f commits, %.2f rollbacks, %.1f rows written, %s\n", "",
+				f.DB.Commits, f.DB.Rollbacks, f.DB.RowsWrite, stmts)
 		}
 		if f.Flow == "upstream" {
 			fmt.Fprintf(w, "%-12s   the bench client and the upstream alone: no gateway, no token\n", "")

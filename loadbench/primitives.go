@@ -34,6 +34,9 @@ func measurePrimitives(ctx context.Context, cfg Config) (map[string]time.Duratio
 		_, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
 		return err
 	})
+	if slices.Contains(cfg.Flows, "passkey") {
+		out["argon2id"] = per(20, argon2Cost(cfg.Argon2))
+	}
 	if cfg.RedisURL != "" {
 		rc, err := redisreplay.NewClient(cfg.RedisURL)
 		if err != nil {

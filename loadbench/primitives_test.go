@@ -39,7 +39,7 @@ func TestRateFollowsTheSchedule(t *testing.T) {
 	cfg := Config{Users: 4, Rate: 400, Duration: 500 * time.Millisecond}
 	res, err := c.runFlow(context.Background(), "paced", cfg, func(context.Context, string) (step, error) {
 		return func(context.Context) error { return nil }, nil
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestRateFollowsTheSchedule(t *testing.T) {
 	cfg = Config{Users: 1, Rate: 100, Duration: 300 * time.Millisecond}
 	res, err = c.runFlow(context.Background(), "behind", cfg, func(context.Context, string) (step, error) {
 		return func(context.Context) error { time.Sleep(30 * time.Millisecond); return nil }, nil
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

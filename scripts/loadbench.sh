@@ -8,6 +8,9 @@
 #   REDIS_URL  the Redis Signet records token ids in (a fresh key prefix is not
 #              needed: token ids are random)
 #   USERS, DURATION, FLOWS  passed to signet bench
+#   ARGON2     the server's Argon2id parameters memoryKiB,time,threads (default
+#              19456,2,1, Signet's default), also given to signet bench
+# Every virtual user comes from 127.0.0.1, so the per-address rate limit is off.
 #   CPU_REPORT=1  print the CPU time each process spent during the bench (the
 #              bench client itself included), from /proc
 #   NGINX=1    also nginx from the PATH: the server block of docs/gateway.md
@@ -36,8 +39,11 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 sp=$(free_port) gp=$(free_port) up=$(free_port)
 secret=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
 kek=$(head -c 32 /dev/urandom | base64)
+argon=${ARGON2:-19456,2,1}
+IFS=, read -r argon_mem argon_time argon_threads <<<"$argon"
 # Every virtual user comes from 127.0.0.1: no per-address rate limit (it would answer most requests 429).
-SIGNET_RATE_LIMIT_ADDRESS="${SIGNET_RATE_LIMIT_ADDRESS:-off}" \
+SIGNET_ARGON2_MEMORY_KIB=$argon_mem SIGNET_ARGON2_TIME=$argon_time SIGNET_ARGON2_THREADS=$argon_threads \
+	SIGNET_RATE_LIMIT_ADDRESS="${SIGNET_RATE_LIMIT_ADDRESS:-off}" \
 	SIGNET_HTTP_ADDR=127.0.0.1:$sp SIGNET_DATABASE_URL="$dburl" SIGNET_REDIS_URL="$redis" \
 	SIGNET_API_KEYS="bank:$secret:admin" SIGNET_KEK="$kek" SIGNET_LOG_LEVEL=warn \
 	SIGNET_PPROF_ADDR="${SIGNET_PPROF_ADDR:-}" "$dir/signet" serve >"$dir/serve.log" 2>&1 &
@@ -96,7 +102,7 @@ PY
 fi
 [ -n "${CPU_REPORT:-}" ] && python3 scripts/cpusnap.py save "$dir/cpu.json" $$
 SIGNET_BENCH_API_KEY="$secret" "$dir/signet" bench --server "http://127.0.0.1:$sp" --gateway "http://127.0.0.1:$gp" \
-	--upstream "http://127.0.0.1:$up" --postgres "$pg" --redis "$redis" --users "${USERS:-16}" --duration "${DURATION:-20s}" \
-	--flows "${FLOWS:-device-key,powerauth,gateway,gateway-half,upstream}" "${nginx_flags[@]}" "$@"
+	--upstream "http://127.0.0.1:$up" --postgres "$dburl" --argon2 "$argon" --redis "$redis" --users "${USERS:-16}" --duration "${DURATION:-20s}" \
+	--flows "${FLOWS:-device-key,passkey,powerauth,gateway,gateway-half,upstream}" "${nginx_flags[@]}" "$@"
 [ -n "${CPU_REPORT:-}" ] && python3 scripts/cpusnap.py diff "$dir/cpu.json" $$ >&2
 exit 0

@@ -128,7 +128,11 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	if errors.As(err, &scope) { // RFC 6750 §3.1: the error code and the scope that would do
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="signet", error="insufficient_scope", scope="`+scope.need.String()+`"`)
 	}
-	if p.Status == 503 {
+	var retry *fault.RetryAfterError
+	switch {
+	case errors.As(err, &retry) && p.Status >= 400: // load shedding: its own delay (RFC 9110 §10.2.3)
+		c.Set(fiber.HeaderRetryAfter, retryAfterSeconds(retry.After))
+	case p.Status == 503:
 		c.Set(fiber.HeaderRetryAfter, retryAfterUnavailable)
 	}
 	c.Status(p.Status)

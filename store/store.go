@@ -57,6 +57,8 @@ type Store interface {
 	GetUser(ctx context.Context, id string) (User, error)
 	GetUserByExternalID(ctx context.Context, externalID string) (User, error)
 	UpdateUser(ctx context.Context, id string, fn func(*User) error) (User, error)
+	// UpdateUserFrom is UpdateUser starting from cur (as UpdateCredentialFrom).
+	UpdateUserFrom(ctx context.Context, cur User, fn func(*User) error) (User, error)
 
 	// Credentials, all kinds. LookupKey, when set, is unique per kind across all
 	// users (a WebAuthn credential id, an activation code); ErrAlreadyExists.
@@ -495,4 +497,7 @@ type CredentialUse struct {
 	// ResetFailures sets FailedAttempts to 0 when the credential is still
 	// ACTIVE (Credential.RecordSuccess).
 	ResetFailures bool
+	// Counter, when above the stored signature counter, replaces it (a
+	// passkey's signCount, WebAuthn L3 §6.1.1), in the same statement.
+	Counter int64
 }

@@ -48,6 +48,10 @@ type Evidence struct {
 	DL         string               `json:"dl"`
 	DLInputs   DLInput              `json:"dl_inputs"`
 	Credential string               `json:"credential_id"`
+	// Counter is not evidence: the signature counter a verified assertion
+	// carried (WebAuthn L3 §6.1.1), stored with the credential's use in the
+	// approval's own statement. 0: nothing to store.
+	Counter int64 `json:"-"`
 }
 
 // ErrPossessionNotProven classifies a failed attempt that proves nothing
@@ -59,6 +63,12 @@ type Evidence struct {
 // credential: a lockout by anyone); it is audited with outcome
 // audit.Unverified. Attempt.Verify wraps it: fmt.Errorf("%w: ...", ErrPossessionNotProven).
 var ErrPossessionNotProven = errors.New("possession not proven")
+
+// ErrNotChecked classifies an attempt whose factor was never checked because
+// the request ended first (a client that gave up while the server queued the
+// check): like ErrPossessionNotProven it counts nothing and is audited as
+// unverified.
+var ErrNotChecked = errors.New("factor not checked")
 
 // Attempt is one signature attempt on an operation, verified by a factor.
 type Attempt struct {
@@ -165,7 +175,7 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 			fault.New(fault.ErrConflict, "operation integrity check failed"))
 	}
 	evidence, verr := a.Verify(op, cred)
-	if errors.Is(verr, ErrPossessionNotProven) {
+	if errors.Is(verr, ErrPossessionNotProven) || errors.Is(verr, ErrNotChecked) {
 		// Nothing about the user is proven: count nothing (issue 13 item 2).
 		return unverified(verr.Error(), evidence, errUnverified)
 	}
@@ -259,7 +269,8 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 	if err != nil {
 		return Result{}, err
 	}
-	also := store.Alongside{Audit: rec, CredentialUse: store.CredentialUse{ID: cred.ID, At: now, ResetFailures: resetFailures}}
+	also := store.Alongside{Audit: rec, CredentialUse: store.CredentialUse{ID: cred.ID, At: now, ResetFailures: resetFailures,
+		Counter: evidence.Counter}}
 	updated, err := s.store.UpdateOperationWith(ctx, op, also, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return stateError(*o)

@@ -193,16 +193,31 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	if err != nil {
 		return txsign.Result{}, err
 	}
+	if decision == txsign.Approve {
+		// Load shedding before anything changes: past the hashing queue the
+		// answer is 503 with Retry-After and the same ceremony can be
+		// finished again.
+		leave, err := s.gate.Admit()
+		if err != nil {
+			return txsign.Result{}, err
+		}
+		defer leave()
+	}
 	if err := s.consume(ctx, cer.ID); err != nil {
 		return fail("approval ceremony replayed or expired", err)
-	}
-	cred, err := s.credentialFor(ctx, parsed)
-	if err != nil {
-		return txsign.Result{}, err
 	}
 	creds, err := s.ownedPasskeys(ctx, cer.UserID)
 	if err != nil {
 		return txsign.Result{}, err
+	}
+	// The passkey is almost always one of the user's own (read with them, no
+	// second query); otherwise it is looked up by its id, to refuse another
+	// user's credential for what it is.
+	cred := ownPasskeyByID(creds, lookupKey(parsed.RawID))
+	if cred.ID == "" {
+		if cred, err = s.credentialFor(ctx, parsed); err != nil {
+			return txsign.Result{}, err
+		}
 	}
 	u, err := s.store.GetUser(ctx, cer.UserID)
 	if err != nil {
@@ -212,7 +227,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 		return fail("unknown passkey "+lookupKey(parsed.RawID), fault.ErrUnauthenticated)
 	}
 	if decision == txsign.Approve {
-		if u, err = s.reservePasscodeTry(ctx, u.ID); err != nil {
+		if u, err = s.reservePasscodeTry(ctx, u); err != nil {
 			if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
 				return fail(err.Error(), err)
 			}
@@ -225,18 +240,37 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	//  1. Decide runs check.verify once, inside the exactly-once approval path, and commits the decision
 	//     (or the refusal, counted and audited);
 	//  2. the passcode try reserved above is settled from what verify found (right, wrong, never checked);
-	//  3. a verified or clone-suspected assertion updates its passkey (sign counter, backup state, block).
+	//     a request that ended while queued for a hashing slot stops here (txsign.ErrNotChecked);
+	//  3. a verified or clone-suspected assertion updates its passkey (sign counter unless the decision
+	//     stored it, backup state, block).
 	// A settlement or passkey update that fails is returned with the decision's own error: its write's
 	// outcome is unknown (an outage answers 503 even after an approval was committed; the retry learns
 	// the operation's state), and a lost lock or counter must not pass unnoticed.
 	res, derr := s.ops.Decide(ctx, txsign.Attempt{OperationID: opID, CredentialID: cred.ID, Decision: decision,
-		Actor: "browser", Verify: check.verify})
+		Actor: "browser", Verify: func(op store.Operation, c store.Credential) (txsign.Evidence, error) {
+			return check.verify(ctx, op, c)
+		}})
 	var serr, aerr error
 	if decision == txsign.Approve {
-		serr = s.settlePasscode(ctx, u.ID, check.outcome, check.passcode, check.rehash)
+		// Settled on a context that outlives the request: a try reserved by a
+		// request that ended while queued for a hashing slot is still refunded.
+		serr = s.settlePasscode(context.WithoutCancel(ctx), u, check.outcome, check.passcode, check.rehash)
+	}
+	if check.notChecked {
+		// The request ended before its passcode was checked: nothing counted
+		// (audited unverified), the try was refunded above, and the passkey is
+		// left as it was. A refund that failed is reported with the request's end.
+		end := ctx.Err()
+		if end == nil { // not expected: only a request that ended leaves the queue
+			end = derr
+		}
+		return txsign.Result{}, errors.Join(end, serr)
 	}
 	if check.assertionOK || check.v.clone {
-		aerr = s.afterAssertion(ctx, "browser", cred, parsed, check.v, check.assertionOK)
+		// A decision stored the signature counter with the credential's use
+		// already (txsign.Evidence.Counter): only the backup state or a clone
+		// block is left to write.
+		aerr = s.afterAssertion(ctx, "browser", cred, parsed, check.v, check.assertionOK, derr == nil)
 	}
 	if err := errors.Join(derr, serr, aerr); err != nil {
 		return txsign.Result{}, err
@@ -263,12 +297,13 @@ type approvalCheck struct {
 	outcome     passcodeOutcome // the reserved passcode try: unchecked, wrong or right
 	rehash      bool            // the verifier's parameters are outdated: rehash the right passcode
 	passcode    Passcode        // the right passcode, for the rehash
+	notChecked  bool            // the request ended while waiting for a hashing slot (txsign.ErrNotChecked)
 }
 
 // verify is the txsign Verify callback: possession (the passkey assertion over the expected challenge),
-// then, to approve, knowledge (the passcode).
-func (a *approvalCheck) verify(op store.Operation, c store.Credential) (txsign.Evidence, error) {
-	a.v, a.assertionOK, a.outcome, a.rehash, a.passcode = verified{}, false, passcodeUnchecked, false, nil
+// then, to approve, knowledge (the passcode), whose Argon2id waits for a hashing slot while ctx lasts.
+func (a *approvalCheck) verify(ctx context.Context, op store.Operation, c store.Credential) (txsign.Evidence, error) {
+	a.v, a.assertionOK, a.outcome, a.rehash, a.passcode, a.notChecked = verified{}, false, passcodeUnchecked, false, nil, false
 	signed, sig, extra := assertionEvidence(a.parsed, c)
 	evidence := txsign.Evidence{Algorithm: coseAlgorithm(c.PublicKey), Signed: b64(signed), Signature: b64(sig),
 		PublicKey: b64(c.PublicKey), Extra: extra}
@@ -296,6 +331,7 @@ func (a *approvalCheck) verify(op store.Operation, c store.Credential) (txsign.E
 		return evidence, err
 	}
 	a.assertionOK = true
+	evidence.Counter = int64(a.parsed.Response.AuthenticatorData.Counter)
 	extra["uv_required"] = a.s.uv == protocol.VerificationRequired
 	if a.decision == txsign.Reject {
 		return evidence, nil
@@ -304,8 +340,9 @@ func (a *approvalCheck) verify(op store.Operation, c store.Credential) (txsign.E
 	// passcodes cannot be guessed without the passkey; a wrong one
 	// counts on the operation, the passkey and the passcode lock.
 	var perr error
-	a.outcome, a.rehash, a.passcode, perr = a.s.checkPasscode(a.user, a.kid, PasscodeInfo(a.ceremony.ID, expected, FieldPasscode), a.env)
+	a.outcome, a.rehash, a.passcode, perr = a.s.checkPasscodeGated(ctx, a.user, a.kid, PasscodeInfo(a.ceremony.ID, expected, FieldPasscode), a.env)
 	if perr != nil {
+		a.notChecked = errors.Is(perr, txsign.ErrNotChecked)
 		return evidence, perr
 	}
 	extra["passcode"] = "verified (HPKE, Argon2id)"
@@ -349,12 +386,41 @@ func (s *Service) checkPasscode(u store.User, kekID [4]byte, info []byte, env En
 	return passcodeRight, rehash, p, nil
 }
 
+// checkPasscodeGated is checkPasscode whose Argon2id waits for a hashing
+// slot (Argon2Gate) after the envelope opened: the slot covers the hash alone.
+// A request that ends while waiting leaves the queue; its passcode was not
+// checked (txsign.ErrNotChecked: nothing counts).
+func (s *Service) checkPasscodeGated(ctx context.Context, u store.User, kekID [4]byte, info []byte, env Envelope) (passcodeOutcome, bool, Passcode, error) {
+	pt, err := s.openPasscode(kekID, info, env)
+	if err != nil {
+		return passcodeWrong, false, nil, err
+	}
+	p, err := ParsePasscode(pt)
+	if err != nil {
+		return passcodeWrong, false, nil, errors.New("passcode: malformed plaintext")
+	}
+	free, err := s.gate.acquire(ctx)
+	if err != nil {
+		return passcodeUnchecked, false, nil, fmt.Errorf("%w: the request ended while waiting to check the passcode: %w", txsign.ErrNotChecked, err)
+	}
+	ok, rehash, err := s.matchVerifier(u.PasscodeVerifier, p)
+	free()
+	switch {
+	case err != nil:
+		return passcodeUnchecked, false, nil, err
+	case !ok:
+		return passcodeWrong, false, nil, errors.New("passcode does not match")
+	}
+	return passcodeRight, rehash, p, nil
+}
+
 // reservePasscodeTry charges one try before a passcode is checked, so that
 // concurrent attempts cannot together exceed the maximum (a check-then-act
 // would let N parallel requests guess N times); settlePasscode refunds it if
-// the passcode was never checked.
-func (s *Service) reservePasscodeTry(ctx context.Context, userID string) (store.User, error) {
-	return s.store.UpdateUser(ctx, userID, func(u *store.User) error {
+// the passcode was never checked. cur is the user as just read: the first
+// compare-and-swap starts from it (no second read); a stale copy is re-read.
+func (s *Service) reservePasscodeTry(ctx context.Context, cur store.User) (store.User, error) {
+	return s.store.UpdateUserFrom(ctx, cur, func(u *store.User) error {
 		switch {
 		case len(u.PasscodeVerifier) == 0:
 			return errNoPasscode
@@ -370,19 +436,23 @@ func (s *Service) reservePasscodeTry(ctx context.Context, userID string) (store.
 // refreshes an outdated verifier), wrong keeps it and locks at the maximum,
 // unchecked refunds it. The count at a wrong try's settlement includes tries
 // still in flight; one of those later refunded (its passkey failed) does not
-// undo the lock, which errs on the locked side. An error means the settlement's
-// outcome is unknown (the try stays charged, the lock may be missing its audit
-// event): callers return it.
-func (s *Service) settlePasscode(ctx context.Context, userID string, o passcodeOutcome, p Passcode, rehash bool) error {
+// undo the lock, which errs on the locked side. cur is the user
+// reservePasscodeTry returned: the first compare-and-swap starts from it. An
+// error means the settlement's outcome is unknown (the try stays charged, the
+// lock may be missing its audit event): callers return it.
+func (s *Service) settlePasscode(ctx context.Context, cur store.User, o passcodeOutcome, p Passcode, rehash bool) error {
 	var fresh []byte
 	if o == passcodeRight && rehash {
-		var err error
-		if fresh, err = s.newVerifier(p); err != nil {
+		var herr error
+		if err := s.withSlot(ctx, func() { fresh, herr = s.newVerifier(p) }); err != nil {
 			return fmt.Errorf("settle passcode try: rehash: %w", err)
+		}
+		if herr != nil {
+			return fmt.Errorf("settle passcode try: rehash: %w", herr)
 		}
 	}
 	locked := false
-	_, err := s.store.UpdateUser(ctx, userID, func(u *store.User) error {
+	_, err := s.store.UpdateUserFrom(ctx, cur, func(u *store.User) error {
 		locked = false
 		switch o {
 		case passcodeUnchecked:
@@ -404,10 +474,19 @@ func (s *Service) settlePasscode(ctx context.Context, userID string, o passcodeO
 		return fmt.Errorf("settle passcode try: %w", err)
 	}
 	if locked {
-		return s.audit.Record(ctx, audit.Event{Type: "passcode.lock", Outcome: audit.Success, Actor: "system", UserID: userID,
+		return s.audit.Record(ctx, audit.Event{Type: "passcode.lock", Outcome: audit.Success, Actor: "system", UserID: cur.ID,
 			Reason: fmt.Sprintf("%d wrong passcodes", s.cfg.PasscodeMaxFailures)})
 	}
 	return nil
+}
+
+// refundUnchecked settles a try reserved by a request that ended before its
+// passcode was checked (cause: the request's end, while it waited for a
+// hashing slot): the refund runs on a context that outlives the request, so
+// the try is not lost with it. It returns cause, with the refund's error if
+// that failed.
+func (s *Service) refundUnchecked(ctx context.Context, cur store.User, cause error) error {
+	return errors.Join(cause, s.settlePasscode(context.WithoutCancel(ctx), cur, passcodeUnchecked, nil, false))
 }
 
 // BeginPasscodeChange starts changing the passcode: a passkey assertion over
@@ -484,6 +563,11 @@ func (s *Service) FinishPasscodeChange(ctx context.Context, token string, in Pas
 	if d.WebSession != sess.ID {
 		return errCeremony
 	}
+	leave, err := s.gate.Admit() // before anything changes: a 503 leaves the ceremony usable
+	if err != nil {
+		return err
+	}
+	defer leave()
 	ev := audit.Event{Type: "passcode.change", Actor: "browser", UserID: u.ID}
 	fail := func(reason string, public error) error {
 		ev.Outcome, ev.Reason = audit.Failure, reason
@@ -521,7 +605,7 @@ func (s *Service) FinishPasscodeChange(ctx context.Context, token string, in Pas
 	if err != nil {
 		return err
 	}
-	if u, err = s.reservePasscodeTry(ctx, u.ID); err != nil {
+	if u, err = s.reservePasscodeTry(ctx, u); err != nil {
 		if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
 			return fail(err.Error(), err)
 		}
@@ -532,14 +616,19 @@ func (s *Service) FinishPasscodeChange(ctx context.Context, token string, in Pas
 	outcome := passcodeUnchecked
 	if verr == nil {
 		// The verifier is replaced below, so a rehash is moot.
-		if outcome, _, _, verr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, challenge, FieldPasscode), oldEnv); verr != nil {
+		if werr := s.withSlot(ctx, func() {
+			outcome, _, _, verr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, challenge, FieldPasscode), oldEnv)
+		}); werr != nil {
+			return s.refundUnchecked(ctx, u, werr)
+		}
+		if verr != nil {
 			verr = fmt.Errorf("old passcode: %w", verr)
 		}
 	}
-	serr := s.settlePasscode(ctx, u.ID, outcome, nil, false)
+	serr := s.settlePasscode(ctx, u, outcome, nil, false)
 	var aerr error
 	if assertionOK || v.clone {
-		aerr = s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK)
+		aerr = s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK, false)
 	}
 	if err := errors.Join(serr, aerr); err != nil {
 		return err
@@ -556,4 +645,14 @@ func invalidReason(err error) string {
 		return ie.Problems[0].Reason
 	}
 	return err.Error()
+}
+
+// ownPasskeyByID is the passkey among creds whose lookup key is key (zero if none).
+func ownPasskeyByID(creds []store.Credential, key string) store.Credential {
+	for _, c := range creds {
+		if c.LookupKey == key {
+			return c
+		}
+	}
+	return store.Credential{}
 }

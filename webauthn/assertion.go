@@ -95,13 +95,16 @@ func assertionEvidence(parsed *protocol.ParsedCredentialAssertionData, cred stor
 
 // afterAssertion records what a verified (or clone-suspected) assertion
 // changes on the credential: a counter regression blocks it with
-// CLONE_SUSPECTED; a good assertion advances the counter and the backup state.
+// CLONE_SUSPECTED; a good assertion advances the counter (unless
+// counterStored: a decision stored it with the credential's use) and the
+// backup state. cred is the copy read before the attempt: the first
+// compare-and-swap starts from it, nothing is written when nothing changed.
 // An error means the update's outcome is unknown; callers return it.
-func (s *Service) afterAssertion(ctx context.Context, actor string, cred store.Credential, parsed *protocol.ParsedCredentialAssertionData, v verified, ok bool) error {
+func (s *Service) afterAssertion(ctx context.Context, actor string, cred store.Credential, parsed *protocol.ParsedCredentialAssertionData, v verified, ok, counterStored bool) error {
 	now := s.cfg.Now().UTC()
 	switch {
 	case v.clone:
-		_, err := s.store.UpdateCredential(ctx, cred.ID, func(c *store.Credential) error {
+		_, err := s.store.UpdateCredentialFrom(ctx, cred, func(c *store.Credential) error {
 			if c.Status != store.StatusActive {
 				return errUnchanged
 			}
@@ -119,9 +122,9 @@ func (s *Service) afterAssertion(ctx context.Context, actor string, cred store.C
 	case ok:
 		count := int64(parsed.Response.AuthenticatorData.Counter)
 		bs := parsed.Response.AuthenticatorData.Flags.HasBackupState()
-		_, err := s.store.UpdateCredential(ctx, cred.ID, func(c *store.Credential) error {
+		_, err := s.store.UpdateCredentialFrom(ctx, cred, func(c *store.Credential) error {
 			d := decodePasskeyData(c.Data)
-			if count <= c.Counter && d.BackupState == bs {
+			if (counterStored || count <= c.Counter) && d.BackupState == bs {
 				return errUnchanged
 			}
 			c.Counter = max(c.Counter, count)

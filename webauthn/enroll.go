@@ -341,6 +341,11 @@ func (s *Service) FinishRegistration(ctx context.Context, token string, in Regis
 	if d.WebSession != sess.ID {
 		return PasskeyView{}, errCeremony
 	}
+	leave, err := s.gate.Admit() // before anything changes: a 503 leaves the ceremony usable
+	if err != nil {
+		return PasskeyView{}, err
+	}
+	defer leave()
 	ev := audit.Event{Type: "passkey.register", Actor: "browser", UserID: u.ID}
 	fail := func(reason string, public error) (PasskeyView, error) {
 		ev.Outcome, ev.Reason = audit.Failure, reason
@@ -375,14 +380,22 @@ func (s *Service) FinishRegistration(ctx context.Context, token string, in Regis
 		return fail("attestation: "+protocolDetail(err), errRegistration)
 	}
 	if newPasscode == nil { // adding a passkey: prove the passcode already set
-		if u, err = s.reservePasscodeTry(ctx, u.ID); err != nil {
+		if u, err = s.reservePasscodeTry(ctx, u); err != nil {
 			if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
 				return fail(err.Error(), err)
 			}
 			return PasskeyView{}, err
 		}
-		outcome, rehash, current, cerr := s.checkPasscode(u, kid, info, env)
-		if err := s.settlePasscode(ctx, u.ID, outcome, current, rehash); err != nil {
+		var (
+			outcome passcodeOutcome
+			rehash  bool
+			current Passcode
+			cerr    error
+		)
+		if err := s.withSlot(ctx, func() { outcome, rehash, current, cerr = s.checkPasscode(u, kid, info, env) }); err != nil {
+			return PasskeyView{}, s.refundUnchecked(ctx, u, err)
+		}
+		if err := s.settlePasscode(ctx, u, outcome, current, rehash); err != nil {
 			return PasskeyView{}, err
 		}
 		if cerr != nil {
@@ -453,7 +466,11 @@ func (s *Service) duplicateReason(ctx context.Context, userID, key string) strin
 
 // setPasscode stores a fresh verifier and clears failures and the lock.
 func (s *Service) setPasscode(ctx context.Context, userID string, p Passcode, event string) error {
-	v, err := s.newVerifier(p)
+	var v []byte
+	var err error
+	if werr := s.withSlot(ctx, func() { v, err = s.newVerifier(p) }); werr != nil {
+		return werr
+	}
 	if err != nil {
 		return err
 	}

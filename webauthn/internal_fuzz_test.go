@@ -13,7 +13,8 @@ func testService(t testing.TB) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Service{keys: ring, cfg: Config{Argon2: Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}}}
+	p := Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}
+	return &Service{keys: ring, cfg: Config{Argon2: p}, gate: NewArgon2Gate(1, 0, p)}
 }
 
 func FuzzParseVerifier(f *testing.F) {

@@ -1,6 +1,7 @@
 package webauthn
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -151,7 +152,8 @@ func argon2Hash(pepper []byte, p Passcode, salt []byte, params Argon2Params) []b
 	return argon2.IDKey(pw, salt, params.Time, params.MemoryKiB, params.Threads, hashLen)
 }
 
-// newVerifier computes a fresh verifier for p with the current KEK and parameters.
+// newVerifier computes a fresh verifier for p with the current KEK and
+// parameters. The caller holds a hashing slot (Argon2Gate).
 func (s *Service) newVerifier(p Passcode) ([]byte, error) {
 	pepper, id, err := s.keys.Derive(pepperPurpose)
 	if err != nil {
@@ -161,12 +163,13 @@ func (s *Service) newVerifier(p Passcode) ([]byte, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return nil, err
 	}
-	v := verifier{kekID: id, params: s.cfg.Argon2, salt: salt, hash: argon2Hash(pepper, p, salt, s.cfg.Argon2)}
+	v := verifier{kekID: id, params: s.cfg.Argon2, salt: salt, hash: s.gate.hash(pepper, p, salt, s.cfg.Argon2)}
 	return v.bytes(), nil
 }
 
 // matchVerifier reports whether p matches the stored verifier, and whether
-// the verifier should be recomputed (older KEK or parameters).
+// the verifier should be recomputed (older KEK or parameters). The caller
+// holds a hashing slot (Argon2Gate).
 func (s *Service) matchVerifier(stored []byte, p Passcode) (ok, rehash bool, err error) {
 	v, err := parseVerifier(stored)
 	if err != nil {
@@ -176,10 +179,21 @@ func (s *Service) matchVerifier(stored []byte, p Passcode) (ok, rehash bool, err
 	if err != nil {
 		return false, false, fmt.Errorf("passcode pepper: %w", err)
 	}
-	got := argon2Hash(pepper, p, v.salt, v.params)
+	got := s.gate.hash(pepper, p, v.salt, v.params)
 	if subtle.ConstantTimeCompare(got, v.hash) != 1 {
 		return false, false, nil
 	}
 	_, current, err := s.keys.Derive(pepperPurpose)
 	return true, err == nil && (current != v.kekID || v.params != s.cfg.Argon2), nil
+}
+
+// withSlot runs fn holding a hashing slot, waiting for one while ctx lasts.
+func (s *Service) withSlot(ctx context.Context, fn func()) error {
+	free, err := s.gate.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer free()
+	fn()
+	return nil
 }

@@ -148,6 +148,11 @@ func (s *Service) FinishPasscodeReset(ctx context.Context, token string, in Pass
 	if d.WebSession != sess.ID {
 		return errCeremony
 	}
+	leave, err := s.gate.Admit() // before anything changes: a 503 leaves the ceremony usable
+	if err != nil {
+		return err
+	}
+	defer leave()
 	ev := audit.Event{Type: "passcode.reset", Actor: "browser", UserID: u.ID}
 	fail := func(reason string, public error) error {
 		ev.Outcome, ev.Reason = audit.Failure, reason
@@ -187,7 +192,9 @@ func (s *Service) FinishPasscodeReset(ctx context.Context, token string, in Pass
 	}
 	v, verr := s.verifyAssertion(u, creds, d.Session, challenge, parsed)
 	if verr == nil || v.clone {
-		s.afterAssertion(ctx, "browser", cred, parsed, v, verr == nil)
+		if err := s.afterAssertion(ctx, "browser", cred, parsed, v, verr == nil, false); err != nil {
+			return err
+		}
 	}
 	if verr != nil {
 		return fail(verr.Error(), fault.ErrUnauthenticated)

@@ -20,11 +20,13 @@ import (
 type Store interface {
 	GetUser(ctx context.Context, id string) (store.User, error)
 	UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error)
+	UpdateUserFrom(ctx context.Context, cur store.User, fn func(*store.User) error) (store.User, error)
 	CreateCredential(ctx context.Context, c *store.Credential) error
 	GetCredential(ctx context.Context, id string) (store.Credential, error)
 	GetCredentialByLookupKey(ctx context.Context, kind store.CredentialKind, key string) (store.Credential, error)
 	ListCredentials(ctx context.Context, f store.CredentialFilter) ([]store.Credential, error)
 	UpdateCredential(ctx context.Context, id string, fn func(*store.Credential) error) (store.Credential, error)
+	UpdateCredentialFrom(ctx context.Context, cur store.Credential, fn func(*store.Credential) error) (store.Credential, error)
 	CreateCeremony(ctx context.Context, c *store.Ceremony) error
 	GetCeremony(ctx context.Context, id string) (store.Ceremony, error)
 	GetCeremonyByLookupKey(ctx context.Context, kind, key string) (store.Ceremony, error)
@@ -69,6 +71,9 @@ type Config struct {
 	PasscodeMaxFailures int
 	// Argon2 cost of new verifiers (default m=19 MiB, t=2, p=1).
 	Argon2 Argon2Params
+	// Argon2Gate bounds concurrent passcode hashing (default
+	// NewArgon2Gate(0, DefaultArgon2Queue, Argon2): one hash per core).
+	Argon2Gate *Argon2Gate
 	// CredentialMaxFailures bounds bad signatures before a passkey is BLOCKED (default 5).
 	CredentialMaxFailures int
 	// ReturnURLs are allow-listed return_url prefixes; OpenerOrigins the origins
@@ -96,6 +101,7 @@ type Service struct {
 	wa    *gowebauthn.WebAuthn
 	uv    protocol.UserVerificationRequirement
 	cfg   Config
+	gate  *Argon2Gate
 }
 
 // New validates cfg and returns the service.
@@ -178,7 +184,11 @@ func New(st Store, ops Operations, a *audit.Log, keys Keys, cfg Config) (*Servic
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: %w", err)
 	}
-	return &Service{store: st, ops: ops, audit: a, keys: keys, wa: wa, uv: uv, cfg: cfg}, nil
+	gate := cfg.Argon2Gate
+	if gate == nil {
+		gate = NewArgon2Gate(0, DefaultArgon2Queue, cfg.Argon2)
+	}
+	return &Service{store: st, ops: ops, audit: a, keys: keys, wa: wa, uv: uv, cfg: cfg, gate: gate}, nil
 }
 
 // Sweep deletes ceremonies that expired before now (enrollment links,

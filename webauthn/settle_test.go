@@ -11,21 +11,32 @@ import (
 	"github.com/signet-sca/signet/webauthn"
 )
 
-// settleOutage fails the nth UpdateUser (counted from 1): in FinishApproval the first is the reservation
-// of the passcode try, the second its settlement.
+// settleOutage fails the nth user update (UpdateUser or UpdateUserFrom, counted from 1): in
+// FinishApproval the first is the reservation of the passcode try, the second its settlement.
 type settleOutage struct {
 	store.Store
 	calls, failAt int
 	failed        bool
 }
 
-func (s *settleOutage) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
+func (s *settleOutage) fail() bool {
 	s.calls++
-	if s.calls == s.failAt {
-		s.failed = true
+	s.failed = s.failed || s.calls == s.failAt
+	return s.calls == s.failAt
+}
+
+func (s *settleOutage) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
+	if s.fail() {
 		return store.User{}, fmt.Errorf("sqlstore: update user: %w", store.ErrUnavailable)
 	}
 	return s.Store.UpdateUser(ctx, id, fn)
+}
+
+func (s *settleOutage) UpdateUserFrom(ctx context.Context, cur store.User, fn func(*store.User) error) (store.User, error) {
+	if s.fail() {
+		return store.User{}, fmt.Errorf("sqlstore: update user: %w", store.ErrUnavailable)
+	}
+	return s.Store.UpdateUserFrom(ctx, cur, fn)
 }
 
 // TestFinishApprovalSettleError: a settlement of the passcode try that fails is returned (an outage:

@@ -17,6 +17,7 @@ func newBenchCmd(environ []string) *cobra.Command {
 	var cfg loadbench.Config
 	var flows string
 	var asJSON bool
+	var argon string
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Drive a running Signet (and gateway) with concurrent virtual users and report throughput and latency",
@@ -35,6 +36,10 @@ func newBenchCmd(environ []string) *cobra.Command {
 			}
 			if flows != "" {
 				cfg.Flows = strings.Split(flows, ",")
+			}
+			var err error
+			if cfg.Argon2, err = loadbench.ParseArgon2(argon); err != nil {
+				return err
 			}
 			// Every flow but upstream and nginx-floor talks to Signet (the gateway flows spend the device-key flow's
 			// tokens); the default flows start with device-key.
@@ -74,9 +79,11 @@ func newBenchCmd(environ []string) *cobra.Command {
 	f.IntVar(&cfg.Users, "users", 8, "concurrent virtual users per flow")
 	f.Float64Var(&cfg.Rate, "rate", 0, "start each flow's operations on a fixed schedule of this many per second (0: as fast as the users go); latency counts from the scheduled start")
 	f.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long each flow runs")
-	f.StringVar(&flows, "flows", "", "comma-separated flows: device-key, powerauth, gateway, gateway-half (the gateway flow again, paced at half the maximum the gateway flow reached; the two share the device-key flow's tokens), upstream (needs --upstream), nginx-authz (spends device-key tokens through --nginx-authz), nginx-floor (needs --nginx-floor) (default: device-key, plus gateway with --gateway)")
+	f.StringVar(&flows, "flows", "", "comma-separated flows: device-key, passkey (enrolled through the enrollment API with a virtual passkey; approval with the passkey and the HPKE-sealed passcode), powerauth, gateway, gateway-half (the gateway flow again, paced at half the maximum the gateway flow reached; the two share the device-key flow's tokens), upstream (needs --upstream), nginx-authz (spends device-key tokens through --nginx-authz), nginx-floor (needs --nginx-floor) (default: device-key, plus gateway with --gateway)")
 	f.StringVar(&cfg.RedisURL, "redis", "", "Redis URL to measure the GETDEL primitive")
-	f.StringVar(&cfg.PostgresURL, "postgres", "", "PostgreSQL URL to measure the row-update primitive (default: a scratch SQLite file)")
+	f.StringVar(&cfg.PostgresURL, "postgres", "", "PostgreSQL URL to measure the row-update primitive (default: a scratch SQLite file); when it is the server's database, each flow also reports commits and rows written per operation (pg_stat_database)")
+	f.StringVar(&cfg.RPOrigin, "rp-origin", "", "WebAuthn origin the passkey flow signs for (one of the server's SIGNET_RP_ORIGINS; default: the origin of the server's enrollment links)")
+	f.StringVar(&argon, "argon2", "19456,2,1", "the server's Argon2id parameters memoryKiB,time,threads (SIGNET_ARGON2_*): the passkey flow's bound is cores / one such hash")
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	f.BoolVar(&cfg.Keep, "keep", false, "keep the device keys and activations the run registers (default: removed at the end; the bench-* users are reused)")
 	return cmd

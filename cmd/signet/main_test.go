@@ -170,7 +170,7 @@ func TestBenchAgainstEmbeddedServer(t *testing.T) {
 	addr := <-ready
 	secret := strings.Split(cfg.APIKeys, ":")[1]
 	out, err := run(t, []string{"SIGNET_BENCH_API_KEY=" + secret}, "bench", "--server", "http://"+addr, "--users", "2", "--duration", "1s",
-		"--flows", "device-key,powerauth", "--json")
+		"--flows", "device-key,powerauth,passkey", "--json")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -187,17 +187,17 @@ func TestBenchAgainstEmbeddedServer(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	if len(rep.Flows) != 2 || rep.Primitives["ecdsa_verify"] <= 0 || rep.Primitives["row_update"] <= 0 {
+	if len(rep.Flows) != 3 || rep.Primitives["ecdsa_verify"] <= 0 || rep.Primitives["row_update"] <= 0 || rep.Primitives["argon2id"] <= 0 {
 		t.Fatalf("report %s", out)
 	}
-	for i, name := range []string{"device-key", "powerauth"} {
+	for i, name := range []string{"device-key", "powerauth", "passkey"} {
 		f := rep.Flows[i]
 		if f.Flow != name || f.Completed == 0 || f.Errors != 0 || f.P99 <= 0 || f.Ratio <= 0 {
 			t.Fatalf("flow %s in report %s", name, out)
 		}
 	}
 	// The run removed what it registered and reused its users.
-	for _, ext := range []string{"bench-device-key-0", "bench-powerauth-1"} {
+	for _, ext := range []string{"bench-device-key-0", "bench-powerauth-1", "bench-passkey-1"} {
 		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/users?external_id="+ext, nil)
 		req.Header.Set("Authorization", "Bearer "+secret)
 		resp, err := http.DefaultClient.Do(req)

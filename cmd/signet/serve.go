@@ -152,10 +152,11 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	for _, o := range cfg.RPOrigins {
 		rpOrigins = append(rpOrigins, strings.TrimRight(o, "/"))
 	}
+	argon := webauthn.Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads}
 	webSvc, err := webauthn.New(st, ops, auditLog, ring, webauthn.Config{RPID: cfg.RPID, RPDisplayName: cfg.RPDisplayName,
 		RPOrigins: rpOrigins, PublicURL: cfg.PublicURL, UserVerification: cfg.UserVerification,
 		CeremonyTimeout: cfg.WebAuthnTimeout, PasscodeMaxFailures: cfg.PasscodeMaxFailures,
-		Argon2:     webauthn.Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
+		Argon2: argon, Argon2Gate: webauthn.NewArgon2Gate(cfg.Argon2Concurrency, cfg.Argon2Queue, argon),
 		ReturnURLs: cfg.WebReturnURLs, OpenerOrigins: cfg.WebOpenerOrigins})
 	if err != nil {
 		return nil, err

@@ -100,9 +100,11 @@ func (r *operationRow) values() []any {
 }
 
 // credentialUseSQL stamps a use; failed attempts reset only on an ACTIVE
-// credential (one blocked meanwhile keeps its count).
+// credential (one blocked meanwhile keeps its count); the signature counter
+// only moves forward (WebAuthn L3 §6.1.1).
 const credentialUseSQL = `UPDATE credentials SET last_used_at = ?,
-	failed_attempts = CASE WHEN ? AND status = 'ACTIVE' THEN 0 ELSE failed_attempts END, version = version + 1
+	failed_attempts = CASE WHEN ? AND status = 'ACTIVE' THEN 0 ELSE failed_attempts END,
+	counter = CASE WHEN ? > counter THEN ? ELSE counter END, version = version + 1
 	WHERE id = ?`
 
 const (
@@ -162,7 +164,7 @@ func (s *Store) writeAlongside(ctx context.Context, op string, w opWrite, args [
 	withUse, withEv := 0, 0
 	if use.ID != "" {
 		withUse = 1
-		args = append(args, newTime(use.At), use.ResetFailures, use.ID)
+		args = append(args, newTime(use.At), use.ResetFailures, use.Counter, use.Counter, use.ID)
 	}
 	if ev != nil {
 		withEv = 1
@@ -195,7 +197,7 @@ func (s *Store) inTx(ctx context.Context, op string, write func(tx *gorm.DB) (bo
 			return errNotWritten
 		}
 		if use.ID != "" {
-			if err := tx.Exec(credentialUseSQL, newTime(use.At), use.ResetFailures, use.ID).Error; err != nil {
+			if err := tx.Exec(credentialUseSQL, newTime(use.At), use.ResetFailures, use.Counter, use.Counter, use.ID).Error; err != nil {
 				return err
 			}
 		}

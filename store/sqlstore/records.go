@@ -45,8 +45,18 @@ func (s *Store) GetUserByExternalID(ctx context.Context, externalID string) (sto
 // UpdateUser is a compare-and-swap read-modify-write of user id. ID,
 // CreatedAt and Version are the store's; UpdatedAt is stamped unless fn set it.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(*store.User) error) (store.User, error) {
+	return s.updateUser(ctx, id, nil, fn)
+}
+
+// UpdateUserFrom is UpdateUser whose first compare-and-swap starts from cur,
+// without reading the row again.
+func (s *Store) UpdateUserFrom(ctx context.Context, cur store.User, fn func(*store.User) error) (store.User, error) {
+	return s.updateUser(ctx, cur.ID, &cur, fn)
+}
+
+func (s *Store) updateUser(ctx context.Context, id string, first *store.User, fn func(*store.User) error) (store.User, error) {
 	const op = "update user"
-	return casLoop(ctx, s, op, nil, fn,
+	return casLoop(ctx, s, op, first, fn,
 		func(ctx context.Context) (store.User, error) { return s.GetUser(ctx, id) },
 		func(ctx context.Context, old store.User, next *store.User) (int64, error) {
 			next.ID, next.CreatedAt, next.Version = old.ID, old.CreatedAt, old.Version+1

@@ -173,6 +173,21 @@ func testCompareAndSwap(t *testing.T, newStore NewStore) {
 		storedO, err := s.GetOperation(ctx, o.ID)
 		noErr(t, "GetOperation", err)
 		sameRecord(t, "stored operation", storedO, gotO)
+		gotU, err := s.UpdateUserFrom(ctx, u, func(v *store.User) error { v.PasscodeFailed = 2; return nil })
+		noErr(t, "UpdateUserFrom", err)
+		if gotU.PasscodeFailed != 2 || gotU.Version != u.Version+1 {
+			t.Fatalf("PasscodeFailed %d Version %d", gotU.PasscodeFailed, gotU.Version)
+		}
+		storedU, err := s.GetUser(ctx, u.ID)
+		noErr(t, "GetUser", err)
+		sameRecord(t, "stored user", storedU, gotU)
+		// A stale user copy: re-read, fn re-applied to the current record.
+		calls = 0
+		gotU, err = s.UpdateUserFrom(ctx, u, func(v *store.User) error { calls++; v.PasscodeFailed++; return nil })
+		noErr(t, "UpdateUserFrom with a stale copy", err)
+		if calls != 2 || gotU.PasscodeFailed != 3 || gotU.Version != u.Version+2 {
+			t.Fatalf("stale user copy: calls %d PasscodeFailed %d Version %d", calls, gotU.PasscodeFailed, gotU.Version)
+		}
 
 		// A stale copy (c is one version behind): the swap misses, the store
 		// re-reads and re-applies fn to the current record; nothing is lost.
@@ -539,6 +554,24 @@ func testUpdateWith(t *testing.T, newStore NewStore) {
 		noErr(t, "GetCredential", err)
 		if c.FailedAttempts != 2 || c.Status != store.StatusBlocked {
 			t.Fatalf("a BLOCKED credential's failures were reset: FailedAttempts %d Status %s", c.FailedAttempts, c.Status)
+		}
+	})
+
+	t.Run("the signature counter only moves forward", func(t *testing.T) {
+		f := setup(t)
+		ctx := ctxT(t)
+		c, err := f.s.UpdateCredential(ctx, f.cred.ID, func(v *store.Credential) error { v.Counter = 10; return nil })
+		noErr(t, "UpdateCredential", err)
+		op := f.op
+		for _, tc := range []struct{ use, want int64 }{{9, 10}, {0, 10}, {10, 10}, {11, 11}} {
+			op, err = f.s.UpdateOperationWith(ctx, op, store.Alongside{CredentialUse: store.CredentialUse{ID: c.ID, At: base, Counter: tc.use}},
+				func(v *store.Operation) error { v.Text += "x"; return nil })
+			noErr(t, "UpdateOperationWith", err)
+			got, err := f.s.GetCredential(ctx, c.ID)
+			noErr(t, "GetCredential", err)
+			if got.Counter != tc.want {
+				t.Fatalf("use with counter %d: stored %d, want %d", tc.use, got.Counter, tc.want)
+			}
 		}
 	})
 
