@@ -117,11 +117,16 @@ func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decis
 	if err != nil {
 		return AssertionOptions{}, err
 	}
-	cer, err := s.createCeremony(ctx, kindApproval, u.ID, op.ID, ceremonyData{Session: *sd, KEKID: kekIDString(kid), Decision: d.String()})
+	spc := s.spcOffer(op, d, challenge, creds)
+	cd := ceremonyData{Session: *sd, KEKID: kekIDString(kid), Decision: d.String()}
+	if spc != nil {
+		cd.SPC = &spc.Instrument
+	}
+	cer, err := s.createCeremony(ctx, kindApproval, u.ID, op.ID, cd)
 	if err != nil {
 		return AssertionOptions{}, err
 	}
-	out := AssertionOptions{CeremonyID: cer.ID, PublicKey: assertion, ExpiresAt: cer.ExpiresAt.Format(time.RFC3339)}
+	out := AssertionOptions{CeremonyID: cer.ID, PublicKey: assertion, SPC: spc, ExpiresAt: cer.ExpiresAt.Format(time.RFC3339)}
 	if d == txsign.Approve {
 		if out.HPKE, err = s.hpkeParams(cer.ID, kid, challenge, FieldPasscode); err != nil {
 			return AssertionOptions{}, err
@@ -287,7 +292,22 @@ func (a *approvalCheck) verify(op store.Operation, c store.Credential) (txsign.E
 	if err != nil {
 		return evidence, err
 	}
-	if a.v, err = a.s.verifyAssertion(a.user, a.creds, a.data.Session, expected, a.parsed); err != nil {
+	parsed := a.parsed
+	var payment *collectedPaymentData
+	if isSPCAssertion(parsed) {
+		// SPC "Verifying an Authentication Assertion": type payment.get, only
+		// in a ceremony that offered SPC; the WebAuthn L3 §7.2 steps as for any
+		// assertion, then the payment member against the operation.
+		if a.data.SPC == nil {
+			return evidence, fmt.Errorf("%w: %v", txsign.ErrPossessionNotProven, errSPCNotOffered)
+		}
+		var p collectedPaymentData
+		if parsed, p, err = spcAssertion(parsed); err != nil {
+			return evidence, err
+		}
+		payment = &p
+	}
+	if a.v, err = a.s.verifyAssertion(a.user, a.creds, a.data.Session, expected, parsed); err != nil {
 		if a.v.credential == nil {
 			// The assertion's signature was not verified (or did not
 			// verify): nothing about the user is proven, nothing counts.
@@ -296,6 +316,18 @@ func (a *approvalCheck) verify(op store.Operation, c store.Credential) (txsign.E
 		return evidence, err
 	}
 	a.assertionOK = true
+	if payment != nil {
+		// A signed confirmation of something other than the operation: the
+		// page or the browser was tampered with. It counts as a failed attempt.
+		if !a.v.uv {
+			return evidence, errors.New("secure payment confirmation without user verification")
+		}
+		shown, err := a.s.checkSPC(op, *a.data.SPC, *payment)
+		if err != nil {
+			return evidence, err
+		}
+		extra["spc"] = shown
+	}
 	extra["uv_required"] = a.s.uv == protocol.VerificationRequired
 	if a.decision == txsign.Reject {
 		return evidence, nil

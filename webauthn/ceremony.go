@@ -35,6 +35,9 @@ type ceremonyData struct {
 	KEKID      string                 `json:"kek_id"`
 	Decision   string                 `json:"decision,omitempty"`
 	WebSession string                 `json:"web_session,omitempty"`
+	// SPC is the instrument an approval offered for Secure Payment
+	// Confirmation (spc.go); nil when it offered none.
+	SPC *SPCInstrument `json:"spc,omitempty"`
 }
 
 // errCeremony is the one answer for an unknown, foreign, used or expired

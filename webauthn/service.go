@@ -75,6 +75,11 @@ type Config struct {
 	// an approval page may postMessage its outcome to.
 	ReturnURLs    []string
 	OpenerOrigins []string
+	// SPCInstrument is the bank's instrument the browser shows in a Secure
+	// Payment Confirmation dialog (spc.go): a display name and an icon URL.
+	// Approvals offer SPC, and enrollment registers payment credentials, when
+	// both are set and UserVerification is "required".
+	SPCInstrument SPCInstrument
 	Now           func() time.Time
 }
 

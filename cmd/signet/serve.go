@@ -29,6 +29,7 @@ import (
 	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/txsign/replay"
 	"github.com/signet-sca/signet/txsign/replay/redisreplay"
+	"github.com/signet-sca/signet/web"
 	"github.com/signet-sca/signet/webauthn"
 	"github.com/signet-sca/signet/webhook"
 )
@@ -152,8 +153,13 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	for _, o := range cfg.RPOrigins {
 		rpOrigins = append(rpOrigins, strings.TrimRight(o, "/"))
 	}
+	brand, err := cfg.Brand()
+	if err != nil {
+		return nil, err
+	}
 	webSvc, err := webauthn.New(st, ops, auditLog, ring, webauthn.Config{RPID: cfg.RPID, RPDisplayName: cfg.RPDisplayName,
-		RPOrigins: rpOrigins, PublicURL: cfg.PublicURL, UserVerification: cfg.UserVerification,
+		SPCInstrument: spcInstrument(cfg.PublicURL, cfg.RPDisplayName, brand),
+		RPOrigins:     rpOrigins, PublicURL: cfg.PublicURL, UserVerification: cfg.UserVerification,
 		CeremonyTimeout: cfg.WebAuthnTimeout, PasscodeMaxFailures: cfg.PasscodeMaxFailures,
 		Argon2:     webauthn.Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
 		ReturnURLs: cfg.WebReturnURLs, OpenerOrigins: cfg.WebOpenerOrigins})
@@ -198,10 +204,6 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		Feed:       feed,
 	}
 	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate
-	brand, err := cfg.Brand()
-	if err != nil {
-		return nil, err
-	}
 	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
 		RateLimits: server.RateLimits{Address: cfg.RateLimitAddress, JWKS: cfg.RateLimitJWKS,
 			Operation: cfg.RateLimitOperation, Code: cfg.RateLimitCode, TrustedProxies: proxies},
@@ -388,4 +390,23 @@ func displayAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// spcInstrument is the instrument the browser shows in a Secure Payment
+// Confirmation dialog: the bank's name and logo (served at /web/brand/logo;
+// browsers draw raster icons only, so an SVG logo gives way to Signet's card
+// icon), else the relying party's display name and that icon.
+func spcInstrument(publicURL, rpName string, b web.Brand) webauthn.SPCInstrument {
+	base := strings.TrimRight(publicURL, "/")
+	in := webauthn.SPCInstrument{DisplayName: b.Name, Icon: base + "/web/static/spc-icon.png"}
+	if in.DisplayName == "" {
+		in.DisplayName = rpName
+	}
+	if in.DisplayName == "" {
+		in.DisplayName = "Signet"
+	}
+	if len(b.Logo) > 0 && b.LogoType != "image/svg+xml" {
+		in.Icon = base + "/web/brand/logo"
+	}
+	return in
 }
