@@ -97,7 +97,10 @@ func TestWebSPCOverHTTP(t *testing.T) {
 		{"another icon", "payment.get", set("instrument", map[string]any{"displayName": instrument.DisplayName, "icon": "https://evil.example/i.png"}), "instrument differ"},
 		{"another relying party", "payment.get", set("rpId", "bank.example"), "rpId differ"},
 		{"a foreign top origin", "payment.get", set("topOrigin", "https://evil.example"), "topOrigin differ"},
-		{"several at once", "payment.get", func(p map[string]any) { p["payeeName"] = "M"; p["total"] = map[string]any{"currency": "CZK", "value": "2"} }, "payeeName, total differ"},
+		{"several at once", "payment.get", func(p map[string]any) {
+			p["payeeName"] = "M"
+			p["total"] = map[string]any{"currency": "CZK", "value": "2"}
+		}, "payeeName, total differ"},
 		{"no payment member", "payment.get", func(p map[string]any) { clear(p) }, "unverified: possession not proven: clientDataJSON has no complete payment member"},
 		{"another type", "payment.create", func(map[string]any) {}, "unverified: possession not proven: assertion"},
 	} {
