@@ -108,8 +108,14 @@ func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decis
 		return AssertionOptions{}, err
 	}
 	challenge := Challenge(op, d, nonce)
+	uv := s.uv
+	only := s.passkeyOnlyCreds(op, d, creds)
+	if len(only) > 0 {
+		// A passkey alone: only the allowed models, and user verification required.
+		creds, uv = only, protocol.VerificationRequired
+	}
 	assertion, sd, err := s.wa.BeginLogin(newWAUser(u, creds), gowebauthn.WithChallenge(challenge),
-		gowebauthn.WithUserVerification(s.uv))
+		gowebauthn.WithUserVerification(uv))
 	if err != nil {
 		return AssertionOptions{}, fmt.Errorf("begin login: %w", err)
 	}
@@ -122,11 +128,13 @@ func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decis
 	if spc != nil {
 		cd.SPC = &spc.Instrument
 	}
+	cd.PasskeyOnly = len(only) > 0
 	cer, err := s.createCeremony(ctx, kindApproval, u.ID, op.ID, cd)
 	if err != nil {
 		return AssertionOptions{}, err
 	}
-	out := AssertionOptions{CeremonyID: cer.ID, PublicKey: assertion, SPC: spc, ExpiresAt: cer.ExpiresAt.Format(time.RFC3339)}
+	out := AssertionOptions{CeremonyID: cer.ID, PublicKey: assertion, SPC: spc, PasscodeOptional: cd.PasskeyOnly,
+		ExpiresAt: cer.ExpiresAt.Format(time.RFC3339)}
 	if d == txsign.Approve {
 		if out.HPKE, err = s.hpkeParams(cer.ID, kid, challenge, FieldPasscode); err != nil {
 			return AssertionOptions{}, err
@@ -189,7 +197,11 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	}
 	ev.UserID = cer.UserID
 	var env Envelope
-	if decision == txsign.Approve {
+	// A passkey alone approves when the ceremony allowed it and no passcode
+	// came; a passcode that came is checked as always.
+	passkeyOnly := decision == txsign.Approve && d.PasskeyOnly && len(in.Passcode) == 0
+	withPasscode := decision == txsign.Approve && !passkeyOnly
+	if withPasscode {
 		if env, err = ParseEnvelope(in.Passcode); err != nil {
 			return txsign.Result{}, err
 		}
@@ -216,7 +228,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	if cred.ID == "" {
 		return fail("unknown passkey "+lookupKey(parsed.RawID), fault.ErrUnauthenticated)
 	}
-	if decision == txsign.Approve {
+	if withPasscode {
 		if u, err = s.reservePasscodeTry(ctx, u.ID); err != nil {
 			if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
 				return fail(err.Error(), err)
@@ -225,7 +237,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 		}
 	}
 	check := &approvalCheck{s: s, parsed: parsed, user: u, creds: creds, ceremony: cer, data: d, decision: decision,
-		kid: kid, env: env}
+		kid: kid, env: env, passkeyOnly: passkeyOnly}
 	// The sequence, each step's error handled:
 	//  1. Decide runs check.verify once, inside the exactly-once approval path, and commits the decision
 	//     (or the refusal, counted and audited);
@@ -237,7 +249,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	res, derr := s.ops.Decide(ctx, txsign.Attempt{OperationID: opID, CredentialID: cred.ID, Decision: decision,
 		Actor: "browser", Verify: check.verify})
 	var serr, aerr error
-	if decision == txsign.Approve {
+	if withPasscode {
 		serr = s.settlePasscode(ctx, u.ID, check.outcome, check.passcode, check.rehash)
 	}
 	if check.assertionOK || check.v.clone {
@@ -261,6 +273,8 @@ type approvalCheck struct {
 	decision txsign.Decision
 	kid      [4]byte
 	env      Envelope
+	// passkeyOnly: approve without the passcode (policy.go).
+	passkeyOnly bool
 
 	// Results, reset by each verify.
 	v           verified
@@ -330,6 +344,18 @@ func (a *approvalCheck) verify(op store.Operation, c store.Credential) (txsign.E
 	}
 	extra["uv_required"] = a.s.uv == protocol.VerificationRequired
 	if a.decision == txsign.Reject {
+		return evidence, nil
+	}
+	if a.passkeyOnly {
+		// The operation type's policy: the passkey's own user verification
+		// stands in for the passcode (issue 18 §2).
+		m, err := a.s.passkeyOnlyFactor(op, c, a.v.uv)
+		if err != nil {
+			return evidence, err
+		}
+		extra["passcode"] = "not required for operation type " + op.Type
+		extra["user_verification"] = map[string]any{"aaguid": m.AAGUID, "model": m.Name, "status": m.Status, "amr": m.Method}
+		evidence.AMR = append(evidence.AMR, m.Method, "mfa")
 		return evidence, nil
 	}
 	// Knowledge factor, checked only once possession is proven, so
