@@ -11,6 +11,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/signet-sca/signet/mds"
+	"github.com/signet-sca/signet/mds/mdstest"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/webauthn"
 )
@@ -68,10 +70,20 @@ func TestBrowserSecurePaymentConfirmation(t *testing.T) {
 	ln, origin := listen(t)
 	instrument := spcInstrument
 	instrument.Icon = origin + "/web/static/spc-icon.png"
+	// The bank's FIDO metadata lists the virtual authenticator's model, and lets a
+	// passkey with user verification approve a login alone.
+	ca := mdstest.New(t)
+	root, _ := mds.RootFromPEM(ca.RootPEM())
+	allow, err := mds.Load(ca.Blob(t, time.Now().AddDate(0, 1, 0).Format(time.DateOnly),
+		mdstest.Entry(virtualAAGUID, "Chromium virtual authenticator", []string{"FIDO_CERTIFIED_L1"}, "fingerprint_internal")), root, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
 	e := newWebEnv(t, webEnvOpts{origin: origin, ln: ln, mutate: func(c *webauthn.Config) {
 		c.CeremonyTimeout = 15 * time.Second
 		c.UserVerification = "required"
 		c.SPCInstrument = instrument
+		c.PasskeyOnlyTypes, c.Authenticators = []string{"login"}, allow
 	}})
 	uid := e.createUser("spc-1")
 	phone := newTab(t, browser)
@@ -140,6 +152,23 @@ func TestBrowserSecurePaymentConfirmation(t *testing.T) {
 		}
 		if err := json.Unmarshal(payload, &claims); err != nil || !strings.Contains(strings.Join(claims.AMR, ","), "pin") {
 			t.Fatalf("token claims %s: %v", payload, err)
+		}
+	})
+
+	t.Run("a login approved with the passkey alone (the bank's policy), a payment still asks for the passcode", func(t *testing.T) {
+		op := e.payment(uid, "Alza.cz a.s.", "7.00")
+		phone.do(chromedp.Navigate(op["approval_url"].(string)), chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
+		if got := phone.approve(""); !strings.Contains(got, "Enter your passcode") {
+			t.Fatalf("payment without passcode: %q", got)
+		}
+		login := e.mustDo(201, "POST", "/v1/operations", "", map[string]any{"user_id": uid, "type": "login", "text": "Sign in"})
+		phone.do(chromedp.Navigate(login["approval_url"].(string)), chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
+		if got := phone.approve(""); !strings.HasPrefix(got, "Approved") {
+			t.Fatalf("login with the passkey alone: %q", got)
+		}
+		tok := e.mustDo(200, "GET", "/v1/operations/"+login["id"].(string), "", nil)["token"].(string)
+		if amr, acr := tokenAMR(t, tok); amr != "hwk,fpt,mfa" || acr != "urn:signet:acr:sca" {
+			t.Fatalf("amr %q acr %q", amr, acr)
 		}
 	})
 

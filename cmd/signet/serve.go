@@ -157,9 +157,20 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	if err != nil {
 		return nil, err
 	}
+	fido, err := cfg.FIDOMetadata(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	var authenticators webauthn.AuthenticatorPolicy
+	if fido != nil {
+		authenticators = fido
+		logger.Info("FIDO metadata loaded", "models", fido.Len(), "blob_number", fido.Number(),
+			"next_update", fido.NextUpdate().Format(time.DateOnly))
+	}
 	webSvc, err := webauthn.New(st, ops, auditLog, ring, webauthn.Config{RPID: cfg.RPID, RPDisplayName: cfg.RPDisplayName,
-		SPCInstrument: spcInstrument(cfg.PublicURL, cfg.RPDisplayName, brand),
-		RPOrigins:     rpOrigins, PublicURL: cfg.PublicURL, UserVerification: cfg.UserVerification,
+		SPCInstrument:    spcInstrument(cfg.PublicURL, cfg.RPDisplayName, brand),
+		PasskeyOnlyTypes: cfg.PasskeyOnlyTypes, Authenticators: authenticators,
+		RPOrigins: rpOrigins, PublicURL: cfg.PublicURL, UserVerification: cfg.UserVerification,
 		CeremonyTimeout: cfg.WebAuthnTimeout, PasscodeMaxFailures: cfg.PasscodeMaxFailures,
 		Argon2:     webauthn.Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads},
 		ReturnURLs: cfg.WebReturnURLs, OpenerOrigins: cfg.WebOpenerOrigins})

@@ -240,8 +240,13 @@ async function decide(operationId, decision, passcode, capability, baseURL) {
   const begin = await api("POST", `${path}/begin`, { capability, baseURL, body: { decision } });
   const body = { ceremony_id: begin.ceremony_id };
   // Encrypt first: the passcode is bound to this ceremony and its challenge
-  // (the operation's dynamic-linking digest) and never leaves in clear.
-  if (decision === "approve") body.passcode = await encryptPasscode(begin.hpke, "passcode", passcode);
+  // (the operation's dynamic-linking digest) and never leaves in clear. The
+  // bank's policy may let a passkey with user verification approve this
+  // operation type alone (begin.passcode_optional); a passcode given anyway is sent.
+  if (decision === "approve" && passcode) body.passcode = await encryptPasscode(begin.hpke, "passcode", passcode);
+  else if (decision === "approve" && !begin.passcode_optional) {
+    throw new SignetError(400, { code: "passcode_required", detail: "Enter your passcode (6 to 12 digits)." });
+  }
   body.credential = (begin.spc && await spcAssertion(begin.spc)) || await getAssertion(begin.public_key);
   return api("POST", `${path}/finish`, { capability, baseURL, body });
 }
@@ -315,11 +320,15 @@ async function spcAssertion(spc) {
 
 /**
  * approve approves an operation with the user's passkey and passcode. The
- * WebAuthn challenge is the operation's dynamic-linking digest. Resolves to
+ * WebAuthn challenge is the operation's dynamic-linking digest. An empty
+ * passcode approves with the passkey alone where the bank's policy allows it
+ * for the operation's type; elsewhere it throws SignetError code
+ * "passcode_required" (status 400) before asking for the passkey. Resolves to
  * { id, status }; the bank reads the transaction token through its API.
  */
 export async function approve(operationId, passcode, { capability, baseURL } = {}) {
-  if (typeof passcode !== "string" || !/^[0-9]{6,12}$/.test(passcode)) {
+  if (passcode === undefined || passcode === null) passcode = "";
+  if (typeof passcode !== "string" || (passcode !== "" && !/^[0-9]{6,12}$/.test(passcode))) {
     throw new SignetError(400, { code: "invalid_request", detail: "Enter your passcode (6 to 12 digits)." });
   }
   return decide(operationId, "approve", passcode, capability, baseURL);
