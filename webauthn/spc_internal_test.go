@@ -65,3 +65,18 @@ func FuzzSPCClientData(f *testing.F) {
 		}
 	})
 }
+
+// TestPasskeyOnlyNeedsMetadata: naming passkey-only operation types without
+// the authenticator models allowed is a configuration error, not a policy
+// that lets every passkey through.
+func TestPasskeyOnlyNeedsMetadata(t *testing.T) {
+	cfg := Config{RPID: "localhost", RPOrigins: []string{"http://localhost:8080"}, PublicURL: "http://localhost:8080",
+		PasskeyOnlyTypes: []string{"login"}}
+	if _, err := New(nil, nil, nil, nil, cfg); err == nil || !strings.Contains(err.Error(), "authenticator models allowed") {
+		t.Fatalf("err %v", err)
+	}
+	cfg.PasskeyOnlyTypes = nil
+	if _, err := New(nil, nil, nil, nil, cfg); err != nil {
+		t.Fatal(err)
+	}
+}
