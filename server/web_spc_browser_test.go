@@ -172,6 +172,21 @@ func TestBrowserSecurePaymentConfirmation(t *testing.T) {
 		}
 	})
 
+	t.Run("the customer chooses to verify another way: the passkey assertion", func(t *testing.T) {
+		if _, err := chromedp.Call(phone.ctx, page.SetSPCTransactionMode, page.SetSPCTransactionModeParams{Mode: page.SetSPCTransactionModeModeAutoChooseToAuthAnotherWay}); err != nil {
+			t.Fatal(err)
+		}
+		defer chromedp.Call(phone.ctx, page.SetSPCTransactionMode, page.SetSPCTransactionModeParams{Mode: page.SetSPCTransactionModeModeAutoAccept})
+		op := e.payment(uid, "Alza.cz a.s.", "12.00")
+		phone.do(chromedp.Navigate(op["approval_url"].(string)), chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
+		if got := phone.approve(browserPasscode); !strings.HasPrefix(got, "Approved") {
+			t.Fatalf("approval: %q", got)
+		}
+		if typ, _ := clientDataType(t, approvalEvent(t, e, op["id"].(string))); typ != "webauthn.get" {
+			t.Fatalf("another way: client data type %q", typ)
+		}
+	})
+
 	t.Run("without SPC in the browser the page falls back to a passkey assertion", func(t *testing.T) {
 		op := e.payment(uid, "Alza.cz a.s.", "99.00")
 		opID := op["id"].(string)

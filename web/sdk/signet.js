@@ -298,7 +298,11 @@ async function spcAssertion(spc) {
   try {
     res = await request.show();
   } catch (err) {
-    if (err && err.name === "NotSupportedError") return null;
+    // NotSupportedError: SPC cannot run here; NotAllowedError: no payment
+    // credential matched, or the customer chose to verify another way. Both
+    // fall back to the plain passkey assertion (the ceremony is still open).
+    // AbortError (the customer closed the dialog) is theirs to see.
+    if (err && (err.name === "NotSupportedError" || err.name === "NotAllowedError")) return null;
     throw err;
   }
   // PaymentResponse.toJSON() drops the assertion: read details.response.
