@@ -129,6 +129,7 @@ func TestBrowserSecurePaymentConfirmation(t *testing.T) {
 		if got := phone.approve(browserPasscode); !strings.HasPrefix(got, "Approved") {
 			t.Fatalf("approval: %q", got)
 		}
+		saveScreenshotAs(t, phone, "approve-spc-approved-en-390x844")
 		if got := e.operation(t, opID); got.Status != store.OpApproved {
 			t.Fatalf("operation %s", got.Status)
 		}
