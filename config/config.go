@@ -21,6 +21,7 @@ import (
 
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/devicekey/attest"
+	"github.com/signet-sca/signet/mds"
 	"github.com/signet-sca/signet/ratelimit"
 	"github.com/signet-sca/signet/web"
 )
@@ -84,6 +85,11 @@ type Config struct {
 	Argon2Queue       int      `env:"SIGNET_ARGON2_QUEUE" envDefault:"32"`
 	WebReturnURLs     []string `env:"SIGNET_WEB_RETURN_URLS" envSeparator:","`
 	WebOpenerOrigins  []string `env:"SIGNET_WEB_OPENER_ORIGINS" envSeparator:","`
+	// Passkey-only approvals (docs/web-sdk.md): operation types a passkey with proven user verification,
+	// from an authenticator model the FIDO Metadata Service BLOB allows, approves without the passcode.
+	PasskeyOnlyTypes []string `env:"SIGNET_WEB_PASSKEY_ONLY_TYPES" envSeparator:","`
+	FIDOMetadataBLOB string   `env:"SIGNET_FIDO_MDS_BLOB"` // path of the MDS3 BLOB (the JWT from mds3.fidoalliance.org)
+	FIDOMetadataRoot string   `env:"SIGNET_FIDO_MDS_ROOT"` // path of a PEM root for the BLOB; unset: the FIDO Alliance's root
 	// Branding of the hosted pages (all optional; unset: neutral pages).
 	BrandName            string `env:"SIGNET_BRAND_NAME"`             // bank name: tab title, header, logo alt text
 	BrandLogo            string `env:"SIGNET_BRAND_LOGO"`             // logo: a file path or a data: URL (PNG, JPEG, WebP, GIF, SVG; ≤ 256 KiB)
@@ -375,6 +381,35 @@ func (c Config) Postgres() bool {
 	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
 }
 
+// FIDOMetadata loads and verifies the FIDO MDS3 BLOB (SIGNET_FIDO_MDS_BLOB, SIGNET_FIDO_MDS_ROOT);
+// nil when none is configured.
+func (c Config) FIDOMetadata(now time.Time) (*mds.Allowlist, error) {
+	if c.FIDOMetadataBLOB == "" {
+		return nil, nil
+	}
+	var rootPEM []byte
+	if c.FIDOMetadataRoot != "" {
+		b, err := os.ReadFile(c.FIDOMetadataRoot)
+		if err != nil {
+			return nil, fmt.Errorf("SIGNET_FIDO_MDS_ROOT: %w", err)
+		}
+		rootPEM = b
+	}
+	root, err := mds.RootFromPEM(rootPEM)
+	if err != nil {
+		return nil, fmt.Errorf("SIGNET_FIDO_MDS_ROOT: %w", err)
+	}
+	blob, err := os.ReadFile(c.FIDOMetadataBLOB)
+	if err != nil {
+		return nil, fmt.Errorf("SIGNET_FIDO_MDS_BLOB: %w", err)
+	}
+	a, err := mds.Load(blob, root, now)
+	if err != nil {
+		return nil, fmt.Errorf("SIGNET_FIDO_MDS_BLOB: %w", err)
+	}
+	return a, nil
+}
+
 // Brand loads the hosted pages' branding (SIGNET_BRAND_*), its logo included.
 func (c Config) Brand() (web.Brand, error) {
 	return web.LoadBrand(web.BrandConfig{Name: c.BrandName, Logo: c.BrandLogo, PrimaryColor: c.BrandPrimaryColor,
@@ -549,6 +584,20 @@ func (c Config) validateWeb(bad func(format string, args ...any)) {
 		}
 	}
 	if _, err := c.Brand(); err != nil {
+		bad("%v", err)
+	}
+	for _, t := range c.PasskeyOnlyTypes {
+		if strings.TrimSpace(t) == "" {
+			bad("SIGNET_WEB_PASSKEY_ONLY_TYPES: an empty operation type")
+		}
+	}
+	if len(c.PasskeyOnlyTypes) > 0 && c.FIDOMetadataBLOB == "" {
+		bad("SIGNET_WEB_PASSKEY_ONLY_TYPES needs SIGNET_FIDO_MDS_BLOB (the authenticator models allowed)")
+	}
+	if c.FIDOMetadataRoot != "" && c.FIDOMetadataBLOB == "" {
+		bad("SIGNET_FIDO_MDS_ROOT is set without SIGNET_FIDO_MDS_BLOB")
+	}
+	if _, err := c.FIDOMetadata(time.Now()); err != nil {
 		bad("%v", err)
 	}
 	for _, o := range c.WebOpenerOrigins {

@@ -94,7 +94,7 @@ func (s *Server) webPageHeaders(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 	c.Set(fiber.HeaderXFrameOptions, "DENY")
-	c.Set(fiber.HeaderPermissionsPolicy, "publickey-credentials-get=(self), publickey-credentials-create=(self), camera=(), microphone=(), geolocation=(), payment=()")
+	c.Set(fiber.HeaderPermissionsPolicy, "publickey-credentials-get=(self), publickey-credentials-create=(self), camera=(), microphone=(), geolocation=(), payment=(self)") // payment: Secure Payment Confirmation (spc.go) needs the Payment Request API
 	return c.Next()
 }
 

@@ -43,6 +43,8 @@ func Asset(name string) ([]byte, string, bool) {
 		ct = "application/json; charset=utf-8"
 	case ".html":
 		ct = "text/html; charset=utf-8"
+	case ".png":
+		ct = "image/png"
 	}
 	return b, ct, true
 }

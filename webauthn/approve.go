@@ -108,8 +108,14 @@ func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decis
 		return AssertionOptions{}, err
 	}
 	challenge := Challenge(op, d, nonce)
+	uv := s.uv
+	only := s.passkeyOnlyCreds(op, d, creds)
+	if len(only) > 0 {
+		// A passkey alone: only the allowed models, and user verification required.
+		creds, uv = only, protocol.VerificationRequired
+	}
 	assertion, sd, err := s.wa.BeginLogin(newWAUser(u, creds), gowebauthn.WithChallenge(challenge),
-		gowebauthn.WithUserVerification(s.uv))
+		gowebauthn.WithUserVerification(uv))
 	if err != nil {
 		return AssertionOptions{}, fmt.Errorf("begin login: %w", err)
 	}
@@ -117,11 +123,18 @@ func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decis
 	if err != nil {
 		return AssertionOptions{}, err
 	}
-	cer, err := s.createCeremony(ctx, kindApproval, u.ID, op.ID, ceremonyData{Session: *sd, KEKID: kekIDString(kid), Decision: d.String()})
+	spc := s.spcOffer(op, d, challenge, creds)
+	cd := ceremonyData{Session: *sd, KEKID: kekIDString(kid), Decision: d.String()}
+	if spc != nil {
+		cd.SPC = &spc.Instrument
+	}
+	cd.PasskeyOnly = len(only) > 0
+	cer, err := s.createCeremony(ctx, kindApproval, u.ID, op.ID, cd)
 	if err != nil {
 		return AssertionOptions{}, err
 	}
-	out := AssertionOptions{CeremonyID: cer.ID, PublicKey: assertion, ExpiresAt: cer.ExpiresAt.Format(time.RFC3339)}
+	out := AssertionOptions{CeremonyID: cer.ID, PublicKey: assertion, SPC: spc, PasscodeOptional: cd.PasskeyOnly,
+		ExpiresAt: cer.ExpiresAt.Format(time.RFC3339)}
 	if d == txsign.Approve {
 		if out.HPKE, err = s.hpkeParams(cer.ID, kid, challenge, FieldPasscode); err != nil {
 			return AssertionOptions{}, err
@@ -184,7 +197,11 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	}
 	ev.UserID = cer.UserID
 	var env Envelope
-	if decision == txsign.Approve {
+	// A passkey alone approves when the ceremony allowed it and no passcode
+	// came; a passcode that came is checked as always.
+	passkeyOnly := decision == txsign.Approve && d.PasskeyOnly && len(in.Passcode) == 0
+	withPasscode := decision == txsign.Approve && !passkeyOnly
+	if withPasscode {
 		if env, err = ParseEnvelope(in.Passcode); err != nil {
 			return txsign.Result{}, err
 		}
@@ -226,7 +243,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	if cred.ID == "" {
 		return fail("unknown passkey "+lookupKey(parsed.RawID), fault.ErrUnauthenticated)
 	}
-	if decision == txsign.Approve {
+	if withPasscode {
 		if u, err = s.reservePasscodeTry(ctx, u); err != nil {
 			if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
 				return fail(err.Error(), err)
@@ -235,7 +252,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 		}
 	}
 	check := &approvalCheck{s: s, parsed: parsed, user: u, creds: creds, ceremony: cer, data: d, decision: decision,
-		kid: kid, env: env}
+		kid: kid, env: env, passkeyOnly: passkeyOnly}
 	// The sequence, each step's error handled:
 	//  1. Decide runs check.verify once, inside the exactly-once approval path, and commits the decision
 	//     (or the refusal, counted and audited);
@@ -251,7 +268,7 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 			return check.verify(ctx, op, c)
 		}})
 	var serr, aerr error
-	if decision == txsign.Approve {
+	if withPasscode {
 		// Settled on a context that outlives the request: a try reserved by a
 		// request that ended while queued for a hashing slot is still refunded.
 		serr = s.settlePasscode(context.WithoutCancel(ctx), u, check.outcome, check.passcode, check.rehash)
@@ -290,6 +307,8 @@ type approvalCheck struct {
 	decision txsign.Decision
 	kid      [4]byte
 	env      Envelope
+	// passkeyOnly: approve without the passcode (policy.go).
+	passkeyOnly bool
 
 	// Results, reset by each verify.
 	v           verified
@@ -322,7 +341,22 @@ func (a *approvalCheck) verify(ctx context.Context, op store.Operation, c store.
 	if err != nil {
 		return evidence, err
 	}
-	if a.v, err = a.s.verifyAssertion(a.user, a.creds, a.data.Session, expected, a.parsed); err != nil {
+	parsed := a.parsed
+	var payment *collectedPaymentData
+	if isSPCAssertion(parsed) {
+		// SPC "Verifying an Authentication Assertion": type payment.get, only
+		// in a ceremony that offered SPC; the WebAuthn L3 §7.2 steps as for any
+		// assertion, then the payment member against the operation.
+		if a.data.SPC == nil {
+			return evidence, fmt.Errorf("%w: %v", txsign.ErrPossessionNotProven, errSPCNotOffered)
+		}
+		var p collectedPaymentData
+		if parsed, p, err = spcAssertion(parsed); err != nil {
+			return evidence, err
+		}
+		payment = &p
+	}
+	if a.v, err = a.s.verifyAssertion(a.user, a.creds, a.data.Session, expected, parsed); err != nil {
 		if a.v.credential == nil {
 			// The assertion's signature was not verified (or did not
 			// verify): nothing about the user is proven, nothing counts.
@@ -332,8 +366,32 @@ func (a *approvalCheck) verify(ctx context.Context, op store.Operation, c store.
 	}
 	a.assertionOK = true
 	evidence.Counter = int64(a.parsed.Response.AuthenticatorData.Counter)
+	if payment != nil {
+		// A signed confirmation of something other than the operation: the
+		// page or the browser was tampered with. It counts as a failed attempt.
+		if !a.v.uv {
+			return evidence, errors.New("secure payment confirmation without user verification")
+		}
+		shown, err := a.s.checkSPC(op, *a.data.SPC, *payment)
+		if err != nil {
+			return evidence, err
+		}
+		extra["spc"] = shown
+	}
 	extra["uv_required"] = a.s.uv == protocol.VerificationRequired
 	if a.decision == txsign.Reject {
+		return evidence, nil
+	}
+	if a.passkeyOnly {
+		// The operation type's policy: the passkey's own user verification
+		// stands in for the passcode (issue 18 §2).
+		m, err := a.s.passkeyOnlyFactor(op, c, a.v.uv)
+		if err != nil {
+			return evidence, err
+		}
+		extra["passcode"] = "not required for operation type " + op.Type
+		extra["user_verification"] = map[string]any{"aaguid": m.AAGUID, "model": m.Name, "status": m.Status, "amr": m.Method}
+		evidence.AMR = append(evidence.AMR, m.Method, "mfa")
 		return evidence, nil
 	}
 	// Knowledge factor, checked only once possession is proven, so

@@ -23,7 +23,13 @@ type AssertionOptions struct {
 	CeremonyID string                        `json:"ceremony_id"`
 	PublicKey  *protocol.CredentialAssertion `json:"public_key"`
 	HPKE       *HPKEParams                   `json:"hpke,omitempty"`
-	ExpiresAt  string                        `json:"expires_at"`
+	// SPC, when set, lets a browser that supports Secure Payment
+	// Confirmation ask for the assertion through it (spc.go).
+	SPC *SPCRequest `json:"spc,omitempty"`
+	// PasscodeOptional: the operation's type lets a passkey with user
+	// verification approve it alone (policy.go); a passcode sent anyway is checked.
+	PasscodeOptional bool   `json:"passcode_optional,omitempty"`
+	ExpiresAt        string `json:"expires_at"`
 }
 
 // verified is the outcome of one assertion check.

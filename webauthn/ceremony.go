@@ -35,6 +35,11 @@ type ceremonyData struct {
 	KEKID      string                 `json:"kek_id"`
 	Decision   string                 `json:"decision,omitempty"`
 	WebSession string                 `json:"web_session,omitempty"`
+	// SPC is the instrument an approval offered for Secure Payment
+	// Confirmation (spc.go); nil when it offered none.
+	SPC *SPCInstrument `json:"spc,omitempty"`
+	// PasskeyOnly: this approval may finish without the passcode (policy.go).
+	PasskeyOnly bool `json:"passkey_only,omitempty"`
 }
 
 // errCeremony is the one answer for an unknown, foreign, used or expired

@@ -267,14 +267,22 @@ func (s *Service) BeginRegistration(ctx context.Context, token string) (Registra
 		return RegistrationOptions{}, err
 	}
 	wu := newWAUser(u, existing)
-	creation, sd, err := s.wa.BeginRegistration(wu,
+	opts := []gowebauthn.RegistrationOption{
 		gowebauthn.WithCredentialParameters(registrationParameters()),
 		gowebauthn.WithExclusions(wu.descriptors()),
 		gowebauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementRequired),
 		gowebauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
 			RequireResidentKey: protocol.ResidentKeyRequired(), ResidentKey: protocol.ResidentKeyRequirementRequired,
 			UserVerification: s.uv}),
-		gowebauthn.WithConveyancePreference(protocol.PreferNoAttestation))
+		gowebauthn.WithConveyancePreference(protocol.PreferNoAttestation),
+	}
+	if s.spcEnabled() {
+		// SPC "payment" extension (registration): the passkey may later be
+		// used through Secure Payment Confirmation. A browser without SPC
+		// ignores an unknown extension (WebAuthn L3 §9).
+		opts = append(opts, gowebauthn.WithExtensions(gowebauthn.WithExtension("payment", map[string]any{"isPayment": true})))
+	}
+	creation, sd, err := s.wa.BeginRegistration(wu, opts...)
 	if err != nil {
 		return RegistrationOptions{}, fmt.Errorf("begin registration: %w", err)
 	}

@@ -80,7 +80,18 @@ type Config struct {
 	// an approval page may postMessage its outcome to.
 	ReturnURLs    []string
 	OpenerOrigins []string
-	Now           func() time.Time
+	// SPCInstrument is the bank's instrument the browser shows in a Secure
+	// Payment Confirmation dialog (spc.go): a display name and an icon URL.
+	// Approvals offer SPC, and enrollment registers payment credentials, when
+	// both are set and UserVerification is "required".
+	SPCInstrument SPCInstrument
+	// PasskeyOnlyTypes are the operation types a passkey alone may approve,
+	// without the passcode, when the assertion proves user verification and
+	// Authenticators allows the passkey's authenticator model (policy.go).
+	// Empty (the default): every approval needs the passkey and the passcode.
+	PasskeyOnlyTypes []string
+	Authenticators   AuthenticatorPolicy
+	Now              func() time.Time
 }
 
 // Defaults.
@@ -159,6 +170,9 @@ func New(st Store, ops Operations, a *audit.Log, keys Keys, cfg Config) (*Servic
 	}
 	if u, err := url.Parse(cfg.PublicURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		errs = append(errs, fmt.Errorf("public URL %q is not an absolute http(s) URL", cfg.PublicURL))
+	}
+	if len(cfg.PasskeyOnlyTypes) > 0 && cfg.Authenticators == nil {
+		errs = append(errs, errors.New("operation types approved by a passkey alone need the authenticator models allowed (FIDO metadata)"))
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("webauthn: %w", errors.Join(errs...))

@@ -29,6 +29,7 @@ import (
 	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/txsign/replay"
 	"github.com/signet-sca/signet/txsign/replay/redisreplay"
+	"github.com/signet-sca/signet/web"
 	"github.com/signet-sca/signet/webauthn"
 	"github.com/signet-sca/signet/webhook"
 )
@@ -152,8 +153,24 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	for _, o := range cfg.RPOrigins {
 		rpOrigins = append(rpOrigins, strings.TrimRight(o, "/"))
 	}
+	brand, err := cfg.Brand()
+	if err != nil {
+		return nil, err
+	}
+	fido, err := cfg.FIDOMetadata(time.Now())
+	if err != nil {
+		return nil, err
+	}
+	var authenticators webauthn.AuthenticatorPolicy
+	if fido != nil {
+		authenticators = fido
+		logger.Info("FIDO metadata loaded", "models", fido.Len(), "blob_number", fido.Number(),
+			"next_update", fido.NextUpdate().Format(time.DateOnly))
+	}
 	argon := webauthn.Argon2Params{MemoryKiB: cfg.Argon2MemoryKiB, Time: cfg.Argon2Time, Threads: cfg.Argon2Threads}
 	webSvc, err := webauthn.New(st, ops, auditLog, ring, webauthn.Config{RPID: cfg.RPID, RPDisplayName: cfg.RPDisplayName,
+		SPCInstrument:    spcInstrument(cfg.PublicURL, cfg.RPDisplayName, brand),
+		PasskeyOnlyTypes: cfg.PasskeyOnlyTypes, Authenticators: authenticators,
 		RPOrigins: rpOrigins, PublicURL: cfg.PublicURL, UserVerification: cfg.UserVerification,
 		CeremonyTimeout: cfg.WebAuthnTimeout, PasscodeMaxFailures: cfg.PasscodeMaxFailures,
 		Argon2: argon, Argon2Gate: webauthn.NewArgon2Gate(cfg.Argon2Concurrency, cfg.Argon2Queue, argon),
@@ -199,10 +216,6 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		Feed:       feed,
 	}
 	proxies, _ := config.ParseTrustedProxies(cfg.TrustedProxies) // checked by Validate
-	brand, err := cfg.Brand()
-	if err != nil {
-		return nil, err
-	}
 	srv := server.New(deps, server.Options{MaxBodyBytes: cfg.MaxBodyBytes, RequestTimeout: cfg.RequestTimeout,
 		RateLimits: server.RateLimits{Address: cfg.RateLimitAddress, JWKS: cfg.RateLimitJWKS,
 			Operation: cfg.RateLimitOperation, Code: cfg.RateLimitCode, TrustedProxies: proxies},
@@ -395,4 +408,23 @@ func displayAddr(a net.Addr) string {
 		host = "localhost"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// spcInstrument is the instrument the browser shows in a Secure Payment
+// Confirmation dialog: the bank's name and logo (served at /web/brand/logo;
+// browsers draw raster icons only, so an SVG logo gives way to Signet's card
+// icon), else the relying party's display name and that icon.
+func spcInstrument(publicURL, rpName string, b web.Brand) webauthn.SPCInstrument {
+	base := strings.TrimRight(publicURL, "/")
+	in := webauthn.SPCInstrument{DisplayName: b.Name, Icon: base + "/web/static/spc-icon.png"}
+	if in.DisplayName == "" {
+		in.DisplayName = rpName
+	}
+	if in.DisplayName == "" {
+		in.DisplayName = "Signet"
+	}
+	if len(b.Logo) > 0 && b.LogoType != "image/svg+xml" {
+		in.Icon = base + "/web/brand/logo"
+	}
+	return in
 }

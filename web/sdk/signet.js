@@ -114,6 +114,24 @@ async function getAssertion(options) {
   return cred.toJSON();
 }
 
+// paymentCreation adapts creation options that ask for the SPC "payment"
+// extension (Signet asks when it offers Secure Payment Confirmation) to this
+// browser: browsers only create payment credentials on a user-verifying
+// platform authenticator (Chromium refuses the extension otherwise), so where
+// SPC and such an authenticator are available the passkey is created there,
+// and elsewhere the extension is dropped and any authenticator will do. The
+// extension is a hint: Signet verifies every SPC assertion on its own.
+async function paymentCreation(options) {
+  const ext = options.extensions || {};
+  if (!ext.payment) return options;
+  const out = { ...options, extensions: { ...ext }, authenticatorSelection: { ...(options.authenticatorSelection || {}) } };
+  let platform = false;
+  try { platform = await PublicKeyCredential.isUserVerifyingPlatformAuthenticatorAvailable(); } catch { /* no */ }
+  if (platform && await spcAvailable()) out.authenticatorSelection.authenticatorAttachment = "platform";
+  else delete out.extensions.payment;
+  return out;
+}
+
 /** openSession exchanges an enrollment link's secret for a management session. */
 export async function openSession(token, { baseURL } = {}) {
   return api("POST", "/v1/web/enrollment/session", { body: { token }, baseURL });
@@ -141,7 +159,7 @@ export async function enroll({ token, session, passcode, label, baseURL } = {}) 
     throw new SignetError(400, { code: "invalid_request", detail: "Enter your current passcode to add a passkey." });
   }
   const sealed = await encryptPasscode(begin.hpke, "passcode", passcode);
-  const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(begin.public_key.publicKey);
+  const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(await paymentCreation(begin.public_key.publicKey));
   const cred = await navigator.credentials.create({ publicKey });
   const passkey = await api("POST", "/v1/web/enrollment/passkeys/finish", {
     session, baseURL, body: { ceremony_id: begin.ceremony_id, credential: cred.toJSON(), passcode: sealed, label: label || "" },
@@ -222,19 +240,99 @@ async function decide(operationId, decision, passcode, capability, baseURL) {
   const begin = await api("POST", `${path}/begin`, { capability, baseURL, body: { decision } });
   const body = { ceremony_id: begin.ceremony_id };
   // Encrypt first: the passcode is bound to this ceremony and its challenge
-  // (the operation's dynamic-linking digest) and never leaves in clear.
-  if (decision === "approve") body.passcode = await encryptPasscode(begin.hpke, "passcode", passcode);
-  body.credential = await getAssertion(begin.public_key);
+  // (the operation's dynamic-linking digest) and never leaves in clear. The
+  // bank's policy may let a passkey with user verification approve this
+  // operation type alone (begin.passcode_optional); a passcode given anyway is sent.
+  if (decision === "approve" && passcode) body.passcode = await encryptPasscode(begin.hpke, "passcode", passcode);
+  else if (decision === "approve" && !begin.passcode_optional) {
+    throw new SignetError(400, { code: "passcode_required", detail: "Enter your passcode (6 to 12 digits)." });
+  }
+  body.credential = (begin.spc && await spcAssertion(begin.spc)) || await getAssertion(begin.public_key);
   return api("POST", `${path}/finish`, { capability, baseURL, body });
 }
 
 /**
+ * spcAvailable reports whether this browser can show a payment through
+ * Secure Payment Confirmation (W3C SPC): the Payment Request API with the
+ * "secure-payment-confirmation" method and a passkey registered with the
+ * payment extension on a user-verifying platform authenticator.
+ */
+export async function spcAvailable() {
+  if (!globalThis.PaymentRequest || !globalThis.PublicKeyCredential) return false;
+  try {
+    if (typeof PaymentRequest.securePaymentConfirmationAvailability === "function") {
+      return (await PaymentRequest.securePaymentConfirmationAvailability()) === "available";
+    }
+    if (typeof PublicKeyCredential.getClientCapabilities === "function") {
+      return (await PublicKeyCredential.getClientCapabilities())["extension:payment"] === true;
+    }
+  } catch { /* not available */ }
+  return false;
+}
+
+// spcAssertion asks for the assertion through Secure Payment Confirmation:
+// the browser shows the payee, the amount and the bank's instrument itself,
+// and its clientDataJSON (type "payment.get") carries what it showed, which
+// Signet checks against the operation. It returns null where SPC is not
+// available (the caller falls back to navigator.credentials.get); a user who
+// cancels the browser's dialog gets the error.
+async function spcAssertion(spc) {
+  if (!(await spcAvailable())) return null;
+  const request = new PaymentRequest([{
+    supportedMethods: "secure-payment-confirmation",
+    data: {
+      rpId: spc.rp_id,
+      credentialIds: spc.credential_ids.map(b64urlDecode),
+      challenge: b64urlDecode(spc.challenge),
+      payeeName: spc.payee_name,
+      instrument: spc.instrument,
+      timeout: spc.timeout,
+    },
+  }], { total: { label: "Total", amount: { currency: spc.total.currency, value: spc.total.value } } });
+  try {
+    if (!(await request.canMakePayment())) return null;
+  } catch {
+    return null;
+  }
+  let res;
+  try {
+    res = await request.show();
+  } catch (err) {
+    // NotSupportedError: SPC cannot run here; NotAllowedError: no payment
+    // credential matched, or the customer chose to verify another way. Both
+    // fall back to the plain passkey assertion (the ceremony is still open).
+    // AbortError (the customer closed the dialog) is theirs to see.
+    if (err && (err.name === "NotSupportedError" || err.name === "NotAllowedError")) return null;
+    throw err;
+  }
+  // PaymentResponse.toJSON() drops the assertion: read details.response.
+  const d = res.details;
+  const cred = {
+    id: d.id, rawId: b64urlEncode(new Uint8Array(d.rawId)), type: "public-key",
+    authenticatorAttachment: d.authenticatorAttachment || undefined,
+    clientExtensionResults: {},
+    response: {
+      clientDataJSON: b64urlEncode(new Uint8Array(d.response.clientDataJSON)),
+      authenticatorData: b64urlEncode(new Uint8Array(d.response.authenticatorData)),
+      signature: b64urlEncode(new Uint8Array(d.response.signature)),
+      userHandle: d.response.userHandle ? b64urlEncode(new Uint8Array(d.response.userHandle)) : undefined,
+    },
+  };
+  try { await res.complete("success"); } catch { /* the dialog is already closed */ }
+  return cred;
+}
+
+/**
  * approve approves an operation with the user's passkey and passcode. The
- * WebAuthn challenge is the operation's dynamic-linking digest. Resolves to
+ * WebAuthn challenge is the operation's dynamic-linking digest. An empty
+ * passcode approves with the passkey alone where the bank's policy allows it
+ * for the operation's type; elsewhere it throws SignetError code
+ * "passcode_required" (status 400) before asking for the passkey. Resolves to
  * { id, status }; the bank reads the transaction token through its API.
  */
 export async function approve(operationId, passcode, { capability, baseURL } = {}) {
-  if (typeof passcode !== "string" || !/^[0-9]{6,12}$/.test(passcode)) {
+  if (passcode === undefined || passcode === null) passcode = "";
+  if (typeof passcode !== "string" || (passcode !== "" && !/^[0-9]{6,12}$/.test(passcode))) {
     throw new SignetError(400, { code: "invalid_request", detail: "Enter your passcode (6 to 12 digits)." });
   }
   return decide(operationId, "approve", passcode, capability, baseURL);

@@ -132,7 +132,9 @@ async function afterWrongTry(err) {
 
 async function run(decision) {
   const pc = passcode.value;
-  if (decision === "approve" && !/^[0-9]{6,12}$/.test(pc)) {
+  // An empty passcode asks for the passkey alone, which the bank may allow for
+  // this operation type; where it does not, the SDK answers passcode_required.
+  if (decision === "approve" && pc !== "" && !/^[0-9]{6,12}$/.test(pc)) {
     setStatus(t("approve.enter_passcode"), "error");
     passcode.setAttribute("aria-invalid", "true");
     passcode.focus();
@@ -149,7 +151,11 @@ async function run(decision) {
   } catch (err) {
     passcode.value = "";
     const st = terminalStatus(err);
-    if (st) {
+    if (err && err.code === "passcode_required") {
+      setStatus(t("approve.enter_passcode"), "error");
+      passcode.setAttribute("aria-invalid", "true");
+      passcode.focus();
+    } else if (st) {
       setStatus(describe(err, "operation"), "error");
       finish(st, false);
     } else if (decision === "approve" && (err.status === 401 || err.status === 423)) {
