@@ -158,8 +158,11 @@ func TestServeEmbeddedAndShutdown(t *testing.T) {
 // TestBenchAgainstEmbeddedServer runs `signet bench` against a live server.
 func TestBenchAgainstEmbeddedServer(t *testing.T) {
 	dir := t.TempDir()
-	// Every virtual user comes from 127.0.0.1: one client address.
-	cfg, _ := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_RATE_LIMIT_ADDRESS=off", "SIGNET_ADMIN_ADDR=127.0.0.1:0"})
+	// Every virtual user comes from 127.0.0.1: one client address. The cheapest Argon2id the
+	// configuration accepts: the passkey flow must complete approvals within the short run
+	// even on a loaded machine (the default costs ~140 ms a hash there).
+	cfg, _ := loadConfig([]string{"SIGNET_DATA_DIR=" + dir, "SIGNET_HTTP_ADDR=127.0.0.1:0", "SIGNET_RATE_LIMIT_ADDRESS=off", "SIGNET_ADMIN_ADDR=127.0.0.1:0",
+		"SIGNET_ARGON2_MEMORY_KIB=1024", "SIGNET_ARGON2_TIME=1"})
 	if err := ensureEmbeddedSecrets(&cfg, io.Discard); err != nil {
 		t.Fatal(err)
 	}
