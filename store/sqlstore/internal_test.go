@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -149,6 +150,17 @@ func TestSQLiteConnection(t *testing.T) {
 	if s.Dialect() != DialectSQLite {
 		t.Errorf("Dialect() = %q", s.Dialect())
 	}
+	// The engine is a current SQLite (modernc.org/sqlite v1.63 bundles 3.5x); the 2023 engine
+	// (3.41, modernc v1.23) this replaced fails here.
+	var version string
+	if err := s.db.Raw("SELECT sqlite_version()").Row().Scan(&version); err != nil {
+		t.Fatal(err)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil || major != 3 || minor < 50 {
+		t.Errorf("SQLite %s; want 3.50 or later", version)
+	}
+	t.Logf("SQLite %s", version)
 }
 
 func TestDBTime(t *testing.T) {
