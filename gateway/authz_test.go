@@ -122,6 +122,8 @@ func TestAuthzForwardedRefusals(t *testing.T) {
 		{"original method not a token", fw(map[string]string{"X-Forwarded-Method": "PO ST"}), 400, "invalid_request"},
 		{"doubled slash", fw(map[string]string{"X-Forwarded-Uri": "//payments"}), 400, "invalid_request"},
 		{"Signet_Subject from the client", fw(map[string]string{"Signet_Subject": "mallory"}), 400, "invalid_request"},
+		// On a route the gateway lets through, so that only the spoofed field can refuse it.
+		{"Signet.Subject from the client", fw(map[string]string{"X-Forwarded-Uri": "/elsewhere", "Signet.Subject": "mallory"}), 400, "invalid_request"},
 		{"method override", fw(map[string]string{"X-Method-Override": "DELETE"}), 400, "invalid_request"},
 		{"unmatched: allow", fw(map[string]string{"X-Forwarded-Uri": "/elsewhere?x=1"}), 200, ""},
 		// the refusals above did not burn the token; the body binding without a body fails closed

@@ -40,9 +40,20 @@ const (
 )
 
 // headerIs reports whether a header name is want (lower case, '-' separated) or starts with it
-// (prefix), reading '_' as '-' and ignoring case, as CGI-style upstreams do.
+// (prefix), ignoring case and reading every character that is not a letter or digit as '-':
+// CGI (RFC 3875 §4.1.18) and PHP map '-', '_' and '.' alike onto one variable name, so
+// "Signet_Subject" and "Signet.Subject" reach such an upstream as Signet-Subject does.
 func headerIs(name, want string, prefix bool) bool {
-	n := strings.ToLower(strings.ReplaceAll(name, "_", "-"))
+	n := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			return r
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		default:
+			return '-'
+		}
+	}, name)
 	if prefix {
 		return strings.HasPrefix(n, want)
 	}
