@@ -142,13 +142,7 @@ func TestCaddyForwardAuth(t *testing.T) {
 					t.Fatalf("the payment API received %v: %v", names, h)
 				}
 			})
-			forwardAuthOutcomes(t, e, base, func(e *env) []forwardAuthStep {
-				_, tok := e.approve("7")
-				return []forwardAuthStep{
-					{name: "identity header in capitals is refused", token: tok, amount: "7", body: "7",
-						extra: map[string]string{"SIGNET-OPERATION": "op-of-mallory"}, status: 400, code: "invalid_request"},
-				}
-			})
+			forwardAuthOutcomes(t, e, base)
 		})
 	}
 }

@@ -87,7 +87,7 @@ func TestNginxForwardAuth(t *testing.T) {
 			var upstream string
 			e := newEnv(t, b, authzMode(&upstream))
 			base := startNginx(t, strings.TrimPrefix(e.gw, "http://"), strings.TrimPrefix(upstream, "http://"))
-			forwardAuthOutcomes(t, e, base, nil)
+			forwardAuthOutcomes(t, e, base)
 		})
 	}
 }
