@@ -236,6 +236,7 @@ var services = []struct{ word, heading string }{
 	{"redis", "No Redis (SIGNET_TEST_REDIS_URL)"},
 	{"chromium", "No Chromium (SIGNET_TEST_CHROMIUM)"},
 	{"node", "No Node.js (node on the PATH)"},
+	{"caddy", "No Caddy (SIGNET_TEST_CADDY)"},
 }
 
 // maxNames bounds the test names listed per package and service.
