@@ -1,11 +1,13 @@
 package server
 
 import (
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/signet-sca/signet/activation"
+	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/inbox"
 	"github.com/signet-sca/signet/powerauth"
 	"github.com/signet-sca/signet/store"
@@ -43,7 +45,19 @@ func (s *Server) postInboxMessage(c *fiber.Ctx) error {
 }
 
 func (s *Server) listInboxMessages(c *fiber.Ctx) error {
-	p := inbox.Page{Page: c.QueryInt("page", 0), Size: c.QueryInt("size", 0), OnlyUnread: c.QueryBool("only_unread", false)}
+	// Strict: "page=abc" is a 400 naming the field, never page 0.
+	var col fault.Collector
+	p := inbox.Page{Page: queryUint(&col, c, "page"), Size: queryUint(&col, c, "size")}
+	switch v := c.Query("only_unread"); v {
+	case "", "false":
+	case "true":
+		p.OnlyUnread = true
+	default:
+		col.Check(false, "only_unread", "must be true or false")
+	}
+	if err := col.Err(); err != nil {
+		return err
+	}
 	if _, err := s.deps.Accounts.GetUser(c.UserContext(), c.Params("id")); err != nil {
 		return err
 	}
@@ -167,4 +181,16 @@ func (s *Server) inboxReadAll(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(paEnvelope{Status: "OK"})
+}
+
+// queryUint reads an optional non-negative integer query parameter (0 when absent), noting a
+// malformed one in col.
+func queryUint(col *fault.Collector, c *fiber.Ctx, name string) int {
+	v := c.Query(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	col.Check(err == nil && n >= 0 && len(v) <= 7, name, "must be a non-negative integer")
+	return n
 }

@@ -113,6 +113,12 @@ func testInbox(t *testing.T, e *paEnv) {
 	if status, l := e.bank("GET", "/v1/users/"+userID+"/inbox?only_unread=true", nil); status != 200 || len(l["messages"].([]any)) != 2 {
 		t.Fatalf("bank list: %d %v", status, l)
 	}
+	// The bank's malformed query is refused with the field named, never read as a default.
+	for q, field := range map[string]string{"page=abc": "page", "size=-1": "size", "only_unread=yes": "only_unread", "page=99999999": "page"} {
+		if status, p := e.bank("GET", "/v1/users/"+userID+"/inbox?"+q, nil); status != 400 || !strings.Contains(fmt.Sprint(p), field) {
+			t.Errorf("bank list ?%s: %d %v", q, status, p)
+		}
+	}
 	if err := c.InboxReadAll(ctx, st); err != nil {
 		t.Fatal(err)
 	}
