@@ -9,12 +9,10 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-
-	"github.com/signet-sca/signet/store/sqlstore"
 )
 
 func main() {
-	db := flag.String("db", "", "PostgreSQL URL of a fresh Signet database (migrated here first if it is not)")
+	db := flag.String("db", "", "PostgreSQL URL of a fresh Signet database, migrated by `signet migrate` (the seeder leaves the schema to signet)")
 	var o Options
 	flag.IntVar(&o.Users, "users", 100_000, "users, each with a device key, every other one with a passkey too")
 	flag.IntVar(&o.Operations, "operations", 1_000_000, "operations (each with its creation and final audit events)")
@@ -33,15 +31,6 @@ func main() {
 }
 
 func run(ctx context.Context, url string, o Options) error {
-	st, err := sqlstore.Open(ctx, url)
-	if err != nil {
-		return err
-	}
-	_, err = st.Migrate(ctx)
-	st.Close()
-	if err != nil {
-		return err
-	}
 	uuid.EnableRandPool()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
