@@ -134,7 +134,7 @@ func Seed(ctx context.Context, conn, conn2 *pgx.Conn, o Options) (Result, error)
 	if err := g.Wait(); err != nil {
 		return res, err
 	}
-	p.printf("\r%d operations, %d audit events in %s\n", res.Operations, res.AuditEvents, time.Since(t0).Round(time.Millisecond))
+	p.printf("%d operations, %d audit events in %s\n", res.Operations, res.AuditEvents, time.Since(t0).Round(time.Millisecond))
 	t0 = time.Now()
 	if _, err := conn.Exec(ctx, `ANALYZE users; ANALYZE credentials; ANALYZE operations; ANALYZE audit_events`); err != nil {
 		return res, fmt.Errorf("analyze: %w", err)
@@ -369,8 +369,8 @@ func (s *opSource) Next() bool {
 	if !s.h.next() {
 		return false
 	}
-	if s.h.i%50_000 == 0 {
-		s.p.printf("\r%d/%d operations", s.h.i, s.total)
+	if s.h.i%100_000 == 0 {
+		s.p.printf("%d/%d operations (and their audit events, on the other connection)\n", s.h.i, s.total)
 	}
 	return true
 }
