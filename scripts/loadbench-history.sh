@@ -104,6 +104,9 @@ for flow, by in res.items():
         ratio = h["throughput_per_s"] / e["throughput_per_s"] if e["throughput_per_s"] else 0
         print(f"{flow:<11} {i+1:>5} {e['throughput_per_s']:>9.1f} {e['p50_ms']:>7.1f} {e['p95_ms']:>7.1f} {e['errors']:>6}   "
               f"{h['throughput_per_s']:>9.1f} {h['p50_ms']:>7.1f} {h['p95_ms']:>7.1f} {h['errors']:>6}   {ratio:>6.2f}")
+        for label, f in (("empty", e), ("history", h)):
+            if f.get("error_kinds"):
+                print(f"{'':<11} {'':>5} errors on the {label} database: {f['error_kinds']}")
     ratio = tot["history"] / tot["empty"] if tot["empty"] else 0
     verdict = "within" if ratio >= 0.8 else "NOT within"
     print(f"{flow:<11} {'all':>5} {tot['empty']/rounds:>9.1f} {'':>7} {'':>7} {'':>6}   {tot['history']/rounds:>9.1f} {'':>7} {'':>7} {'':>6}   "
