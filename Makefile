@@ -4,7 +4,7 @@ TESTFLAGS ?=
 PG_URL    ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run build test test-services bench loadbench fuzz faults cluster memory lint fmt mutate
+.PHONY: run build test test-services bench loadbench loadbench-history fuzz faults cluster memory lint fmt mutate
 
 ## run: serve on :8080 with the embedded default (SQLite in ./data, in-process replay store)
 run:
@@ -34,6 +34,12 @@ bench:
 ## fresh PostgreSQL database and the local Redis (CPU_REPORT=1 adds the CPU time of each process)
 loadbench:
 	PG_URL='$(PG_URL)' REDIS_URL='$(REDIS_URL)' ./scripts/loadbench.sh $(BENCHFLAGS)
+
+## loadbench-history: the device-key and passkey flows on an empty database and on one bulk-loaded with 1M
+## operations and their audit events (OPERATIONS, USERS, MONTHS, ROUNDS, DURATION: scripts/loadbench-history.sh),
+## both in one run, and the ratio; the PostgreSQL role must be a superuser (the bulk load skips triggers)
+loadbench-history:
+	PG_URL='$(PG_URL)' REDIS_URL='$(REDIS_URL)' ./scripts/loadbench-history.sh
 
 ## fuzz: every fuzz target for FUZZTIME each (default 10s); crashers land in testdata/fuzz as regression inputs
 fuzz:
