@@ -343,6 +343,53 @@ func TestBrowserLanguagesAndBrand(t *testing.T) {
 		})
 	}
 
+	// The bank cancels, or the operation expires, while the approval page is open: the
+	// customer's next step shows the final state in the page's language, without a reload,
+	// and the approve controls are gone (issue 18 §4; TestBrowser has the English desktop case).
+	for _, v := range []struct {
+		lang, tz string
+		w, h     int64
+	}{{"de", "Europe/Berlin", 390, 844}, {"fr", "Europe/Paris", 1280, 800}} {
+		t.Run("canceled and expired while the page is open ("+v.lang+")", func(t *testing.T) {
+			uid, dev := enrolled(t, v.lang, v.w, v.h, v.tz, "")
+			tag := fmt.Sprintf("%s-%dx%d", v.lang, v.w, v.h)
+			for _, c := range []struct {
+				name   string
+				end    func(id string)
+				status store.OperationStatus
+			}{
+				{"canceled", func(id string) { e.mustDo(200, "POST", "/v1/operations/"+id+"/cancel", "", nil) }, store.OpCanceled},
+				{"expired", func(id string) {
+					if _, err := e.st.UpdateOperation(t.Context(), id, func(o *store.Operation) error {
+						o.ExpiresAt = time.Now().Add(-time.Minute).UTC()
+						return nil
+					}); err != nil {
+						t.Fatal(err)
+					}
+				}, ""},
+			} {
+				op := e.payment(uid, "Alza.cz a.s.", "4.00")
+				id := op["id"].(string)
+				dev.do(chromedp.Navigate(withQuery(op["approval_url"].(string), "lang="+v.lang)),
+					chromedp.WaitVisible(chromedp.CSS(`input[name="passcode"]`)))
+				dev.waitText("#approve", web.T(v.lang, "approve.approve"))
+				c.end(id)
+				want := web.T(v.lang, "final."+strings.ToUpper(c.name))
+				if got := dev.approve(browserPasscode); got != want {
+					t.Fatalf("%s while open: %q, want %q", c.name, got, want)
+				}
+				if got := dev.eval(`[document.getElementById("approve-form").hidden, document.getElementById("approve").checkVisibility(),
+					document.getElementById("passcode").checkVisibility(), document.getElementById("reject").checkVisibility()].join()`); got != "true,false,false,false" {
+					t.Fatalf("%s while open: form hidden, approve, passcode, reject visible = %s", c.name, got)
+				}
+				if o := e.operation(t, id); o.Token != "" || (c.status != "" && o.Status != c.status) {
+					t.Fatalf("%s while open: operation %s token %q", c.name, o.Status, o.Token)
+				}
+				dev.state("approve-" + c.name + "-while-open-" + tag)
+			}
+		})
+	}
+
 	t.Run("the operation's locale speaks Czech to an English browser; a rejected sign-in pays nothing", func(t *testing.T) {
 		uid, dev := enrolled(t, "", 390, 844, "Europe/Prague", "en-US,en;q=0.9")
 		op := e.mustDo(201, "POST", "/v1/operations", "", map[string]any{"user_id": uid, "type": "login", "locale": "cs-CZ"})
