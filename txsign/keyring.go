@@ -91,6 +91,20 @@ func (k *Keyring) publishGrace() time.Duration {
 
 // Ensure makes sure an active and a next key exist.
 func (k *Keyring) Ensure(ctx context.Context) error {
+	if l, ok := k.store.(keysLocker); ok {
+		return l.WithSigningKeysLock(ctx, k.ensure)
+	}
+	return k.ensure(ctx)
+}
+
+// keysLocker is a KeyStore that can keep other replicas out while Ensure looks for keys and
+// creates what is missing (sqlstore: an advisory lock): replicas starting together on an empty
+// database would otherwise each create an active key and sign with different ones.
+type keysLocker interface {
+	WithSigningKeysLock(ctx context.Context, fn func(context.Context) error) error
+}
+
+func (k *Keyring) ensure(ctx context.Context) error {
 	keys, err := k.reload(ctx)
 	if err != nil {
 		return err

@@ -308,3 +308,42 @@ func TestVerificationOutlivesAStoreOutage(t *testing.T) {
 		t.Fatalf("verification key after the outage: %v", err)
 	}
 }
+
+// TestEnsureCreatesOneActiveKey: replicas starting together on an empty database create one
+// active and one next key between them, not one each (the store's signing-keys lock), so every
+// replica signs with the same key from its first token.
+func TestEnsureCreatesOneActiveKey(t *testing.T) {
+	for name, open := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := open(t)
+			cfg := txsign.KeyringConfig{RotateEvery: time.Hour, MaxTokenTTL: 300 * time.Second}
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for range 8 {
+				k := txsign.NewKeyring(st, ring(t), cfg)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					if err := k.Ensure(ctx); err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			close(start)
+			wg.Wait()
+			keys, err := st.ListSigningKeys(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := map[store.SigningKeyState]int{}
+			for _, k := range keys {
+				count[k.State]++
+			}
+			if count[store.KeyActive] != 1 || count[store.KeyNext] != 1 {
+				t.Fatalf("8 replicas starting at once made %v", count)
+			}
+		})
+	}
+}

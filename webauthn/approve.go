@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -598,84 +599,26 @@ type PasscodeChange struct {
 // FinishPasscodeChange verifies the passkey and the old passcode (counted
 // against the lock like any try) and sets the new one.
 func (s *Service) FinishPasscodeChange(ctx context.Context, token string, in PasscodeChange) error {
-	sess, u, err := s.session(ctx, token)
+	f, err := s.startPasscodeFinish(ctx, token, passcodeFinishIn{ceremonyID: in.CeremonyID, kind: kindPasscodeChange,
+		credential: in.Credential, oldPasscode: in.Passcode, newPasscode: in.NewPasscode, event: "passcode.change"})
 	if err != nil {
 		return err
 	}
-	parsed, err := parseAssertion(in.Credential)
-	if err != nil {
-		return err
-	}
-	oldEnv, err := ParseEnvelope(in.Passcode)
-	if err != nil {
-		return err
-	}
-	newEnv, err := ParseEnvelope(in.NewPasscode)
-	if err != nil {
-		return fault.Invalid("new_passcode", "%s", invalidReason(err))
-	}
-	cer, d, err := s.loadCeremony(ctx, in.CeremonyID, kindPasscodeChange, u.ID, "")
-	if err != nil {
-		return err
-	}
-	if d.WebSession != sess.ID {
-		return errCeremony
-	}
-	leave, err := s.gate.Admit() // before anything changes: a 503 leaves the ceremony usable
-	if err != nil {
-		return err
-	}
-	defer leave()
-	ev := audit.Event{Type: "passcode.change", Actor: "browser", UserID: u.ID}
-	fail := func(reason string, public error) error {
-		ev.Outcome, ev.Reason = audit.Failure, reason
-		if err := s.audit.Record(ctx, ev); err != nil {
-			return err
-		}
-		return public
-	}
-	kid, err := parseKEKID(d.KEKID)
-	if err != nil {
-		return err
-	}
-	challenge, _ := base64.RawURLEncoding.DecodeString(d.Session.Challenge)
-	newPT, err := s.openPasscode(kid, PasscodeInfo(cer.ID, challenge, FieldNewPasscode), newEnv)
-	if err != nil {
-		_ = s.consume(ctx, cer.ID)
-		return fail("new passcode: "+err.Error(), fault.ErrUnauthenticated)
-	}
-	newPC, err := CheckPasscodePolicy(newPT)
-	if err != nil {
-		return fault.Invalid("new_passcode", "%s", invalidReason(err))
-	}
-	if err := s.consume(ctx, cer.ID); err != nil {
-		return fail("passcode-change ceremony replayed or expired", err)
-	}
-	cred, err := s.credentialFor(ctx, parsed)
-	if err != nil {
-		return err
-	}
-	ev.CredentialID = cred.ID
-	if cred.ID == "" || cred.UserID != u.ID || cred.Status != store.StatusActive {
-		return fail("unknown, foreign or inactive passkey", fault.ErrUnauthenticated)
-	}
-	creds, err := s.ownedPasskeys(ctx, u.ID)
-	if err != nil {
-		return err
-	}
+	defer f.leave()
+	u := f.u
 	if u, err = s.reservePasscodeTry(ctx, u); err != nil {
 		if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
-			return fail(err.Error(), err)
+			return f.fail(ctx, err.Error(), err)
 		}
 		return err
 	}
-	v, verr := s.verifyAssertion(u, creds, d.Session, challenge, parsed)
+	v, verr := s.verifyAssertion(u, f.creds, f.d.Session, f.challenge, f.parsed)
 	assertionOK := verr == nil
 	outcome := passcodeUnchecked
 	if verr == nil {
 		// The verifier is replaced below, so a rehash is moot.
 		if werr := s.withSlot(ctx, func() {
-			outcome, _, _, verr = s.checkPasscode(u, kid, PasscodeInfo(cer.ID, challenge, FieldPasscode), oldEnv)
+			outcome, _, _, verr = s.checkPasscode(u, f.kid, PasscodeInfo(f.cer.ID, f.challenge, FieldPasscode), f.oldEnv)
 		}); werr != nil {
 			return s.refundUnchecked(ctx, u, werr)
 		}
@@ -686,15 +629,130 @@ func (s *Service) FinishPasscodeChange(ctx context.Context, token string, in Pas
 	serr := s.settlePasscode(ctx, u, outcome, nil, false)
 	var aerr error
 	if assertionOK || v.clone {
-		aerr = s.afterAssertion(ctx, "browser", cred, parsed, v, assertionOK, false)
+		aerr = s.afterAssertion(ctx, "browser", f.cred, f.parsed, v, assertionOK, false)
 	}
 	if err := errors.Join(serr, aerr); err != nil {
 		return err
 	}
 	if verr != nil {
-		return fail(verr.Error(), fault.ErrUnauthenticated)
+		return f.fail(ctx, verr.Error(), fault.ErrUnauthenticated)
 	}
-	return s.setPasscode(ctx, u.ID, newPC, "passcode.change")
+	return s.setPasscode(ctx, u.ID, f.newPC, "passcode.change")
+}
+
+// passcodeFinishIn is what a passcode change or reset finish sends.
+type passcodeFinishIn struct {
+	ceremonyID, kind        string
+	credential, newPasscode []byte
+	oldPasscode             []byte // a change only
+	event                   string // the audit event type: passcode.change or passcode.reset
+	// session, when set, checks the web session before anything else (a reset needs a reset link's).
+	session func(store.Ceremony) error
+}
+
+// passcodeFinish is what the passcode change and reset finishes share once
+// startPasscodeFinish has checked it: the session's user, the ceremony, the
+// new passcode (opened and within policy, the ceremony consumed) and the
+// user's ACTIVE passkey the assertion names. The caller holds a hashing slot
+// until leave.
+type passcodeFinish struct {
+	u         store.User
+	sessionID string // the web session's ceremony
+	cer       store.Ceremony
+	d         ceremonyData
+	kid       [4]byte
+	challenge []byte
+	parsed    *protocol.ParsedCredentialAssertionData
+	oldEnv    Envelope
+	newPC     Passcode
+	cred      store.Credential
+	creds     []store.Credential
+	ev        audit.Event
+	s         *Service
+	leave     func()
+}
+
+// fail audits a refusal of the finish and returns public.
+func (f *passcodeFinish) fail(ctx context.Context, reason string, public error) error {
+	f.ev.Outcome, f.ev.Reason = audit.Failure, reason
+	if err := f.s.audit.Record(ctx, f.ev); err != nil {
+		return err
+	}
+	return public
+}
+
+// startPasscodeFinish runs the steps a passcode change and a reset share, in
+// this order: the session, the request's envelopes, the ceremony (of this
+// session), a hashing slot (before anything changes: a 503 leaves the
+// ceremony usable), the new passcode opened and checked against the policy,
+// the ceremony consumed, and the assertion's passkey (the user's own and
+// ACTIVE). The assertion itself is verified by the caller.
+func (s *Service) startPasscodeFinish(ctx context.Context, token string, in passcodeFinishIn) (_ *passcodeFinish, err error) {
+	f := &passcodeFinish{s: s}
+	var sess store.Ceremony
+	if sess, f.u, err = s.session(ctx, token); err != nil {
+		return nil, err
+	}
+	f.sessionID = sess.ID
+	if in.session != nil {
+		if err := in.session(sess); err != nil {
+			return nil, err
+		}
+	}
+	if f.parsed, err = parseAssertion(in.credential); err != nil {
+		return nil, err
+	}
+	if in.kind == kindPasscodeChange {
+		if f.oldEnv, err = ParseEnvelope(in.oldPasscode); err != nil {
+			return nil, err
+		}
+	}
+	newEnv, err := ParseEnvelope(in.newPasscode)
+	if err != nil {
+		return nil, fault.Invalid("new_passcode", "%s", invalidReason(err))
+	}
+	if f.cer, f.d, err = s.loadCeremony(ctx, in.ceremonyID, in.kind, f.u.ID, ""); err != nil {
+		return nil, err
+	}
+	if f.d.WebSession != sess.ID {
+		return nil, errCeremony
+	}
+	if f.leave, err = s.gate.Admit(); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			f.leave()
+		}
+	}()
+	f.ev = audit.Event{Type: in.event, Actor: "browser", UserID: f.u.ID}
+	if f.kid, err = parseKEKID(f.d.KEKID); err != nil {
+		return nil, err
+	}
+	f.challenge, _ = base64.RawURLEncoding.DecodeString(f.d.Session.Challenge)
+	newPT, err := s.openPasscode(f.kid, PasscodeInfo(f.cer.ID, f.challenge, FieldNewPasscode), newEnv)
+	if err != nil {
+		_ = s.consume(ctx, f.cer.ID)
+		return nil, f.fail(ctx, "new passcode: "+err.Error(), fault.ErrUnauthenticated)
+	}
+	if f.newPC, err = CheckPasscodePolicy(newPT); err != nil {
+		return nil, fault.Invalid("new_passcode", "%s", invalidReason(err))
+	}
+	if err := s.consume(ctx, f.cer.ID); err != nil {
+		// "passcode-change ceremony replayed or expired", "passcode-reset ...".
+		return nil, f.fail(ctx, strings.Replace(in.event, ".", "-", 1)+" ceremony replayed or expired", err)
+	}
+	if f.cred, err = s.credentialFor(ctx, f.parsed); err != nil {
+		return nil, err
+	}
+	f.ev.CredentialID = f.cred.ID
+	if f.cred.ID == "" || f.cred.UserID != f.u.ID || f.cred.Status != store.StatusActive {
+		return nil, f.fail(ctx, "unknown, foreign or inactive passkey", fault.ErrUnauthenticated)
+	}
+	if f.creds, err = s.ownedPasskeys(ctx, f.u.ID); err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 func invalidReason(err error) string {

@@ -2,7 +2,6 @@ package webauthn
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -126,81 +125,29 @@ type PasscodeReset struct {
 // passcode (clearing failures and the lock) and ends the reset session: a
 // reset link resets once.
 func (s *Service) FinishPasscodeReset(ctx context.Context, token string, in PasscodeReset) error {
-	sess, u, err := s.session(ctx, token)
+	f, err := s.startPasscodeFinish(ctx, token, passcodeFinishIn{ceremonyID: in.CeremonyID, kind: kindPasscodeReset,
+		credential: in.Credential, newPasscode: in.NewPasscode, event: "passcode.reset",
+		session: func(sess store.Ceremony) error {
+			if purposeOf(sess) != PurposePasscodeReset {
+				return errNotReset
+			}
+			return nil
+		}})
 	if err != nil {
 		return err
 	}
-	if purposeOf(sess) != PurposePasscodeReset {
-		return errNotReset
-	}
-	parsed, err := parseAssertion(in.Credential)
-	if err != nil {
-		return err
-	}
-	newEnv, err := ParseEnvelope(in.NewPasscode)
-	if err != nil {
-		return fault.Invalid("new_passcode", "%s", invalidReason(err))
-	}
-	cer, d, err := s.loadCeremony(ctx, in.CeremonyID, kindPasscodeReset, u.ID, "")
-	if err != nil {
-		return err
-	}
-	if d.WebSession != sess.ID {
-		return errCeremony
-	}
-	leave, err := s.gate.Admit() // before anything changes: a 503 leaves the ceremony usable
-	if err != nil {
-		return err
-	}
-	defer leave()
-	ev := audit.Event{Type: "passcode.reset", Actor: "browser", UserID: u.ID}
-	fail := func(reason string, public error) error {
-		ev.Outcome, ev.Reason = audit.Failure, reason
-		if err := s.audit.Record(ctx, ev); err != nil {
-			return err
-		}
-		return public
-	}
-	kid, err := parseKEKID(d.KEKID)
-	if err != nil {
-		return err
-	}
-	challenge, _ := base64.RawURLEncoding.DecodeString(d.Session.Challenge)
-	newPT, err := s.openPasscode(kid, PasscodeInfo(cer.ID, challenge, FieldNewPasscode), newEnv)
-	if err != nil {
-		_ = s.consume(ctx, cer.ID)
-		return fail("new passcode: "+err.Error(), fault.ErrUnauthenticated)
-	}
-	newPC, err := CheckPasscodePolicy(newPT)
-	if err != nil {
-		return fault.Invalid("new_passcode", "%s", invalidReason(err))
-	}
-	if err := s.consume(ctx, cer.ID); err != nil {
-		return fail("passcode-reset ceremony replayed or expired", err)
-	}
-	cred, err := s.credentialFor(ctx, parsed)
-	if err != nil {
-		return err
-	}
-	ev.CredentialID = cred.ID
-	if cred.ID == "" || cred.UserID != u.ID || cred.Status != store.StatusActive {
-		return fail("unknown, foreign or inactive passkey", fault.ErrUnauthenticated)
-	}
-	creds, err := s.ownedPasskeys(ctx, u.ID)
-	if err != nil {
-		return err
-	}
-	v, verr := s.verifyAssertion(u, creds, d.Session, challenge, parsed)
+	defer f.leave()
+	v, verr := s.verifyAssertion(f.u, f.creds, f.d.Session, f.challenge, f.parsed)
 	if verr == nil || v.clone {
-		if err := s.afterAssertion(ctx, "browser", cred, parsed, v, verr == nil, false); err != nil {
+		if err := s.afterAssertion(ctx, "browser", f.cred, f.parsed, v, verr == nil, false); err != nil {
 			return err
 		}
 	}
 	if verr != nil {
-		return fail(verr.Error(), fault.ErrUnauthenticated)
+		return f.fail(ctx, verr.Error(), fault.ErrUnauthenticated)
 	}
-	if err := s.consume(ctx, sess.ID); err != nil {
-		return fail("reset session already used", err)
+	if err := s.consume(ctx, f.sessionID); err != nil {
+		return f.fail(ctx, "reset session already used", err)
 	}
-	return s.setPasscode(ctx, u.ID, newPC, "passcode.reset")
+	return s.setPasscode(ctx, f.u.ID, f.newPC, "passcode.reset")
 }

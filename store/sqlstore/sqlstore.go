@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	gosqlite "github.com/glebarez/go-sqlite"
@@ -59,6 +60,7 @@ type Store struct {
 	dialect  string
 	now      func() time.Time
 	attempts int
+	keysMu   sync.Mutex // WithSigningKeysLock within this process
 }
 
 var _ store.Store = (*Store)(nil)
