@@ -34,6 +34,7 @@ function readCapability() {
 // opener origin (a message to any other origin is not delivered), and a
 // redirect to the allow-listed return_url, both with the operation id and status.
 function finish(status, redirect) {
+  done = true;
   if (form) form.hidden = true;
   if (window.opener && !window.opener.closed) {
     for (const origin of openerOrigins) {
@@ -103,6 +104,31 @@ function render(op) {
 
 let opKind = "request";
 
+// While the page waits for the customer it reads the operation again every
+// few seconds, so that a cancel by the bank, an expiry or an approval on
+// another device shows at once, without a reload or a press. It pauses while
+// a decision is in flight and while the tab is hidden.
+const watchEvery = 3000;
+let inFlight = false;
+let done = false;
+
+function watch() {
+  setTimeout(async () => {
+    if (done) return;
+    if (!inFlight && !document.hidden) {
+      try {
+        const op = await getOperation(operationId, { capability });
+        if (!done && !inFlight && op.status !== "PENDING") {
+          setStatus(messagesFinal(op.status), "final");
+          finish(op.status, false);
+          return;
+        }
+      } catch { /* a failed read changes nothing: the next one may answer */ }
+    }
+    watch();
+  }, watchEvery);
+}
+
 // triesLeft says how many wrong passcodes remain, in the language's plural form.
 function triesLeft(n) {
   const key = "approve.tries_left." + new Intl.PluralRules(lang).select(n);
@@ -141,6 +167,7 @@ async function run(decision) {
     return;
   }
   busy(form, true);
+  inFlight = true;
   setStatus(t("approve.confirm_passkey"));
   try {
     const res = decision === "approve" ? await approve(operationId, pc, { capability }) : await reject(operationId, { capability });
@@ -165,6 +192,7 @@ async function run(decision) {
       passcode.focus();
     }
   } finally {
+    inFlight = false;
     busy(form, false);
   }
 }
@@ -201,6 +229,7 @@ async function start() {
   passcode.addEventListener("input", () => passcode.removeAttribute("aria-invalid"));
   if (op.passcode && op.passcode.status === "LOCKED") showLocked();
   else passcode.focus();
+  watch();
 }
 
 function messagesFinal(status) {
