@@ -562,6 +562,13 @@ func (s *Service) BeginPasscodeChange(ctx context.Context, token string) (Assert
 	case u.PasscodeLocked:
 		return AssertionOptions{}, errLocked
 	}
+	return s.beginPasscodeCeremony(ctx, sess, u, kindPasscodeChange, FieldPasscode, FieldNewPasscode)
+}
+
+// beginPasscodeCeremony is what starting a passcode change and a reset share:
+// a passkey assertion of the session's user over a random challenge, and the
+// passcode fields encrypted for this ceremony (HPKE).
+func (s *Service) beginPasscodeCeremony(ctx context.Context, sess store.Ceremony, u store.User, kind string, fields ...string) (AssertionOptions, error) {
 	creds, err := s.passkeys(ctx, u.ID, true)
 	if err != nil {
 		return AssertionOptions{}, err
@@ -577,11 +584,11 @@ func (s *Service) BeginPasscodeChange(ctx context.Context, token string) (Assert
 	if err != nil {
 		return AssertionOptions{}, err
 	}
-	cer, err := s.createCeremony(ctx, kindPasscodeChange, u.ID, "", ceremonyData{Session: *sd, KEKID: kekIDString(kid), WebSession: sess.ID})
+	cer, err := s.createCeremony(ctx, kind, u.ID, "", ceremonyData{Session: *sd, KEKID: kekIDString(kid), WebSession: sess.ID})
 	if err != nil {
 		return AssertionOptions{}, err
 	}
-	hp, err := s.hpkeParams(cer.ID, kid, assertion.Response.Challenge, FieldPasscode, FieldNewPasscode)
+	hp, err := s.hpkeParams(cer.ID, kid, assertion.Response.Challenge, fields...)
 	if err != nil {
 		return AssertionOptions{}, err
 	}

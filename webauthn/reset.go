@@ -3,10 +3,7 @@ package webauthn
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"time"
 
-	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/uuid"
 
 	"github.com/signet-sca/signet/audit"
@@ -87,30 +84,7 @@ func (s *Service) BeginPasscodeReset(ctx context.Context, token string) (Asserti
 	if purposeOf(sess) != PurposePasscodeReset {
 		return AssertionOptions{}, errNotReset
 	}
-	creds, err := s.passkeys(ctx, u.ID, true)
-	if err != nil {
-		return AssertionOptions{}, err
-	}
-	if len(creds) == 0 {
-		return AssertionOptions{}, errNoPasskey
-	}
-	assertion, sd, err := s.wa.BeginLogin(newWAUser(u, creds), gowebauthn.WithUserVerification(s.uv))
-	if err != nil {
-		return AssertionOptions{}, fmt.Errorf("begin login: %w", err)
-	}
-	_, kid, err := s.currentPasscodeKey()
-	if err != nil {
-		return AssertionOptions{}, err
-	}
-	cer, err := s.createCeremony(ctx, kindPasscodeReset, u.ID, "", ceremonyData{Session: *sd, KEKID: kekIDString(kid), WebSession: sess.ID})
-	if err != nil {
-		return AssertionOptions{}, err
-	}
-	hp, err := s.hpkeParams(cer.ID, kid, assertion.Response.Challenge, FieldNewPasscode)
-	if err != nil {
-		return AssertionOptions{}, err
-	}
-	return AssertionOptions{CeremonyID: cer.ID, PublicKey: assertion, HPKE: hp, ExpiresAt: cer.ExpiresAt.Format(time.RFC3339)}, nil
+	return s.beginPasscodeCeremony(ctx, sess, u, kindPasscodeReset, FieldNewPasscode)
 }
 
 // PasscodeReset finishes a passcode reset.
