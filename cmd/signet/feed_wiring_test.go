@@ -38,6 +38,11 @@ func TestReplicasOnRedisShareOperationChanges(t *testing.T) {
 		return a
 	}
 	a, b := replica(), replica()
+	// Pub/sub delivers only to subscriptions in place: B's counts its first subscription as a
+	// resync, and only after that can A's notice reach it.
+	if !feedCounted(t, b, "resync") {
+		t.Fatal("replica B never subscribed to the feed")
+	}
 	call := func(x *app, method, path, body string) map[string]any {
 		t.Helper()
 		req := httptest.NewRequest(method, path, strings.NewReader(body))
