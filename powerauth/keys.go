@@ -121,9 +121,6 @@ func ParseTransportKey(b []byte) (TransportKey, error) {
 	return TransportKey(k), err
 }
 
-// ParseVaultKey reads a 16-byte KEY_ENCRYPTION_VAULT.
-func ParseVaultKey(b []byte) (VaultKey, error) { k, err := key16(b); return VaultKey(k), err }
-
 // ParseMasterSecretKey reads a 16-byte KEY_MASTER_SECRET.
 func ParseMasterSecretKey(b []byte) (MasterSecretKey, error) {
 	k, err := key16(b)

@@ -128,8 +128,10 @@ func TestSecretsAreRedacted(t *testing.T) {
 			t.Errorf("%s logged %q", name, buf.String())
 		}
 	}
-	// String-typed secrets only redact in logs.
-	for name, v := range map[string]any{"ApplicationSecret": ApplicationSecret("c2VjcmV0"), "ActivationCode": ActivationCode("AAAAA-AAAAA-AAAAA-AAAAA")} {
+	// String-typed secrets and the ECIES sessions (which hold envelope keys) only redact in logs.
+	server, client := &ServerSession{}, &ClientSession{}
+	for name, v := range map[string]any{"ApplicationSecret": ApplicationSecret("c2VjcmV0"), "ActivationCode": ActivationCode("AAAAA-AAAAA-AAAAA-AAAAA"),
+		"ServerSession": server, "ClientSession": client} {
 		var buf bytes.Buffer
 		slog.New(slog.NewJSONHandler(&buf, nil)).Info("x", "k", v)
 		if !strings.Contains(buf.String(), `"k":"`+redacted+`"`) {

@@ -95,9 +95,6 @@ func (d *OperationData) Date(t time.Time) *OperationData {
 	return d.add(FieldDate, t.Format("20060102"))
 }
 
-// Reference appends R{text}.
-func (d *OperationData) Reference(text string) *OperationData { return d.add(FieldReference, text) }
-
 // Note appends N{text}.
 func (d *OperationData) Note(text string) *OperationData { return d.add(FieldNote, text) }
 

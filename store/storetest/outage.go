@@ -10,7 +10,7 @@ import (
 
 // Outage wraps a store.Store and fails every call from an armed point on with
 // store.ErrUnavailable, as a database that goes down in the middle of a request
-// does. Tests drive a request with the outage armed at its first, second, ...
+// does. Set Store to the store it wraps (it starts healthy). Tests drive a request with the outage armed at its first, second, ...
 // store call to prove that an outage anywhere below a handler answers 503.
 // Close is never failed. Methods added to store.Store later pass through
 // unfailed until they are listed here.
@@ -23,9 +23,6 @@ type Outage struct {
 }
 
 var _ store.Store = (*Outage)(nil)
-
-// NewOutage wraps s, healthy.
-func NewOutage(s store.Store) *Outage { return &Outage{Store: s} }
 
 // FailFrom resets the call count and arms the outage: the nth call from now
 // (1 for the next one) and every later call fail.
