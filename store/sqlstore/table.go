@@ -14,8 +14,8 @@ import (
 // with their gorm:"column:..." tags, are the table's columns in field order,
 // and the struct is the gorm model every gorm read and write uses. declare
 // parses the struct once, at package initialisation, with gorm's own schema
-// parser, and every statement written by hand takes its columns from the
-// result: the column lists and scan destinations of the by-id reads
+// parser, and the statements written by hand that name every column take them
+// from the result: the column lists and scan destinations of the by-id reads
 // (reads.go), the INSERT and compare-and-swap UPDATE of the PostgreSQL
 // one-statement writes and their values (alongside.go), the audit insert
 // (events.go) and the columns no swap writes (crud.go).
