@@ -45,7 +45,7 @@ func (s *Store) insert(ctx context.Context, op string, r any) error {
 func (s *Store) swap(ctx context.Context, op string, r any, id string, version int64) (int64, error) {
 	res := s.db.WithContext(ctx).Model(r).
 		Where("id = ? AND version = ?", id, version).
-		Select("*").Omit("id", "created_at").
+		Select("*").Omit(insertOnly...).
 		Updates(r)
 	if res.Error != nil {
 		return 0, s.fail(ctx, op, res.Error)

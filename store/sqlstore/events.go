@@ -32,9 +32,9 @@ func (s *Store) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
 		// watermark below which every event is committed. Writers do not wait
 		// for each other (their commits share WAL flushes). One statement,
 		// one round trip. SQLite has a single writer.
-		err := s.db.WithContext(ctx).Raw(`INSERT INTO audit_events (`+auditColumns+`) SELECT `+auditPlaceholders+`
+		err := s.db.WithContext(ctx).Raw(`INSERT INTO audit_events (`+auditInsert.columns+`) SELECT `+auditInsert.placeholders+`
 			FROM (SELECT pg_advisory_xact_lock_shared(`+auditLockKey+`)) AS serialise
-			RETURNING seq`, r.values()...).Scan(&r.Seq).Error
+			RETURNING seq`, auditTable.appendValues(nil, &r, auditTable.inserted)...).Scan(&r.Seq).Error
 		if err != nil {
 			return s.fail(ctx, "append audit event", err)
 		}

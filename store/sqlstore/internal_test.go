@@ -8,14 +8,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/glebarez/sqlite"
 	"gorm.io/gorm"
-	"gorm.io/gorm/schema"
 
 	"github.com/signet-sca/signet/store"
 )
@@ -268,53 +267,75 @@ func TestClampLimit(t *testing.T) {
 	}
 }
 
-// TestOperationColumnsCoverTheRow: the hand-written column list of the
-// one-statement swap names every column of operationRow but id and created_at,
-// in the order values() returns them, so a new column cannot be left unwritten.
-func TestOperationColumnsCoverTheRow(t *testing.T) {
-	sch, err := schema.Parse(&operationRow{}, &sync.Map{}, schema.NamingStrategy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for _, f := range sch.Fields {
-		if f.DBName != "id" && f.DBName != "created_at" {
-			want = append(want, f.DBName)
-		}
-	}
-	if strings.Join(operationColumns, ",") != strings.Join(want, ",") {
-		t.Fatalf("operationColumns\n  %v\nwant (operationRow's order)\n  %v", operationColumns, want)
-	}
-	var r operationRow
-	if n := len(r.values()); n != len(want) {
-		t.Fatalf("values() has %d entries for %d columns", n, len(want))
-	}
+type declaredRow struct {
+	ID        string `gorm:"column:id;primaryKey"`
+	Seq       int64  `gorm:"column:seq;autoIncrement"`
+	Name      string `gorm:"column:name"`
+	N         int    `gorm:"column:n"`
+	On        bool   `gorm:"column:on"`
+	B         []byte `gorm:"column:b"`
+	At        dbTime `gorm:"column:at"`
+	CreatedAt dbTime `gorm:"column:created_at"`
+	Version   int64  `gorm:"column:version"`
 }
 
-// TestSelectColumnsCoverTheRows: the hand-written reads select every column
-// of their row structs, in field order, with one scan destination each.
-func TestSelectColumnsCoverTheRows(t *testing.T) {
-	for _, c := range []struct {
-		row     any
-		columns []string
-		dests   int
-	}{
-		{&operationRow{}, operationSelect, len((&operationRow{}).dests())},
-		{&credentialRow{}, credentialSelect, len((&credentialRow{}).dests())},
-	} {
-		sch, err := schema.Parse(c.row, &sync.Map{}, schema.NamingStrategy{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want []string
-		for _, f := range sch.Fields {
-			want = append(want, f.DBName)
-		}
-		if strings.Join(c.columns, ",") != strings.Join(want, ",") || c.dests != len(want) {
-			t.Fatalf("%s: columns\n  %v (%d destinations)\nwant\n  %v", sch.Table, c.columns, c.dests, want)
-		}
+func (declaredRow) TableName() string { return "things" }
+
+// TestDeclare: a declaration takes its columns from the row struct in field
+// order, leaves the database's seq out of the writes and id and created_at
+// out of the swap, scans into the struct's own fields and writes their values
+// in the statements' order.
+func TestDeclare(t *testing.T) {
+	d := declare[declaredRow]()
+	if d.name != "things" || strings.Join(d.columns, ",") != "id,seq,name,n,on,b,at,created_at,version" {
+		t.Fatalf("declared %s %v", d.name, d.columns)
 	}
+	if got := strings.Join(d.zero, ","); got != "'',0,'',0,FALSE,,,,0" {
+		t.Errorf("zero literals %s", got)
+	}
+	if got, want := d.insertSQL(), "INSERT INTO things (id, name, n, on, b, at, created_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"; got != want {
+		t.Errorf("insert\n  %s\nwant\n  %s", got, want)
+	}
+	if got, want := d.swapSQL(), "UPDATE things SET name = ?, n = ?, on = ?, b = ?, at = ?, version = ? WHERE id = ? AND version = ?"; got != want {
+		t.Errorf("swap\n  %s\nwant\n  %s", got, want)
+	}
+	if got := d.list("x.", []int{0, 8}); got != "x.id, x.version" {
+		t.Errorf("list %q", got)
+	}
+
+	var r declaredRow
+	dst := dests(&d, &r)
+	if len(dst) != len(d.columns) {
+		t.Fatalf("%d destinations for %d columns", len(dst), len(d.columns))
+	}
+	at := time.Date(2031, 2, 3, 4, 5, 6, 7000, time.UTC)
+	for i, v := range []any{"i", int64(2), "name", 3, true, []byte("b"), newTime(at), newTime(at.Add(time.Hour)), int64(4)} {
+		reflect.ValueOf(dst[i]).Elem().Set(reflect.ValueOf(v))
+	}
+	want := declaredRow{ID: "i", Seq: 2, Name: "name", N: 3, On: true, B: []byte("b"), At: newTime(at),
+		CreatedAt: newTime(at.Add(time.Hour)), Version: 4}
+	if !reflect.DeepEqual(r, want) {
+		t.Fatalf("scanned into\n  %+v\nwant\n  %+v", r, want)
+	}
+	vals := d.appendValues([]any{"first"}, &r, d.swapped)
+	if wantVals := []any{"first", "name", 3, true, []byte("b"), newTime(at), int64(4)}; !reflect.DeepEqual(vals, wantVals) {
+		t.Fatalf("swap values %#v\nwant %#v", vals, wantVals)
+	}
+
+	defer func() {
+		if p, _ := recover().(string); !strings.Contains(p, "column ratio has type float64") {
+			t.Fatalf("declare of a column of a type appendValues does not bind: panic %q", p)
+		}
+	}()
+	declare[unboundRow]()
 }
+
+type unboundRow struct {
+	ID    string  `gorm:"column:id;primaryKey"`
+	Ratio float64 `gorm:"column:ratio"`
+}
+
+func (unboundRow) TableName() string { return "unbound" }
 
 func TestPGBind(t *testing.T) {
 	at := time.Date(2030, 1, 2, 3, 4, 5, 6789, time.FixedZone("x", 3600))

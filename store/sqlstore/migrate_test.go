@@ -234,6 +234,51 @@ func TestSchemasMatch(t *testing.T) {
 	}
 }
 
+// TestTablesMatchMigrations: on each dialect, every migrated table has a row
+// struct and the two have the same columns, so that a column added to one and
+// forgotten in the other fails here with its name (the order may differ: a
+// column a later migration adds comes last in the table).
+func TestTablesMatchMigrations(t *testing.T) {
+	declared := sqlstore.DeclaredColumns()
+	for _, b := range backends(t) {
+		t.Run(b.name, func(t *testing.T) {
+			url := b.url(t)
+			if _, err := openStore(t, url).Migrate(ctxT(t)); err != nil {
+				t.Fatal(err)
+			}
+			db := openRaw(t, b.driver, url)
+			migrated := postgresColumns
+			if b.dialect == migrations.SQLite {
+				migrated = sqliteColumns
+			}
+			tables := migrated(t, db)
+			delete(tables, "schema_migrations") // the migrator's own (migrate.go)
+			for table, cols := range tables {
+				row, ok := declared[table]
+				if !ok {
+					t.Errorf("table %s has no row struct", table)
+					continue
+				}
+				for _, c := range cols {
+					if !slices.Contains(row, c) {
+						t.Errorf("column %s.%s is in the migrations but not in the row struct", table, c)
+					}
+				}
+				for _, c := range row {
+					if !slices.Contains(cols, c) {
+						t.Errorf("column %s.%s is in the row struct but not in the migrations", table, c)
+					}
+				}
+			}
+			for table := range declared {
+				if _, ok := tables[table]; !ok {
+					t.Errorf("row struct of table %s, which the migrations do not create", table)
+				}
+			}
+		})
+	}
+}
+
 func sqliteColumns(t *testing.T, db *sql.DB) map[string][]string {
 	t.Helper()
 	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`)

@@ -10,47 +10,29 @@ import (
 	"github.com/signet-sca/signet/store"
 )
 
-// Reads by primary key of the records every approval touches go through
-// database/sql with a fixed column list and explicit scan destinations: read
-// through gorm they were 29 % of Signet's CPU in the device-key flow, a third
-// of that gorm's reflective scan (docs/performance.md). The column
-// lists follow the row structs' field order (TestSelectColumnsCoverTheRows).
+// Reads by primary key of the records every approval touches bypass gorm:
+// database/sql with the columns and scan destinations of the tables'
+// declarations (table.go). Read through gorm they were 29 % of Signet's CPU in
+// the device-key flow, a third of that gorm's reflective scan (measured in
+// session 3, commit fe9b7a3 of docs/performance.md).
 
-var (
-	operationSelect = []string{"id", "user_id", "type", "payee_account", "payee_name", "amount", "currency", "text",
-		"nonce", "dl", "status", "factors", "callback_url", "idempotency_key", "failed_attempts", "max_failed_attempts",
-		"data", "approved_credential_id", "approved_at", "token_jti", "token", "token_expires_at", "expires_at",
-		"created_at", "updated_at", "version"}
-	credentialSelect = []string{"id", "user_id", "kind", "status", "block_reason", "failed_attempts",
-		"max_failed_attempts", "label", "lookup_key", "public_key", "counter", "device", "data", "secret", "created_at",
-		"activated_at", "last_used_at", "removed_at", "expires_at", "version"}
-)
-
-func (r *operationRow) dests() []any {
-	return []any{&r.ID, &r.UserID, &r.Type, &r.PayeeAccount, &r.PayeeName, &r.Amount, &r.Currency, &r.Text,
-		&r.Nonce, &r.DL, &r.Status, &r.Factors, &r.CallbackURL, &r.IdempotencyKey, &r.FailedAttempts, &r.MaxFailedAttempts,
-		&r.Data, &r.ApprovedCredentialID, &r.ApprovedAt, &r.TokenJTI, &r.Token, &r.TokenExpiresAt, &r.ExpiresAt,
-		&r.CreatedAt, &r.UpdatedAt, &r.Version}
+// dests are the scan destinations of every column of t, into r.
+func dests[R any](t *table[R], r *R) []any {
+	return t.appendDests(make([]any, 0, len(t.columns)), r)
 }
 
-func (r *credentialRow) dests() []any {
-	return []any{&r.ID, &r.UserID, &r.Kind, &r.Status, &r.BlockReason, &r.FailedAttempts,
-		&r.MaxFailedAttempts, &r.Label, &r.LookupKey, &r.PublicKey, &r.Counter, &r.Device, &r.Data, &r.Secret, &r.CreatedAt,
-		&r.ActivatedAt, &r.LastUsedAt, &r.RemovedAt, &r.ExpiresAt, &r.Version}
-}
-
-// byIDQuery is SELECT columns FROM table WHERE id = <the dialect's first placeholder>.
-func byIDQuery(dialect, table string, columns []string) string {
+// byIDQuery is SELECT every column FROM t WHERE id = <the dialect's first placeholder>.
+func byIDQuery[R any](dialect string, t *table[R]) string {
 	ph := "?"
 	if dialect == DialectPostgres {
 		ph = "$1"
 	}
-	return "SELECT " + strings.Join(columns, ", ") + " FROM " + table + " WHERE id = " + ph
+	return "SELECT " + t.list("", t.all()) + " FROM " + t.name + " WHERE id = " + ph
 }
 
-// readByID scans the row with id into dests, or reports store.ErrNotFound.
-func (s *Store) readByID(ctx context.Context, op, query, id string, dests []any) error {
-	err := s.sql.QueryRowContext(ctx, query, id).Scan(dests...)
+// readByID scans the row with id into dst, or reports store.ErrNotFound.
+func (s *Store) readByID(ctx context.Context, op, query, id string, dst []any) error {
+	err := s.sql.QueryRowContext(ctx, query, id).Scan(dst...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	}
@@ -60,7 +42,7 @@ func (s *Store) readByID(ctx context.Context, op, query, id string, dests []any)
 // GetOperation returns the operation with id, or store.ErrNotFound.
 func (s *Store) GetOperation(ctx context.Context, id string) (store.Operation, error) {
 	var r operationRow
-	if err := s.readByID(ctx, "get operation", s.queries.operationByID, id, r.dests()); err != nil {
+	if err := s.readByID(ctx, "get operation", s.queries.operationByID, id, dests(&operationsTable, &r)); err != nil {
 		return store.Operation{}, err
 	}
 	return r.record(), nil
@@ -69,7 +51,7 @@ func (s *Store) GetOperation(ctx context.Context, id string) (store.Operation, e
 // GetCredential returns the credential with id, or store.ErrNotFound.
 func (s *Store) GetCredential(ctx context.Context, id string) (store.Credential, error) {
 	var r credentialRow
-	if err := s.readByID(ctx, "get credential", s.queries.credentialByID, id, r.dests()); err != nil {
+	if err := s.readByID(ctx, "get credential", s.queries.credentialByID, id, dests(&credentialsTable, &r)); err != nil {
 		return store.Credential{}, err
 	}
 	return r.record(), nil
@@ -82,7 +64,8 @@ func (s *Store) GetOperationWithCredential(ctx context.Context, opID, credID str
 	const op = "get operation with credential"
 	var o operationRow
 	var c credentialRow
-	err := s.sql.QueryRowContext(ctx, s.queries.operationWithCredential, opID, credID).Scan(append(o.dests(), c.dests()...)...)
+	dst := operationsTable.appendDests(make([]any, 0, len(operationsTable.columns)+len(credentialsTable.columns)), &o)
+	err := s.sql.QueryRowContext(ctx, s.queries.operationWithCredential, opID, credID).Scan(credentialsTable.appendDests(dst, &c)...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Operation{}, store.Credential{}, fmt.Errorf("sqlstore: %s: %w", op, store.ErrNotFound)
 	}
@@ -105,24 +88,18 @@ func newQueries(dialect string) queries {
 	if dialect == DialectPostgres {
 		first, second = "$1", "$2"
 	}
-	cols := make([]string, 0, len(operationSelect)+len(credentialSelect))
-	for _, c := range operationSelect {
-		cols = append(cols, "o."+c)
-	}
-	for _, c := range credentialSelect {
+	cols := []string{operationsTable.list("o.", operationsTable.all())}
+	for i, c := range credentialsTable.columns {
 		// The join's NULLs for a missing credential, where the column is NOT NULL.
-		switch c {
-		case "id", "user_id", "kind", "status", "block_reason", "label", "lookup_key":
-			cols = append(cols, "coalesce(c."+c+", '')")
-		case "failed_attempts", "max_failed_attempts", "counter", "version":
-			cols = append(cols, "coalesce(c."+c+", 0)")
-		default: // bytes and times: nil and NULL already
+		if zero := credentialsTable.zero[i]; zero != "" {
+			cols = append(cols, "coalesce(c."+c+", "+zero+")")
+		} else {
 			cols = append(cols, "c."+c)
 		}
 	}
 	return queries{
-		operationByID:  byIDQuery(dialect, "operations", operationSelect),
-		credentialByID: byIDQuery(dialect, "credentials", credentialSelect),
+		operationByID:  byIDQuery(dialect, &operationsTable),
+		credentialByID: byIDQuery(dialect, &credentialsTable),
 		operationWithCredential: "SELECT " + strings.Join(cols, ", ") +
 			" FROM operations o LEFT JOIN credentials c ON c.id = " + second + " WHERE o.id = " + first,
 	}

@@ -134,7 +134,7 @@ func (s *Store) updateCredential(ctx context.Context, id string, first *store.Cr
 			var n int64
 			err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 				res := tx.Model(&r).Where("id = ? AND version = ?", old.ID, old.Version).
-					Select("*").Omit("id", "created_at").Updates(&r)
+					Select("*").Omit(insertOnly...).Updates(&r)
 				if res.Error != nil || res.RowsAffected != 1 {
 					return res.Error
 				}

@@ -2,9 +2,20 @@ package sqlstore
 
 import "github.com/signet-sca/signet/store"
 
-// Row structs mirror the tables of migrations/*/0001_init.sql column for
-// column. They never leave this package; to*/from* convert them to and from
-// store records and apply the normal forms (UTC µs times, nil for empty bytes).
+// Row structs declare the tables (table.go): each is its table's columns, in
+// the order the hand-written statements use, and its gorm model.
+// TestTablesMatchMigrations holds them equal to the migrated tables of
+// migrations/{sqlite,postgres}. They never leave this package; to*Row and
+// record convert them to and from store records and apply the normal forms
+// (UTC µs times, nil for empty bytes).
+
+// The tables with statements written by hand (reads.go, alongside.go,
+// events.go); gorm derives its own statements from the row structs.
+var (
+	credentialsTable = declare[credentialRow]()
+	operationsTable  = declare[operationRow]()
+	auditTable       = declare[auditRow]()
+)
 
 type userRow struct {
 	ID               string `gorm:"column:id;primaryKey"`

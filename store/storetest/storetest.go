@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Times", testTimes},
 		{"Bytes", testBytes},
 		{"Context", testContext},
+		{"RoundTrip", testRoundTrip},
 	} {
 		t.Run(g.name, func(t *testing.T) { g.fn(t, newStore) })
 	}
