@@ -15,9 +15,6 @@ import (
 	"github.com/signet-sca/signet/ceremony/ceremonytest"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
-	"github.com/signet-sca/signet/store/sqlstore/sqltest"
-	"github.com/signet-sca/signet/txsign/replay/redisreplay"
-	"github.com/signet-sca/signet/txsign/replay/replaytest"
 )
 
 // clock is an adjustable test clock.
@@ -35,49 +32,13 @@ func (c *clock) add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func TestMemoryContract(t *testing.T) {
-	ceremonytest.Run(t, func(t *testing.T) ceremonytest.Backend {
-		clk := newClock()
-		return ceremonytest.Backend{Cache: ceremony.NewMemory(clk.now, 0), Now: clk.now, Advance: clk.add}
-	})
-}
-
-func TestDBContract(t *testing.T) {
-	for _, d := range []struct {
-		name string
-		open func(testing.TB) ceremony.Rows
-	}{
-		{"sqlite", func(t testing.TB) ceremony.Rows { return sqltest.OpenSQLite(t) }},
-		{"postgres", func(t testing.TB) ceremony.Rows { return sqltest.OpenPostgres(t) }},
-	} {
-		t.Run(d.name, func(t *testing.T) {
-			rows := d.open(t) // one database for the dialect: ceremony ids are random
-			ceremonytest.Run(t, func(t *testing.T) ceremonytest.Backend {
-				clk := newClock()
-				return ceremonytest.Backend{Cache: ceremony.NewDB(rows, clk.now), Now: clk.now, Advance: clk.add}
-			})
+// TestContract runs the contract on every implementation.
+func TestContract(t *testing.T) {
+	for _, impl := range ceremonytest.Implementations() {
+		t.Run(impl.Name, func(t *testing.T) {
+			ceremonytest.Run(t, impl.Open(t))
 		})
 	}
-}
-
-func TestRedisContractMiniredis(t *testing.T) {
-	mr := miniredis.RunT(t)
-	client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { client.Close() })
-	ceremonytest.Run(t, func(t *testing.T) ceremonytest.Backend {
-		clk := newClock()
-		return ceremonytest.Backend{Cache: ceremony.NewRedis(client, "t:"+uuid.NewString()+":"), Now: clk.now,
-			Advance: func(d time.Duration) { clk.add(d); mr.FastForward(d) }}
-	})
-}
-
-// TestRedisContract runs the contract on a real Redis (SIGNET_TEST_REDIS_URL): Lua, MULTI and
-// key expiry as the server does them; the expiry case sleeps about 1.5 s.
-func TestRedisContract(t *testing.T) {
-	client := realRedis(t)
-	ceremonytest.Run(t, func(t *testing.T) ceremonytest.Backend {
-		return ceremonytest.Backend{Cache: ceremony.NewRedis(client, testPrefix(t, client)), Now: time.Now, TTL: time.Second}
-	})
 }
 
 // TestRedisKeyAndTTL: a ceremony is one key under the prefix, living exactly its timeout whatever
@@ -179,35 +140,4 @@ func TestMemoryBound(t *testing.T) {
 	if err := m.Put(ctx, newC()); !errors.Is(err, fault.ErrUnavailable) {
 		t.Fatalf("Put beyond the bound again = %v; want fault.ErrUnavailable", err)
 	}
-}
-
-// realRedis connects to SIGNET_TEST_REDIS_URL, or skips (fails under SIGNET_TEST_REQUIRE_SERVICES=1).
-func realRedis(t testing.TB) redis.UniversalClient {
-	t.Helper()
-	u := replaytest.ServiceURL(t, replaytest.EnvRedisURL)
-	client, err := redisreplay.NewClient(u)
-	if err != nil {
-		t.Fatalf("%s: %v", replaytest.EnvRedisURL, err)
-	}
-	t.Cleanup(func() { client.Close() })
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := client.Ping(ctx).Err(); err != nil {
-		replaytest.ServiceUnreachable(t, replaytest.EnvRedisURL, err)
-	}
-	return client
-}
-
-// testPrefix returns a random key prefix and deletes whatever is left under it after the test.
-func testPrefix(t testing.TB, client redis.UniversalClient) string {
-	prefix := "signet-test:" + uuid.NewString() + ":"
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			client.Del(ctx, iter.Val())
-		}
-	})
-	return prefix
 }

@@ -1,5 +1,5 @@
 // Package ceremonytest is the contract every ceremony store (webauthn.Ceremonies) must meet,
-// run by each implementation's tests: a ceremony reads back as put, is consumed exactly once
+// run on every implementation (Implementations): a ceremony reads back as put, is consumed exactly once
 // even by concurrent callers, and is neither readable as live nor consumable after it expires.
 package ceremonytest
 
@@ -11,9 +11,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/signet-sca/signet/ceremony"
 	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/store/sqlstore"
+	"github.com/signet-sca/signet/store/sqlstore/sqltest"
+	"github.com/signet-sca/signet/txsign/replay/redisreplay"
+	"github.com/signet-sca/signet/txsign/replay/replaytest"
 )
 
 // Cache is the interface under test (webauthn.Ceremonies).
@@ -199,4 +206,100 @@ func advance(b Backend, d time.Duration) {
 		return
 	}
 	time.Sleep(d)
+}
+
+// Implementation is one ceremony store and how to get fresh instances of it.
+type Implementation struct {
+	Name string
+	// Open sets the implementation up for a test (a database, a Redis client; it skips the test
+	// when the service is not configured, or fails it under SIGNET_TEST_REQUIRE_SERVICES=1) and
+	// returns a factory of backends that share that setup but not their contents.
+	Open func(t *testing.T) func(t *testing.T) Backend
+}
+
+// Implementations are every ceremony store: Memory, DB on SQLite and on PostgreSQL
+// (SIGNET_TEST_POSTGRES_URL), Redis on miniredis and on a real server (SIGNET_TEST_REDIS_URL).
+func Implementations() []Implementation {
+	db := func(open func(testing.TB) *sqlstore.Store) func(t *testing.T) func(t *testing.T) Backend {
+		return func(t *testing.T) func(t *testing.T) Backend {
+			rows := open(t) // ceremony ids are random: one database serves every backend
+			return func(t *testing.T) Backend {
+				clk := newClock()
+				return Backend{Cache: ceremony.NewDB(rows, clk.now), Now: clk.now, Advance: clk.add}
+			}
+		}
+	}
+	return []Implementation{
+		{"memory", func(*testing.T) func(t *testing.T) Backend {
+			return func(*testing.T) Backend {
+				clk := newClock()
+				return Backend{Cache: ceremony.NewMemory(clk.now, 0), Now: clk.now, Advance: clk.add}
+			}
+		}},
+		{"sqlite", db(func(t testing.TB) *sqlstore.Store { return sqltest.OpenSQLite(t) })},
+		{"postgres", db(func(t testing.TB) *sqlstore.Store { return sqltest.OpenPostgres(t) })},
+		{"miniredis", func(t *testing.T) func(t *testing.T) Backend {
+			mr := miniredis.RunT(t)
+			client := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+			t.Cleanup(func() { client.Close() })
+			return func(*testing.T) Backend {
+				clk := newClock()
+				return Backend{Cache: ceremony.NewRedis(client, "t:"+uuid.NewString()+":"), Now: clk.now,
+					Advance: func(d time.Duration) { clk.add(d); mr.FastForward(d) }}
+			}
+		}},
+		{"redis", func(t *testing.T) func(t *testing.T) Backend {
+			client := RealRedis(t)
+			// Real time: Redis expires keys on its own clock, so the expiry case sleeps about 1.5 s.
+			return func(t *testing.T) Backend {
+				return Backend{Cache: ceremony.NewRedis(client, TestPrefix(t, client)), Now: time.Now, TTL: time.Second}
+			}
+		}},
+	}
+}
+
+// RealRedis connects to SIGNET_TEST_REDIS_URL, or skips (fails under SIGNET_TEST_REQUIRE_SERVICES=1).
+func RealRedis(t testing.TB) redis.UniversalClient {
+	t.Helper()
+	u := replaytest.ServiceURL(t, replaytest.EnvRedisURL)
+	client, err := redisreplay.NewClient(u)
+	if err != nil {
+		t.Fatalf("%s: %v", replaytest.EnvRedisURL, err)
+	}
+	t.Cleanup(func() { client.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := client.Ping(ctx).Err(); err != nil {
+		replaytest.ServiceUnreachable(t, replaytest.EnvRedisURL, err)
+	}
+	return client
+}
+
+// TestPrefix returns a random key prefix and deletes whatever is left under it after the test.
+func TestPrefix(t testing.TB, client redis.UniversalClient) string {
+	prefix := "signet-test:" + uuid.NewString() + ":"
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			client.Del(ctx, iter.Val())
+		}
+	})
+	return prefix
+}
+
+// clock is an adjustable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Now().UTC()} }
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
