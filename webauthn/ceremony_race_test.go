@@ -5,7 +5,12 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/signet-sca/signet/ceremony"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign"
@@ -89,5 +94,37 @@ func TestConcurrentFinishesPassOneConsume(t *testing.T) {
 	}
 	if got := e.user(u.ID); got.PasscodeFailed != 0 {
 		t.Fatalf("PasscodeFailed %d after one right passcode; the losers' tries were counted", got.PasscodeFailed)
+	}
+}
+
+// TestCeremonyStoreOutage: with the ceremonies in Redis and Redis down, a begin and a finish answer
+// 503 (fault.ErrUnavailable) and change nothing: the operation stays pending, no passcode try is
+// counted, and the same ceremony finishes once Redis is back.
+func TestCeremonyStoreOutage(t *testing.T) {
+	mr := miniredis.RunT(t)
+	client := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { client.Close() })
+	e := newEnv(t, func(c *webauthn.Config) { c.Ceremonies = ceremony.NewRedis(client, "") })
+	u, d := e.enrolled("cust-outage")
+	op := e.payment(u.ID, "10.00")
+	a := e.prepare(op, d, txsign.Approve, testPasscode)
+
+	mr.Close()
+	_, err := e.svc.FinishApproval(e.ctx, op.ID, a.in)
+	wantErr(t, err, fault.ErrUnavailable)
+	_, err = e.svc.BeginApproval(e.ctx, op.ID, txsign.Approve)
+	wantErr(t, err, fault.ErrUnavailable)
+	if got := e.op(op.ID).Status; got != store.OpPending {
+		t.Fatalf("operation %s during the outage, want PENDING", got)
+	}
+	if got := e.user(u.ID).PasscodeFailed; got != 0 {
+		t.Fatalf("PasscodeFailed %d after an outage", got)
+	}
+
+	if err := mr.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.FinishApproval(e.ctx, op.ID, a.in); err != nil {
+		t.Fatalf("the ceremony after the outage: %v", err)
 	}
 }
