@@ -18,7 +18,8 @@ import (
 	"github.com/signet-sca/signet/store"
 )
 
-// Ceremony kinds in the store's ceremonies table.
+// Ceremony kinds. Enrollment links and sessions are rows of the store's
+// ceremonies table; the WebAuthn ceremonies live in Config.Ceremonies.
 const (
 	kindEnrollment     = "enrollment"               // bank-issued single-use link
 	kindSession        = "web_session"              // management session opened by a link
@@ -51,8 +52,8 @@ var errNoCeremony = audit.Unrecorded(audit.UnknownCeremony, errCeremony)
 
 func (s *Service) createCeremony(ctx context.Context, kind, userID, opID string, d ceremonyData) (store.Ceremony, error) {
 	now := s.cfg.Now().UTC()
-	// go-webauthn enforces SessionData.Expires on its own clock; the store
-	// enforces this one.
+	// go-webauthn enforces SessionData.Expires on its own clock; loadCeremony
+	// and the ceremony store enforce this one.
 	exp := now.Add(s.cfg.CeremonyTimeout)
 	raw, err := json.Marshal(d)
 	if err != nil {
@@ -60,7 +61,7 @@ func (s *Service) createCeremony(ctx context.Context, kind, userID, opID string,
 	}
 	c := store.Ceremony{ID: uuid.NewString(), Kind: kind, UserID: userID, OperationID: opID, Data: raw,
 		ExpiresAt: exp, CreatedAt: now}
-	if err := s.store.CreateCeremony(ctx, &c); err != nil {
+	if err := s.cfg.Ceremonies.Put(ctx, c); err != nil {
 		return store.Ceremony{}, err
 	}
 	return c, nil
@@ -72,7 +73,7 @@ func (s *Service) loadCeremony(ctx context.Context, id, kind, userID, opID strin
 	if !store.ValidID(id) {
 		return store.Ceremony{}, ceremonyData{}, fault.Invalid("ceremony_id", "is not a valid identifier")
 	}
-	c, err := s.store.GetCeremony(ctx, id)
+	c, err := s.cfg.Ceremonies.Get(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		// Names nothing real: callers answer errCeremony without an audit record.
 		return c, ceremonyData{}, errNoCeremony
@@ -92,9 +93,19 @@ func (s *Service) loadCeremony(ctx context.Context, id, kind, userID, opID strin
 	return c, d, nil
 }
 
-// consume marks a ceremony used, exactly once: of two concurrent finishes with
-// the same ceremony only one gets past this point.
+// consume marks a WebAuthn ceremony used, exactly once: of two concurrent
+// finishes with the same ceremony, on any replicas, only one gets past this
+// point (WebAuthn L3 §13.4.3: a challenge is used once).
 func (s *Service) consume(ctx context.Context, id string) error {
+	err := s.cfg.Ceremonies.Consume(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return errCeremony
+	}
+	return err
+}
+
+// consumeSession ends a management session (a row of the store), exactly once.
+func (s *Service) consumeSession(ctx context.Context, id string) error {
 	_, err := s.store.ConsumeCeremony(ctx, id, s.cfg.Now().UTC())
 	if errors.Is(err, store.ErrNotFound) {
 		return errCeremony

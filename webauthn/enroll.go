@@ -190,7 +190,7 @@ func (s *Service) CloseSession(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	return s.consume(ctx, c.ID)
+	return s.consumeSession(ctx, c.ID)
 }
 
 // passkeys lists a user's passkeys that are not REMOVED (only ACTIVE ones

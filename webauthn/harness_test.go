@@ -18,6 +18,7 @@ import (
 
 	"github.com/signet-sca/signet/account"
 	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/ceremony"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/store/sqlstore"
@@ -91,7 +92,10 @@ func newEnv(t *testing.T, mutate func(*webauthn.Config)) *env {
 	ops := txsign.NewService(st, a, keyring, replay.NewMemory(nil), txsign.Config{Issuer: "http://localhost:8080",
 		Audience: "test-gateway", PublicURL: testOrigin, Now: clk.now})
 	cfg := webauthn.Config{RPID: "localhost", RPOrigins: []string{testOrigin}, PublicURL: testOrigin,
-		Argon2: webauthn.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}, Now: clk.now}
+		Argon2: webauthn.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}, Now: clk.now,
+		// Set here, not left to New's default, so that services built again from e.cfg (settle_test.go)
+		// share the ceremonies of e.svc.
+		Ceremonies: ceremony.NewMemory(clk.now, 0)}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -120,7 +120,7 @@ func (s *Service) FinishPasscodeReset(ctx context.Context, token string, in Pass
 	if verr != nil {
 		return f.fail(ctx, verr.Error(), fault.ErrUnauthenticated)
 	}
-	if err := s.consume(ctx, f.sessionID); err != nil {
+	if err := s.consumeSession(ctx, f.sessionID); err != nil {
 		return f.fail(ctx, "reset session already used", err)
 	}
 	return s.setPasscode(ctx, f.u.ID, f.newPC, "passcode.reset")

@@ -12,6 +12,7 @@ import (
 	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/ceremony"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/txsign"
 )
@@ -28,10 +29,26 @@ type Store interface {
 	UpdateCredential(ctx context.Context, id string, fn func(*store.Credential) error) (store.Credential, error)
 	UpdateCredentialFrom(ctx context.Context, cur store.Credential, fn func(*store.Credential) error) (store.Credential, error)
 	CreateCeremony(ctx context.Context, c *store.Ceremony) error
-	GetCeremony(ctx context.Context, id string) (store.Ceremony, error)
 	GetCeremonyByLookupKey(ctx context.Context, kind, key string) (store.Ceremony, error)
 	ConsumeCeremony(ctx context.Context, id string, now time.Time) (store.Ceremony, error)
 	DeleteExpiredCeremonies(ctx context.Context, before time.Time) (int64, error)
+}
+
+// Ceremonies holds the short-lived WebAuthn ceremonies (registration, approval, passcode change
+// and reset challenges) between begin and finish: in process (ceremony.Memory, the embedded mode),
+// in Redis shared by the replicas (ceremony.Redis) or in the database (ceremony.DB, PostgreSQL
+// without Redis). Enrollment links and management sessions stay in the Store. ceremonytest holds
+// the contract every implementation passes.
+type Ceremonies interface {
+	// Put keeps c until c.ExpiresAt.
+	Put(ctx context.Context, c store.Ceremony) error
+	// Get returns ceremony id, with ConsumedAt set once consumed; store.ErrNotFound when it is
+	// not held (an expired one may be either).
+	Get(ctx context.Context, id string) (store.Ceremony, error)
+	// Consume marks ceremony id used: of any number of concurrent calls, on any replica, exactly
+	// one returns nil; the others, and any call for an unknown, expired or used ceremony, return
+	// store.ErrNotFound. An outage is fault.ErrUnavailable, never nil.
+	Consume(ctx context.Context, id string) error
 }
 
 // Operations is the part of the operation service approvals go through:
@@ -63,6 +80,9 @@ type Config struct {
 	// CeremonyTimeout bounds a WebAuthn ceremony, enforced on the server
 	// (default 5 minutes).
 	CeremonyTimeout time.Duration
+	// Ceremonies holds the WebAuthn ceremonies (default: ceremony.NewMemory on Now, which
+	// suits one process only; replicas need ceremony.Redis or ceremony.DB).
+	Ceremonies Ceremonies
 	// EnrollmentTTL is the lifetime of an enrollment link (default 15 minutes);
 	// SessionTTL the lifetime of the management session it opens (default 15 minutes).
 	EnrollmentTTL time.Duration
@@ -125,6 +145,9 @@ func New(st Store, ops Operations, a *audit.Log, keys Keys, cfg Config) (*Servic
 	}
 	if cfg.CeremonyTimeout == 0 {
 		cfg.CeremonyTimeout = DefaultCeremonyTimeout
+	}
+	if cfg.Ceremonies == nil {
+		cfg.Ceremonies = ceremony.NewMemory(cfg.Now, 0)
 	}
 	if cfg.EnrollmentTTL == 0 {
 		cfg.EnrollmentTTL = DefaultEnrollmentTTL
@@ -205,8 +228,10 @@ func New(st Store, ops Operations, a *audit.Log, keys Keys, cfg Config) (*Servic
 	return &Service{store: st, ops: ops, audit: a, keys: keys, wa: wa, uv: uv, cfg: cfg, gate: gate}, nil
 }
 
-// Sweep deletes ceremonies that expired before now (enrollment links,
-// sessions, WebAuthn challenges); run it periodically.
+// Sweep deletes the enrollment links and sessions that expired before now,
+// and the WebAuthn ceremonies kept in the database (ceremony.DB); run it
+// periodically. ceremony.Memory drops expired ceremonies itself, Redis
+// expires them by TTL.
 func (s *Service) Sweep(ctx context.Context) (int64, error) {
 	return s.store.DeleteExpiredCeremonies(ctx, s.cfg.Now().UTC())
 }

@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
 	"github.com/signet-sca/signet/account"
 	"github.com/signet-sca/signet/activation"
 	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/ceremony"
 	"github.com/signet-sca/signet/config"
 	"github.com/signet-sca/signet/devicekey"
 	"github.com/signet-sca/signet/evidence"
@@ -86,6 +88,7 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	var rp replay.Store
 	var limiter server.RateLimiter
 	var feed server.Feed
+	var redisClient redis.UniversalClient
 	if cfg.RedisURL == "" {
 		rp = replay.NewMemory(nil)
 		limiter = ratelimit.NewMemory(0, nil)
@@ -123,13 +126,13 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		}
 		closers = append(closers, closeLim)
 		limiter = lim
-		// Replicas wake each other's long-polls and event streams through Redis pub/sub.
-		feedClient, err := redisreplay.NewClient(cfg.RedisURL)
-		if err != nil {
+		// Replicas wake each other's long-polls and event streams through Redis pub/sub, and keep
+		// the WebAuthn ceremonies there.
+		if redisClient, err = redisreplay.NewClient(cfg.RedisURL); err != nil {
 			return nil, fmt.Errorf("redis: %w", err)
 		}
-		closers = append(closers, func() { _ = feedClient.Close() })
-		feed = opfeed.New(feedClient, "")
+		closers = append(closers, func() { _ = redisClient.Close() })
+		feed = opfeed.New(redisClient, "")
 	}
 	maintainAudit := auditMaintenance(st, int(cfg.AuditRetention), logger)
 	if err := maintainAudit(ctx); err != nil {
@@ -172,7 +175,7 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 		SPCInstrument:    spcInstrument(cfg.PublicURL, cfg.RPDisplayName, brand),
 		PasskeyOnlyTypes: cfg.PasskeyOnlyTypes, Authenticators: authenticators,
 		RPOrigins: rpOrigins, PublicURL: cfg.PublicURL, UserVerification: cfg.UserVerification,
-		CeremonyTimeout: cfg.WebAuthnTimeout, PasscodeMaxFailures: cfg.PasscodeMaxFailures,
+		CeremonyTimeout: cfg.WebAuthnTimeout, Ceremonies: ceremoniesFor(cfg, st, redisClient), PasscodeMaxFailures: cfg.PasscodeMaxFailures,
 		Argon2: argon, Argon2Gate: webauthn.NewArgon2Gate(cfg.Argon2Concurrency, cfg.Argon2Queue, argon),
 		ReturnURLs: cfg.WebReturnURLs, OpenerOrigins: cfg.WebOpenerOrigins})
 	if err != nil {
@@ -235,6 +238,20 @@ func buildApp(ctx context.Context, cfg config.Config, logger *slog.Logger) (_ *a
 	}
 	bg = append(bg, events.background...)
 	return &app{server: srv, close: cleanup, background: bg}, nil
+}
+
+// ceremoniesFor picks where WebAuthn ceremonies (the challenges between begin and finish) live: in
+// Redis when there is one (client), shared by every replica; in the database for PostgreSQL without
+// Redis, the one thing replicas then share; in process in the embedded mode, where a restart loses
+// the pending ones and customers press again.
+func ceremoniesFor(cfg config.Config, st *sqlstore.Store, client redis.UniversalClient) webauthn.Ceremonies {
+	switch {
+	case client != nil:
+		return ceremony.NewRedis(client, "")
+	case cfg.Postgres():
+		return ceremony.NewDB(st, nil)
+	}
+	return ceremony.NewMemory(nil, 0)
 }
 
 // openCore opens the store (migrating it when asked) and the KEK ring, which
