@@ -95,6 +95,24 @@ func (s *Store) GetOperationWithCredential(ctx context.Context, opID, credID str
 	return o.record(), c.record(), nil
 }
 
+// outerCredentialColumns are credentialSelect of the credentials table
+// outer-joined as alias: the join's NULLs for a missing credential are
+// coalesced where the column is NOT NULL.
+func outerCredentialColumns(alias string) []string {
+	cols := make([]string, 0, len(credentialSelect))
+	for _, c := range credentialSelect {
+		switch c {
+		case "id", "user_id", "kind", "status", "block_reason", "label", "lookup_key":
+			cols = append(cols, "coalesce("+alias+"."+c+", '')")
+		case "failed_attempts", "max_failed_attempts", "counter", "version":
+			cols = append(cols, "coalesce("+alias+"."+c+", 0)")
+		default: // bytes and times: nil and NULL already
+			cols = append(cols, alias+"."+c)
+		}
+	}
+	return cols
+}
+
 // queries are the hand-written statements, in the store's dialect.
 type queries struct {
 	operationByID, credentialByID, operationWithCredential string
@@ -109,17 +127,7 @@ func newQueries(dialect string) queries {
 	for _, c := range operationSelect {
 		cols = append(cols, "o."+c)
 	}
-	for _, c := range credentialSelect {
-		// The join's NULLs for a missing credential, where the column is NOT NULL.
-		switch c {
-		case "id", "user_id", "kind", "status", "block_reason", "label", "lookup_key":
-			cols = append(cols, "coalesce(c."+c+", '')")
-		case "failed_attempts", "max_failed_attempts", "counter", "version":
-			cols = append(cols, "coalesce(c."+c+", 0)")
-		default: // bytes and times: nil and NULL already
-			cols = append(cols, "c."+c)
-		}
-	}
+	cols = append(cols, outerCredentialColumns("c")...)
 	return queries{
 		operationByID:  byIDQuery(dialect, "operations", operationSelect),
 		credentialByID: byIDQuery(dialect, "credentials", credentialSelect),
