@@ -245,8 +245,9 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 		return fail("approval ceremony replayed or expired", err)
 	}
 	// The operation, the user and the user's passkeys in one statement, which
-	// also charges the passcode try to approve with one (reservePasscodeTry),
-	// before anything is checked.
+	// also charges the passcode try to approve with one before anything is
+	// checked (store.PasscodeReservation: as reservePasscodeTry, so concurrent
+	// attempts never get more checks than tries are left).
 	key := lookupKey(parsed.RawID)
 	var reserve *store.PasscodeReservation
 	if withPasscode {
@@ -544,8 +545,8 @@ func (s *Service) reservePasscodeTry(ctx context.Context, cur store.User) (store
 // refreshes an outdated verifier), wrong keeps it and locks at the maximum,
 // unchecked refunds it. The count at a wrong try's settlement includes tries
 // still in flight; one of those later refunded (its passkey failed) does not
-// undo the lock, which errs on the locked side. cur is the user
-// reservePasscodeTry returned: the first compare-and-swap starts from it. An
+// undo the lock, which errs on the locked side. cur is the user as the
+// reservation left it: the first compare-and-swap starts from it. An
 // error means the settlement's outcome is unknown (the try stays charged, the
 // lock may be missing its audit event): callers return it.
 func (s *Service) settlePasscode(ctx context.Context, cur store.User, o passcodeOutcome, p Passcode, rehash bool) error {

@@ -463,6 +463,25 @@ func TestOperationStateRefusals(t *testing.T) {
 		_, err = e.svc.BeginApproval(e.ctx, op.ID, txsign.Approve)
 		wantErr(t, err, fault.ErrConflict)
 	})
+	t.Run("expired between begin and finish", func(t *testing.T) {
+		op, _, err := e.ops.Create(e.ctx, "bank", txsign.NewOperation{UserID: u.ID, Type: "payment", PayeeAccount: "CZ6508000000192000145399",
+			PayeeName: "Alza.cz a.s.", Amount: "8.00", Currency: "CZK", ExpiresIn: txsign.MinExpiry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := e.prepare(op, d, txsign.Approve, testPasscode)
+		e.clock.add(txsign.MinExpiry + time.Second) // the ceremony lasts longer
+		_, err = e.svc.FinishApproval(e.ctx, op.ID, a.in)
+		wantErr(t, err, fault.ErrGone)
+		// Still PENDING as read, past its expiry: the approval applies the expiry (stored), and the try its
+		// read reserved is refunded.
+		if got := e.op(op.ID).Status; got != store.OpExpired {
+			t.Fatalf("operation %s, want EXPIRED", got)
+		}
+		if got := e.user(u.ID); got.PasscodeFailed != 0 {
+			t.Fatalf("a refusal before any check cost a passcode try: %d", got.PasscodeFailed)
+		}
+	})
 	t.Run("expired", func(t *testing.T) {
 		op := e.payment(u.ID, "8.00")
 		e.clock.add(txsign.DefaultExpiry + time.Second)
