@@ -257,9 +257,6 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	if err != nil {
 		return txsign.Result{}, err
 	}
-	if ap.Operation.UserID != cer.UserID {
-		return fail("approval ceremony of another user", errCeremony)
-	}
 	u, creds := ap.User, ap.Passkeys
 	// The passkey is almost always one of the user's own (read with them, no
 	// second query); otherwise it is looked up by its id, to refuse another
