@@ -83,6 +83,12 @@ type Store interface {
 	// credential does not.
 	GetOperationWithCredential(ctx context.Context, opID, credID string) (Operation, Credential, error)
 	GetOperationByIdempotencyKey(ctx context.Context, key string) (Operation, error)
+	// ReadApproval reads in one statement what a passkey approval starts
+	// from: the operation (ErrNotFound when it or its user does not exist),
+	// its user and the user's passkeys. With reserve set it also charges the
+	// passcode try reserve describes, atomically with the read (the same
+	// statement, or transaction).
+	ReadApproval(ctx context.Context, opID string, reserve *PasscodeReservation) (Approval, error)
 	ListOperations(ctx context.Context, f OperationFilter) ([]Operation, error)
 	UpdateOperation(ctx context.Context, id string, fn func(*Operation) error) (Operation, error)
 	// UpdateOperationFrom is UpdateOperation starting from cur (as
@@ -488,6 +494,36 @@ type Alongside struct {
 	CredentialUse CredentialUse
 	// Audit, when set, is appended as by AppendAudit (Seq set on success).
 	Audit *AuditEvent
+	// PasscodeRight, when set, is the id of the user whose reserved passcode
+	// try proved right: the user's failed tries reset to 0 (a lock set
+	// meanwhile stays) and its Version is bumped.
+	PasscodeRight string
+}
+
+// Approval is what a passkey approval starts from (ReadApproval).
+type Approval struct {
+	Operation Operation
+	// User is the operation's user, as the reservation left it when Reserved.
+	User User
+	// Passkeys are the user's passkeys of every status, oldest first (as
+	// ListCredentials).
+	Passkeys []Credential
+	// Reserved: the passcode try was charged.
+	Reserved bool
+}
+
+// PasscodeReservation charges one passcode try (User.PasscodeFailed + 1, and
+// UpdatedAt, Version) before the passcode is checked, so that concurrent
+// attempts together never get more guesses than tries are left (OWASP ASVS
+// V2.2.1, PSD2 RTS Art. 4(3)(d)). It is charged only when, as the statement
+// finds them, the user has a passcode verifier, is not locked and has failed
+// fewer than Max tries, the operation is PENDING, and LookupKey names one of
+// the user's passkeys (any status): a request that would be refused before
+// its passcode is checked never holds a try.
+type PasscodeReservation struct {
+	LookupKey string
+	Max       int
+	At        time.Time // the user's UpdatedAt
 }
 
 // CredentialUse is a successful use of a credential.

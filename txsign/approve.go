@@ -52,6 +52,10 @@ type Evidence struct {
 	// carried (WebAuthn L3 §6.1.1), stored with the credential's use in the
 	// approval's own statement. 0: nothing to store.
 	Counter int64 `json:"-"`
+	// PasscodeRight is not evidence either: the user whose reserved passcode
+	// try the verifier found right, settled (failed tries reset) in the
+	// approval's own statement (store.Alongside.PasscodeRight). "": none.
+	PasscodeRight string `json:"-"`
 }
 
 // ErrPossessionNotProven classifies a failed attempt that proves nothing
@@ -87,11 +91,23 @@ type Attempt struct {
 	//     the operation (FAILED at its maximum, PSD2 RTS Art. 4(3)(a)) and,
 	//     unless PossessionOnly or it wraps ErrOperationOnly, on the credential.
 	Verify func(op store.Operation, cred store.Credential) (Evidence, error)
+	// Loaded, when set, is the operation and credential as the caller has
+	// just read them (with what else it needed, in one statement): Decide
+	// starts from them instead of reading them again. Expiry is applied as on
+	// a read; every check and the exactly-once swap are the same.
+	Loaded *Loaded
 	// PossessionOnly: the factor proves possession alone (a PowerAuth
 	// possession signature). Its failures never count against the credential
 	// and its success does not reset the credential's failed attempts, so a
 	// stolen phone cannot wipe its wrong-PIN count by rejecting an operation.
 	PossessionOnly bool
+}
+
+// Loaded is an attempt's operation and credential read by the caller
+// (Attempt.Loaded). Credential is zero when it does not exist.
+type Loaded struct {
+	Operation  store.Operation
+	Credential store.Credential
 }
 
 // Result of a successful attempt.
@@ -139,7 +155,7 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 	unverified := func(reason string, evidence any, public error) (Result, error) {
 		return record(audit.Unverified, reason, evidence, public)
 	}
-	op, cred, err := s.getWithCredential(ctx, a.OperationID, a.CredentialID)
+	op, cred, err := s.load(ctx, a)
 	if err != nil {
 		// An unknown operation is not audited (errNoOperation): it names nothing real.
 		return Result{}, err
@@ -197,6 +213,20 @@ func (s *Service) Decide(ctx context.Context, a Attempt) (Result, error) {
 		return Result{}, err
 	}
 	return res, nil
+}
+
+// load is the attempt's operation (expiry applied) and credential: as the
+// caller read them (Attempt.Loaded), or read here.
+func (s *Service) load(ctx context.Context, a Attempt) (store.Operation, store.Credential, error) {
+	if a.Loaded == nil {
+		return s.getWithCredential(ctx, a.OperationID, a.CredentialID)
+	}
+	op, cred := a.Loaded.Operation, a.Loaded.Credential
+	if op.ID != a.OperationID || cred.ID != a.CredentialID {
+		return store.Operation{}, store.Credential{}, errors.New("txsign: the loaded operation or credential is not the attempt's")
+	}
+	op, err := s.expireIfDue(ctx, op)
+	return op, cred, err
 }
 
 // countFailure counts a failed signature on the operation (FAILED at the
@@ -270,7 +300,7 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 		return Result{}, err
 	}
 	also := store.Alongside{Audit: rec, CredentialUse: store.CredentialUse{ID: cred.ID, At: now, ResetFailures: resetFailures,
-		Counter: evidence.Counter}}
+		Counter: evidence.Counter}, PasscodeRight: evidence.PasscodeRight}
 	updated, err := s.store.UpdateOperationWith(ctx, op, also, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return stateError(*o)

@@ -128,3 +128,34 @@ func TestUnverifiedAttemptsCountNothing(t *testing.T) {
 		}
 	})
 }
+
+// TestDecideFromLoaded: an attempt that brings its operation and credential (Attempt.Loaded) is decided
+// from them, as read, without reading either again, and one whose loaded records are not the attempt's is
+// refused before anything is verified or written.
+func TestDecideFromLoaded(t *testing.T) {
+	clk := newClock()
+	st := sqltest.OpenSQLite(t)
+	svc, u, _ := approvalFixture(t, clk, st)
+	ctx := context.Background()
+	cred, key := deviceKey(t, st, u.ID)
+	other, _ := deviceKey(t, st, u.ID)
+	op, _, err := svc.Create(ctx, "bank", payment(u.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified := false
+	attempt := func(loaded txsign.Loaded) txsign.Attempt {
+		return txsign.Attempt{OperationID: op.ID, CredentialID: cred.ID, Decision: txsign.Approve, Actor: "device", Loaded: &loaded,
+			Verify: func(o store.Operation, c store.Credential) (txsign.Evidence, error) {
+				verified = true
+				return txsign.VerifyDeviceSignature(ecdsaSign(key, o.DL), txsign.Approve)(o, c)
+			}}
+	}
+	if _, err := svc.Decide(ctx, attempt(txsign.Loaded{Operation: op, Credential: other})); err == nil || verified {
+		t.Fatalf("Decide with another credential loaded = %v (verified %v), want a refusal before verifying", err, verified)
+	}
+	res, err := svc.Decide(ctx, attempt(txsign.Loaded{Operation: op, Credential: cred}))
+	if err != nil || res.Operation.Status != store.OpApproved {
+		t.Fatalf("Decide from the loaded records = %+v, %v", res.Operation.Status, err)
+	}
+}

@@ -317,6 +317,12 @@ func (s *Service) Get(ctx context.Context, id string) (store.Operation, error) {
 // audited (there is nothing for the record to be evidence about); the server counts it.
 var errNoOperation = audit.Unrecorded(audit.UnknownOperation, fault.New(fault.ErrNotFound, "operation"))
 
+// ExpireIfDue applies expiry to an operation read elsewhere (as Get does on
+// its own read): a PENDING one past its expiry is EXPIRED, stored and audited.
+func (s *Service) ExpireIfDue(ctx context.Context, op store.Operation) (store.Operation, error) {
+	return s.expireIfDue(ctx, op)
+}
+
 // getWithCredential is Get that also reads credential credID in the same
 // round trip when credID is well formed; an unknown or malformed one comes
 // back as a zero Credential.

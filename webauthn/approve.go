@@ -1,6 +1,7 @@
 package webauthn
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -75,7 +76,11 @@ func opStateError(op store.Operation) error {
 // allowCredentials the user's ACTIVE passkeys, and for an approval the HPKE
 // parameters for the passcode, bound to this ceremony.
 func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decision) (AssertionOptions, error) {
-	op, err := s.ops.Get(ctx, opID)
+	ap, err := s.readApproval(ctx, opID, nil)
+	if err != nil {
+		return AssertionOptions{}, err
+	}
+	op, err := s.ops.ExpireIfDue(ctx, ap.Operation)
 	if err != nil {
 		return AssertionOptions{}, err
 	}
@@ -85,10 +90,7 @@ func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decis
 	if !txsign.FactorAllowed(op, store.KindPasskey) {
 		return AssertionOptions{}, fault.New(fault.ErrForbidden, "this operation does not accept passkeys")
 	}
-	u, err := s.store.GetUser(ctx, op.UserID)
-	if err != nil {
-		return AssertionOptions{}, err
-	}
+	u := ap.User
 	if d == txsign.Approve {
 		if len(u.PasscodeVerifier) == 0 {
 			return AssertionOptions{}, errNoPasscode
@@ -97,9 +99,11 @@ func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decis
 			return AssertionOptions{}, errLocked
 		}
 	}
-	creds, err := s.passkeys(ctx, u.ID, true)
-	if err != nil {
-		return AssertionOptions{}, err
+	var creds []store.Credential
+	for _, c := range ap.Passkeys {
+		if c.Status == store.StatusActive {
+			creds = append(creds, c)
+		}
 	}
 	if len(creds) == 0 {
 		return AssertionOptions{}, errNoPasskey
@@ -142,6 +146,22 @@ func (s *Service) BeginApproval(ctx context.Context, opID string, d txsign.Decis
 		}
 	}
 	return out, nil
+}
+
+// readApproval is the store's ReadApproval (the operation, its user and the
+// user's passkeys in one statement, and the passcode try reserve charges); an
+// operation that does not exist is answered as the operation service answers
+// it (not audited, counted by the server).
+func (s *Service) readApproval(ctx context.Context, opID string, reserve *store.PasscodeReservation) (store.Approval, error) {
+	if !store.ValidID(opID) {
+		return store.Approval{}, fault.Invalid("id", "is not a valid identifier")
+	}
+	ap, err := s.store.ReadApproval(ctx, opID, reserve)
+	if errors.Is(err, store.ErrNotFound) {
+		_, gerr := s.ops.Get(ctx, opID)
+		return store.Approval{}, cmp.Or(gerr, err)
+	}
+	return ap, err
 }
 
 // ApprovalResult finishes an approval ceremony.
@@ -224,55 +244,65 @@ func (s *Service) FinishApproval(ctx context.Context, opID string, in ApprovalRe
 	if err := s.consume(ctx, cer.ID); err != nil {
 		return fail("approval ceremony replayed or expired", err)
 	}
-	creds, err := s.ownedPasskeys(ctx, cer.UserID)
+	// The operation, the user and the user's passkeys in one statement, which
+	// also charges the passcode try to approve with one before anything is
+	// checked (store.PasscodeReservation: as reservePasscodeTry, so concurrent
+	// attempts never get more checks than tries are left).
+	key := lookupKey(parsed.RawID)
+	var reserve *store.PasscodeReservation
+	if withPasscode {
+		reserve = &store.PasscodeReservation{LookupKey: key, Max: s.cfg.PasscodeMaxFailures, At: s.cfg.Now().UTC()}
+	}
+	ap, err := s.readApproval(ctx, opID, reserve)
 	if err != nil {
 		return txsign.Result{}, err
 	}
+	u, creds := ap.User, ap.Passkeys
 	// The passkey is almost always one of the user's own (read with them, no
 	// second query); otherwise it is looked up by its id, to refuse another
 	// user's credential for what it is.
-	cred := ownPasskeyByID(creds, lookupKey(parsed.RawID))
-	if cred.ID == "" {
+	cred := ownPasskeyByID(creds, key)
+	own := cred.ID != ""
+	if !own {
 		if cred, err = s.credentialFor(ctx, parsed); err != nil {
 			return txsign.Result{}, err
 		}
 	}
-	u, err := s.store.GetUser(ctx, cer.UserID)
-	if err != nil {
-		return txsign.Result{}, err
-	}
 	if cred.ID == "" {
-		return fail("unknown passkey "+lookupKey(parsed.RawID), fault.ErrUnauthenticated)
+		return fail("unknown passkey "+key, fault.ErrUnauthenticated)
 	}
-	if withPasscode {
-		if u, err = s.reservePasscodeTry(ctx, u); err != nil {
-			if errors.Is(err, fault.ErrLocked) || errors.Is(err, fault.ErrConflict) {
-				return fail(err.Error(), err)
-			}
-			return txsign.Result{}, err
+	if withPasscode && !ap.Reserved {
+		if err := s.unreserved(u, own && ap.Operation.Status == store.OpPending); err != nil {
+			return fail(err.Error(), err)
 		}
+		// Another user's passkey, or an operation no longer pending: Decide
+		// refuses it before any passcode is checked, and no try is held.
 	}
 	check := &approvalCheck{s: s, parsed: parsed, user: u, creds: creds, ceremony: cer, data: d, decision: decision,
 		kid: kid, env: env, passkeyOnly: passkeyOnly}
 	// The sequence, each step's error handled:
 	//  1. Decide runs check.verify once, inside the exactly-once approval path, and commits the decision
-	//     (or the refusal, counted and audited);
-	//  2. the passcode try reserved above is settled from what verify found (right, wrong, never checked);
-	//     a request that ended while queued for a hashing slot stops here (txsign.ErrNotChecked);
+	//     (or the refusal, counted and audited); a right passcode's try is settled (failures reset) in the
+	//     decision's own statement (txsign.Evidence.PasscodeRight);
+	//  2. otherwise the passcode try reserved above is settled from what verify found (right, wrong, never
+	//     checked), and an outdated verifier behind an approval is rehashed; a request that ended while
+	//     queued for a hashing slot stops here (txsign.ErrNotChecked);
 	//  3. a verified or clone-suspected assertion updates its passkey (sign counter unless the decision
 	//     stored it, backup state, block).
 	// A settlement or passkey update that fails is returned with the decision's own error: its write's
 	// outcome is unknown (an outage answers 503 even after an approval was committed; the retry learns
 	// the operation's state), and a lost lock or counter must not pass unnoticed.
 	res, derr := s.ops.Decide(ctx, txsign.Attempt{OperationID: opID, CredentialID: cred.ID, Decision: decision,
-		Actor: "browser", Verify: func(op store.Operation, c store.Credential) (txsign.Evidence, error) {
+		Actor: "browser", Loaded: &txsign.Loaded{Operation: ap.Operation, Credential: cred},
+		Verify: func(op store.Operation, c store.Credential) (txsign.Evidence, error) {
 			return check.verify(ctx, op, c)
 		}})
 	var serr, aerr error
-	if withPasscode {
+	if ap.Reserved && (derr != nil || check.rehash) {
 		// Settled on a context that outlives the request: a try reserved by a
 		// request that ended while queued for a hashing slot is still refunded.
-		serr = s.settlePasscode(context.WithoutCancel(ctx), u, check.outcome, check.passcode, check.rehash)
+		// An approval settled its right try itself; only a rehash is left.
+		serr = s.settlePasscode(context.WithoutCancel(ctx), ap.User, check.outcome, check.passcode, check.rehash)
 	}
 	if check.notChecked {
 		// The request ended before its passcode was checked: nothing counted
@@ -406,6 +436,7 @@ func (a *approvalCheck) verify(ctx context.Context, op store.Operation, c store.
 	}
 	extra["passcode"] = "verified (HPKE, Argon2id)"
 	evidence.AMR = append(evidence.AMR, "pin", "mfa")
+	evidence.PasscodeRight = a.user.ID // the reserved try, settled with the approval
 	return evidence, nil
 }
 
@@ -421,6 +452,22 @@ func expectedChallenge(op store.Operation, d txsign.Decision, sd gowebauthn.Sess
 		return nil, fmt.Errorf("%w: the ceremony's challenge is not digest ‖ 16 random bytes", txsign.ErrPossessionNotProven)
 	}
 	return Challenge(op, d, stored[txsign.DigestSize:]), nil
+}
+
+// unreserved is why a passcode try was not reserved
+// (store.PasscodeReservation), from the user as read: no passcode, or locked
+// (or out of tries). pendingOwn: the operation was PENDING and the passkey the
+// user's own, so the one reason left is a concurrent attempt that took the
+// last try meanwhile (locked). nil: the reservation was not for the user to
+// refuse (another user's passkey, an operation no longer pending).
+func (s *Service) unreserved(u store.User, pendingOwn bool) error {
+	switch {
+	case len(u.PasscodeVerifier) == 0:
+		return errNoPasscode
+	case u.PasscodeLocked || u.PasscodeFailed >= s.cfg.PasscodeMaxFailures, pendingOwn:
+		return errLocked
+	}
+	return nil
 }
 
 // checkPasscode decrypts a passcode envelope made for info and matches it
@@ -495,8 +542,8 @@ func (s *Service) reservePasscodeTry(ctx context.Context, cur store.User) (store
 // refreshes an outdated verifier), wrong keeps it and locks at the maximum,
 // unchecked refunds it. The count at a wrong try's settlement includes tries
 // still in flight; one of those later refunded (its passkey failed) does not
-// undo the lock, which errs on the locked side. cur is the user
-// reservePasscodeTry returned: the first compare-and-swap starts from it. An
+// undo the lock, which errs on the locked side. cur is the user as the
+// reservation left it: the first compare-and-swap starts from it. An
 // error means the settlement's outcome is unknown (the try stays charged, the
 // lock may be missing its audit event): callers return it.
 func (s *Service) settlePasscode(ctx context.Context, cur store.User, o passcodeOutcome, p Passcode, rehash bool) error {

@@ -128,11 +128,17 @@ func (s *Service) afterAssertion(ctx context.Context, actor string, cred store.C
 	case ok:
 		count := int64(parsed.Response.AuthenticatorData.Counter)
 		bs := parsed.Response.AuthenticatorData.Flags.HasBackupState()
+		unchanged := func(c store.Credential) bool {
+			return (counterStored || count <= c.Counter) && decodePasskeyData(c.Data).BackupState == bs
+		}
+		if unchanged(cred) { // as read: no store call at all
+			return nil
+		}
 		_, err := s.store.UpdateCredentialFrom(ctx, cred, func(c *store.Credential) error {
-			d := decodePasskeyData(c.Data)
-			if (counterStored || count <= c.Counter) && d.BackupState == bs {
+			if unchanged(*c) {
 				return errUnchanged
 			}
+			d := decodePasskeyData(c.Data)
 			c.Counter = max(c.Counter, count)
 			d.BackupState = bs
 			c.Data, _ = json.Marshal(d)

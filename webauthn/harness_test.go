@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,7 +20,7 @@ import (
 	"github.com/signet-sca/signet/ceremony"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/store"
-	"github.com/signet-sca/signet/store/sqlstore"
+	"github.com/signet-sca/signet/store/sqlstore/sqltest"
 	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/txsign/replay"
 	"github.com/signet-sca/signet/webauthn"
@@ -69,15 +68,13 @@ func newKEK(t testing.TB) []byte {
 
 func newEnv(t *testing.T, mutate func(*webauthn.Config)) *env {
 	t.Helper()
+	return newEnvOn(t, sqltest.OpenSQLite(t), mutate)
+}
+
+// newEnvOn is newEnv on st, a migrated store (sqltest.OpenPostgres for PostgreSQL).
+func newEnvOn(t *testing.T, st store.Store, mutate func(*webauthn.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
-	st, err := sqlstore.Open(ctx, filepath.Join(t.TempDir(), "signet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	key := newKEK(t)
 	ring, err := kek.New([][]byte{key})
 	if err != nil {
@@ -104,6 +101,24 @@ func newEnv(t *testing.T, mutate func(*webauthn.Config)) *env {
 		t.Fatal(err)
 	}
 	return &env{t: t, ctx: ctx, st: st, ring: ring, kek: key, audit: a, ops: ops, svc: svc, acct: account.New(st, a, clk.now), clock: clk, cfg: cfg}
+}
+
+// on is a webauthn service over st (a wrapper of e.st) with an operation service, an audit log and a
+// keyring over st as well, so that every store call of an approval goes through st.
+func (e *env) on(st store.Store) *webauthn.Service {
+	e.t.Helper()
+	a := audit.New(st, e.clock.now, nil)
+	keyring := txsign.NewKeyring(st, e.ring, txsign.KeyringConfig{MaxTokenTTL: 300 * time.Second})
+	if err := keyring.Ensure(e.ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	ops := txsign.NewService(st, a, keyring, replay.NewMemory(nil), txsign.Config{Issuer: "http://localhost:8080",
+		Audience: "test-gateway", PublicURL: testOrigin, Now: e.clock.now})
+	svc, err := webauthn.New(st, ops, a, e.ring, e.cfg)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return svc
 }
 
 // device is a software authenticator holding one passkey of one user.

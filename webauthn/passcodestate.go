@@ -16,7 +16,7 @@ const (
 
 // PasscodeState is a user's passcode as the customer and the bank see it:
 // NOT_SET, SET or LOCKED, and the wrong tries left before it locks (0 unless
-// SET). Tries still in flight count as spent (reservePasscodeTry), so the
+// SET). Tries still in flight count as spent (reserved before the check), so the
 // number never promises a try that a concurrent attempt already took.
 type PasscodeState struct {
 	Status    string `json:"status"`

@@ -26,6 +26,7 @@ type Store interface {
 	GetCredential(ctx context.Context, id string) (store.Credential, error)
 	GetCredentialByLookupKey(ctx context.Context, kind store.CredentialKind, key string) (store.Credential, error)
 	ListCredentials(ctx context.Context, f store.CredentialFilter) ([]store.Credential, error)
+	ReadApproval(ctx context.Context, opID string, reserve *store.PasscodeReservation) (store.Approval, error)
 	UpdateCredential(ctx context.Context, id string, fn func(*store.Credential) error) (store.Credential, error)
 	UpdateCredentialFrom(ctx context.Context, cur store.Credential, fn func(*store.Credential) error) (store.Credential, error)
 	CreateCeremony(ctx context.Context, c *store.Ceremony) error
@@ -55,6 +56,7 @@ type Ceremonies interface {
 // *txsign.Service satisfies it. Decide is the one exactly-once approval path.
 type Operations interface {
 	Get(ctx context.Context, id string) (store.Operation, error)
+	ExpireIfDue(ctx context.Context, op store.Operation) (store.Operation, error)
 	Decide(ctx context.Context, a txsign.Attempt) (txsign.Result, error)
 }
 

@@ -16,6 +16,8 @@ import (
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/kek"
 	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/store/sqlstore"
+	"github.com/signet-sca/signet/store/sqlstore/sqltest"
 	"github.com/signet-sca/signet/txsign"
 	"github.com/signet-sca/signet/webauthn"
 )
@@ -342,36 +344,58 @@ func TestPasscodeLockAndUnlock(t *testing.T) {
 	})
 }
 
+// TestConcurrentPasscodeGuessesAreBounded: wrong passcodes sent in parallel, each behind a valid passkey
+// assertion, get no more checks than the user has tries left, however many come at once: the try is
+// charged before the check, in the statement that reads the approval (PSD2 RTS Art. 4(3)(d)). Every
+// check counts exactly once, nothing else stays charged, and the passcode locks at the maximum. On both
+// dialects: PostgreSQL runs the finishes on separate connections.
 func TestConcurrentPasscodeGuessesAreBounded(t *testing.T) {
-	e := newEnv(t, nil)
-	u, d := e.enrolled("cust-parallel")
-	op := e.payment(u.ID, "5.00")
-	// A counterless authenticator (always 0): six assertions from one counter
-	// would reach the server out of order and trip clone detection, a
-	// different failure that refunds its reserved try.
-	var attempts []attempt
-	for range 6 {
-		b, err := e.svc.BeginApproval(e.ctx, op.ID, txsign.Approve)
-		if err != nil {
-			t.Fatal(err)
+	for _, db := range []struct {
+		name string
+		open func(testing.TB, ...sqlstore.Option) *sqlstore.Store
+	}{{"sqlite", sqltest.OpenSQLite}, {"postgres", sqltest.OpenPostgres}} {
+		for _, prior := range []int{0, 1} {
+			t.Run(fmt.Sprintf("%s/%d earlier wrong tries", db.name, prior), func(t *testing.T) {
+				e := newEnvOn(t, db.open(t), nil)
+				u, d := e.enrolled("cust-parallel")
+				if _, err := e.st.UpdateUser(e.ctx, u.ID, func(v *store.User) error { v.PasscodeFailed = prior; return nil }); err != nil {
+					t.Fatal(err)
+				}
+				op := e.payment(u.ID, "5.00")
+				// A counterless authenticator (always 0): eight assertions from one counter
+				// would reach the server out of order and trip clone detection, a
+				// different failure that refunds its reserved try.
+				var attempts []attempt
+				for range 8 {
+					b, err := e.svc.BeginApproval(e.ctx, op.ID, txsign.Approve)
+					if err != nil {
+						t.Fatal(err)
+					}
+					attempts = append(attempts, attempt{begin: b, in: webauthn.ApprovalResult{CeremonyID: b.CeremonyID,
+						Credential: d.assertWith(t, b.PublicKey, 0), Passcode: seal(t, b.HPKE, webauthn.FieldPasscode, "135790")}})
+				}
+				var wg sync.WaitGroup
+				for _, a := range attempts {
+					wg.Go(func() { _, _ = e.svc.FinishApproval(e.ctx, op.ID, a.in) })
+				}
+				wg.Wait()
+				checked := 0
+				for _, ev := range e.audits(store.AuditFilter{OperationID: op.ID}) {
+					if strings.Contains(ev.Reason, "passcode does not match") {
+						checked++
+					}
+				}
+				left := e.cfg.PasscodeMaxFailures - prior
+				if e.cfg.PasscodeMaxFailures == 0 {
+					left = webauthn.DefaultPasscodeMaxFailures - prior
+				}
+				after := e.user(u.ID)
+				if checked > left || (checked == left) != after.PasscodeLocked || after.PasscodeFailed != prior+checked {
+					t.Fatalf("%d passcodes checked with %d tries left: PasscodeFailed %d, locked %v", checked, left,
+						after.PasscodeFailed, after.PasscodeLocked)
+				}
+			})
 		}
-		attempts = append(attempts, attempt{begin: b, in: webauthn.ApprovalResult{CeremonyID: b.CeremonyID,
-			Credential: d.assertWith(t, b.PublicKey, 0), Passcode: seal(t, b.HPKE, webauthn.FieldPasscode, "135790")}})
-	}
-	var wg sync.WaitGroup
-	for _, a := range attempts {
-		wg.Add(1)
-		go func() { defer wg.Done(); _, _ = e.svc.FinishApproval(e.ctx, op.ID, a.in) }()
-	}
-	wg.Wait()
-	checked := 0
-	for _, ev := range e.audits(store.AuditFilter{OperationID: op.ID}) {
-		if strings.Contains(ev.Reason, "passcode does not match") {
-			checked++
-		}
-	}
-	if checked > 3 || (checked == 3) != e.user(u.ID).PasscodeLocked {
-		t.Fatalf("%d passcodes checked, locked %v", checked, e.user(u.ID).PasscodeLocked)
 	}
 }
 
@@ -438,6 +462,25 @@ func TestOperationStateRefusals(t *testing.T) {
 		}
 		_, err = e.svc.BeginApproval(e.ctx, op.ID, txsign.Approve)
 		wantErr(t, err, fault.ErrConflict)
+	})
+	t.Run("expired between begin and finish", func(t *testing.T) {
+		op, _, err := e.ops.Create(e.ctx, "bank", txsign.NewOperation{UserID: u.ID, Type: "payment", PayeeAccount: "CZ6508000000192000145399",
+			PayeeName: "Alza.cz a.s.", Amount: "8.00", Currency: "CZK", ExpiresIn: txsign.MinExpiry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := e.prepare(op, d, txsign.Approve, testPasscode)
+		e.clock.add(txsign.MinExpiry + time.Second) // the ceremony lasts longer
+		_, err = e.svc.FinishApproval(e.ctx, op.ID, a.in)
+		wantErr(t, err, fault.ErrGone)
+		// Still PENDING as read, past its expiry: the approval applies the expiry (stored), and the try its
+		// read reserved is refunded.
+		if got := e.op(op.ID).Status; got != store.OpExpired {
+			t.Fatalf("operation %s, want EXPIRED", got)
+		}
+		if got := e.user(u.ID); got.PasscodeFailed != 0 {
+			t.Fatalf("a refusal before any check cost a passcode try: %d", got.PasscodeFailed)
+		}
 	})
 	t.Run("expired", func(t *testing.T) {
 		op := e.payment(u.ID, "8.00")

@@ -26,9 +26,9 @@ func (s *Store) CreateOperationWith(ctx context.Context, o *store.Operation, als
 	var err error
 	if s.dialect == DialectPostgres {
 		args := operationsTable.appendValues(alongsideArgs(len(operationsTable.inserted)), &r, operationsTable.inserted)
-		_, err = s.writeAlongside(ctx, op, opInsert, args, use, ev)
+		_, err = s.writeAlongside(ctx, op, opInsert, args, use, also.PasscodeRight, ev)
 	} else {
-		_, err = s.inTx(ctx, op, func(tx *gorm.DB) (bool, error) { return true, tx.Create(&r).Error }, use, ev)
+		_, err = s.inTx(ctx, op, func(tx *gorm.DB) (bool, error) { return true, tx.Create(&r).Error }, use, also.PasscodeRight, ev)
 	}
 	if err != nil {
 		return err
@@ -41,9 +41,10 @@ func (s *Store) CreateOperationWith(ctx context.Context, o *store.Operation, als
 }
 
 // UpdateOperationWith is UpdateOperationFrom whose swap also stamps the
-// credential's use and appends the audit event, atomically. On PostgreSQL the
-// three writes are one statement (data-modifying CTEs: one round trip, one
-// commit, one WAL flush instead of three); on SQLite one transaction.
+// credential's use, settles a right passcode try and appends the audit event,
+// atomically. On PostgreSQL the writes are one statement (data-modifying CTEs:
+// one round trip, one commit, one WAL flush instead of one each); on SQLite
+// one transaction.
 func (s *Store) UpdateOperationWith(ctx context.Context, cur store.Operation, also store.Alongside, fn func(*store.Operation) error) (store.Operation, error) {
 	return s.updateOperation(ctx, cur.ID, &cur, also, fn)
 }
@@ -64,12 +65,12 @@ func (s *Store) updateOperation(ctx context.Context, id string, first *store.Ope
 			*next = r.record()
 			if s.dialect == DialectPostgres {
 				args := operationsTable.appendValues(alongsideArgs(len(operationsTable.swapped)+2), &r, operationsTable.swapped)
-				return s.writeAlongside(ctx, op, opSwap, append(args, r.ID, old.Version), use, ev)
+				return s.writeAlongside(ctx, op, opSwap, append(args, r.ID, old.Version), use, also.PasscodeRight, ev)
 			}
 			return s.inTx(ctx, op, func(tx *gorm.DB) (bool, error) {
 				res := tx.Model(&r).Where("id = ? AND version = ?", r.ID, old.Version).Select("*").Omit(insertOnly...).Updates(&r)
 				return res.RowsAffected == 1, res.Error
-			}, use, ev)
+			}, use, also.PasscodeRight, ev)
 		})
 	if err == nil && ev != nil {
 		*also.Audit = ev.record()
@@ -78,7 +79,7 @@ func (s *Store) updateOperation(ctx context.Context, id string, first *store.Ope
 }
 
 // alongside fills in what the store assigns: the audit event's ID and Time
-// (as AppendAudit) and the use's time.
+// (as AppendAudit) and the use's time (also the passcode settlement's).
 func (s *Store) alongside(also store.Alongside) (store.CredentialUse, *auditRow) {
 	use := also.CredentialUse
 	use.At = s.stamp(use.At)
@@ -100,6 +101,13 @@ const credentialUseSQL = `UPDATE credentials SET last_used_at = ?,
 // credentialUseArgs is the number of credentialUseSQL's placeholders.
 const credentialUseArgs = 5
 
+// passcodeRightArgs is the number of passcodeRightSQL's placeholders.
+const passcodeRightArgs = 2
+
+// passcodeRightSQL settles a passcode try that proved right
+// (store.Alongside.PasscodeRight): the failed tries reset, a lock stays.
+const passcodeRightSQL = `UPDATE users SET passcode_failed = 0, updated_at = ?, version = version + 1 WHERE id = ?`
+
 // auditInsert is the columns and the placeholders of an audit event's insert
 // (all but seq, which the database assigns), for AppendAudit's and
 // writeAlongside's statements.
@@ -119,31 +127,36 @@ const (
 // operation write takes n, and those of the credential use and the audit event
 // that may follow.
 func alongsideArgs(n int) []any {
-	return make([]any, 0, n+credentialUseArgs+len(auditTable.inserted))
+	return make([]any, 0, n+credentialUseArgs+passcodeRightArgs+len(auditTable.inserted))
 }
 
 // alongsideQueries are writeAlongside's statements, numbered for PostgreSQL
-// once: [opWrite][credential use?][audit event?].
-var alongsideQueries = func() (q [2][2][2]string) {
+// once: [opWrite][credential use?][passcode right?][audit event?].
+var alongsideQueries = func() (q [2][2][2][2]string) {
 	heads := [2]string{
 		opInsert: "WITH op AS (" + operationsTable.insertSQL() + " RETURNING id)",
 		opSwap:   "WITH op AS (" + operationsTable.swapSQL() + " RETURNING id)",
 	}
 	for w, head := range heads {
 		for _, use := range []int{0, 1} {
-			for _, ev := range []int{0, 1} {
-				text := head
-				if use == 1 {
-					text += ", used AS (" + credentialUseSQL + " AND EXISTS (SELECT 1 FROM op))"
+			for _, right := range []int{0, 1} {
+				for _, ev := range []int{0, 1} {
+					text := head
+					if use == 1 {
+						text += ", used AS (" + credentialUseSQL + " AND EXISTS (SELECT 1 FROM op))"
+					}
+					if right == 1 {
+						text += ", passcode AS (" + passcodeRightSQL + " AND EXISTS (SELECT 1 FROM op))"
+					}
+					if ev == 1 {
+						text += ", ev AS (INSERT INTO audit_events (" + auditInsert.columns + ") SELECT " + auditInsert.placeholders +
+							" FROM op, (SELECT pg_advisory_xact_lock_shared(" + auditLockKey + ")) AS serialise RETURNING seq)" +
+							" SELECT (SELECT count(*) FROM op), coalesce((SELECT seq FROM ev), 0)"
+					} else {
+						text += " SELECT (SELECT count(*) FROM op), 0"
+					}
+					q[w][use][right][ev] = pgNumber(text)
 				}
-				if ev == 1 {
-					text += ", ev AS (INSERT INTO audit_events (" + auditInsert.columns + ") SELECT " + auditInsert.placeholders +
-						" FROM op, (SELECT pg_advisory_xact_lock_shared(" + auditLockKey + ")) AS serialise RETURNING seq)" +
-						" SELECT (SELECT count(*) FROM op), coalesce((SELECT seq FROM ev), 0)"
-				} else {
-					text += " SELECT (SELECT count(*) FROM op), 0"
-				}
-				q[w][use][ev] = pgNumber(text)
 			}
 		}
 	}
@@ -154,22 +167,27 @@ var alongsideQueries = func() (q [2][2][2]string) {
 // declarations (alongsideQueries) and sent through database/sql rather than
 // gorm (whose statement building cost 7 % of Signet's CPU in the device-key
 // flow): a CTE named op writing the operation as w says and returning its id,
-// then the credential use and the audit insert. The later CTEs act only on the
+// then the credential use, the passcode settlement of user right (when
+// set) and the audit insert. The later CTEs act only on the
 // row op returned, so when op writes nothing (a lost swap) nothing is written.
 // The audit insert takes the shared advisory lock as AppendAudit does. args
 // are op's; it reports the operation rows written (0 or 1) and sets ev.Seq.
-func (s *Store) writeAlongside(ctx context.Context, op string, w opWrite, args []any, use store.CredentialUse, ev *auditRow) (int64, error) {
-	withUse, withEv := 0, 0
+func (s *Store) writeAlongside(ctx context.Context, op string, w opWrite, args []any, use store.CredentialUse, right string, ev *auditRow) (int64, error) {
+	withUse, withRight, withEv := 0, 0, 0
 	if use.ID != "" {
 		withUse = 1
 		args = append(args, newTime(use.At), use.ResetFailures, use.Counter, use.Counter, use.ID)
+	}
+	if right != "" {
+		withRight = 1
+		args = append(args, newTime(use.At), right)
 	}
 	if ev != nil {
 		withEv = 1
 		args = auditTable.appendValues(args, ev, auditTable.inserted)
 	}
 	var n, seq int64
-	if err := s.sql.QueryRowContext(ctx, alongsideQueries[w][withUse][withEv], pgArgs(args)...).Scan(&n, &seq); err != nil {
+	if err := s.sql.QueryRowContext(ctx, alongsideQueries[w][withUse][withRight][withEv], pgArgs(args)...).Scan(&n, &seq); err != nil {
 		return 0, s.fail(ctx, op, err)
 	}
 	if n == 1 && ev != nil {
@@ -185,9 +203,10 @@ func (s *Store) writeAlongside(ctx context.Context, op string, w opWrite, args [
 var errNotWritten = errors.New("operation not written")
 
 // inTx runs write (which reports whether it wrote the operation), then the
-// credential use and the audit insert, in one transaction; nothing is
-// committed unless all of them are.
-func (s *Store) inTx(ctx context.Context, op string, write func(tx *gorm.DB) (bool, error), use store.CredentialUse, ev *auditRow) (int64, error) {
+// credential use, the passcode settlement of user right (when set) and the
+// audit insert, in one transaction; nothing is committed unless all of them
+// are.
+func (s *Store) inTx(ctx context.Context, op string, write func(tx *gorm.DB) (bool, error), use store.CredentialUse, right string, ev *auditRow) (int64, error) {
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if ok, err := write(tx); err != nil {
 			return err
@@ -196,6 +215,11 @@ func (s *Store) inTx(ctx context.Context, op string, write func(tx *gorm.DB) (bo
 		}
 		if use.ID != "" {
 			if err := tx.Exec(credentialUseSQL, newTime(use.At), use.ResetFailures, use.Counter, use.Counter, use.ID).Error; err != nil {
+				return err
+			}
+		}
+		if right != "" {
+			if err := tx.Exec(passcodeRightSQL, newTime(use.At), right).Error; err != nil {
 				return err
 			}
 		}

@@ -78,6 +78,21 @@ func (s *Store) GetOperationWithCredential(ctx context.Context, opID, credID str
 	return o.record(), c.record(), nil
 }
 
+// outerCredentialColumns are the credentials table's columns outer-joined as
+// alias: the join's NULLs for a missing credential are coalesced to the
+// column's zero value where the column is NOT NULL (table.zero).
+func outerCredentialColumns(alias string) []string {
+	cols := make([]string, 0, len(credentialsTable.columns))
+	for i, c := range credentialsTable.columns {
+		if zero := credentialsTable.zero[i]; zero != "" {
+			cols = append(cols, "coalesce("+alias+"."+c+", "+zero+")")
+		} else {
+			cols = append(cols, alias+"."+c)
+		}
+	}
+	return cols
+}
+
 // queries are the hand-written statements, in the store's dialect.
 type queries struct {
 	operationByID, credentialByID, operationWithCredential string
@@ -88,15 +103,7 @@ func newQueries(dialect string) queries {
 	if dialect == DialectPostgres {
 		first, second = "$1", "$2"
 	}
-	cols := []string{operationsTable.list("o.", operationsTable.all())}
-	for i, c := range credentialsTable.columns {
-		// The join's NULLs for a missing credential, where the column is NOT NULL.
-		if zero := credentialsTable.zero[i]; zero != "" {
-			cols = append(cols, "coalesce(c."+c+", "+zero+")")
-		} else {
-			cols = append(cols, "c."+c)
-		}
-	}
+	cols := append([]string{operationsTable.list("o.", operationsTable.all())}, outerCredentialColumns("c")...)
 	return queries{
 		operationByID:  byIDQuery(dialect, &operationsTable),
 		credentialByID: byIDQuery(dialect, &credentialsTable),

@@ -164,6 +164,13 @@ func (w *Outage) GetOperationWithCredential(ctx context.Context, opID, credID st
 	return w.Store.GetOperationWithCredential(ctx, opID, credID)
 }
 
+func (w *Outage) ReadApproval(ctx context.Context, opID string, reserve *store.PasscodeReservation) (_ store.Approval, err error) {
+	if err = w.hit("ReadApproval"); err != nil {
+		return
+	}
+	return w.Store.ReadApproval(ctx, opID, reserve)
+}
+
 func (w *Outage) GetOperationByIdempotencyKey(ctx context.Context, key string) (_ store.Operation, err error) {
 	if err = w.hit("GetOperationByIdempotencyKey"); err != nil {
 		return

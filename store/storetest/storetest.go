@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"Credentials", testCredentials},
 		{"Operations", testOperations},
 		{"OperationWithCredential", testOperationWithCredential},
+		{"ReadApproval", testReadApproval},
 		{"Audit", testAudit},
 		{"SigningKeys", testSigningKeys},
 		{"Ceremonies", testCeremonies},
