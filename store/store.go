@@ -500,4 +500,9 @@ type CredentialUse struct {
 	// Counter, when above the stored signature counter, replaces it (a
 	// passkey's signCount, WebAuthn L3 §6.1.1), in the same statement.
 	Counter int64
+	// Data, when set, replaces the credential's Data under the same condition
+	// as Counter, never otherwise: state that belongs to a counter position
+	// (PowerAuth's CTR_DATA) is never stored with another position, whichever
+	// of two concurrent uses commits first.
+	Data []byte
 }

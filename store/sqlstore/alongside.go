@@ -101,11 +101,22 @@ func (r *operationRow) values() []any {
 
 // credentialUseSQL stamps a use; failed attempts reset only on an ACTIVE
 // credential (one blocked meanwhile keeps its count); the signature counter
-// only moves forward (WebAuthn L3 §6.1.1).
+// only moves forward (WebAuthn L3 §6.1.1), and the use's data moves with it
+// or not at all (PowerAuth's CTR_DATA belongs to one counter position). Every
+// CASE compares with the row's counter before this update (SQL evaluates SET
+// expressions against the old row on both dialects), so data and counter
+// take the same branch.
 const credentialUseSQL = `UPDATE credentials SET last_used_at = ?,
 	failed_attempts = CASE WHEN ? AND status = 'ACTIVE' THEN 0 ELSE failed_attempts END,
+	data = CASE WHEN ? > counter AND ? THEN ? ELSE data END,
 	counter = CASE WHEN ? > counter THEN ? ELSE counter END, version = version + 1
 	WHERE id = ?`
+
+// credentialUseArgs are credentialUseSQL's arguments; a use without data
+// keeps the stored data.
+func credentialUseArgs(use store.CredentialUse) []any {
+	return []any{newTime(use.At), use.ResetFailures, use.Counter, len(use.Data) > 0, use.Data, use.Counter, use.Counter, use.ID}
+}
 
 const (
 	auditColumns      = `id, time, type, outcome, reason, actor, user_id, operation_id, credential_id, evidence`
@@ -164,7 +175,7 @@ func (s *Store) writeAlongside(ctx context.Context, op string, w opWrite, args [
 	withUse, withEv := 0, 0
 	if use.ID != "" {
 		withUse = 1
-		args = append(args, newTime(use.At), use.ResetFailures, use.Counter, use.Counter, use.ID)
+		args = append(args, credentialUseArgs(use)...)
 	}
 	if ev != nil {
 		withEv = 1
@@ -197,7 +208,7 @@ func (s *Store) inTx(ctx context.Context, op string, write func(tx *gorm.DB) (bo
 			return errNotWritten
 		}
 		if use.ID != "" {
-			if err := tx.Exec(credentialUseSQL, newTime(use.At), use.ResetFailures, use.Counter, use.Counter, use.ID).Error; err != nil {
+			if err := tx.Exec(credentialUseSQL, credentialUseArgs(use)...).Error; err != nil {
 				return err
 			}
 		}
