@@ -150,15 +150,11 @@ func (s *Service) advance(ctx context.Context, id string, m powerauth.CounterMat
 		if c.Counter >= m.NextCounter {
 			return errCounterUsed
 		}
-		d, err := readData(*c)
+		data, err := advancedData(*c, m)
 		if err != nil {
 			return err
 		}
-		d.CtrData = base64.StdEncoding.EncodeToString(m.NextCounterData[:])
-		if err := writeData(c, d); err != nil {
-			return err
-		}
-		c.Counter = m.NextCounter
+		c.Data, c.Counter = data, m.NextCounter
 		if reset && t.CountsFailedAttempts() {
 			c.RecordSuccess(now)
 		} else {
@@ -166,6 +162,22 @@ func (s *Service) advance(ctx context.Context, id string, m powerauth.CounterMat
 		}
 		return nil
 	})
+}
+
+// advancedData is c's Data with CTR_DATA = next(matched), the record to store with CTR = m.NextCounter.
+// Nothing else in the Data of an ACTIVE activation changes after its key exchange (only CTR_DATA moves, by
+// advance or by an approval's credential use), so a record built from any copy read while it was ACTIVE
+// differs from the stored one in CTR_DATA alone.
+func advancedData(c store.Credential, m powerauth.CounterMatch) ([]byte, error) {
+	d, err := readData(c)
+	if err != nil {
+		return nil, err
+	}
+	d.CtrData = base64.StdEncoding.EncodeToString(m.NextCounterData[:])
+	if err := writeData(&c, d); err != nil {
+		return nil, err
+	}
+	return c.Data, nil
 }
 
 // recordFailure counts a failed non-possession signature: BLOCKED with MAX_FAILED_ATTEMPTS at the limit.

@@ -49,9 +49,14 @@ type Evidence struct {
 	DLInputs   DLInput              `json:"dl_inputs"`
 	Credential string               `json:"credential_id"`
 	// Counter is not evidence: the signature counter a verified assertion
-	// carried (WebAuthn L3 §6.1.1), stored with the credential's use in the
-	// approval's own statement. 0: nothing to store.
+	// carried (WebAuthn L3 §6.1.1), or the PowerAuth counter after the
+	// signature's, stored with the credential's use in the approval's own
+	// statement. 0: nothing to store.
 	Counter int64 `json:"-"`
+	// Data is not evidence either: the credential's Data at Counter (the
+	// PowerAuth activation's record with CTR_DATA at that position), stored
+	// only when Counter is (store.CredentialUse.Data). nil: nothing to store.
+	Data []byte `json:"-"`
 }
 
 // ErrPossessionNotProven classifies a failed attempt that proves nothing
@@ -270,7 +275,7 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 		return Result{}, err
 	}
 	also := store.Alongside{Audit: rec, CredentialUse: store.CredentialUse{ID: cred.ID, At: now, ResetFailures: resetFailures,
-		Counter: evidence.Counter}}
+		Counter: evidence.Counter, Data: evidence.Data}}
 	updated, err := s.store.UpdateOperationWith(ctx, op, also, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return stateError(*o)
