@@ -81,8 +81,8 @@ type signer struct {
 	app store.Application
 }
 
-// resolve parses the header and loads the ACTIVE activation and its application. Every failure is the
-// same authentication failure from outside; reason says why.
+// resolve parses the header and loads the ACTIVE activation and its application, both named by the header,
+// in one read. Every failure is the same authentication failure from outside; reason says why.
 func (s *Service) resolve(ctx context.Context, header string) (signer, string, error) {
 	var sg signer
 	hdr, err := powerauth.ParseAuthorizationHeader(header)
@@ -90,7 +90,7 @@ func (s *Service) resolve(ctx context.Context, header string) (signer, string, e
 		return sg, "malformed " + powerauth.HeaderAuthorization, nil
 	}
 	sg.hdr = hdr
-	c, err := s.store.GetCredential(ctx, strings.ToLower(hdr.ActivationID))
+	c, app, err := s.store.GetCredentialWithApplication(ctx, strings.ToLower(hdr.ActivationID), hdr.ApplicationKey)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.Kind != store.KindPowerAuth) {
 		return sg, "unknown activation", nil
 	}
@@ -105,12 +105,9 @@ func (s *Service) resolve(ctx context.Context, header string) (signer, string, e
 	if err != nil {
 		return sg, "", err
 	}
-	app, err := s.appByKey(ctx, hdr.ApplicationKey)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && app.ID != d.ApplicationID) {
+	// No application with the key is a zero one: not ACTIVE.
+	if app.Status != AppActive || app.ID != d.ApplicationID {
 		return sg, "application key does not match the activation", nil
-	}
-	if err != nil {
-		return sg, "", err
 	}
 	sg.app = app
 	return sg, "", nil

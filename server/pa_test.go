@@ -343,6 +343,7 @@ func TestPowerAuth(t *testing.T) {
 				{"wrong PINs block, unblock restores", testWrongPINs},
 				{"counter look-ahead", testCounterLookahead},
 				{"a decision spends its counter in its own statement", testDecisionSpendsCounter},
+				{"the header's application key", testApplicationKey},
 				{"token authentication", testTokenAuth},
 				{"token removal", testTokenRemoval},
 				{"approval attacks", testApprovalAttacks},
@@ -752,6 +753,58 @@ func testDecisionSpendsCounter(t *testing.T, e *paEnv) {
 		}
 		if got := e.credential(st.ActivationID); got.Counter != st.Counter {
 			t.Fatalf("server counter %d, device %d", got.Counter, st.Counter)
+		}
+	})
+}
+
+// testApplicationKey: a signed request's application key must name the activation's own ACTIVE application
+// (read with the activation in one statement): another application's key, an unknown key and the key of an
+// application no longer ACTIVE are refused and audited as unverified with the reason; the right key verifies.
+func testApplicationKey(t *testing.T, e *paEnv) {
+	ctx := context.Background()
+	c, st, _ := e.activeDevice(nextUser(), powerauth.Version33)
+	status, other := e.bank("POST", "/v1/applications", map[string]any{"name": "Another app"})
+	if status != 201 {
+		t.Fatalf("create application: %d %v", status, other)
+	}
+	otherCfg, err := padevice.ParseAppConfig(other["mobile_sdk_config"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appID := e.app["id"].(string)
+	setStatus := func(status string) {
+		if _, err := e.st.UpdateApplication(ctx, appID, func(a *store.Application) error { a.Status = status; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(t *testing.T, key, secret string) {
+		t.Helper()
+		bad := *st
+		bad.ApplicationKey, bad.ApplicationSecret = key, secret
+		wantCode(t, c.ValidateSignature(ctx, &bad, powerauth.SignaturePossession, "", []byte("{}")), 401, "ERR_AUTHENTICATION")
+		evs, _, err := e.st.ListAudit(ctx, store.AuditFilter{CredentialID: st.ActivationID, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev := evs[len(evs)-1]; ev.Type != "powerauth.signature.validate" || ev.Outcome != audit.Unverified ||
+			ev.Reason != "application key does not match the activation" {
+			t.Fatalf("audited %s %s %q", ev.Type, ev.Outcome, ev.Reason)
+		}
+	}
+	t.Run("another application's key", func(t *testing.T) {
+		refused(t, otherCfg.ApplicationKey, otherCfg.ApplicationSecret)
+	})
+	t.Run("an unknown key", func(t *testing.T) {
+		refused(t, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 16)), st.ApplicationSecret)
+	})
+	t.Run("the key of an application no longer active", func(t *testing.T) {
+		setStatus("REMOVED")
+		defer setStatus(activation.AppActive)
+		refused(t, st.ApplicationKey, st.ApplicationSecret)
+	})
+	t.Run("the right key", func(t *testing.T) {
+		if err := c.ValidateSignature(ctx, st, powerauth.SignaturePossession, "", []byte("{}")); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

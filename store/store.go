@@ -120,6 +120,11 @@ type Store interface {
 	CreateApplication(ctx context.Context, a *Application) error
 	GetApplication(ctx context.Context, id string) (Application, error)
 	GetApplicationByKey(ctx context.Context, appKey string) (Application, error)
+	// GetCredentialWithApplication reads a credential and the application
+	// with appKey in one round trip (a PowerAuth signed request names both):
+	// ErrNotFound when the credential does not exist, a zero Application (ID
+	// "") when no application has appKey.
+	GetCredentialWithApplication(ctx context.Context, credID, appKey string) (Credential, Application, error)
 	ListApplications(ctx context.Context) ([]Application, error)
 	UpdateApplication(ctx context.Context, id string, fn func(*Application) error) (Application, error)
 

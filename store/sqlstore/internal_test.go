@@ -301,6 +301,7 @@ func TestSelectColumnsCoverTheRows(t *testing.T) {
 	}{
 		{&operationRow{}, operationSelect, len((&operationRow{}).dests())},
 		{&credentialRow{}, credentialSelect, len((&credentialRow{}).dests())},
+		{&applicationRow{}, applicationSelect, len((&applicationRow{}).dests())},
 	} {
 		sch, err := schema.Parse(c.row, &sync.Map{}, schema.NamingStrategy{})
 		if err != nil {
