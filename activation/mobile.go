@@ -301,19 +301,49 @@ func (s *Service) decide(ctx context.Context, req SignedRequest, d txsign.Decisi
 			} else {
 				ev.Extra["reason"] = or.Reason
 			}
-			return ev, nil
+			return spendWithDecision(ev, cred, m)
 		}})
-	if match != nil {
-		// The signature was valid, so its counter is spent whatever the decision. Once the decision is made,
-		// a failure here changes nothing the device can act on: the worst case is a signature that could be
-		// shown again for the same, no longer pending operation.
-		// A refused decision (signed data that differs) resets no failures.
-		_, _ = s.advance(ctx, sg.act.ID, *match, t, err == nil)
+	if match != nil && err != nil {
+		// The decision did not commit (signed data that differs, an operation no longer pending, a lost race),
+		// but the signature was valid, so its counter is spent all the same, by advance; a refusal resets no
+		// failures. Once the decision is made, a failure here changes nothing the device can act on: the worst
+		// case is a signature that could be shown again for the same, no longer pending operation.
+		_, _ = s.advance(ctx, sg.act.ID, *match, t, false)
 	}
 	if err != nil {
 		return txsign.Result{}, s.operationStateError(ctx, or.ID, err)
 	}
 	return res, nil
+}
+
+// spendWithDecision has the decision spend the counter a valid signature matched: CTR = matched + 1 and
+// CTR_DATA = next(matched) (PowerAuth 3.x, Computing and Validating Signatures, counter look-ahead) go
+// with the credential's use in the decision's own statement (txsign.Evidence.Counter and Data,
+// store.CredentialUse), not in a read and compare-and-swap of the activation after it (advance).
+//
+// Why that is as safe as advance, whose swap refuses a counter already used:
+//   - What stops a replayed signature from deciding twice is the operation's version swap, not the
+//     counter: a signature is over its own request body, which names the operation and carries its data,
+//     so it can decide this operation only, and the operation leaves PENDING exactly once. Two requests
+//     with the same signature race on that swap; the loser writes nothing, neither the decision nor the
+//     counter, and is refused. advance never decided anything either: it ran after the decision had
+//     committed, and its refusal was ignored.
+//   - The stored counter only moves forward and CTR_DATA moves with it or not at all (one condition on the
+//     counter as it was before the statement), so a concurrent request that spent a later counter first is
+//     not undone, and the stored pair is always one position of the CTR_DATA chain. A signature left behind
+//     by that race is outside the look-ahead window from then on: it verifies nowhere.
+//   - The rest of the record is the copy Decide read: while the activation is ACTIVE only CTR_DATA changes
+//     in it (advancedData), so writing it back loses nothing. An activation blocked or removed between that
+//     read and the statement still has its counter spent, which only refuses more.
+//   - Failed attempts reset as advance reset them: Decide resets them with the use unless the attempt is
+//     possession-only (txsign.Attempt.PossessionOnly), and only on an ACTIVE activation.
+func spendWithDecision(ev txsign.Evidence, cred store.Credential, m powerauth.CounterMatch) (txsign.Evidence, error) {
+	data, err := advancedData(cred, m)
+	if err != nil {
+		return ev, err
+	}
+	ev.Counter, ev.Data = m.NextCounter, data
+	return ev, nil
 }
 
 // signatureFailure classifies a PowerAuth verification failure for the approval path: a wrong knowledge
@@ -454,10 +484,10 @@ func (s *Service) VerifyOfflineCode(ctx context.Context, actor, opID, activation
 			}
 			match, matched = &m, t
 			ev.AMR, ev.Extra["signature_type"], ev.Extra["counter"] = amrFor(t), t.String(), m.NextCounter-1
-			return ev, nil
+			return spendWithDecision(ev, cred, m)
 		}})
-	if match != nil {
-		_, _ = s.advance(ctx, activationID, *match, matched, err == nil) // as in decide
+	if match != nil && err != nil {
+		_, _ = s.advance(ctx, activationID, *match, matched, false) // as in decide
 	}
 	if err != nil {
 		return txsign.Result{}, s.operationStateError(ctx, opID, err)

@@ -16,6 +16,7 @@ type Store interface {
 	CreateApplication(ctx context.Context, a *store.Application) error
 	GetApplication(ctx context.Context, id string) (store.Application, error)
 	GetApplicationByKey(ctx context.Context, appKey string) (store.Application, error)
+	GetCredentialWithApplication(ctx context.Context, credID, appKey string) (store.Credential, store.Application, error)
 	ListApplications(ctx context.Context) ([]store.Application, error)
 	UpdateApplication(ctx context.Context, id string, fn func(*store.Application) error) (store.Application, error)
 

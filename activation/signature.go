@@ -81,8 +81,8 @@ type signer struct {
 	app store.Application
 }
 
-// resolve parses the header and loads the ACTIVE activation and its application. Every failure is the
-// same authentication failure from outside; reason says why.
+// resolve parses the header and loads the ACTIVE activation and its application, both named by the header,
+// in one read. Every failure is the same authentication failure from outside; reason says why.
 func (s *Service) resolve(ctx context.Context, header string) (signer, string, error) {
 	var sg signer
 	hdr, err := powerauth.ParseAuthorizationHeader(header)
@@ -90,7 +90,7 @@ func (s *Service) resolve(ctx context.Context, header string) (signer, string, e
 		return sg, "malformed " + powerauth.HeaderAuthorization, nil
 	}
 	sg.hdr = hdr
-	c, err := s.store.GetCredential(ctx, strings.ToLower(hdr.ActivationID))
+	c, app, err := s.store.GetCredentialWithApplication(ctx, strings.ToLower(hdr.ActivationID), hdr.ApplicationKey)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && c.Kind != store.KindPowerAuth) {
 		return sg, "unknown activation", nil
 	}
@@ -105,12 +105,9 @@ func (s *Service) resolve(ctx context.Context, header string) (signer, string, e
 	if err != nil {
 		return sg, "", err
 	}
-	app, err := s.appByKey(ctx, hdr.ApplicationKey)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && app.ID != d.ApplicationID) {
+	// No application with the key is a zero one: not ACTIVE.
+	if app.Status != AppActive || app.ID != d.ApplicationID {
 		return sg, "application key does not match the activation", nil
-	}
-	if err != nil {
-		return sg, "", err
 	}
 	sg.app = app
 	return sg, "", nil
@@ -150,15 +147,11 @@ func (s *Service) advance(ctx context.Context, id string, m powerauth.CounterMat
 		if c.Counter >= m.NextCounter {
 			return errCounterUsed
 		}
-		d, err := readData(*c)
+		data, err := advancedData(*c, m)
 		if err != nil {
 			return err
 		}
-		d.CtrData = base64.StdEncoding.EncodeToString(m.NextCounterData[:])
-		if err := writeData(c, d); err != nil {
-			return err
-		}
-		c.Counter = m.NextCounter
+		c.Data, c.Counter = data, m.NextCounter
 		if reset && t.CountsFailedAttempts() {
 			c.RecordSuccess(now)
 		} else {
@@ -166,6 +159,22 @@ func (s *Service) advance(ctx context.Context, id string, m powerauth.CounterMat
 		}
 		return nil
 	})
+}
+
+// advancedData is c's Data with CTR_DATA = next(matched), the record to store with CTR = m.NextCounter.
+// Nothing else in the Data of an ACTIVE activation changes after its key exchange (only CTR_DATA moves, by
+// advance or by an approval's credential use), so a record built from any copy read while it was ACTIVE
+// differs from the stored one in CTR_DATA alone.
+func advancedData(c store.Credential, m powerauth.CounterMatch) ([]byte, error) {
+	d, err := readData(c)
+	if err != nil {
+		return nil, err
+	}
+	d.CtrData = base64.StdEncoding.EncodeToString(m.NextCounterData[:])
+	if err := writeData(&c, d); err != nil {
+		return nil, err
+	}
+	return c.Data, nil
 }
 
 // recordFailure counts a failed non-possession signature: BLOCKED with MAX_FAILED_ATTEMPTS at the limit.

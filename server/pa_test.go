@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -341,6 +342,8 @@ func TestPowerAuth(t *testing.T) {
 				{"ECIES replay and stale timestamps refused", testECIESReplayAndTime},
 				{"wrong PINs block, unblock restores", testWrongPINs},
 				{"counter look-ahead", testCounterLookahead},
+				{"a decision spends its counter in its own statement", testDecisionSpendsCounter},
+				{"the header's application key", testApplicationKey},
 				{"token authentication", testTokenAuth},
 				{"token removal", testTokenRemoval},
 				{"approval attacks", testApprovalAttacks},
@@ -660,6 +663,148 @@ func testCounterLookahead(t *testing.T, e *paEnv) {
 		s, err := c.Status(ctx, &behind)
 		if err != nil || !s.CounterSynced || behind.Counter != st.Counter || !bytes.Equal(behind.CounterData, st.CounterData) {
 			t.Fatalf("status %+v %v: counter %d, want %d", s, err, behind.Counter, st.Counter)
+		}
+	})
+}
+
+// testDecisionSpendsCounter: an approval, a rejection and an offline approval store the counter and CTR_DATA
+// one past the signature's, exactly where the device's next signature starts, with the decision itself: the
+// activation is written once (its version moves by one; the separate read and compare-and-swap after the
+// decision made it two). The device's next signature verifies; the replayed approval is refused and moves
+// nothing back.
+func testDecisionSpendsCounter(t *testing.T, e *paEnv) {
+	ctx := context.Background()
+	c, st, userID := e.activeDevice(nextUser(), powerauth.Version33)
+	// spent runs decide and checks the activation after it against the device.
+	spent := func(t *testing.T, decide func() error) {
+		t.Helper()
+		before := e.credential(st.ActivationID)
+		if err := decide(); err != nil {
+			t.Fatal(err)
+		}
+		after := e.credential(st.ActivationID)
+		var d struct {
+			CtrData string `json:"ctr_data"`
+		}
+		if err := json.Unmarshal(after.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		if after.Counter != st.Counter || d.CtrData != base64.StdEncoding.EncodeToString(st.CounterData) {
+			t.Fatalf("stored counter %d with CTR_DATA %s, the device is at %d with %s", after.Counter, d.CtrData,
+				st.Counter, base64.StdEncoding.EncodeToString(st.CounterData))
+		}
+		if after.Version != before.Version+1 {
+			t.Fatalf("the decision wrote the activation %d times, want once with the decision", after.Version-before.Version)
+		}
+		if after.LastUsedAt == nil || !after.LastUsedAt.Equal(e.clock.Now()) {
+			t.Fatalf("last used %v, want %v", after.LastUsedAt, e.clock.Now())
+		}
+	}
+	approve := func(t *testing.T) {
+		id := e.operation(userID, "42.00")
+		op, err := c.OperationDetail(ctx, st, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(map[string]any{"requestObject": map[string]string{"id": op.ID, "data": op.Data}})
+		hdr, err := c.SignatureHeader(st, "POST", "/operation/authorize", body, powerauth.SignaturePossessionKnowledge, paPIN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spent(t, func() error { return paPost(e.url+"/api/auth/token/app/operation/authorize", hdr, body) })
+		stored := e.credential(st.ActivationID)
+		wantCode(t, paPost(e.url+"/api/auth/token/app/operation/authorize", hdr, body), 400, "OPERATION_ALREADY_FINISHED")
+		if again := e.credential(st.ActivationID); again.Counter != stored.Counter || !bytes.Equal(again.Data, stored.Data) {
+			t.Fatalf("the replay moved the counter from %d to %d", stored.Counter, again.Counter)
+		}
+	}
+	t.Run("approval in step", approve)
+	t.Run("approval ahead within the window", func(t *testing.T) {
+		if err := st.AdvanceCounter(5); err != nil {
+			t.Fatal(err)
+		}
+		approve(t)
+	})
+	t.Run("possession-only rejection", func(t *testing.T) {
+		id := e.operation(userID, "7.00")
+		spent(t, func() error { return c.Reject(ctx, st, id, padevice.ReasonIncorrectData) })
+	})
+	t.Run("offline approval", func(t *testing.T) {
+		id := e.operation(userID, "8.00")
+		status, qr := e.bank("GET", "/v1/operations/"+id+"/offline?credential_id="+st.ActivationID, nil)
+		if status != 200 {
+			t.Fatalf("offline payload: %d %v", status, qr)
+		}
+		_, code, err := padevice.OfflineCode(st, qr["qr_payload"].(string), paPIN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		spent(t, func() error {
+			status, r := e.bank("POST", "/v1/operations/"+id+"/offline-verify", map[string]any{"credential_id": st.ActivationID, "code": code})
+			if status != 200 || r["status"] != "APPROVED" {
+				return fmt.Errorf("offline verify: %d %v", status, r)
+			}
+			return nil
+		})
+	})
+	t.Run("the next signature verifies", func(t *testing.T) {
+		if err := c.ValidateSignature(ctx, st, powerauth.SignaturePossessionKnowledge, paPIN, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.credential(st.ActivationID); got.Counter != st.Counter {
+			t.Fatalf("server counter %d, device %d", got.Counter, st.Counter)
+		}
+	})
+}
+
+// testApplicationKey: a signed request's application key must name the activation's own ACTIVE application
+// (read with the activation in one statement): another application's key, an unknown key and the key of an
+// application no longer ACTIVE are refused and audited as unverified with the reason; the right key verifies.
+func testApplicationKey(t *testing.T, e *paEnv) {
+	ctx := context.Background()
+	c, st, _ := e.activeDevice(nextUser(), powerauth.Version33)
+	status, other := e.bank("POST", "/v1/applications", map[string]any{"name": "Another app"})
+	if status != 201 {
+		t.Fatalf("create application: %d %v", status, other)
+	}
+	otherCfg, err := padevice.ParseAppConfig(other["mobile_sdk_config"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appID := e.app["id"].(string)
+	setStatus := func(status string) {
+		if _, err := e.st.UpdateApplication(ctx, appID, func(a *store.Application) error { a.Status = status; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(t *testing.T, key, secret string) {
+		t.Helper()
+		bad := *st
+		bad.ApplicationKey, bad.ApplicationSecret = key, secret
+		wantCode(t, c.ValidateSignature(ctx, &bad, powerauth.SignaturePossession, "", []byte("{}")), 401, "ERR_AUTHENTICATION")
+		evs, _, err := e.st.ListAudit(ctx, store.AuditFilter{CredentialID: st.ActivationID, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev := evs[len(evs)-1]; ev.Type != "powerauth.signature.validate" || ev.Outcome != audit.Unverified ||
+			ev.Reason != "application key does not match the activation" {
+			t.Fatalf("audited %s %s %q", ev.Type, ev.Outcome, ev.Reason)
+		}
+	}
+	t.Run("another application's key", func(t *testing.T) {
+		refused(t, otherCfg.ApplicationKey, otherCfg.ApplicationSecret)
+	})
+	t.Run("an unknown key", func(t *testing.T) {
+		refused(t, base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 16)), st.ApplicationSecret)
+	})
+	t.Run("the key of an application no longer active", func(t *testing.T) {
+		setStatus("REMOVED")
+		defer setStatus(activation.AppActive)
+		refused(t, st.ApplicationKey, st.ApplicationSecret)
+	})
+	t.Run("the right key", func(t *testing.T) {
+		if err := c.ValidateSignature(ctx, st, powerauth.SignaturePossession, "", []byte("{}")); err != nil {
+			t.Fatal(err)
 		}
 	})
 }

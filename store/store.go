@@ -126,6 +126,11 @@ type Store interface {
 	CreateApplication(ctx context.Context, a *Application) error
 	GetApplication(ctx context.Context, id string) (Application, error)
 	GetApplicationByKey(ctx context.Context, appKey string) (Application, error)
+	// GetCredentialWithApplication reads a credential and the application
+	// with appKey in one round trip (a PowerAuth signed request names both):
+	// ErrNotFound when the credential does not exist, a zero Application (ID
+	// "") when no application has appKey.
+	GetCredentialWithApplication(ctx context.Context, credID, appKey string) (Credential, Application, error)
 	ListApplications(ctx context.Context) ([]Application, error)
 	UpdateApplication(ctx context.Context, id string, fn func(*Application) error) (Application, error)
 
@@ -536,4 +541,9 @@ type CredentialUse struct {
 	// Counter, when above the stored signature counter, replaces it (a
 	// passkey's signCount, WebAuthn L3 §6.1.1), in the same statement.
 	Counter int64
+	// Data, when set, replaces the credential's Data under the same condition
+	// as Counter, never otherwise: state that belongs to a counter position
+	// (PowerAuth's CTR_DATA) is never stored with another position, whichever
+	// of two concurrent uses commits first.
+	Data []byte
 }

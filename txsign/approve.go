@@ -49,9 +49,14 @@ type Evidence struct {
 	DLInputs   DLInput              `json:"dl_inputs"`
 	Credential string               `json:"credential_id"`
 	// Counter is not evidence: the signature counter a verified assertion
-	// carried (WebAuthn L3 §6.1.1), stored with the credential's use in the
-	// approval's own statement. 0: nothing to store.
+	// carried (WebAuthn L3 §6.1.1), or the PowerAuth counter after the
+	// signature's, stored with the credential's use in the approval's own
+	// statement. 0: nothing to store.
 	Counter int64 `json:"-"`
+	// Data is not evidence either: the credential's Data at Counter (the
+	// PowerAuth activation's record with CTR_DATA at that position), stored
+	// only when Counter is (store.CredentialUse.Data). nil: nothing to store.
+	Data []byte `json:"-"`
 	// PasscodeRight is not evidence either: the user whose reserved passcode
 	// try the verifier found right, settled (failed tries reset) in the
 	// approval's own statement (store.Alongside.PasscodeRight). "": none.
@@ -300,7 +305,7 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 		return Result{}, err
 	}
 	also := store.Alongside{Audit: rec, CredentialUse: store.CredentialUse{ID: cred.ID, At: now, ResetFailures: resetFailures,
-		Counter: evidence.Counter}, PasscodeRight: evidence.PasscodeRight}
+		Counter: evidence.Counter, Data: evidence.Data}, PasscodeRight: evidence.PasscodeRight}
 	updated, err := s.store.UpdateOperationWith(ctx, op, also, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return stateError(*o)

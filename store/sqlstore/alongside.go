@@ -92,14 +92,25 @@ func (s *Store) alongside(also store.Alongside) (store.CredentialUse, *auditRow)
 
 // credentialUseSQL stamps a use; failed attempts reset only on an ACTIVE
 // credential (one blocked meanwhile keeps its count); the signature counter
-// only moves forward (WebAuthn L3 §6.1.1).
+// only moves forward (WebAuthn L3 §6.1.1), and the use's data moves with it
+// or not at all (PowerAuth's CTR_DATA belongs to one counter position). Every
+// CASE compares with the row's counter before this update (SQL evaluates SET
+// expressions against the old row on both dialects), so data and counter
+// take the same branch.
 const credentialUseSQL = `UPDATE credentials SET last_used_at = ?,
 	failed_attempts = CASE WHEN ? AND status = 'ACTIVE' THEN 0 ELSE failed_attempts END,
+	data = CASE WHEN ? > counter AND ? THEN ? ELSE data END,
 	counter = CASE WHEN ? > counter THEN ? ELSE counter END, version = version + 1
 	WHERE id = ?`
 
-// credentialUseArgs is the number of credentialUseSQL's placeholders.
-const credentialUseArgs = 5
+// credentialUseArgs are credentialUseSQL's arguments; a use without data
+// keeps the stored data.
+func credentialUseArgs(use store.CredentialUse) []any {
+	return []any{newTime(use.At), use.ResetFailures, use.Counter, len(use.Data) > 0, use.Data, use.Counter, use.Counter, use.ID}
+}
+
+// credentialUseArity is the number of credentialUseSQL's placeholders.
+var credentialUseArity = len(credentialUseArgs(store.CredentialUse{}))
 
 // passcodeRightArgs is the number of passcodeRightSQL's placeholders.
 const passcodeRightArgs = 2
@@ -127,7 +138,7 @@ const (
 // operation write takes n, and those of the credential use and the audit event
 // that may follow.
 func alongsideArgs(n int) []any {
-	return make([]any, 0, n+credentialUseArgs+passcodeRightArgs+len(auditTable.inserted))
+	return make([]any, 0, n+credentialUseArity+passcodeRightArgs+len(auditTable.inserted))
 }
 
 // alongsideQueries are writeAlongside's statements, numbered for PostgreSQL
@@ -176,7 +187,7 @@ func (s *Store) writeAlongside(ctx context.Context, op string, w opWrite, args [
 	withUse, withRight, withEv := 0, 0, 0
 	if use.ID != "" {
 		withUse = 1
-		args = append(args, newTime(use.At), use.ResetFailures, use.Counter, use.Counter, use.ID)
+		args = append(args, credentialUseArgs(use)...)
 	}
 	if right != "" {
 		withRight = 1
@@ -214,7 +225,7 @@ func (s *Store) inTx(ctx context.Context, op string, write func(tx *gorm.DB) (bo
 			return errNotWritten
 		}
 		if use.ID != "" {
-			if err := tx.Exec(credentialUseSQL, newTime(use.At), use.ResetFailures, use.Counter, use.Counter, use.ID).Error; err != nil {
+			if err := tx.Exec(credentialUseSQL, credentialUseArgs(use)...).Error; err != nil {
 				return err
 			}
 		}

@@ -78,13 +78,13 @@ func (s *Store) GetOperationWithCredential(ctx context.Context, opID, credID str
 	return o.record(), c.record(), nil
 }
 
-// outerCredentialColumns are the credentials table's columns outer-joined as
-// alias: the join's NULLs for a missing credential are coalesced to the
-// column's zero value where the column is NOT NULL (table.zero).
-func outerCredentialColumns(alias string) []string {
-	cols := make([]string, 0, len(credentialsTable.columns))
-	for i, c := range credentialsTable.columns {
-		if zero := credentialsTable.zero[i]; zero != "" {
+// outerColumns are t's columns outer-joined as alias: the join's NULLs for a
+// missing row are coalesced to the column's zero value where the column is
+// NOT NULL (table.zero).
+func outerColumns[R any](t *table[R], alias string) []string {
+	cols := make([]string, 0, len(t.columns))
+	for i, c := range t.columns {
+		if zero := t.zero[i]; zero != "" {
 			cols = append(cols, "coalesce("+alias+"."+c+", "+zero+")")
 		} else {
 			cols = append(cols, alias+"."+c)
@@ -92,6 +92,9 @@ func outerCredentialColumns(alias string) []string {
 	}
 	return cols
 }
+
+// outerCredentialColumns are outerColumns of the credentials table.
+func outerCredentialColumns(alias string) []string { return outerColumns(&credentialsTable, alias) }
 
 // queries are the hand-written statements, in the store's dialect.
 type queries struct {

@@ -10,12 +10,13 @@ import "github.com/signet-sca/signet/store"
 // (UTC µs times, nil for empty bytes).
 
 // The tables with statements written by hand (reads.go, alongside.go,
-// events.go, approval.go); gorm derives its own statements from the row structs.
+// events.go, approval.go, signer.go); gorm derives its own statements from the row structs.
 var (
-	credentialsTable = declare[credentialRow]()
-	operationsTable  = declare[operationRow]()
-	auditTable       = declare[auditRow]()
-	usersTable       = declare[userRow]()
+	credentialsTable  = declare[credentialRow]()
+	operationsTable   = declare[operationRow]()
+	auditTable        = declare[auditRow]()
+	usersTable        = declare[userRow]()
+	applicationsTable = declare[applicationRow]()
 )
 
 type userRow struct {

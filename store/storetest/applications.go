@@ -80,4 +80,30 @@ func testApplications(t *testing.T, newStore NewStore) {
 		sameRecord(t, "first listed", apps[0], a1)
 		sameRecord(t, "second listed", apps[1], a2)
 	})
+	// The one-round-trip read of a signed request returns what the two reads return.
+	t.Run("credential with application", func(t *testing.T) {
+		s := newStore(t)
+		ctx := ctxT(t)
+		full := app("key-1")
+		full.RecoveryEnabled, full.CreatedAt = true, base
+		full.PostcardPrivateKey, full.PostcardPublicKey, full.PrinterPublicKey = []byte{1}, []byte{2}, []byte{3}
+		noErr(t, "CreateApplication", s.CreateApplication(ctx, &full))
+		bare := app("key-2")
+		bare.MasterPrivateKey, bare.CreatedAt = nil, base.Add(time.Second)
+		noErr(t, "CreateApplication", s.CreateApplication(ctx, &bare))
+		u := mustUser(t, s, "a")
+		c := mustCredential(t, s, store.Credential{UserID: u.ID, Kind: store.KindPowerAuth, Counter: 3, Data: []byte(`{"x":1}`)})
+		for _, want := range []store.Application{full, bare, {}} {
+			key := want.AppKey
+			if key == "" {
+				key = "unknown"
+			}
+			gotC, gotA, err := s.GetCredentialWithApplication(ctx, c.ID, key)
+			noErr(t, "GetCredentialWithApplication "+key, err)
+			sameRecord(t, "credential", gotC, c)
+			sameRecord(t, "application "+key, gotA, want)
+		}
+		_, _, err := s.GetCredentialWithApplication(ctx, "00000000-0000-4000-8000-000000000000", "key-1")
+		wantErr(t, "GetCredentialWithApplication of an unknown credential", err, store.ErrNotFound)
+	})
 }

@@ -557,20 +557,39 @@ func testUpdateWith(t *testing.T, newStore NewStore) {
 		}
 	})
 
-	t.Run("the signature counter only moves forward", func(t *testing.T) {
+	t.Run("the signature counter only moves forward, its data with it", func(t *testing.T) {
 		f := setup(t)
 		ctx := ctxT(t)
-		c, err := f.s.UpdateCredential(ctx, f.cred.ID, func(v *store.Credential) error { v.Counter = 10; return nil })
+		c, err := f.s.UpdateCredential(ctx, f.cred.ID, func(v *store.Credential) error {
+			v.Counter, v.Data = 10, []byte(`{"ctr":10}`)
+			return nil
+		})
 		noErr(t, "UpdateCredential", err)
 		op := f.op
-		for _, tc := range []struct{ use, want int64 }{{9, 10}, {0, 10}, {10, 10}, {11, 11}} {
-			op, err = f.s.UpdateOperationWith(ctx, op, store.Alongside{CredentialUse: store.CredentialUse{ID: c.ID, At: base, Counter: tc.use}},
-				func(v *store.Operation) error { v.Text += "x"; return nil })
+		for _, tc := range []struct {
+			use      int64
+			data     string // the use's Data ("": none)
+			want     int64
+			wantData string
+		}{
+			{9, `{"ctr":9}`, 10, `{"ctr":10}`}, // behind: neither moves
+			{0, "", 10, `{"ctr":10}`},
+			{10, `{"ctr":10,"x":1}`, 10, `{"ctr":10}`}, // the same position is not forward
+			{11, `{"ctr":11}`, 11, `{"ctr":11}`},
+			{12, "", 12, `{"ctr":11}`}, // a counter without data keeps the data
+		} {
+			var data []byte
+			if tc.data != "" {
+				data = []byte(tc.data)
+			}
+			op, err = f.s.UpdateOperationWith(ctx, op, store.Alongside{CredentialUse: store.CredentialUse{ID: c.ID, At: base,
+				Counter: tc.use, Data: data}}, func(v *store.Operation) error { v.Text += "x"; return nil })
 			noErr(t, "UpdateOperationWith", err)
 			got, err := f.s.GetCredential(ctx, c.ID)
 			noErr(t, "GetCredential", err)
-			if got.Counter != tc.want {
-				t.Fatalf("use with counter %d: stored %d, want %d", tc.use, got.Counter, tc.want)
+			if got.Counter != tc.want || string(got.Data) != tc.wantData {
+				t.Fatalf("use with counter %d and data %q: stored %d and %q, want %d and %q", tc.use, tc.data,
+					got.Counter, got.Data, tc.want, tc.wantData)
 			}
 		}
 	})

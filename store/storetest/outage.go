@@ -304,6 +304,13 @@ func (w *Outage) GetApplicationByKey(ctx context.Context, appKey string) (_ stor
 	return w.Store.GetApplicationByKey(ctx, appKey)
 }
 
+func (w *Outage) GetCredentialWithApplication(ctx context.Context, credID, appKey string) (_ store.Credential, _ store.Application, err error) {
+	if err = w.hit("GetCredentialWithApplication"); err != nil {
+		return
+	}
+	return w.Store.GetCredentialWithApplication(ctx, credID, appKey)
+}
+
 func (w *Outage) ListApplications(ctx context.Context) (_ []store.Application, err error) {
 	if err = w.hit("ListApplications"); err != nil {
 		return
