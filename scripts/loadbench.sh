@@ -11,6 +11,9 @@
 #   ARGON2     the server's Argon2id parameters memoryKiB,time,threads (default
 #              19456,2,1, Signet's default), also given to signet bench
 # Every virtual user comes from 127.0.0.1, so the per-address rate limit is off.
+#   SERVER_BIN a signet binary to serve instead of this checkout's (another build,
+#              e.g. an older commit, to compare under the same bench client,
+#              gateway and load); its SIGNET_* must be the ones set here
 #   CPU_REPORT=1  print the CPU time each process spent during the bench (the
 #              bench client itself included), from /proc
 #   NGINX=1    also nginx from the PATH: the server block of docs/gateway.md
@@ -32,6 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 go build -o "$dir/signet" ./cmd/signet
+server_bin=${SERVER_BIN:-$dir/signet}
 psql "$pg" -qc "CREATE DATABASE $db" >/dev/null
 dburl="${pg%%\?*}"
 dburl="${dburl%/*}/$db?sslmode=disable"
@@ -46,7 +50,7 @@ SIGNET_ARGON2_MEMORY_KIB=$argon_mem SIGNET_ARGON2_TIME=$argon_time SIGNET_ARGON2
 	SIGNET_RATE_LIMIT_ADDRESS="${SIGNET_RATE_LIMIT_ADDRESS:-off}" \
 	SIGNET_HTTP_ADDR=127.0.0.1:$sp SIGNET_DATABASE_URL="$dburl" SIGNET_REDIS_URL="$redis" \
 	SIGNET_API_KEYS="bank:$secret:admin" SIGNET_KEK="$kek" SIGNET_LOG_LEVEL=warn \
-	SIGNET_PPROF_ADDR="${SIGNET_PPROF_ADDR:-}" "$dir/signet" serve >"$dir/serve.log" 2>&1 &
+	SIGNET_PPROF_ADDR="${SIGNET_PPROF_ADDR:-}" "$server_bin" serve >"$dir/serve.log" 2>&1 &
 pids+=($!)
 SIGNET_LOG_LEVEL=warn "$dir/signet" demo-payments --addr 127.0.0.1:$up >"$dir/demo.log" 2>&1 &
 pids+=($!)

@@ -46,26 +46,85 @@ type PasscodeKey struct {
 	KeyID     string `json:"key_id"`     // hex id of the KEK it derives from
 }
 
-func (s *Service) hpkeKey(id [4]byte) (hpke.PrivateKey, error) {
-	ikm, err := s.keys.DeriveWith(id, hpkePurpose)
+// hpkeEntry is the passcode key derived from one KEK: its private half and
+// what GET /v1/web/passcode-key publishes of it.
+type hpkeEntry struct {
+	priv hpke.PrivateKey
+	pub  PasscodeKey
+}
+
+// hpkeKeyFor returns the passcode key derived from the KEK with id, derived
+// once per process (Service.hpke).
+func (s *Service) hpkeKeyFor(id [4]byte) (*hpkeEntry, error) {
+	if e, ok := s.hpke.Load(id); ok {
+		return e.(*hpkeEntry), nil
+	}
+	ikm, err := s.subkey(id, hpkePurpose)
 	if err != nil {
 		return nil, err
 	}
-	return hpke.DHKEM(ecdh.P256()).DeriveKeyPair(ikm)
+	k, err := hpke.DHKEM(ecdh.P256()).DeriveKeyPair(ikm)
+	if err != nil {
+		return nil, err
+	}
+	e := &hpkeEntry{priv: k, pub: PasscodeKey{KEMID: HPKEKEMID, KDFID: HPKEKDFID, AEADID: HPKEAEADID,
+		PublicKey: base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes()), KeyID: hex.EncodeToString(id[:])}}
+	got, _ := s.hpke.LoadOrStore(id, e)
+	return got.(*hpkeEntry), nil
+}
+
+func (s *Service) hpkeKey(id [4]byte) (hpke.PrivateKey, error) {
+	e, err := s.hpkeKeyFor(id)
+	if err != nil {
+		return nil, err
+	}
+	return e.priv, nil
 }
 
 // currentPasscodeKey returns the key derived from the first KEK and its id.
 func (s *Service) currentPasscodeKey() (PasscodeKey, [4]byte, error) {
+	id, err := s.currentKEKID()
+	if err != nil {
+		return PasscodeKey{}, id, err
+	}
+	e, err := s.hpkeKeyFor(id)
+	if err != nil {
+		return PasscodeKey{}, id, err
+	}
+	return e.pub, id, nil
+}
+
+// subkeyID names a derived subkey: its purpose and the KEK it comes from.
+type subkeyID struct {
+	purpose string
+	kek     [4]byte
+}
+
+// subkey is Keys.DeriveWith, derived once per process (Service.subkeys).
+func (s *Service) subkey(id [4]byte, purpose string) ([]byte, error) {
+	if k, ok := s.subkeys.Load(subkeyID{purpose, id}); ok {
+		return k.([]byte), nil
+	}
+	k, err := s.keys.DeriveWith(id, purpose)
+	if err != nil {
+		return nil, err
+	}
+	s.subkeys.Store(subkeyID{purpose, id}, k)
+	return k, nil
+}
+
+// currentKEKID is the id of the first KEK, the one new verifiers and
+// ceremonies use, asked of Keys once.
+func (s *Service) currentKEKID() ([4]byte, error) {
+	if id := s.currentKEK.Load(); id != nil {
+		return *id, nil
+	}
 	_, id, err := s.keys.Derive(hpkePurpose)
 	if err != nil {
-		return PasscodeKey{}, id, err
+		return id, err
 	}
-	k, err := s.hpkeKey(id)
-	if err != nil {
-		return PasscodeKey{}, id, err
-	}
-	return PasscodeKey{KEMID: HPKEKEMID, KDFID: HPKEKDFID, AEADID: HPKEAEADID,
-		PublicKey: base64.RawURLEncoding.EncodeToString(k.PublicKey().Bytes()), KeyID: hex.EncodeToString(id[:])}, id, nil
+	s.currentKEK.Store(&id)
+	return id, nil
 }
 
 // PasscodeKey returns the current published passcode key (GET /v1/web/passcode-key).

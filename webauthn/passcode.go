@@ -155,7 +155,11 @@ func argon2Hash(pepper []byte, p Passcode, salt []byte, params Argon2Params) []b
 // newVerifier computes a fresh verifier for p with the current KEK and
 // parameters. The caller holds a hashing slot (Argon2Gate).
 func (s *Service) newVerifier(p Passcode) ([]byte, error) {
-	pepper, id, err := s.keys.Derive(pepperPurpose)
+	id, err := s.currentKEKID()
+	if err != nil {
+		return nil, err
+	}
+	pepper, err := s.subkey(id, pepperPurpose)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +179,7 @@ func (s *Service) matchVerifier(stored []byte, p Passcode) (ok, rehash bool, err
 	if err != nil {
 		return false, false, err
 	}
-	pepper, err := s.keys.DeriveWith(v.kekID, pepperPurpose)
+	pepper, err := s.subkey(v.kekID, pepperPurpose)
 	if err != nil {
 		return false, false, fmt.Errorf("passcode pepper: %w", err)
 	}
@@ -183,7 +187,7 @@ func (s *Service) matchVerifier(stored []byte, p Passcode) (ok, rehash bool, err
 	if subtle.ConstantTimeCompare(got, v.hash) != 1 {
 		return false, false, nil
 	}
-	_, current, err := s.keys.Derive(pepperPurpose)
+	current, err := s.currentKEKID()
 	return true, err == nil && (current != v.kekID || v.params != s.cfg.Argon2), nil
 }
 

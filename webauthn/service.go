@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -62,7 +64,8 @@ type Operations interface {
 
 // Keys derives purpose-bound subkeys from the key-encryption keys; *kek.Ring
 // satisfies it. The 4-byte id names the KEK a subkey came from, so values keyed
-// with it stay usable after the KEK list rotates.
+// with it stay usable after the KEK list rotates. The keys must not change for
+// the Service's life: the passcode keys derived from them are kept (Service.hpke).
 type Keys interface {
 	Derive(purpose string) ([]byte, [4]byte, error)
 	DeriveWith(id [4]byte, purpose string) ([]byte, error)
@@ -135,6 +138,15 @@ type Service struct {
 	uv    protocol.UserVerificationRequirement
 	cfg   Config
 	gate  *Argon2Gate
+	// subkeys holds the subkeys derived so far (subkeyID -> []byte) and hpke
+	// the passcode keys (KEK id -> *hpkeEntry): each derivation (HKDF, and for
+	// HPKE RFC 9180 §7.1.3 DeriveKeyPair) is a pure function of the immutable
+	// KEKs, and repeated at every begin and finish they were 8 % of an
+	// approval's allocations.
+	subkeys, hpke sync.Map
+	// currentKEK is the id of the first KEK, the one new verifiers and
+	// ceremonies use (nil until first asked).
+	currentKEK atomic.Pointer[[4]byte]
 }
 
 // New validates cfg and returns the service.

@@ -3,6 +3,7 @@ package webauthn_test
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/signet-sca/signet/store"
@@ -131,5 +132,53 @@ func TestApprovalStoreCalls(t *testing.T) {
 	}
 	if got := e.user(u.ID); got.PasscodeFailed != 0 {
 		t.Fatalf("PasscodeFailed %d after a right passcode, want the try settled with the approval", got.PasscodeFailed)
+	}
+}
+
+// countingKeys counts the derivations a service asks of its KEKs.
+type countingKeys struct {
+	webauthn.Keys
+	derive, deriveWith atomic.Int64
+}
+
+func (k *countingKeys) Derive(purpose string) ([]byte, [4]byte, error) {
+	k.derive.Add(1)
+	return k.Keys.Derive(purpose)
+}
+
+func (k *countingKeys) DeriveWith(id [4]byte, purpose string) ([]byte, error) {
+	k.deriveWith.Add(1)
+	return k.Keys.DeriveWith(id, purpose)
+}
+
+// TestPasscodeKeyDerivedOnce: the HPKE passcode key and the passcode pepper are derived from the KEK once per
+// service, not at every begin and finish (issue 17 item 3: the derivation was 8 % of an approval's allocations), and approvals
+// with the kept key still open the passcode.
+func TestPasscodeKeyDerivedOnce(t *testing.T) {
+	e := newEnv(t, nil)
+	u, d := e.enrolled("derive-once")
+	keys := &countingKeys{Keys: e.ring}
+	svc, err := webauthn.New(e.st, e.ops, e.audit, keys, e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, amount := range []string{"1.00", "2.00", "3.00"} {
+		op := e.payment(u.ID, amount)
+		begin, err := svc.BeginApproval(e.ctx, op.ID, txsign.Approve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := webauthn.ApprovalResult{CeremonyID: begin.CeremonyID, Credential: d.assert(t, begin.PublicKey),
+			Passcode: seal(t, begin.HPKE, webauthn.FieldPasscode, testPasscode)}
+		if _, err := svc.FinishApproval(e.ctx, op.ID, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.PasscodeKey(); err != nil {
+		t.Fatal(err)
+	}
+	// Derive once for the current KEK's id; DeriveWith once for the HPKE key and once for the pepper.
+	if n, m := keys.derive.Load(), keys.deriveWith.Load(); n != 1 || m != 2 {
+		t.Fatalf("three approvals asked the KEKs %d (current) + %d (by id) times, want 1 + 2", n, m)
 	}
 }
