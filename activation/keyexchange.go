@@ -23,41 +23,65 @@ import (
 // generated and the activation becomes PENDING_COMMIT (ACTIVE for ON_KEY_EXCHANGE). It returns the level 1
 // response envelope.
 func (s *Service) KeyExchange(ctx context.Context, encryptionHeader string, body []byte) (*powerauth.Envelope, error) {
-	fail := func(reason string, c *store.Credential, public error) (*powerauth.Envelope, error) {
-		ev := audit.Event{Type: "powerauth.activation.key_exchange", Outcome: audit.Failure, Reason: reason, Actor: "device"}
-		if c != nil {
-			ev.UserID, ev.CredentialID = c.UserID, c.ID
-		}
-		if err := s.audit.Record(ctx, ev); err != nil {
-			return nil, err
-		}
-		return nil, public
+	in, err := s.openExchange(ctx, encryptionHeader, body)
+	if err != nil {
+		return nil, err
+	}
+	switch in.l1.Type {
+	case TypeRecovery:
+		return s.recoverActivation(ctx, in)
+	case TypeCustom:
+		return s.customActivation(ctx, in)
+	}
+	return s.codeActivation(ctx, in)
+}
+
+// exchangeFailed audits a refused key exchange (of the activation c, when one was found) and returns public,
+// the error the device is answered with.
+func (s *Service) exchangeFailed(ctx context.Context, reason string, c *store.Credential, public error) (*powerauth.Envelope, error) {
+	ev := audit.Event{Type: "powerauth.activation.key_exchange", Outcome: audit.Failure, Reason: reason, Actor: "device"}
+	if c != nil {
+		ev.UserID, ev.CredentialID = c.UserID, c.ID
+	}
+	if err := s.audit.Record(ctx, ev); err != nil {
+		return nil, err
+	}
+	return nil, public
+}
+
+// openExchange reads the encryption header and opens both ECIES layers (application scope, sh1
+// /pa/generic/application for level 1 and /pa/activation for level 2) into an exchange, whatever the
+// activation type.
+func (s *Service) openExchange(ctx context.Context, encryptionHeader string, body []byte) (exchange, error) {
+	fail := func(reason string, public error) (exchange, error) {
+		_, err := s.exchangeFailed(ctx, reason, nil, public)
+		return exchange{}, err
 	}
 	hdr, err := powerauth.ParseEncryptionHeader(encryptionHeader)
 	if err != nil {
-		return nil, fault.Invalid(powerauth.HeaderEncryption, "is missing or malformed")
+		return exchange{}, fault.Invalid(powerauth.HeaderEncryption, "is missing or malformed")
 	}
 	if hdr.Version != powerauth.Version32 && hdr.Version != powerauth.Version33 {
-		return nil, fault.Invalid(powerauth.HeaderEncryption, "protocol version %s is not supported; use 3.2 or 3.3", hdr.Version)
+		return exchange{}, fault.Invalid(powerauth.HeaderEncryption, "protocol version %s is not supported; use 3.2 or 3.3", hdr.Version)
 	}
 	if hdr.Scope() != powerauth.ScopeApplication {
-		return nil, fault.Invalid(powerauth.HeaderEncryption, "activation create is in application scope")
+		return exchange{}, fault.Invalid(powerauth.HeaderEncryption, "activation create is in application scope")
 	}
 	env, err := powerauth.ParseEnvelope(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrEncryption, err)
+		return exchange{}, fmt.Errorf("%w: %v", ErrEncryption, err)
 	}
 	app, err := s.appByKey(ctx, hdr.ApplicationKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return fail("unknown application key", nil, fmt.Errorf("%w: unknown application", ErrEncryption))
+		return fail("unknown application key", fmt.Errorf("%w: unknown application", ErrEncryption))
 	}
 	if err != nil {
-		return nil, err
+		return exchange{}, err
 	}
 	var master *powerauth.PrivateKey
 	if hdr.Version == powerauth.Version32 {
 		if master, err = s.masterKey(app); err != nil {
-			return nil, err
+			return exchange{}, err
 		}
 	}
 	cfg1 := powerauth.EciesConfig{Version: hdr.Version, Scope: powerauth.ScopeApplication,
@@ -65,77 +89,42 @@ func (s *Service) KeyExchange(ctx context.Context, encryptionHeader string, body
 		ApplicationSecret: powerauth.ApplicationSecret(app.AppSecret)}
 	plain1, sess1, err := s.openEnvelope(ctx, cfg1, env, master)
 	if err != nil {
-		return fail("level 1: "+err.Error(), nil, err)
+		return fail("level 1: "+err.Error(), err)
 	}
 	l1, err := parseLayer1(plain1)
 	if err != nil {
-		return fail("level 1 payload: "+err.Error(), nil, err)
+		return fail("level 1 payload: "+err.Error(), err)
 	}
 	cfg2 := cfg1
 	cfg2.SharedInfo1 = powerauth.SharedInfo1ActivationLayer2
 	plain2, sess2, err := s.openEnvelope(ctx, cfg2, l1.ActivationData, master)
 	if err != nil {
-		return fail("level 2: "+err.Error(), nil, err)
+		return fail("level 2: "+err.Error(), err)
 	}
 	l2, devicePub, err := parseLayer2(plain2)
 	if err != nil {
-		return fail("level 2 payload: "+err.Error(), nil, err)
+		return fail("level 2 payload: "+err.Error(), err)
 	}
+	return exchange{app: app, hdr: hdr, l1: l1, l2: l2, devicePub: devicePub, sess1: sess1, sess2: sess2}, nil
+}
 
-	in := exchange{app: app, hdr: hdr, l1: l1, l2: l2, devicePub: devicePub, sess1: sess1, sess2: sess2}
-	switch l1.Type {
-	case TypeRecovery:
-		return s.recoverActivation(ctx, in)
-	case TypeCustom:
-		return s.customActivation(ctx, in)
-	}
-	// The activation: indexed by the first half of the code, the rest compared in constant time.
-	c, err := s.store.GetCredentialByLookupKey(ctx, store.KindPowerAuth, lookupKey(l1.code))
-	if errors.Is(err, store.ErrNotFound) {
-		return fail("unknown activation code", nil, fault.ErrUnauthenticated)
-	}
+// codeActivation is the key exchange of an activation code (type CODE): the activation the code names
+// (claimCode) gets its server key pair and CTR_DATA and becomes PENDING_COMMIT, or ACTIVE when it commits on
+// key exchange.
+func (s *Service) codeActivation(ctx context.Context, in exchange) (*powerauth.Envelope, error) {
+	c, d, err := s.claimCode(ctx, in)
 	if err != nil {
 		return nil, err
 	}
-	if c, err = s.expireIfDue(ctx, c); err != nil {
-		return nil, err
-	}
-	if c.Status != store.StatusCreated {
-		return fail("activation is "+string(c.Status), &c, fault.ErrUnauthenticated)
-	}
-	d, err := readData(c)
-	if err != nil {
-		return nil, err
-	}
-	sec, err := s.openSecret(c)
-	if err != nil {
-		return nil, err
-	}
-	if subtle.ConstantTimeCompare([]byte(sec.Code), []byte(l1.code)) != 1 {
-		if _, err := s.pendingFailure(ctx, c.ID, "powerauth.activation.key_exchange", "device", "wrong activation code"); err != nil {
-			return nil, err
-		}
-		return nil, fault.ErrUnauthenticated
-	}
-	if d.ApplicationID != app.ID {
-		return fail("activation belongs to another application", &c, fault.ErrUnauthenticated)
-	}
-	if d.OTPRequired && d.CommitPhase == CommitOnKeyExchange && !otpMatches(sec, l2.ActivationOtp) {
-		if _, err := s.pendingFailure(ctx, c.ID, "powerauth.activation.key_exchange", "device", "wrong OTP"); err != nil {
-			return nil, err
-		}
-		return nil, fault.ErrUnauthenticated
-	}
-
-	nk, err := newKeys(c.ID, devicePub)
+	nk, err := newKeys(c.ID, in.devicePub)
 	if err != nil {
 		return nil, err
 	}
 	// Activation recovery (Activation-via-Recovery-Code.md): the code is ACTIVE when the activation is, else
 	// CREATED until the commit (Wultra: createRecoveryCodeForActivation(activation, isActive)).
 	var rec *issuedRecovery
-	if app.RecoveryEnabled {
-		if rec, err = s.issueForActivation(ctx, app, c.UserID, c.ID, d.CommitPhase == CommitOnKeyExchange); err != nil {
+	if in.app.RecoveryEnabled {
+		if rec, err = s.issueForActivation(ctx, in.app, c.UserID, c.ID, d.CommitPhase == CommitOnKeyExchange); err != nil {
 			return nil, err
 		}
 	}
@@ -149,7 +138,7 @@ func (s *Service) KeyExchange(ctx context.Context, encryptionHeader string, body
 			return err
 		}
 		d.CodeSignature = ""
-		if err := s.installKeys(c, &d, nk, l2); err != nil {
+		if err := s.installKeys(c, &d, nk, in.l2); err != nil {
 			return err
 		}
 		if d.CommitPhase == CommitOnKeyExchange {
@@ -160,11 +149,59 @@ func (s *Service) KeyExchange(ctx context.Context, encryptionHeader string, body
 	if err != nil {
 		s.revokeIssued(ctx, rec)
 		if errors.Is(err, fault.ErrUnauthenticated) {
-			return fail("lost a race: "+err.Error(), &c, fault.ErrUnauthenticated)
+			return s.exchangeFailed(ctx, "lost a race: "+err.Error(), &c, fault.ErrUnauthenticated)
 		}
 		return nil, err
 	}
 	return s.finishExchange(ctx, in, updated, nk, rec, nil)
+}
+
+// claimCode finds the CREATED activation an activation code names and checks the code, the application and
+// the OTP (when it is checked at key exchange). A refusal is audited; a wrong code or OTP is a failed
+// attempt, which removes the activation at its limit.
+func (s *Service) claimCode(ctx context.Context, in exchange) (store.Credential, activationData, error) {
+	refuse := func(reason string, c *store.Credential) (store.Credential, activationData, error) {
+		_, err := s.exchangeFailed(ctx, reason, c, fault.ErrUnauthenticated)
+		return store.Credential{}, activationData{}, err
+	}
+	failedAttempt := func(id, reason string) (store.Credential, activationData, error) {
+		if _, err := s.pendingFailure(ctx, id, "powerauth.activation.key_exchange", "device", reason); err != nil {
+			return store.Credential{}, activationData{}, err
+		}
+		return store.Credential{}, activationData{}, fault.ErrUnauthenticated
+	}
+	// The activation: indexed by the first half of the code, the rest compared in constant time.
+	c, err := s.store.GetCredentialByLookupKey(ctx, store.KindPowerAuth, lookupKey(in.l1.code))
+	if errors.Is(err, store.ErrNotFound) {
+		return refuse("unknown activation code", nil)
+	}
+	if err != nil {
+		return store.Credential{}, activationData{}, err
+	}
+	if c, err = s.expireIfDue(ctx, c); err != nil {
+		return store.Credential{}, activationData{}, err
+	}
+	if c.Status != store.StatusCreated {
+		return refuse("activation is "+string(c.Status), &c)
+	}
+	d, err := readData(c)
+	if err != nil {
+		return store.Credential{}, activationData{}, err
+	}
+	sec, err := s.openSecret(c)
+	if err != nil {
+		return store.Credential{}, activationData{}, err
+	}
+	if subtle.ConstantTimeCompare([]byte(sec.Code), []byte(in.l1.code)) != 1 {
+		return failedAttempt(c.ID, "wrong activation code")
+	}
+	if d.ApplicationID != in.app.ID {
+		return refuse("activation belongs to another application", &c)
+	}
+	if d.OTPRequired && d.CommitPhase == CommitOnKeyExchange && !otpMatches(sec, in.l2.ActivationOtp) {
+		return failedAttempt(c.ID, "wrong OTP")
+	}
+	return c, d, nil
 }
 
 // TypeCode, TypeRecovery and TypeCustom are the activation types of level 1 (ActivationType in the SDK).

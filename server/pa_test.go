@@ -338,6 +338,7 @@ func TestPowerAuth(t *testing.T) {
 			}{
 				{"activation code guessing removes at the limit", testCodeGuessing},
 				{"OTP guessing removes at the limit", testOTPGuessing},
+				{"an activation code through another application", testCodeOfAnotherApplication},
 				{"expired activation is removed", testActivationExpiry},
 				{"ECIES replay and stale timestamps refused", testECIESReplayAndTime},
 				{"wrong PINs block, unblock restores", testWrongPINs},
@@ -402,6 +403,40 @@ func testCodeGuessing(t *testing.T, e *paEnv) {
 				t.Fatalf("activation %v/%v failed attempts, want %s/%v", got["status"], got["failed_attempts"], tt.wantStatus, tt.wantFailed)
 			}
 		})
+	}
+}
+
+// testCodeOfAnotherApplication: the right activation code sent through another application's key is
+// refused with its audited reason, counts no failed attempt, and leaves the code usable by its own
+// application.
+func testCodeOfAnotherApplication(t *testing.T, e *paEnv) {
+	ctx := context.Background()
+	userID := e.user(nextUser())
+	a := e.initActivation(userID, nil)
+	status, other := e.bank("POST", "/v1/applications", map[string]any{"name": "Another app " + nextUser()})
+	if status != 201 {
+		t.Fatalf("create application: %d %v", status, other)
+	}
+	otherCfg, err := padevice.ParseAppConfig(other["mobile_sdk_config"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := e.client(powerauth.Version33)
+	_, err = c.Activate(ctx, otherCfg, a["activation_code"].(string), paPIN, padevice.ActivateOptions{})
+	wantCode(t, err, 400, "ERR_ACTIVATION") // PowerAuth's answer to any refused activation create
+	if got := e.activation(a["id"].(string)); got["status"] != "CREATED" || got["failed_attempts"] != float64(0) {
+		t.Fatalf("activation %v with %v failed attempts, want CREATED with 0", got["status"], got["failed_attempts"])
+	}
+	evs, _, err := e.st.ListAudit(ctx, store.AuditFilter{CredentialID: a["id"].(string), Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := evs[len(evs)-1]; ev.Type != "powerauth.activation.key_exchange" || ev.Outcome != audit.Failure ||
+		ev.Reason != "activation belongs to another application" {
+		t.Fatalf("audited %s %s %q", ev.Type, ev.Outcome, ev.Reason)
+	}
+	if _, err := c.Activate(ctx, e.cfg, a["activation_code"].(string), paPIN, padevice.ActivateOptions{}); err != nil {
+		t.Fatalf("the code through its own application: %v", err)
 	}
 }
 
