@@ -323,173 +323,205 @@ var (
 
 // Validate reports every problem at once.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	var p problems
 	if c.Listen == "" {
-		bad("listen must not be empty")
+		p.add("listen must not be empty")
 	}
-	checkURL := func(name, v string, allowHTTP bool) {
-		u, err := url.Parse(v)
-		switch {
-		case v == "":
-			bad("%s is required", name)
-		case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil:
-			bad("%s must be an absolute http(s) URL without credentials", name)
-		case u.Scheme == "http" && !allowHTTP && !isLoopback(u.Hostname()):
-			bad("%s must be https (http only on loopback, or with jwks_allow_http inside an authenticated network)", name)
-		}
-	}
-	switch c.Mode {
-	case ModeProxy:
-		checkURL("upstream", c.Upstream, true)
-		if c.Authz != (AuthzConfig{}) {
-			bad("authz applies to mode: authz only")
-		}
-	case ModeAuthz:
-		if c.Upstream != "" {
-			bad("upstream: mode authz forwards nothing (the proxy in front does); remove it")
-		}
-		if c.AdminListen == "" {
-			bad("admin_listen is required with mode: authz (the check listener answers checks only)")
-		}
-		a := c.Authz
-		switch a.Original {
-		case "forwarded":
-			if !headerName.MatchString(a.MethodHeader) || !headerName.MatchString(a.URIHeader) {
-				bad("authz.method_header and authz.uri_header must be header names")
-			}
-			if a.PathPrefix != "" {
-				bad("authz.path_prefix applies to original: request only")
-			}
-		case "request":
-			if a.MethodHeader != "" || a.URIHeader != "" {
-				bad("authz.method_header and authz.uri_header apply to original: forwarded only")
-			}
-			if a.PathPrefix != "" && (!strings.HasPrefix(a.PathPrefix, "/") || strings.HasSuffix(a.PathPrefix, "/") ||
-				strings.ContainsAny(a.PathPrefix, " \t\r\n?#")) {
-				bad("authz.path_prefix must start with / and not end with / (Envoy's path_prefix)")
-			}
-		default:
-			bad("authz.original must be forwarded or request")
-		}
-	default:
-		bad("mode must be proxy or authz")
-	}
-	checkURL("jwks_url", c.JWKSURL, c.JWKSAllowHTTP)
+	c.validateMode(&p)
+	p.url("jwks_url", c.JWKSURL, c.JWKSAllowHTTP)
 	if c.Issuer == "" {
-		bad("issuer is required (the exact iss of Signet's tokens)")
+		p.add("issuer is required (the exact iss of Signet's tokens)")
 	}
 	if c.Audience == "" {
-		bad("audience is required (the aud of Signet's tokens, SIGNET_TOKEN_AUDIENCE)")
+		p.add("audience is required (the aud of Signet's tokens, SIGNET_TOKEN_AUDIENCE)")
 	}
 	if c.Leeway < 0 || time.Duration(c.Leeway) > verify.MaxLeeway {
-		bad("leeway must be between 0 and %s", verify.MaxLeeway)
+		p.add("leeway must be between 0 and %s", verify.MaxLeeway)
 	}
-	switch cc := c.Consume; {
-	case cc.RedisURL != "" && cc.SignetURL != "":
-		bad("consume: set redis_url or signet_url, not both")
-	case cc.RedisURL == "" && cc.SignetURL == "":
-		bad("consume: redis_url or signet_url is required (tokens must be consumed once)")
-	case cc.RedisURL != "":
-		if !strings.HasPrefix(cc.RedisURL, "redis://") && !strings.HasPrefix(cc.RedisURL, "rediss://") {
-			bad("consume.redis_url must be a redis:// or rediss:// URL")
-		}
-	default:
-		checkURL("consume.signet_url", cc.SignetURL, true)
-		if (cc.APIKey == "") == (cc.APIKeyFile == "") {
-			bad("consume: exactly one of api_key and api_key_file is required with signet_url")
-		}
-	}
-	if w := c.Consume.RedisWaitAOF; w != "" {
-		if c.Consume.RedisURL == "" {
-			bad("consume.redis_waitaof applies to redis_url; through signet_url, set SIGNET_REDIS_CONSUME_WAITAOF on Signet")
-		} else if _, err := config.ParseWaitAOF(w); err != nil {
-			bad("consume.redis_waitaof: %v", err)
-		}
-	}
-	if c.Consume.Timeout <= 0 {
-		bad("consume.timeout must be positive")
-	}
-	switch {
-	case c.Mode == ModeAuthz && c.Unmatched != "deny" && c.Unmatched != "allow":
-		bad("unmatched must be deny or allow with mode: authz")
-	case c.Mode != ModeAuthz && c.Unmatched != "deny" && c.Unmatched != "proxy":
-		bad("unmatched must be deny or proxy")
-	}
-	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > maxMaxBody {
-		bad("max_body_bytes must be between 1 and %d", maxMaxBody)
-	}
-	if c.UpstreamTimeout <= 0 || c.ShutdownTimeout <= 0 {
-		bad("upstream_timeout and shutdown_timeout must be positive")
-	}
-	switch {
-	case len(c.Routes) == 0:
-		bad("routes: at least one route is required")
-	case len(c.Routes) > maxRoutes:
-		bad("routes: at most %d", maxRoutes)
-	}
-	guarded := 0
-	for i, r := range c.Routes {
-		at := fmt.Sprintf("routes[%d]", i)
-		if m := strings.TrimSpace(r.Method); m != "" && m != "*" && !methodToken.MatchString(strings.ToUpper(m)) {
-			bad("%s.method %q is not an HTTP method", at, r.Method)
-		}
-		if !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t\r\n") {
-			bad("%s.path must start with / and contain no spaces", at)
-		}
-		if c.AdminListen == "" && c.Mode != ModeAuthz {
-			for _, p := range reservedPaths {
-				if r.Path == p {
-					bad("%s.path %s is served by the gateway itself (set admin_listen to move it)", at, p)
-				}
-			}
-		}
-		switch {
-		case !r.Guarded():
-			if r.Binding != nil {
-				bad("%s has a binding but require_token: false", at)
-			}
-			if r.Unbound || r.RequireACR != "" {
-				bad("%s: unbound and require_acr apply only to a route that requires a token", at)
-			}
-		case r.Binding == nil && !r.Unbound:
-			bad("%s requires a token but has no binding: add one (amount, currency, payee_account), or say unbound: true "+
-				"if its requests carry no payment (the token then proves that an operation was approved, not what)", at)
-		case r.Binding != nil && r.Unbound:
-			bad("%s has a binding and unbound: true; choose one", at)
-		}
-		if r.Guarded() {
-			guarded++
-		}
-		if r.RequireACR != "" {
-			if _, err := verify.ParseACR(r.RequireACR); err != nil {
-				bad("%s.require_acr: %v", at, err)
-			}
-		}
-		if b := r.Binding; b != nil {
-			for name, src := range map[string]string{"amount": b.Amount, "currency": b.Currency, "payee_account": b.PayeeAccount} {
-				if err := checkSource(src); err != nil {
-					bad("%s.binding.%s: %v", at, name, err)
-				}
-			}
-		}
-	}
-	if len(c.Routes) > 0 && guarded == 0 {
-		bad("routes: no route requires a token")
-	}
-	if len(errs) == 0 {
+	c.Consume.validate(&p)
+	c.validateLimits(&p)
+	c.validateRoutes(&p)
+	if len(p) == 0 {
 		if _, err := c.mux(func(int) http.Handler { return http.NotFoundHandler() }, nil); err != nil {
-			errs = append(errs, err)
+			p = append(p, err)
 		}
 	}
-	if len(errs) > 0 {
+	if len(p) > 0 {
 		ce := &ConfigError{}
-		for _, e := range errs {
+		for _, e := range p {
 			ce.Problems = append(ce.Problems, Problem{Msg: e.Error()})
 		}
 		return ce
 	}
 	return nil
+}
+
+// problems collects what Validate finds, in the order it checks.
+type problems []error
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Errorf(format, args...)) }
+
+// url checks that v is an absolute http(s) URL without credentials, https unless allowHTTP or on loopback.
+func (p *problems) url(name, v string, allowHTTP bool) {
+	u, err := url.Parse(v)
+	switch {
+	case v == "":
+		p.add("%s is required", name)
+	case err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil:
+		p.add("%s must be an absolute http(s) URL without credentials", name)
+	case u.Scheme == "http" && !allowHTTP && !isLoopback(u.Hostname()):
+		p.add("%s must be https (http only on loopback, or with jwks_allow_http inside an authenticated network)", name)
+	}
+}
+
+// validateMode checks the mode and what belongs to it: the upstream of a proxy, the authz settings.
+func (c *Config) validateMode(p *problems) {
+	switch c.Mode {
+	case ModeProxy:
+		p.url("upstream", c.Upstream, true)
+		if c.Authz != (AuthzConfig{}) {
+			p.add("authz applies to mode: authz only")
+		}
+	case ModeAuthz:
+		if c.Upstream != "" {
+			p.add("upstream: mode authz forwards nothing (the proxy in front does); remove it")
+		}
+		if c.AdminListen == "" {
+			p.add("admin_listen is required with mode: authz (the check listener answers checks only)")
+		}
+		c.Authz.validate(p)
+	default:
+		p.add("mode must be proxy or authz")
+	}
+}
+
+func (a AuthzConfig) validate(p *problems) {
+	switch a.Original {
+	case "forwarded":
+		if !headerName.MatchString(a.MethodHeader) || !headerName.MatchString(a.URIHeader) {
+			p.add("authz.method_header and authz.uri_header must be header names")
+		}
+		if a.PathPrefix != "" {
+			p.add("authz.path_prefix applies to original: request only")
+		}
+	case "request":
+		if a.MethodHeader != "" || a.URIHeader != "" {
+			p.add("authz.method_header and authz.uri_header apply to original: forwarded only")
+		}
+		if a.PathPrefix != "" && (!strings.HasPrefix(a.PathPrefix, "/") || strings.HasSuffix(a.PathPrefix, "/") ||
+			strings.ContainsAny(a.PathPrefix, " \t\r\n?#")) {
+			p.add("authz.path_prefix must start with / and not end with / (Envoy's path_prefix)")
+		}
+	default:
+		p.add("authz.original must be forwarded or request")
+	}
+}
+
+// validate checks that tokens are consumed exactly one way: Redis or Signet's consume endpoint.
+func (cc ConsumeConfig) validate(p *problems) {
+	switch {
+	case cc.RedisURL != "" && cc.SignetURL != "":
+		p.add("consume: set redis_url or signet_url, not both")
+	case cc.RedisURL == "" && cc.SignetURL == "":
+		p.add("consume: redis_url or signet_url is required (tokens must be consumed once)")
+	case cc.RedisURL != "":
+		if !strings.HasPrefix(cc.RedisURL, "redis://") && !strings.HasPrefix(cc.RedisURL, "rediss://") {
+			p.add("consume.redis_url must be a redis:// or rediss:// URL")
+		}
+	default:
+		p.url("consume.signet_url", cc.SignetURL, true)
+		if (cc.APIKey == "") == (cc.APIKeyFile == "") {
+			p.add("consume: exactly one of api_key and api_key_file is required with signet_url")
+		}
+	}
+	if w := cc.RedisWaitAOF; w != "" {
+		if cc.RedisURL == "" {
+			p.add("consume.redis_waitaof applies to redis_url; through signet_url, set SIGNET_REDIS_CONSUME_WAITAOF on Signet")
+		} else if _, err := config.ParseWaitAOF(w); err != nil {
+			p.add("consume.redis_waitaof: %v", err)
+		}
+	}
+	if cc.Timeout <= 0 {
+		p.add("consume.timeout must be positive")
+	}
+}
+
+// validateLimits checks what happens to unmatched requests, the body limit and the timeouts.
+func (c *Config) validateLimits(p *problems) {
+	switch {
+	case c.Mode == ModeAuthz && c.Unmatched != "deny" && c.Unmatched != "allow":
+		p.add("unmatched must be deny or allow with mode: authz")
+	case c.Mode != ModeAuthz && c.Unmatched != "deny" && c.Unmatched != "proxy":
+		p.add("unmatched must be deny or proxy")
+	}
+	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > maxMaxBody {
+		p.add("max_body_bytes must be between 1 and %d", maxMaxBody)
+	}
+	if c.UpstreamTimeout <= 0 || c.ShutdownTimeout <= 0 {
+		p.add("upstream_timeout and shutdown_timeout must be positive")
+	}
+}
+
+// validateRoutes checks each route and that at least one requires a token.
+func (c *Config) validateRoutes(p *problems) {
+	switch {
+	case len(c.Routes) == 0:
+		p.add("routes: at least one route is required")
+	case len(c.Routes) > maxRoutes:
+		p.add("routes: at most %d", maxRoutes)
+	}
+	guarded := 0
+	for i, r := range c.Routes {
+		c.validateRoute(p, fmt.Sprintf("routes[%d]", i), r)
+		if r.Guarded() {
+			guarded++
+		}
+	}
+	if len(c.Routes) > 0 && guarded == 0 {
+		p.add("routes: no route requires a token")
+	}
+}
+
+func (c *Config) validateRoute(p *problems, at string, r Route) {
+	if m := strings.TrimSpace(r.Method); m != "" && m != "*" && !methodToken.MatchString(strings.ToUpper(m)) {
+		p.add("%s.method %q is not an HTTP method", at, r.Method)
+	}
+	if !strings.HasPrefix(r.Path, "/") || strings.ContainsAny(r.Path, " \t\r\n") {
+		p.add("%s.path must start with / and contain no spaces", at)
+	}
+	if c.AdminListen == "" && c.Mode != ModeAuthz {
+		for _, rp := range reservedPaths {
+			if r.Path == rp {
+				p.add("%s.path %s is served by the gateway itself (set admin_listen to move it)", at, rp)
+			}
+		}
+	}
+	switch {
+	case !r.Guarded():
+		if r.Binding != nil {
+			p.add("%s has a binding but require_token: false", at)
+		}
+		if r.Unbound || r.RequireACR != "" {
+			p.add("%s: unbound and require_acr apply only to a route that requires a token", at)
+		}
+	case r.Binding == nil && !r.Unbound:
+		p.add("%s requires a token but has no binding: add one (amount, currency, payee_account), or say unbound: true "+
+			"if its requests carry no payment (the token then proves that an operation was approved, not what)", at)
+	case r.Binding != nil && r.Unbound:
+		p.add("%s has a binding and unbound: true; choose one", at)
+	}
+	if r.RequireACR != "" {
+		if _, err := verify.ParseACR(r.RequireACR); err != nil {
+			p.add("%s.require_acr: %v", at, err)
+		}
+	}
+	if b := r.Binding; b != nil {
+		for name, src := range map[string]string{"amount": b.Amount, "currency": b.Currency, "payee_account": b.PayeeAccount} {
+			if err := checkSource(src); err != nil {
+				p.add("%s.binding.%s: %v", at, name, err)
+			}
+		}
+	}
 }
 
 // ConfigError lists every problem of a configuration at once, each with its line in the file where known.
