@@ -4,7 +4,7 @@ TESTFLAGS ?=
 PG_URL    ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 REDIS_URL ?= redis://127.0.0.1:6379/0
 
-.PHONY: run build test test-services bench loadbench loadbench-history fuzz faults cluster memory lint fmt mutate
+.PHONY: run build test test-services bench loadbench loadbench-history fuzz faults cluster memory lint fmt mutate mutate-report
 
 ## run: serve on :8080 with the embedded default (SQLite in ./data, in-process replay store)
 run:
@@ -58,7 +58,7 @@ faults:
 ## per package on two cores. Kill rates and the equivalent survivors:
 ## docs/testing.md. JSON results land in MUTATE_OUT.
 GREMLINS ?= github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
-PKGS ?= txsign txsign/verify gateway
+PKGS ?= txsign txsign/verify gateway webauthn activation powerauth
 MUTATE_OUT ?= .mutate
 MUTATE_FLAGS ?= --workers 1 --test-cpu 1 --timeout-coefficient 10
 mutate:
@@ -67,6 +67,12 @@ mutate:
 		GOFLAGS=-count=1 $(GO) run $(GREMLINS) unleash $(MUTATE_FLAGS) --exclude-files / \
 			--output $(MUTATE_OUT)/$$(echo $$p | tr / -).json ./$$p || exit $$?; \
 	done
+	@$(MAKE) --no-print-directory mutate-report
+
+## mutate-report: the kill rate of each package of PKGS from its last make mutate result, and every mutant
+## that lived or timed out (scripts/mutatereport)
+mutate-report:
+	@$(GO) run ./scripts/mutatereport $(foreach p,$(PKGS),$(p)=$(MUTATE_OUT)/$(subst /,-,$(p)).json)
 
 ## cluster: three signet replicas on a fresh PostgreSQL schema and the local Redis behind HAProxy (needs haproxy),
 ## restarted one by one under load with a key rotation, then proof that no request failed, nothing was approved or
