@@ -54,7 +54,7 @@ faults:
 		$(GO) test -count=1 -v -run '^TestFaults$$' ./faults
 
 ## mutate: mutation testing with gremlins, one package of PKGS at a time (its subpackages are left out: name
-## them in PKGS). -count=1: a cached coverage run would make every mutant time out. Slow: minutes to an hour
+## them in PKGS), then the mutants in case expressions that gremlins cannot run (scripts/mutatecases). -count=1: a cached coverage run would make every mutant time out. Slow: minutes to an hour
 ## per package on two cores. Kill rates and the equivalent survivors:
 ## docs/testing.md. JSON results land in MUTATE_OUT.
 GREMLINS ?= github.com/go-gremlins/gremlins/cmd/gremlins@v0.6.0
@@ -64,15 +64,19 @@ MUTATE_FLAGS ?= --workers 1 --test-cpu 1 --timeout-coefficient 10
 mutate:
 	@mkdir -p $(MUTATE_OUT); for p in $(PKGS); do \
 		echo "== mutate ./$$p"; \
+		out=$(MUTATE_OUT)/$$(echo $$p | tr / -); \
 		GOFLAGS=-count=1 $(GO) run $(GREMLINS) unleash $(MUTATE_FLAGS) --exclude-files / \
-			--output $(MUTATE_OUT)/$$(echo $$p | tr / -).json ./$$p || exit $$?; \
+			--output $$out.json ./$$p || exit $$?; \
+		echo "== mutants in case expressions of ./$$p"; \
+		$(GO) run ./scripts/mutatecases -o $$out-cases.json ./$$p $$out.json || exit $$?; \
 	done
 	@$(MAKE) --no-print-directory mutate-report
 
-## mutate-report: the kill rate of each package of PKGS from its last make mutate result, and every mutant
-## that lived or timed out (scripts/mutatereport)
+## mutate-report: the kill rate of each package of PKGS from its last make mutate results (gremlins' and the
+## case-expression mutants'), and every mutant that lived or timed out (scripts/mutatereport)
 mutate-report:
-	@$(GO) run ./scripts/mutatereport $(foreach p,$(PKGS),$(p)=$(MUTATE_OUT)/$(subst /,-,$(p)).json)
+	@$(GO) run ./scripts/mutatereport $(foreach p,$(PKGS),$(p)=$(MUTATE_OUT)/$(subst /,-,$(p)).json \
+		$(p)=$(MUTATE_OUT)/$(subst /,-,$(p))-cases.json)
 
 ## cluster: three signet replicas on a fresh PostgreSQL schema and the local Redis behind HAProxy (needs haproxy),
 ## restarted one by one under load with a key rotation, then proof that no request failed, nothing was approved or
