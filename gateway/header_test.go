@@ -17,3 +17,26 @@ func TestHeaderIsFoldsLikeCGI(t *testing.T) {
 		}
 	}
 }
+
+// TestHeaderIsCharacterClasses: letters and digits are kept (upper case folded to lower), and the
+// characters just outside each range are separators; a header is matched by no other spelling.
+func TestHeaderIsCharacterClasses(t *testing.T) {
+	for _, tt := range []struct {
+		name, want string
+		match      bool
+	}{
+		{"AZaz09", "azaz09", true},
+		{"aZ-Az_9.0", "az-az-9-0", true},
+		{"@[`{/:", "------", true}, // the neighbours of A-Z, a-z and 0-9 (ASCII '@' '[' '`' '{' '/' ':')
+		{"@", "a", false},
+		{"[", "z", false},
+		{"`", "a", false},
+		{"{", "z", false},
+		{"/", "0", false},
+		{":", "9", false},
+	} {
+		if got := headerIs(tt.name, tt.want, false); got != tt.match {
+			t.Errorf("headerIs(%q, %q) = %v, want %v", tt.name, tt.want, got, tt.match)
+		}
+	}
+}
