@@ -12,6 +12,11 @@
 // A mutant is KILLED when the tests fail, LIVED when they pass, NOT VIABLE when it does not build and
 // TIMED OUT past -timeout (default: ten times the unmutated run, as make mutate's coefficient). It prints
 // a line per mutant as it goes. Other NOT COVERED mutants are left to tests that reach their lines.
+//
+// It also corrects gremlins' other blind spot: `go test` exits 1 when the package does not build as when a
+// test fails, and gremlins v0.6.0 reads both as KILLED. The one mutation that can fail to build is `+` →
+// `-` (ARITHMETIC_BASE) on strings, so each KILLED mutant of a `+` is built again (`go build -overlay`, the
+// package alone) and written as NOT VIABLE when it does not build.
 package main
 
 import (
@@ -66,9 +71,9 @@ var replacements = map[string]map[token.Token]token.Token{
 
 var errNotInCase = errors.New("not in a case expression")
 
-// mutate returns src with the mutation of type typ applied to the token at line:col, or errNotInCase when
-// that position is not inside an expression of a case clause.
-func mutate(src []byte, line, col int, typ string) ([]byte, error) {
+// mutate returns src with the mutation of type typ applied to the token at line:col, or, when inCase is
+// set, errNotInCase when that position is not inside an expression of a case clause.
+func mutate(src []byte, line, col int, typ string, caseOnly bool) ([]byte, error) {
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, "x.go", src, parser.SkipObjectResolution)
 	if err != nil {
@@ -90,7 +95,7 @@ func mutate(src []byte, line, col int, typ string) ([]byte, error) {
 		}
 		return !inCase
 	})
-	if !inCase {
+	if caseOnly && !inCase {
 		return nil, errNotInCase
 	}
 	var s scanner.Scanner
@@ -164,9 +169,10 @@ func run(ctx context.Context, log io.Writer, dir, resultPath string, timeout tim
 		return result{}, err
 	}
 	type job struct {
-		file string
-		m    mutation
-		src  []byte
+		file      string
+		m         mutation
+		src       []byte
+		buildOnly bool // a KILLED mutant whose build is checked
 	}
 	var jobs []job
 	for _, f := range in.Files {
@@ -175,22 +181,23 @@ func run(ctx context.Context, log io.Writer, dir, resultPath string, timeout tim
 			return result{}, err
 		}
 		for _, m := range f.Mutations {
-			if m.Status != "NOT COVERED" {
+			buildOnly := m.Status == "KILLED" && m.Type == "ARITHMETIC_BASE" && tokenAt(src, m.Line, m.Column) == token.ADD
+			if m.Status != "NOT COVERED" && !buildOnly {
 				continue
 			}
-			mutated, err := mutate(src, m.Line, m.Column, m.Type)
+			mutated, err := mutate(src, m.Line, m.Column, m.Type, !buildOnly)
 			if errors.Is(err, errNotInCase) {
 				continue
 			}
 			if err != nil {
 				return result{}, fmt.Errorf("%s: %w", f.Name, err)
 			}
-			jobs = append(jobs, job{f.Name, m, mutated})
+			jobs = append(jobs, job{f.Name, m, mutated, buildOnly})
 		}
 	}
 	out := result{GoModule: in.GoModule}
 	if len(jobs) == 0 {
-		fmt.Fprintln(log, "no NOT COVERED mutant is in a case expression")
+		fmt.Fprintln(log, "no NOT COVERED mutant is in a case expression, and no KILLED one is a +")
 		return out, nil
 	}
 	if timeout == 0 {
@@ -216,7 +223,14 @@ func run(ctx context.Context, log io.Writer, dir, resultPath string, timeout tim
 		if err := os.WriteFile(overlay, ov, 0o600); err != nil {
 			return result{}, err
 		}
-		status, _ := goTest(ctx, dir, overlay, timeout)
+		var status string
+		if j.buildOnly {
+			if status = goBuild(ctx, dir, overlay); status != "NOT VIABLE" {
+				status = j.m.Status
+			}
+		} else {
+			status, _ = goTest(ctx, dir, overlay, timeout)
+		}
 		j.m.Status = status
 		fmt.Fprintf(log, "%4d/%d %-11s %s at %s:%d:%d\n", i+1, len(jobs), status, j.m.Type, j.file, j.m.Line, j.m.Column)
 		k, ok := byFile[j.file]
@@ -228,6 +242,33 @@ func run(ctx context.Context, log io.Writer, dir, resultPath string, timeout tim
 		out.Files[k].Mutations = append(out.Files[k].Mutations, j.m)
 	}
 	return out, nil
+}
+
+// tokenAt returns the token at line:col of src (token.ILLEGAL when none starts there).
+func tokenAt(src []byte, line, col int) token.Token {
+	fset := token.NewFileSet()
+	tf := fset.AddFile("x.go", -1, len(src))
+	var s scanner.Scanner
+	s.Init(tf, src, nil, 0)
+	for {
+		p, tok, _ := s.Scan()
+		if tok == token.EOF {
+			return token.ILLEGAL
+		}
+		if pos := tf.Position(p); pos.Line == line && pos.Column == col {
+			return tok
+		}
+	}
+}
+
+// goBuild builds the package in dir with the overlay: NOT VIABLE when it does not build.
+func goBuild(ctx context.Context, dir, overlay string) string {
+	cmd := exec.CommandContext(ctx, "go", "build", "-overlay", overlay, "-o", os.DevNull, ".")
+	cmd.Dir = dir
+	if err := cmd.Run(); err != nil {
+		return "NOT VIABLE"
+	}
+	return "BUILDS"
 }
 
 // goTest runs the tests of the package in dir (with the overlay, when not empty) and returns the

@@ -37,7 +37,7 @@ func TestMutate(t *testing.T) {
 		{3, 1, "ARITHMETIC_BASE", "", errNotInCase},
 		{5, 9, "ARITHMETIC_BASE", "", nil}, // no such mutation of >=
 	} {
-		got, err := mutate([]byte(src), tt.line, tt.col, tt.typ)
+		got, err := mutate([]byte(src), tt.line, tt.col, tt.typ, true)
 		switch {
 		case tt.wantErr != nil:
 			if !errors.Is(err, tt.wantErr) {
@@ -63,8 +63,8 @@ func TestMutate(t *testing.T) {
 }
 
 // TestRun runs the case mutants of a fixture module's gremlins result against its tests: the untested
-// boundary at 100 lives, the negations are killed, the mutant in a return statement and the one already
-// run are left alone.
+// boundary at 100 lives, the negations are killed, the mutant in a return statement and the comparison
+// already run are left alone; of the two KILLED + mutants, the one on strings does not build.
 func TestRun(t *testing.T) {
 	var log bytes.Buffer
 	res, err := run(context.Background(), &log, "testdata/mod/sign", "testdata/result.json", 0)
@@ -75,9 +75,11 @@ func TestRun(t *testing.T) {
 		t.Fatalf("files %+v", res.Files)
 	}
 	want := []mutation{
-		{"CONDITIONALS_BOUNDARY", "LIVED", 8, 9},
-		{"CONDITIONALS_NEGATION", "KILLED", 8, 9},
+		{"CONDITIONALS_BOUNDARY", "LIVED", 10, 9},
 		{"CONDITIONALS_NEGATION", "KILLED", 10, 9},
+		{"CONDITIONALS_NEGATION", "KILLED", 12, 9},
+		{"ARITHMETIC_BASE", "NOT VIABLE", 22, 16},
+		{"ARITHMETIC_BASE", "KILLED", 22, 32},
 	}
 	got := res.Files[0].Mutations
 	if len(got) != len(want) {
@@ -88,7 +90,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("mutation %d: %+v, want %+v", i, got[i], want[i])
 		}
 	}
-	if !strings.Contains(log.String(), "   1/3 LIVED       CONDITIONALS_BOUNDARY at sign.go:8:9\n") {
+	if !strings.Contains(log.String(), "   1/5 LIVED       CONDITIONALS_BOUNDARY at sign.go:10:9\n") {
 		t.Errorf("progress:\n%s", log.String())
 	}
 }

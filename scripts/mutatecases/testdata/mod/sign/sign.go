@@ -2,6 +2,8 @@
 // covered.
 package sign
 
+import "strconv"
+
 // Of returns -1, 0 or 1 by the sign of n, and 2 for n over 100.
 func Of(n int) int {
 	switch {
@@ -13,4 +15,9 @@ func Of(n int) int {
 		return 0
 	}
 	return 1
+}
+
+// Label names n's successor.
+func Label(n int) string {
+	return "n+1=" + strconv.Itoa(n+1)
 }

@@ -10,3 +10,9 @@ func TestOf(t *testing.T) {
 		}
 	}
 }
+
+func TestLabel(t *testing.T) {
+	if got := Label(1); got != "n+1=2" {
+		t.Errorf("Label(1) = %q", got)
+	}
+}
