@@ -94,6 +94,7 @@ type env struct {
 	device   signettest.Device
 	upstream atomic.Int64
 	inspect  atomic.Pointer[chan http.Header] // when set, receives the next upstream request's headers
+	opts     []gateway.Option                 // New's options, set by newEnv's mutate
 }
 
 type backend struct {
@@ -182,7 +183,7 @@ func newEnv(t *testing.T, b backend, mutate func(*gateway.Config, *env)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.gateway, err = gateway.New(parsed)
+	e.gateway, err = gateway.New(parsed, e.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
