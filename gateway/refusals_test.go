@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/signet-sca/signet/gateway"
 	"github.com/signet-sca/signet/txsign/verify"
@@ -151,5 +153,71 @@ func TestBodyTooLarge(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// statusUpstream answers every request with the status its Test-Status header names.
+type statusUpstream struct{}
+
+func (statusUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
+	code, err := strconv.Atoi(r.Header.Get("Test-Status"))
+	if err != nil {
+		return nil, err
+	}
+	return &http.Response{StatusCode: code, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{},
+		Body: http.NoBody, Request: r}, nil
+}
+
+// TestRequestLog: every request on a route is logged once, when it ends, with its route, method,
+// status, outcome and duration: at INFO, or at WARN from status 500 on (the upstream's own server
+// errors included). A refusal says whether a token was sent at all (no_token) or was not valid
+// (invalid_token). (The record is written before the response leaves: these responses are smaller
+// than net/http's write buffer, which is flushed when the handler returns.)
+func TestRequestLog(t *testing.T) {
+	logs := &recordedLogs{}
+	e := newEnv(t, backends[0], func(_ *gateway.Config, e *env) {
+		e.opts = []gateway.Option{gateway.WithUpstreamTransport(statusUpstream{}), gateway.WithLogger(slog.New(logs))}
+	})
+	steps := []struct {
+		name, method, token, upstream string
+		status                        int
+		outcome                       string
+		level                         slog.Level
+	}{
+		{"no token", "POST", "", "", 401, "no_token", slog.LevelInfo},
+		{"a token that is none", "POST", "not.a.token", "", 401, "invalid_token", slog.LevelInfo},
+		{"the upstream's 499", "GET", "", "499", 499, "proxied", slog.LevelInfo},
+		{"the upstream's 500", "GET", "", "500", 500, "proxied", slog.LevelWarn},
+	}
+	for i, st := range steps {
+		t.Run(st.name, func(t *testing.T) {
+			req, _ := http.NewRequest(st.method, e.gw+"/payments", strings.NewReader(body("1")))
+			if st.token != "" {
+				req.Header.Set("Authorization", "Bearer "+st.token)
+			}
+			req.Header.Set("Test-Status", st.upstream)
+			start := time.Now()
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			elapsed := float64(time.Since(start).Microseconds()) / 1000
+			if resp.StatusCode != st.status {
+				t.Fatalf("status %d, want %d", resp.StatusCode, st.status)
+			}
+			recs, levels := logs.find("gateway request")
+			if len(recs) != i+1 {
+				t.Fatalf("%d requests logged, want %d", len(recs), i+1)
+			}
+			r, level := recs[i], levels[i]
+			if r["route"] != st.method+" /payments" || r["method"] != st.method || r["status"] != strconv.Itoa(st.status) ||
+				r["outcome"] != st.outcome || level != st.level {
+				t.Fatalf("logged %v at %v, want status %d, outcome %s at %v", r, level, st.status, st.outcome, st.level)
+			}
+			if d, err := strconv.ParseFloat(r["duration_ms"], 64); err != nil || d < 0 || d > elapsed {
+				t.Fatalf("duration_ms %s, but the client saw the whole request take %.3f ms", r["duration_ms"], elapsed)
+			}
+		})
 	}
 }
