@@ -713,6 +713,29 @@ func TestIdempotencyKeyIsTheOperation(t *testing.T) {
 	}
 }
 
+// TestTokenStopsAtTheGateway: the upstream never gets the transaction token, in whichever header
+// it came; an Authorization header beside a Txn-Token is the client's credential for the upstream
+// and goes through.
+func TestTokenStopsAtTheGateway(t *testing.T) {
+	e := newEnv(t, backends[0], nil)
+	seen := make(chan http.Header, 1)
+	e.inspect.Store(&seen)
+	_, tok := e.approve("22")
+	if r := e.pay(tok, "txn", body("22"), map[string]string{"Authorization": "Bearer upstream-oauth-token"}); r.status != 201 {
+		t.Fatalf("status %d %v", r.status, r.body)
+	}
+	if h := <-seen; h.Get("Txn-Token") != "" || h.Get("Authorization") != "Bearer upstream-oauth-token" {
+		t.Fatalf("sent in Txn-Token, the upstream saw a Txn-Token: %t, Authorization %.20q", h.Get("Txn-Token") != "", h.Get("Authorization"))
+	}
+	_, tok = e.approve("23")
+	if r := e.pay(tok, "bearer", body("23"), nil); r.status != 201 {
+		t.Fatalf("status %d %v", r.status, r.body)
+	}
+	if h := <-seen; h.Get("Txn-Token") != "" || h.Get("Authorization") != "" {
+		t.Fatalf("sent as a bearer token, the upstream saw a Txn-Token: %t, Authorization %.20q", h.Get("Txn-Token") != "", h.Get("Authorization"))
+	}
+}
+
 // TestSingleFactorDoesNotPay: issue 13 §4. A payment route needs SCA unless the bank says
 // require_acr: 1fa for it; a one-factor approval is refused 403 insufficient_authentication
 // before it is consumed (in Redis or through Signet's consume endpoint), so it is not burned.
