@@ -40,6 +40,7 @@ func TestAuthzEnvoyStyle(t *testing.T) {
 	e := newEnv(t, backends[0], func(c *gateway.Config, _ *env) {
 		c.Mode, c.Upstream, c.AdminListen = gateway.ModeAuthz, "", "127.0.0.1:0"
 		c.Authz = gateway.AuthzConfig{Original: "request", PathPrefix: "/check"}
+		c.Routes = append(c.Routes, gateway.Route{Method: "GET", Path: "/{$}", RequireToken: new(bool)})
 	})
 	op, tok := e.approve("100")
 	txn := map[string]string{"Txn-Token": tok, "Content-Type": "application/json"}
@@ -59,6 +60,9 @@ func TestAuthzEnvoyStyle(t *testing.T) {
 		{"same token again", "POST", "/check/payments", body("100.00"), txn, 409, "token_replayed"},
 		{"open route", "GET", "/check/payments", "", nil, 200, ""},
 		{"unmatched", "GET", "/check/admin", "", nil, 404, "not_found"},
+		// Envoy sends path_prefix + the original path: the prefix alone, or with a query, checks the root.
+		{"the path prefix alone is the root", "GET", "/check", "", nil, 200, ""},
+		{"the path prefix and a query is the root", "GET", "/check?page=2", "", nil, 200, ""},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -89,6 +93,7 @@ func TestAuthzEnvoyStyle(t *testing.T) {
 	rec := httptest.NewRecorder()
 	e.gateway.AdminHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	for _, want := range []string{`outcome="allowed",route="POST /payments"`, `outcome="allowed",route="GET /payments"`,
+		`signet_gateway_requests_total{outcome="allowed",route="GET /{$}"} 2`,
 		`outcome="replayed"`, `outcome="binding_mismatch"`} {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics lack %s:\n%s", want, rec.Body.String())

@@ -212,3 +212,41 @@ func fastLeaf(t *testing.T, v *fastjson.Value, path ...string) string {
 	t.Fatalf("fastjson reads %v as %s", path, x.Type())
 	return ""
 }
+
+// TestExtractQueryAndHeader: a binding read from the query string or a header takes the one value
+// the request carries; a field given twice or not at all is refused, since the gateway and the
+// upstream could read different copies (the first here, the last there).
+func TestExtractQueryAndHeader(t *testing.T) {
+	b := Binding{Amount: "query:amount", Currency: "query:currency", PayeeAccount: "header:Payee-Account"}
+	extract := func(query string, payees ...string) (verify.Binding, error) {
+		r, err := http.NewRequest("POST", "http://gateway.test/payments?"+query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range payees {
+			r.Header.Add("Payee-Account", p)
+		}
+		return newExtractor(b, defaultMaxBody).extract(r)
+	}
+	got, err := extract("amount=12.50&currency=EUR", "DE02100100109307118603")
+	if want := (verify.Binding{Amount: "12.50", Currency: "EUR", PayeeAccount: "DE02100100109307118603"}); err != nil || got != want {
+		t.Fatalf("bound %+v, %v; want %+v", got, err, want)
+	}
+	tests := []struct {
+		name, query string
+		payees      []string
+		want        string
+	}{
+		{"amount twice", "amount=1&amount=1000&currency=EUR", []string{"DE02"}, "query parameter amount must appear exactly once"},
+		{"no currency", "amount=1", []string{"DE02"}, "query parameter currency must appear exactly once"},
+		{"payee account twice", "amount=1&currency=EUR", []string{"DE02", "GB82"}, "header Payee-Account must appear exactly once"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := extract(tt.query, tt.payees...)
+			if err == nil || err.Error() != tt.want {
+				t.Fatalf("bound %+v, %v; want the refusal %q", got, err, tt.want)
+			}
+		})
+	}
+}

@@ -342,7 +342,9 @@ func (c *Config) Validate() error {
 	c.validateLimits(&p)
 	c.validateRoutes(&p)
 	if len(p) == 0 {
-		if _, err := c.mux(func(int) http.Handler { return http.NotFoundHandler() }, nil); err != nil {
+		// The literal stays off the if line: Go's coverage would not count a condition after it.
+		anyHandler := func(int) http.Handler { return http.NotFoundHandler() }
+		if _, err := c.mux(anyHandler, nil); err != nil {
 			p = append(p, err)
 		}
 	}

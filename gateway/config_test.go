@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -306,13 +307,14 @@ func TestShippedConfigsParse(t *testing.T) {
 	}
 }
 
-// TestEveryProblemAtOnce: an unknown key, a wrong value and a missing field are reported together, each on its
-// own line with the line of the file it is on, in file order, the messages aligned.
+// TestEveryProblemAtOnce: an unknown key, a value of the wrong type, a wrong value and a missing field are
+// reported together, each on its own line with the line of the file it is on, in file order, the messages aligned.
 func TestEveryProblemAtOnce(t *testing.T) {
 	yaml := `upstream: "https://payments.internal"
 jwks_url: "https://signet.example/.well-known/jwks.json"
 audience: "signet-gateway"
 unmatched: allow
+max_body_bytes: lots
 consume:
   redis_url: "redis://127.0.0.1:6379/0"
 routes:
@@ -332,9 +334,10 @@ routes:
 	}
 	want := []Problem{
 		{4, "unmatched must be deny or proxy"},
-		{8, "routes[0] requires a token but has no binding"},
-		{10, `unknown key "bindng"`},
-		{15, "routes[1].require_acr"},
+		{5, "cannot unmarshal !!str `lots` into int64"},
+		{9, "routes[0] requires a token but has no binding"},
+		{11, `unknown key "bindng"`},
+		{16, "routes[1].require_acr"},
 		{0, "issuer is required"},
 	}
 	if len(ce.Problems) != len(want) {
@@ -346,7 +349,7 @@ routes:
 		}
 	}
 	lines := strings.Split(err.Error(), "\n")
-	if lines[0] != "gateway config: 5 problems:" {
+	if lines[0] != "gateway config: 6 problems:" {
 		t.Errorf("first line %q", lines[0])
 	}
 	col := strings.Index(lines[1], "unmatched")
@@ -355,7 +358,24 @@ routes:
 			t.Errorf("not aligned at column %d: %q", col, l)
 		}
 	}
-	if !strings.HasPrefix(lines[3], "  line 10   unknown key") {
-		t.Errorf("line 3 %q", lines[3])
+	if !strings.HasPrefix(lines[4], "  line 11   unknown key") {
+		t.Errorf("line 4 %q", lines[4])
+	}
+}
+
+// TestLoad: Load parses the file at its path; a file that cannot be read is an error that says so
+// and keeps its cause.
+func TestLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte(validConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil || len(c.Routes) != 3 || c.Routes[1].Pattern() != "PUT /payments/{id}" {
+		t.Fatalf("Load = %+v, %v", c, err)
+	}
+	_, err = Load(path + ".missing")
+	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "gateway config: open "+path+".missing") {
+		t.Fatalf("Load of a missing file = %v", err)
 	}
 }

@@ -230,7 +230,7 @@ func (g *Gateway) newProxy(cfg *Config, o options) {
 	if transport == nil {
 		transport = &http.Transport{
 			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			DialContext:           upstreamDialer().DialContext,
 			ResponseHeaderTimeout: time.Duration(cfg.UpstreamTimeout),
 			MaxIdleConnsPerHost:   64,
 			IdleConnTimeout:       90 * time.Second,
@@ -260,6 +260,12 @@ func (g *Gateway) newProxy(cfg *Config, o options) {
 				Status: http.StatusBadGateway, Code: "bad_gateway"})
 		},
 	}
+}
+
+// upstreamDialer connects to the upstream: an upstream that does not accept within 5 s fails the
+// request (502) instead of holding it for the operating system's connect timeout.
+func upstreamDialer() *net.Dialer {
+	return &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
 }
 
 func (g *Gateway) metrics() {
@@ -498,18 +504,23 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"status": status, "checks": checks})
 }
 
+// newServer is the HTTP server of one of Serve's listeners. A client must send its headers within
+// 10 s and its request within 60 s (a slow client cannot hold connections open), and a response
+// may take the upstream timeout and 30 s more to write (the gateway's own 502 after an upstream
+// timeout included).
+func (g *Gateway) newServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
+		WriteTimeout: time.Duration(g.cfg.UpstreamTimeout) + 30*time.Second, IdleTimeout: 90 * time.Second,
+		MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn)}
+}
+
 // Serve runs the proxy on ln (and the admin endpoints on adminLn when not nil) until ctx ends,
 // then shuts down gracefully: stop accepting, finish requests in flight within ShutdownTimeout.
 func (g *Gateway) Serve(ctx context.Context, ln, adminLn net.Listener) error {
-	newServer := func(h http.Handler) *http.Server {
-		return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 60 * time.Second,
-			WriteTimeout: time.Duration(g.cfg.UpstreamTimeout) + 30*time.Second, IdleTimeout: 90 * time.Second,
-			MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn)}
-	}
-	servers := []*http.Server{newServer(g.handler)}
+	servers := []*http.Server{g.newServer(g.handler)}
 	listeners := []net.Listener{ln}
 	if adminLn != nil && g.admin != nil {
-		servers = append(servers, newServer(g.admin))
+		servers = append(servers, g.newServer(g.admin))
 		listeners = append(listeners, adminLn)
 	}
 	errc := make(chan error, len(servers))

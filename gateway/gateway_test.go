@@ -5,14 +5,18 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
+	"io/fs"
 	"maps"
 	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -94,6 +98,7 @@ type env struct {
 	device   signettest.Device
 	upstream atomic.Int64
 	inspect  atomic.Pointer[chan http.Header] // when set, receives the next upstream request's headers
+	opts     []gateway.Option                 // New's options, set by newEnv's mutate
 }
 
 type backend struct {
@@ -182,7 +187,7 @@ func newEnv(t *testing.T, b backend, mutate func(*gateway.Config, *env)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.gateway, err = gateway.New(parsed)
+	e.gateway, err = gateway.New(parsed, e.opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,25 +463,33 @@ func jsonSegment(token string) (map[string]any, error) {
 // POST /v1/tokens/consume, with the same outcomes, and fails closed when Signet refuses it.
 func TestConsumeThroughSignet(t *testing.T) {
 	b := backends[0]
-	viaSignet := func(apiKey string) func(*gateway.Config, *env) {
+	viaSignet := func(apiKey string, inFile bool) func(*gateway.Config, *env) {
 		return func(c *gateway.Config, e *env) {
 			c.Consume = gateway.ConsumeConfig{SignetURL: e.signet, APIKey: apiKey}
+			if inFile { // as a secrets mount or `echo key > file` leaves it: with a newline
+				c.Consume.APIKey, c.Consume.APIKeyFile = "", filepath.Join(t.TempDir(), "signet-api-key")
+				if err := os.WriteFile(c.Consume.APIKeyFile, []byte(apiKey+"\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
 		}
 	}
 	tests := []struct {
-		name  string
-		key   string
-		first int // status of the first payment
-		again int // status of the same token again
+		name   string
+		key    string
+		inFile bool
+		first  int // status of the first payment
+		again  int // status of the same token again
 	}{
 		{name: "wrong API key fails closed", key: "not-the-key-0123456789", first: 503, again: 503},
 		{name: "API key as Bearer", key: apiSecret, first: 201, again: 409},
 		{name: "API key as Basic name:secret", key: "gateway:" + apiSecret, first: 201, again: 409},
 		{name: "SIGNET_API_KEYS entry name:secret:scope", key: "gateway:" + apiSecret + ":consume", first: 201, again: 409},
+		{name: "API key file, its newline trimmed", key: "gateway:" + apiSecret, inFile: true, first: 201, again: 409},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e := newEnv(t, b, viaSignet(tt.key))
+			e := newEnv(t, b, viaSignet(tt.key, tt.inFile))
 			_, tok := e.approve("12")
 			if r := e.pay(tok, "bearer", body("12"), nil); r.status != tt.first {
 				t.Fatalf("first: %d %v", r.status, r.body)
@@ -488,6 +501,25 @@ func TestConsumeThroughSignet(t *testing.T) {
 				t.Fatalf("binding is still checked before consuming: %d %v", r.status, r.body)
 			}
 		})
+	}
+}
+
+// TestAPIKeyFileUnreadable: a gateway whose consume.api_key_file cannot be read does not start
+// (it could consume nothing), and says which setting and why.
+func TestAPIKeyFileUnreadable(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "signet-api-key")
+	c, err := gateway.Parse([]byte("upstream: http://127.0.0.1:1\njwks_url: http://127.0.0.1:1/.well-known/jwks.json\nissuer: i\naudience: a\n" +
+		"consume: {signet_url: 'http://127.0.0.1:1', api_key_file: '" + missing + "'}\nroutes: [{path: /x, unbound: true}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := gateway.New(c)
+	if err == nil {
+		g.Close()
+		t.Fatal("started without its API key")
+	}
+	if !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "gateway: consume.api_key_file: open "+missing) {
+		t.Fatalf("refusal %q does not name the setting and the cause", err)
 	}
 }
 
@@ -678,6 +710,29 @@ func TestIdempotencyKeyIsTheOperation(t *testing.T) {
 	h := <-seen
 	if got := h.Values("Idempotency-Key"); len(got) != 1 || got[0] != op.ID {
 		t.Fatalf("upstream saw Idempotency-Key %q, want [%s]", got, op.ID)
+	}
+}
+
+// TestTokenStopsAtTheGateway: the upstream never gets the transaction token, in whichever header
+// it came; an Authorization header beside a Txn-Token is the client's credential for the upstream
+// and goes through.
+func TestTokenStopsAtTheGateway(t *testing.T) {
+	e := newEnv(t, backends[0], nil)
+	seen := make(chan http.Header, 1)
+	e.inspect.Store(&seen)
+	_, tok := e.approve("22")
+	if r := e.pay(tok, "txn", body("22"), map[string]string{"Authorization": "Bearer upstream-oauth-token"}); r.status != 201 {
+		t.Fatalf("status %d %v", r.status, r.body)
+	}
+	if h := <-seen; h.Get("Txn-Token") != "" || h.Get("Authorization") != "Bearer upstream-oauth-token" {
+		t.Fatalf("sent in Txn-Token, the upstream saw a Txn-Token: %t, Authorization %.20q", h.Get("Txn-Token") != "", h.Get("Authorization"))
+	}
+	_, tok = e.approve("23")
+	if r := e.pay(tok, "bearer", body("23"), nil); r.status != 201 {
+		t.Fatalf("status %d %v", r.status, r.body)
+	}
+	if h := <-seen; h.Get("Txn-Token") != "" || h.Get("Authorization") != "" {
+		t.Fatalf("sent as a bearer token, the upstream saw a Txn-Token: %t, Authorization %.20q", h.Get("Txn-Token") != "", h.Get("Authorization"))
 	}
 }
 
