@@ -339,6 +339,9 @@ func TestCheckBinding(t *testing.T) {
 		{"fraction amount", base, with(func(b *Binding) { b.Amount = "100/1" }), false},
 		{"negative amount", base, with(func(b *Binding) { b.Amount = "-100.00" }), false},
 		{"signed amount", base, with(func(b *Binding) { b.Amount = "+100.00" }), false},
+		{"amount of 65 characters", base, with(func(b *Binding) { b.Amount = strings.Repeat("0", 59) + "100.00" }), false},
+		{"zero amount", func() *Claims { c := base(); c.AuthorizationDetails[0].InstructedAmount.Amount = "0.00"; return c },
+			with(func(b *Binding) { b.Amount = "0.00" }), false},
 		{"no payment_initiation", func() *Claims { c := base(); c.AuthorizationDetails = nil; return c }, ok, false},
 		{"other detail type only", func() *Claims { c := base(); c.AuthorizationDetails[0].Type = "account_information"; return c }, ok, false},
 		{"two payment_initiation", func() *Claims {
@@ -354,6 +357,7 @@ func TestCheckBinding(t *testing.T) {
 		{"exact", base, ok, true},
 		{"amount without decimals", base, with(func(b *Binding) { b.Amount = "100" }), true},
 		{"amount with extra zeros", base, with(func(b *Binding) { b.Amount = "0100.000" }), true},
+		{"amount of 64 characters", base, with(func(b *Binding) { b.Amount = strings.Repeat("0", 58) + "100.00" }), true},
 		{"IBAN paper format lower case", base, with(func(b *Binding) { b.PayeeAccount = "de89 3704 0044 0532 0130 00" }), true},
 		{"other account", func() *Claims {
 			c := base()
