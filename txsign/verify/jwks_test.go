@@ -355,6 +355,10 @@ func TestNewJWKSURL(t *testing.T) {
 		{url: "https://signet.example/.well-known/jwks.json", opts: []JWKSOption{WithMinRefreshInterval(0)}},
 		{url: "https://signet.example/.well-known/jwks.json", opts: []JWKSOption{WithMaxStale(-time.Second)}},
 		{url: "https://signet.example/.well-known/jwks.json", opts: []JWKSOption{WithMaxStale(0)}, ok: true}, // never serve stale keys
+		{url: "https://signet.example/.well-known/jwks.json", opts: []JWKSOption{WithNegativeTTL(-time.Second)}},
+		{url: "https://signet.example/.well-known/jwks.json", opts: []JWKSOption{WithNegativeTTL(0)}, ok: true}, // no negative cache
+		{url: "https://signet.example/.well-known/jwks.json", opts: []JWKSOption{WithFetchTimeout(0)}},
+		{url: "https://signet.example/.well-known/jwks.json", opts: []JWKSOption{WithDefaultRefresh(0)}},
 		{url: "https://signet.example/.well-known/jwks.json", ok: true},
 		{url: "http://127.0.0.1:8080/.well-known/jwks.json", ok: true},
 		{url: "http://[::1]:8080/.well-known/jwks.json", ok: true},
