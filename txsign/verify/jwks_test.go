@@ -382,6 +382,9 @@ func TestCacheMaxAge(t *testing.T) {
 		{[]string{"public"}, -1},
 		{[]string{"max-age=abc"}, -1},
 		{[]string{"max-age=-5"}, -1},
+		{[]string{"max-age=0"}, 0},
+		{[]string{"max-age=2147483647"}, 2147483647 * time.Second},
+		{[]string{"max-age=2147483648"}, -1}, // past 2^31 - 1 (RFC 9111 §1.2.2): ignored
 		{[]string{"public, max-age=300"}, 300 * time.Second},
 		{[]string{"Max-Age=60"}, 60 * time.Second},
 		{[]string{`max-age="120"`}, 120 * time.Second},
@@ -597,4 +600,23 @@ func TestJWKSTuning(t *testing.T) {
 			})
 		}
 	})
+}
+
+// TestJWKSBodyLimit: a key set of exactly 1 MiB is read; one byte more is refused unread.
+func TestJWKSBodyLimit(t *testing.T) {
+	c := newClock()
+	s := newSigner(t, "k1")
+	set := jwksJSON(t, s.jwk(t))
+	for _, tt := range []struct {
+		size int
+		ok   bool
+	}{{maxJWKSBody, true}, {maxJWKSBody + 1, false}} {
+		body := append(append([]byte{}, set...), bytes.Repeat([]byte(" "), tt.size-len(set))...)
+		srv := newJWKSServer(t, body)
+		v := newTestVerifier(t, newTestJWKS(t, srv.URL, c), c, nil)
+		_, err := v.Verify(t.Context(), s.mint(t, validClaims(t, c.Now()), nil))
+		if tt.ok && err != nil || !tt.ok && !errors.Is(err, ErrUnavailable) {
+			t.Errorf("a key set of %d bytes: Verify = %v", tt.size, err)
+		}
+	}
 }
