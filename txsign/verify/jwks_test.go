@@ -558,6 +558,8 @@ func TestJWKSTuning(t *testing.T) {
 			{"2 min: fresh before", []JWKSOption{WithDefaultRefresh(2 * time.Minute)}, "", 2*time.Minute - time.Second, 1},
 			{"2 min: refreshed at 2 min", []JWKSOption{WithDefaultRefresh(2 * time.Minute)}, "", 2 * time.Minute, 2},
 			{"max-age wins over it", []JWKSOption{WithDefaultRefresh(2 * time.Minute)}, "max-age=600", 9 * time.Minute, 1},
+			{"no-cache: fresh until the minimum interval", nil, "no-cache", 29 * time.Second, 1},
+			{"no-cache: refreshed at the minimum interval", nil, "no-cache", 30 * time.Second, 2},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				c := newClock()
@@ -617,6 +619,29 @@ func TestJWKSBodyLimit(t *testing.T) {
 		_, err := v.Verify(t.Context(), s.mint(t, validClaims(t, c.Now()), nil))
 		if tt.ok && err != nil || !tt.ok && !errors.Is(err, ErrUnavailable) {
 			t.Errorf("a key set of %d bytes: Verify = %v", tt.size, err)
+		}
+	}
+}
+
+// TestJWKSUnknownKidAtMinRefresh: a kid the set does not hold is looked up again once the minimum refresh
+// interval since the last fetch has passed, and not a second before.
+func TestJWKSUnknownKidAtMinRefresh(t *testing.T) {
+	for _, tt := range []struct {
+		after time.Duration
+		hits  int32
+	}{{29 * time.Second, 1}, {30 * time.Second, 2}} {
+		c := newClock()
+		srv := newJWKSServer(t, jwksJSON(t, newSigner(t, "k1").jwk(t)))
+		j := newTestJWKS(t, srv.URL, c)
+		if _, err := j.Key(t.Context(), "k1"); err != nil {
+			t.Fatal(err)
+		}
+		c.Advance(tt.after)
+		if _, err := j.Key(t.Context(), "k2"); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("unknown kid after %s: %v", tt.after, err)
+		}
+		if got := srv.hits.Load(); got != tt.hits {
+			t.Errorf("unknown kid after %s: %d requests; want %d", tt.after, got, tt.hits)
 		}
 	}
 }
