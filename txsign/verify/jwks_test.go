@@ -645,3 +645,23 @@ func TestJWKSUnknownKidAtMinRefresh(t *testing.T) {
 		}
 	}
 }
+
+// TestJWKSNegativeCacheHoldsSeveralKids: a second unknown kid does not push the first out of the negative
+// cache, so the first is still answered without a request.
+func TestJWKSNegativeCacheHoldsSeveralKids(t *testing.T) {
+	c := newClock()
+	srv := newJWKSServer(t, jwksJSON(t, newSigner(t, "k1").jwk(t)))
+	j := newTestJWKS(t, srv.URL, c)
+	if _, err := j.Key(t.Context(), "k1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range []string{"ghost-a", "ghost-b", "ghost-a"} {
+		c.Advance(30 * time.Second) // the minimum refresh interval: an unknown kid may be looked up
+		if _, err := j.Key(t.Context(), kid); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("%s: %v", kid, err)
+		}
+	}
+	if got := srv.hits.Load(); got != 3 {
+		t.Fatalf("%d requests; want 3 (the set, ghost-a, ghost-b; ghost-a again from the negative cache)", got)
+	}
+}
