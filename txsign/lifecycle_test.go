@@ -1,0 +1,212 @@
+package txsign_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/signet-sca/signet/audit"
+	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/store/sqlstore/sqltest"
+	"github.com/signet-sca/signet/txsign"
+)
+
+// TestCancel: the bank cancels a PENDING operation, once; an operation that already ended answers its
+// state (409; 410 when it expired) and stays as it was; every attempt is audited with its outcome, and
+// observers hear only the cancellation that happened.
+func TestCancel(t *testing.T) {
+	clk := newClock()
+	st := sqltest.OpenSQLite(t)
+	svc, u, cred := approvalFixture(t, clk, st)
+	heard := &recorder{}
+	svc.Observe(heard)
+	ctx := context.Background()
+	create := func(expiresIn time.Duration) store.Operation {
+		in := payment(u.ID)
+		in.ExpiresIn = expiresIn
+		op, _, err := svc.Create(ctx, "bank", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return op
+	}
+	pending, approved, rejected, expiring := create(time.Hour), create(time.Hour), create(time.Hour), create(30*time.Second)
+	decide(t, svc, approved, cred, txsign.Approve)
+	decide(t, svc, rejected, cred, txsign.Reject)
+	clk.advance(30 * time.Second)
+
+	got, err := svc.Cancel(ctx, "bank", pending.ID)
+	if err != nil || got.Status != store.OpCanceled || got.ID != pending.ID {
+		t.Fatalf("Cancel(PENDING) = %s, %v; want CANCELED", got.Status, err)
+	}
+	if ev := lastAudit(t, st, pending.ID); ev.Type != "operation.cancel" || ev.Outcome != audit.Success || ev.Reason != "" ||
+		ev.Actor != "bank" || ev.UserID != u.ID {
+		t.Fatalf("cancellation audited as %+v", ev)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		op     store.Operation
+		kind   error
+		reason string
+		status store.OperationStatus
+	}{
+		{"canceled again", pending, fault.ErrConflict, "conflict: the operation is CANCELED", store.OpCanceled},
+		{"approved", approved, fault.ErrConflict, "conflict: the operation is APPROVED", store.OpApproved},
+		{"rejected", rejected, fault.ErrConflict, "conflict: the operation is REJECTED", store.OpRejected},
+		{"expired", expiring, fault.ErrGone, "gone: the operation expired", store.OpExpired},
+	} {
+		_, err := svc.Cancel(ctx, "bank", tc.op.ID)
+		if !errors.Is(err, tc.kind) || err.Error() != tc.reason {
+			t.Errorf("Cancel(%s) = %v, want %q", tc.name, err, tc.reason)
+		}
+		if ev := lastAudit(t, st, tc.op.ID); ev.Type != "operation.cancel" || ev.Outcome != audit.Failure || ev.Reason != tc.reason {
+			t.Errorf("Cancel(%s) audited as %s %s %q, want operation.cancel failure %q", tc.name, ev.Type, ev.Outcome, ev.Reason, tc.reason)
+		}
+		if now, _ := st.GetOperation(ctx, tc.op.ID); now.Status != tc.status {
+			t.Errorf("Cancel(%s) left the operation %s, want %s", tc.name, now.Status, tc.status)
+		}
+	}
+	if now, _ := st.GetOperation(ctx, approved.ID); now.Token == "" {
+		t.Error("a refused cancellation took the approved operation's token")
+	}
+
+	unknown := uuid.NewString()
+	if _, err := svc.Cancel(ctx, "bank", unknown); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("Cancel(unknown) = %v, want not found", err)
+	}
+	if evs := auditOf(t, st, unknown); len(evs) != 0 {
+		t.Fatalf("cancelling an unknown operation was audited: %+v", evs)
+	}
+	if n := countStatus(heard, store.OpCanceled); n != 1 {
+		t.Fatalf("observers heard %d cancellations, want 1 (%v)", n, heard.got)
+	}
+}
+
+func countStatus(r *recorder, s store.OperationStatus) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, got := range r.got {
+		if got == s {
+			n++
+		}
+	}
+	return n
+}
+
+// TestRecent: a mobile app's history is the user's own operations, the latest first, at most limit of
+// them, with expiry applied on the way.
+func TestRecent(t *testing.T) {
+	clk := newClock()
+	svc, st, uid := newService(t, clk)
+	ctx := context.Background()
+	other := newUser(t, clk, st)
+	var mine []string // oldest first
+	for _, lives := range []time.Duration{30 * time.Second, time.Hour, time.Hour} {
+		in := payment(uid)
+		in.ExpiresIn = lives
+		op, _, err := svc.Create(ctx, "bank", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine = append(mine, op.ID)
+		if _, _, err := svc.Create(ctx, "bank", payment(other.ID)); err != nil {
+			t.Fatal(err)
+		}
+		clk.advance(time.Second)
+	}
+	clk.advance(30 * time.Second) // the first is due
+
+	ids := func(ops []store.Operation) []string {
+		var s []string
+		for _, op := range ops {
+			s = append(s, op.ID)
+		}
+		return s
+	}
+	latest, err := svc.Recent(ctx, uid, 2)
+	if want := []string{mine[2], mine[1]}; err != nil || !slices.Equal(ids(latest), want) {
+		t.Fatalf("Recent(2) = %v, %v; want %v", ids(latest), err, want)
+	}
+	all, err := svc.Recent(ctx, uid, 10)
+	if want := []string{mine[2], mine[1], mine[0]}; err != nil || !slices.Equal(ids(all), want) {
+		t.Fatalf("Recent(10) = %v, %v; want %v", ids(all), err, want)
+	}
+	if all[2].Status != store.OpExpired || all[0].Status != store.OpPending {
+		t.Fatalf("Recent shows %s and %s, want the due operation EXPIRED and the others PENDING", all[2].Status, all[0].Status)
+	}
+	_, err = svc.Recent(ctx, "", 10)
+	var ie *fault.InvalidError
+	if !errors.As(err, &ie) || !slices.Equal(ie.Problems, []fault.FieldProblem{{Field: "user_id", Reason: "is required and must be a valid identifier"}}) {
+		t.Fatalf("Recent without a user = %v", err)
+	}
+}
+
+// TestTokenIfValid: an approved operation hands out its token until the token expires (exclusive), and an
+// operation that was not approved hands out none.
+func TestTokenIfValid(t *testing.T) {
+	clk := newClock()
+	st := sqltest.OpenSQLite(t)
+	svc := configuredService(t, clk, st, txsign.Config{TokenTTL: time.Minute})
+	u := newUser(t, clk, st)
+	cred, _ := deviceKey(t, st, u.ID)
+	ctx := context.Background()
+	op, _, _ := svc.Create(ctx, "bank", payment(u.ID))
+	refused, _, _ := svc.Create(ctx, "bank", payment(u.ID))
+	pending, _, _ := svc.Create(ctx, "bank", payment(u.ID))
+	res := decide(t, svc, op, cred, txsign.Approve)
+	decide(t, svc, refused, cred, txsign.Reject)
+
+	stored, _ := st.GetOperation(ctx, op.ID)
+	if tok, exp := svc.TokenIfValid(stored); tok != res.Token || tok == "" || exp == nil || !exp.Equal(clk.now().Add(time.Minute)) {
+		t.Fatalf("TokenIfValid(approved) = %q, %v; want the minted token until %s", tok, exp, clk.now().Add(time.Minute))
+	}
+	clk.advance(time.Minute - time.Second)
+	if tok, _ := svc.TokenIfValid(stored); tok != res.Token {
+		t.Fatal("the token was withheld before it expired")
+	}
+	clk.advance(time.Second)
+	if tok, exp := svc.TokenIfValid(stored); tok != "" || exp != nil {
+		t.Fatalf("TokenIfValid at the token's expiry = %q, %v; want none", tok, exp)
+	}
+	for _, id := range []string{refused.ID, pending.ID} {
+		o, _ := st.GetOperation(ctx, id)
+		if tok, exp := svc.TokenIfValid(o); tok != "" || exp != nil {
+			t.Fatalf("TokenIfValid(%s) = %q, %v; want none", o.Status, tok, exp)
+		}
+	}
+}
+
+// TestApprovalURL: the browser approval link carries the operation's capability in the fragment only
+// (RFC 3986 §3.5: never sent to the server, so it reaches no access log or Referer), and the capability
+// is the operation's own.
+func TestApprovalURL(t *testing.T) {
+	clk := newClock()
+	st := sqltest.OpenSQLite(t)
+	svc := configuredService(t, clk, st, txsign.Config{PublicURL: "https://signet.bank.example"})
+	u := newUser(t, clk, st)
+	ctx := context.Background()
+	op, _, _ := svc.Create(ctx, "bank", payment(u.ID))
+	other, _, _ := svc.Create(ctx, "bank", payment(u.ID))
+	raw := svc.ApprovalURL(op)
+	link, err := url.Parse(raw)
+	if err != nil || link.Scheme != "https" || link.Host != "signet.bank.example" || link.Path != "/web/approve/"+op.ID ||
+		link.RawQuery != "" || !strings.HasPrefix(link.Fragment, "c=") {
+		t.Fatalf("approval URL %q", raw)
+	}
+	capability := strings.TrimPrefix(link.Fragment, "c=")
+	if err := svc.CheckCapability(op.ID, capability); err != nil {
+		t.Fatalf("the link's capability does not open its operation: %v", err)
+	}
+	if err := svc.CheckCapability(other.ID, capability); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("the link's capability opens another operation: %v", err)
+	}
+}
