@@ -62,7 +62,7 @@ func TestAppAttestAssertions(t *testing.T) {
 
 	// attempt signs op's digest (or its rejection digest) with the device key, and asserts it with the
 	// app's key at counter (no assertion when counter is 0).
-	attempt := func(op store.Operation, c store.Credential, d txsign.Decision, counter uint32) (txsign.Result, error) {
+	attempt := func(t *testing.T, op store.Operation, c store.Credential, d txsign.Decision, counter uint32) (txsign.Result, error) {
 		msg := op.DL
 		if d == txsign.Reject {
 			r := txsign.RejectDigest([txsign.DigestSize]byte(op.DL))
@@ -79,7 +79,7 @@ func TestAppAttestAssertions(t *testing.T) {
 		return svc.Decide(ctx, txsign.Attempt{OperationID: op.ID, CredentialID: c.ID, Decision: d, Actor: "device",
 			Verify: txsign.VerifyDeviceSignatureWith(ecdsaSign(device, msg), d, assertion)})
 	}
-	create := func() store.Operation {
+	create := func(t *testing.T) store.Operation {
 		op, _, err := svc.Create(ctx, "bank", payment(u.ID))
 		if err != nil {
 			t.Fatal(err)
@@ -87,7 +87,7 @@ func TestAppAttestAssertions(t *testing.T) {
 		return op
 	}
 	// refused checks a counted failure with its audited reason.
-	refused := func(op store.Operation, c store.Credential, err error, reason string, opFailed, credFailed int) {
+	refused := func(t *testing.T, op store.Operation, c store.Credential, err error, reason string, opFailed, credFailed int) {
 		t.Helper()
 		if !errors.Is(err, fault.ErrUnauthenticated) || errors.Is(err, txsign.ErrPossessionNotProven) {
 			t.Fatalf("Decide = %v, want a counted 401", err)
@@ -103,7 +103,7 @@ func TestAppAttestAssertions(t *testing.T) {
 		}
 	}
 	// decided checks an approval or rejection and the counter kept.
-	decided := func(res txsign.Result, err error, status store.OperationStatus, counter int64) {
+	decided := func(t *testing.T, res txsign.Result, err error, status store.OperationStatus, counter int64) {
 		t.Helper()
 		if err != nil || res.Operation.Status != status || (status == store.OpApproved) != (res.Token != "") {
 			t.Fatalf("Decide = %s, token %q, %v; want %s", res.Operation.Status, res.Token, err, status)
@@ -121,36 +121,36 @@ func TestAppAttestAssertions(t *testing.T) {
 		}
 	}
 
-	first := create()
-	_, err := attempt(first, cred, txsign.Approve, 0)
-	refused(first, cred, err, "app_assertion is required: the key was registered with App Attest", 1, 1)
-	res, err := attempt(first, cred, txsign.Approve, 7)
-	decided(res, err, store.OpApproved, 7)
+	first := create(t)
+	_, err := attempt(t, first, cred, txsign.Approve, 0)
+	refused(t, first, cred, err, "app_assertion is required: the key was registered with App Attest", 1, 1)
+	res, err := attempt(t, first, cred, txsign.Approve, 7)
+	decided(t, res, err, store.OpApproved, 7)
 
-	second := create()
-	_, err = attempt(second, cred, txsign.Approve, 7)
-	refused(second, cred, err, "attestation refused (counter): counter 7 not above 7", 1, 1)
-	res, err = attempt(second, cred, txsign.Reject, 9)
-	decided(res, err, store.OpRejected, 9)
+	second := create(t)
+	_, err = attempt(t, second, cred, txsign.Approve, 7)
+	refused(t, second, cred, err, "attestation refused (counter): counter 7 not above 7", 1, 1)
+	res, err = attempt(t, second, cred, txsign.Reject, 9)
+	decided(t, res, err, store.OpRejected, 9)
 
-	third := create()
-	_, err = attempt(third, cred, txsign.Approve, 8)
-	refused(third, cred, err, "attestation refused (counter): counter 8 not above 9", 1, 1)
-	res, err = attempt(third, cred, txsign.Approve, 10)
-	decided(res, err, store.OpApproved, 10)
+	third := create(t)
+	_, err = attempt(t, third, cred, txsign.Approve, 8)
+	refused(t, third, cred, err, "attestation refused (counter): counter 8 not above 9", 1, 1)
+	res, err = attempt(t, third, cred, txsign.Approve, 10)
+	decided(t, res, err, store.OpApproved, 10)
 
 	t.Run("a stored counter beyond 32 bits refuses every assertion", func(t *testing.T) {
 		corrupt, key := appAttestKey(t, st, u.ID, appDER, 1<<32+5)
 		device = key
-		op := create()
-		_, err := attempt(op, corrupt, txsign.Approve, 7)
-		refused(op, corrupt, err, "attestation refused (counter): counter 7 not above 4294967295", 1, 1)
+		op := create(t)
+		_, err := attempt(t, op, corrupt, txsign.Approve, 7)
+		refused(t, op, corrupt, err, "attestation refused (counter): counter 7 not above 4294967295", 1, 1)
 	})
 	t.Run("an unreadable App Attest key refuses every assertion", func(t *testing.T) {
 		broken, key := appAttestKey(t, st, u.ID, []byte("not a key"), 0)
 		device = key
-		op := create()
-		_, err := attempt(op, broken, txsign.Approve, 1)
-		refused(op, broken, err, "stored App Attest key: ", 1, 1)
+		op := create(t)
+		_, err := attempt(t, op, broken, txsign.Approve, 1)
+		refused(t, op, broken, err, "stored App Attest key: ", 1, 1)
 	})
 }

@@ -118,21 +118,21 @@ func claimedBy(sibling bool) func(t *testing.T, e decideEnv) store.Credential {
 // factor is checked, with the answer each deserves, audited as unverified with the exact reason, and
 // count nothing against the operation or the credential (issue 13 item 2).
 func TestDecideRefusesBeforeVerifying(t *testing.T) {
-	ended := func(f func(e decideEnv)) func(t *testing.T, e decideEnv) store.Credential {
-		return func(t *testing.T, e decideEnv) store.Credential { f(e); return e.cred }
+	ended := func(f func(t *testing.T, e decideEnv)) func(t *testing.T, e decideEnv) store.Credential {
+		return func(t *testing.T, e decideEnv) store.Credential { f(t, e); return e.cred }
 	}
 	for _, tc := range []struct {
 		decideCase
 		kind   error
 		reason string
 	}{
-		{decideCase{name: "approved", prepare: ended(func(e decideEnv) { decide(t, e.svc, e.op, e.cred, txsign.Approve) })},
+		{decideCase{name: "approved", prepare: ended(func(t *testing.T, e decideEnv) { decide(t, e.svc, e.op, e.cred, txsign.Approve) })},
 			fault.ErrConflict, "operation is APPROVED"},
-		{decideCase{name: "rejected", prepare: ended(func(e decideEnv) { decide(t, e.svc, e.op, e.cred, txsign.Reject) })},
+		{decideCase{name: "rejected", prepare: ended(func(t *testing.T, e decideEnv) { decide(t, e.svc, e.op, e.cred, txsign.Reject) })},
 			fault.ErrConflict, "operation is REJECTED"},
-		{decideCase{name: "canceled", prepare: ended(func(e decideEnv) { _, _ = e.svc.Cancel(context.Background(), "bank", e.op.ID) })},
+		{decideCase{name: "canceled", prepare: ended(func(_ *testing.T, e decideEnv) { _, _ = e.svc.Cancel(context.Background(), "bank", e.op.ID) })},
 			fault.ErrConflict, "operation is CANCELED"},
-		{decideCase{name: "expired", prepare: ended(func(e decideEnv) { e.clk.advance(time.Minute) })},
+		{decideCase{name: "expired", prepare: ended(func(_ *testing.T, e decideEnv) { e.clk.advance(time.Minute) })},
 			fault.ErrGone, "operation is EXPIRED"},
 		{decideCase{name: "credential blocked", prepare: withStatus(store.StatusBlocked)},
 			txsign.ErrPossessionNotProven, "credential is BLOCKED"},

@@ -53,7 +53,7 @@ func TestSigningKeyChoiceIsDeterministic(t *testing.T) {
 				rows := append(append([]store.SigningKey(nil), tc.keys[r:]...), tc.keys[:r]...)
 				for _, order := range [][]store.SigningKey{rows, reversed(rows)} {
 					if got := tc.pick(order); got == nil || got.ID != tc.want {
-						t.Fatalf("picked %v from %v, want %s", got, ids(order), tc.want)
+						t.Fatalf("picked %+v from %v, want %s", got, ids(order), tc.want)
 					}
 				}
 			}

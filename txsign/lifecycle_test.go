@@ -85,21 +85,15 @@ func TestCancel(t *testing.T) {
 	if evs := auditOf(t, st, unknown); len(evs) != 0 {
 		t.Fatalf("cancelling an unknown operation was audited: %+v", evs)
 	}
-	if n := countStatus(heard, store.OpCanceled); n != 1 {
-		t.Fatalf("observers heard %d cancellations, want 1 (%v)", n, heard.got)
+	// Four creations, the approval, the rejection, the one cancellation, and the expiry the refused
+	// cancellation found; nothing for a refusal.
+	want := []store.OperationStatus{store.OpPending, store.OpPending, store.OpPending, store.OpPending,
+		store.OpApproved, store.OpRejected, store.OpCanceled, store.OpExpired}
+	heard.mu.Lock()
+	defer heard.mu.Unlock()
+	if !slices.Equal(heard.got, want) {
+		t.Fatalf("observers heard %v, want %v", heard.got, want)
 	}
-}
-
-func countStatus(r *recorder, s store.OperationStatus) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, got := range r.got {
-		if got == s {
-			n++
-		}
-	}
-	return n
 }
 
 // TestRecent: a mobile app's history is the user's own operations, the latest first, at most limit of
@@ -182,6 +176,11 @@ func TestTokenIfValid(t *testing.T) {
 		if tok, exp := svc.TokenIfValid(o); tok != "" || exp != nil {
 			t.Fatalf("TokenIfValid(%s) = %q, %v; want none", o.Status, tok, exp)
 		}
+	}
+	// Only the status releases a token: a record that is not APPROVED hands out none, whatever it holds.
+	later := clk.now().Add(time.Hour)
+	if tok, _ := svc.TokenIfValid(store.Operation{Status: store.OpCanceled, Token: res.Token, TokenExpiresAt: &later}); tok != "" {
+		t.Fatal("a CANCELED record handed out the token it holds")
 	}
 }
 
