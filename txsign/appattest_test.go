@@ -112,12 +112,22 @@ func TestAppAttestAssertions(t *testing.T) {
 			t.Fatalf("credential counter %d, want %d", c.Counter, counter)
 		}
 		var evidence struct {
-			Extra map[string]any `json:"extra"`
+			Extra struct {
+				Assertion   string  `json:"app_assertion"`
+				Counter     float64 `json:"app_assertion_counter"`
+				Attestation *struct {
+					Format string `json:"format"`
+					AppID  string `json:"app_id"`
+				} `json:"attestation"`
+			} `json:"extra"`
 		}
+		// A dispute re-verifies the approval offline: the evidence carries the assertion, its counter and
+		// the registration's attestation.
 		ev := lastAudit(t, st, res.Operation.ID)
-		if err := json.Unmarshal(ev.Evidence, &evidence); err != nil || evidence.Extra["app_assertion_counter"] != float64(counter) ||
-			evidence.Extra["app_assertion"] == nil {
-			t.Fatalf("audited evidence %s, want the assertion and its counter %d", ev.Evidence, counter)
+		if err := json.Unmarshal(ev.Evidence, &evidence); err != nil || evidence.Extra.Counter != float64(counter) ||
+			evidence.Extra.Assertion == "" || evidence.Extra.Attestation == nil ||
+			evidence.Extra.Attestation.Format != attest.FormatAppleAppAtt || evidence.Extra.Attestation.AppID != appID {
+			t.Fatalf("audited evidence %s, want the assertion, its counter %d and the attestation", ev.Evidence, counter)
 		}
 	}
 
@@ -152,5 +162,21 @@ func TestAppAttestAssertions(t *testing.T) {
 		op := create(t)
 		_, err := attempt(t, op, broken, txsign.Approve, 1)
 		refused(t, op, broken, err, "stored App Attest key: ", 1, 1)
+	})
+	t.Run("an unattested key's evidence carries no attestation", func(t *testing.T) {
+		plain, key := deviceKey(t, st, u.ID)
+		op := create(t)
+		res, err := svc.Decide(ctx, txsign.Attempt{OperationID: op.ID, CredentialID: plain.ID, Decision: txsign.Approve, Actor: "device",
+			Verify: txsign.VerifyDeviceSignature(ecdsaSign(key, op.DL), txsign.Approve)})
+		if err != nil || res.Operation.Status != store.OpApproved {
+			t.Fatalf("Decide = %v", err)
+		}
+		var evidence struct {
+			Extra map[string]json.RawMessage `json:"extra"`
+		}
+		ev := lastAudit(t, st, op.ID)
+		if err := json.Unmarshal(ev.Evidence, &evidence); err != nil || evidence.Extra["assurance"] == nil || evidence.Extra["attestation"] != nil {
+			t.Fatalf("audited evidence %s, want the assurance and no attestation", ev.Evidence)
+		}
 	})
 }

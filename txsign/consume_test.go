@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
@@ -77,5 +78,23 @@ func TestConsumeNeedsIssuerAndAudience(t *testing.T) {
 	if claims, err := svc.Consume(context.Background(), res.Token, ""); claims != nil || err == nil ||
 		err.Error() != "verify: Issuer is required\nverify: Audience is required" {
 		t.Fatalf("Consume on a service without issuer and audience = %+v, %v", claims, err)
+	}
+}
+
+// TestTokenLifetime: unless configured otherwise a token lives 120 s, and it can be consumed until the moment
+// it expires: its id stays in the replay store at least that long.
+func TestTokenLifetime(t *testing.T) {
+	clk := newClock()
+	svc, st, uid := newService(t, clk)
+	cred, _ := deviceKey(t, st, uid)
+	op, _, _ := svc.Create(context.Background(), "bank", payment(uid))
+	res := decide(t, svc, op, cred, txsign.Approve)
+	if !res.TokenExpiresAt.Equal(clk.now().Add(120 * time.Second)) {
+		t.Fatalf("token expires at %s, want 120 s from now (%s)", res.TokenExpiresAt, clk.now().Add(120*time.Second))
+	}
+	clk.advance(120 * time.Second)
+	claims, err := svc.Consume(context.Background(), res.Token, "")
+	if err != nil || claims.ExpiresAt.Sub(claims.IssuedAt.Time) != 120*time.Second {
+		t.Fatalf("Consume at the token's expiry = %+v, %v; want its claims", claims, err)
 	}
 }

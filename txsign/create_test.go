@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -177,5 +178,26 @@ func TestIdempotentCreateLosingTheInsert(t *testing.T) {
 	evs, _, _ := st.ListAudit(ctx, store.AuditFilter{UserID: u.ID, Limit: 100})
 	if len(ops) != 1 || len(evs) != 1 || evs[0].Type != "operation.create" || evs[0].OperationID != first.ID {
 		t.Fatalf("%d operations and audit %+v, want the first operation and its creation event", len(ops), evs)
+	}
+}
+
+// TestCreateUserAndIdempotencyKey: the user is required and must be a well-formed id (one problem each, never
+// both); the Idempotency-Key is at most 255 characters.
+func TestCreateUserAndIdempotencyKey(t *testing.T) {
+	svc, _, uid := newService(t, newClock())
+	for _, tc := range []struct {
+		name, user, key string
+		want            []fault.FieldProblem
+	}{
+		{"no user", "", "", []fault.FieldProblem{{Field: "user_id", Reason: "is required"}}},
+		{"malformed user", "user 42", "", []fault.FieldProblem{{Field: "user_id", Reason: "is not a valid identifier"}}},
+		{"key of 255", uid, strings.Repeat("k", 255), nil},
+		{"key of 256", uid, strings.Repeat("k", 256), []fault.FieldProblem{{Field: "Idempotency-Key", Reason: "must be at most 255 characters"}}},
+	} {
+		in := payment(tc.user)
+		in.IdempotencyKey = tc.key
+		if got := createProblems(t, svc, in); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: problems %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

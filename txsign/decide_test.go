@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -230,5 +232,93 @@ func TestDecideLosesTheRace(t *testing.T) {
 					op.Status, op.Token, op.ApprovedAt, op.FailedAttempts, c.FailedAttempts, tc.status)
 			}
 		})
+	}
+}
+
+// TestOperationFailsAtTheAttemptLimit (PSD2 RTS Art. 4(3)(a): at most five failed authentication attempts):
+// the fifth failed factor check, not the fourth, makes the operation FAILED, which observers hear once; the
+// credential is blocked at its own limit; a later attempt answers the operation's state and counts nothing.
+func TestOperationFailsAtTheAttemptLimit(t *testing.T) {
+	clk := newClock()
+	st := sqltest.OpenSQLite(t)
+	svc := configuredService(t, clk, st, txsign.Config{})
+	heard := &recorder{}
+	svc.Observe(heard)
+	u := newUser(t, clk, st)
+	cred, _ := deviceKey(t, st, u.ID)
+	ctx := context.Background()
+	op, _, err := svc.Create(ctx, "bank", payment(u.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := func() error {
+		_, err := svc.Decide(ctx, txsign.Attempt{OperationID: op.ID, CredentialID: cred.ID, Decision: txsign.Approve, Actor: "device",
+			Verify: func(store.Operation, store.Credential) (txsign.Evidence, error) {
+				return txsign.Evidence{}, errors.New("passcode does not match")
+			}})
+		return err
+	}
+	for i := 1; i <= 5; i++ {
+		if err := wrong(); !errors.Is(err, fault.ErrUnauthenticated) {
+			t.Fatalf("failure %d: %v, want 401", i, err)
+		}
+		want := store.OpPending
+		if i == 5 {
+			want = store.OpFailed
+		}
+		if got, _ := st.GetOperation(ctx, op.ID); got.Status != want || got.FailedAttempts != i {
+			t.Fatalf("after %d failures: %s with %d counted, want %s", i, got.Status, got.FailedAttempts, want)
+		}
+	}
+	if c, _ := st.GetCredential(ctx, cred.ID); c.Status != store.StatusBlocked || c.FailedAttempts != 5 {
+		t.Fatalf("credential %s with %d failures, want BLOCKED at 5", c.Status, c.FailedAttempts)
+	}
+	heard.mu.Lock()
+	if want := []store.OperationStatus{store.OpPending, store.OpFailed}; !slices.Equal(heard.got, want) {
+		t.Fatalf("observers heard %v, want %v", heard.got, want)
+	}
+	heard.mu.Unlock()
+
+	if err := wrong(); !errors.Is(err, fault.ErrConflict) {
+		t.Fatalf("an attempt on the FAILED operation: %v, want 409", err)
+	}
+	if ev := lastAudit(t, st, op.ID); ev.Outcome != audit.Unverified || ev.Reason != "operation is FAILED" {
+		t.Fatalf("audited %s %q, want unverified \"operation is FAILED\"", ev.Outcome, ev.Reason)
+	}
+	if got, _ := st.GetOperation(ctx, op.ID); got.FailedAttempts != 5 {
+		t.Fatalf("the attempt on the FAILED operation counted: %d", got.FailedAttempts)
+	}
+}
+
+// failingCredentialUpdates lets everything through but credential updates, as a database that went away
+// between the operation's count and the credential's would.
+type failingCredentialUpdates struct {
+	store.Store
+}
+
+func (f *failingCredentialUpdates) UpdateCredentialFrom(context.Context, store.Credential, func(*store.Credential) error) (store.Credential, error) {
+	return store.Credential{}, fmt.Errorf("update: %w", store.ErrUnavailable)
+}
+
+// TestUncountedCredentialFailureIsNotAPlain401: a failure that cannot be counted on the credential (the limit
+// that blocks a stolen device depends on it) is answered as the outage it is (503), not as an ordinary 401
+// the client would simply retry; the operation's count stands.
+func TestUncountedCredentialFailureIsNotAPlain401(t *testing.T) {
+	clk := newClock()
+	st := &failingCredentialUpdates{Store: sqltest.OpenSQLite(t)}
+	svc := configuredService(t, clk, st, txsign.Config{})
+	u := newUser(t, clk, st)
+	cred, _ := deviceKey(t, st, u.ID)
+	ctx := context.Background()
+	op, _, _ := svc.Create(ctx, "bank", payment(u.ID))
+	_, err := svc.Decide(ctx, txsign.Attempt{OperationID: op.ID, CredentialID: cred.ID, Decision: txsign.Approve, Actor: "device",
+		Verify: func(store.Operation, store.Credential) (txsign.Evidence, error) {
+			return txsign.Evidence{}, errors.New("passcode does not match")
+		}})
+	if !errors.Is(err, store.ErrUnavailable) || errors.Is(err, fault.ErrUnauthenticated) {
+		t.Fatalf("Decide = %v, want the store's unavailability, not a plain 401", err)
+	}
+	if got, _ := st.GetOperation(ctx, op.ID); got.FailedAttempts != 1 {
+		t.Fatalf("operation counted %d failures, want 1", got.FailedAttempts)
 	}
 }
