@@ -144,6 +144,72 @@ func TestRecent(t *testing.T) {
 	}
 }
 
+// TestList: the bank lists one user's operations, oldest first, all or of one status, with expiry applied on
+// the way; a status that is not one of the six is refused, as is a missing user.
+func TestList(t *testing.T) {
+	clk := newClock()
+	st := sqltest.OpenSQLite(t)
+	svc, u, cred := approvalFixture(t, clk, st)
+	other := newUser(t, clk, st)
+	ctx := context.Background()
+	var mine []store.Operation
+	for _, lives := range []time.Duration{30 * time.Second, time.Hour, time.Hour} {
+		in := payment(u.ID)
+		in.ExpiresIn = lives
+		op, _, err := svc.Create(ctx, "bank", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mine = append(mine, op)
+		_, _, _ = svc.Create(ctx, "bank", payment(other.ID))
+		clk.advance(time.Second)
+	}
+	decide(t, svc, mine[2], cred, txsign.Approve)
+	clk.advance(30 * time.Second) // the first is due
+
+	ids := func(ops []store.Operation) []string {
+		var s []string
+		for _, op := range ops {
+			s = append(s, op.ID+" "+string(op.Status))
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		status string
+		want   []store.Operation
+		states []store.OperationStatus
+	}{
+		{"", mine, []store.OperationStatus{store.OpExpired, store.OpPending, store.OpApproved}},
+		{"PENDING", mine[1:2], []store.OperationStatus{store.OpPending}},
+		{"EXPIRED", mine[:1], []store.OperationStatus{store.OpExpired}},
+		{"APPROVED", mine[2:], []store.OperationStatus{store.OpApproved}},
+		{"CANCELED", nil, nil},
+	} {
+		var want []string
+		for i, op := range tc.want {
+			want = append(want, op.ID+" "+string(tc.states[i]))
+		}
+		got, err := svc.List(ctx, u.ID, tc.status)
+		if err != nil || !slices.Equal(ids(got), want) {
+			t.Errorf("List(%q) = %v, %v; want %v", tc.status, ids(got), err, want)
+		}
+	}
+	for _, tc := range []struct {
+		user, status string
+		want         []fault.FieldProblem
+	}{
+		{u.ID, "pending", []fault.FieldProblem{{Field: "status", Reason: "must be one of PENDING, APPROVED, REJECTED, CANCELED, EXPIRED, FAILED"}}},
+		{u.ID, "DONE", []fault.FieldProblem{{Field: "status", Reason: "must be one of PENDING, APPROVED, REJECTED, CANCELED, EXPIRED, FAILED"}}},
+		{"", "", []fault.FieldProblem{{Field: "user_id", Reason: "is required and must be a valid identifier"}}},
+	} {
+		_, err := svc.List(ctx, tc.user, tc.status)
+		var ie *fault.InvalidError
+		if !errors.As(err, &ie) || !slices.Equal(ie.Problems, tc.want) {
+			t.Errorf("List(%q, %q) = %v, want %v", tc.user, tc.status, err, tc.want)
+		}
+	}
+}
+
 // TestTokenIfValid: an approved operation hands out its token until the token expires (exclusive), and an
 // operation that was not approved hands out none.
 func TestTokenIfValid(t *testing.T) {
