@@ -2,7 +2,9 @@ package txsign_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -96,5 +98,42 @@ func TestTokenLifetime(t *testing.T) {
 	claims, err := svc.Consume(context.Background(), res.Token, "")
 	if err != nil || claims.ExpiresAt.Sub(claims.IssuedAt.Time) != 120*time.Second {
 		t.Fatalf("Consume at the token's expiry = %+v, %v; want its claims", claims, err)
+	}
+}
+
+// TestTokenDescribesWhatWasApproved (RFC 9396 authorization_details, Berlin Group / OBIE shape): the token
+// names what the customer approved, so a gateway can hold the request it guards to it: a payment as
+// payment_initiation with its amount, creditor and account (IBAN, or "other" for an identifier that is not
+// one) and remittance text; any other type under its own name, with only what it has.
+func TestTokenDescribesWhatWasApproved(t *testing.T) {
+	clk := newClock()
+	svc, st, uid := newService(t, clk)
+	cred, _ := deviceKey(t, st, uid)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		in   txsign.NewOperation
+		want verify.AuthorizationDetail
+	}{
+		{"payment to an IBAN", payment(uid), verify.AuthorizationDetail{Type: verify.AuthorizationDetailPaymentInitiation,
+			InstructedAmount: &verify.Amount{Amount: "12.50", Currency: "EUR"}, CreditorName: "ACME GmbH",
+			CreditorAccount: &verify.Account{IBAN: "DE89370400440532013000"}}},
+		{"transfer to another identifier", txsign.NewOperation{UserID: uid, Type: "transfer", PayeeAccount: "0001-123-4567890",
+			PayeeName: "Jan Novák", Amount: "100", Currency: "CZK", Text: "Invoice 7"},
+			verify.AuthorizationDetail{Type: "transfer", InstructedAmount: &verify.Amount{Amount: "100.00", Currency: "CZK"},
+				CreditorName: "Jan Novák", CreditorAccount: &verify.Account{Other: "0001-123-4567890"}, RemittanceInformationUnstructured: "Invoice 7"}},
+		{"login", txsign.NewOperation{UserID: uid, Type: "login"}, verify.AuthorizationDetail{Type: "login"}},
+	} {
+		op, _, err := svc.Create(ctx, "bank", tc.in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		res := decide(t, svc, op, cred, txsign.Approve)
+		claims, err := svc.Consume(ctx, res.Token, "")
+		if err != nil || len(claims.AuthorizationDetails) != 1 || !reflect.DeepEqual(claims.AuthorizationDetails[0], tc.want) {
+			got, _ := json.Marshal(claims)
+			want, _ := json.Marshal(tc.want)
+			t.Errorf("%s: claims %s, %v; want authorization_details [%s]", tc.name, got, err, want)
+		}
 	}
 }

@@ -3,9 +3,11 @@ package txsign_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,6 +94,49 @@ func TestCancel(t *testing.T) {
 	heard.mu.Lock()
 	defer heard.mu.Unlock()
 	if !slices.Equal(heard.got, want) {
+		t.Fatalf("observers heard %v, want %v", heard.got, want)
+	}
+}
+
+// failingAppends refuses audit appends while fail is set, as a database that went away would.
+type failingAppends struct {
+	store.Store
+	fail atomic.Bool
+}
+
+func (f *failingAppends) AppendAudit(ctx context.Context, e *store.AuditEvent) error {
+	if f.fail.Load() {
+		return fmt.Errorf("append audit: %w", store.ErrUnavailable)
+	}
+	return f.Store.AppendAudit(ctx, e)
+}
+
+// TestCancelWithoutItsAudit: a cancellation whose audit record cannot be written is not reported as done
+// (503; observers hear nothing), while a refused cancellation keeps its own answer (409) whatever happened
+// to its audit record.
+func TestCancelWithoutItsAudit(t *testing.T) {
+	clk := newClock()
+	st := &failingAppends{Store: sqltest.OpenSQLite(t)}
+	svc := configuredService(t, clk, st, txsign.Config{})
+	heard := &recorder{}
+	svc.Observe(heard)
+	u := newUser(t, clk, st)
+	ctx := context.Background()
+	op, _, _ := svc.Create(ctx, "bank", payment(u.ID))
+	done, _, _ := svc.Create(ctx, "bank", payment(u.ID))
+	if _, err := svc.Cancel(ctx, "bank", done.ID); err != nil {
+		t.Fatal(err)
+	}
+	st.fail.Store(true)
+	if _, err := svc.Cancel(ctx, "bank", op.ID); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Cancel without its audit = %v, want the store's unavailability", err)
+	}
+	if _, err := svc.Cancel(ctx, "bank", done.ID); !errors.Is(err, fault.ErrConflict) || errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Cancel of a CANCELED operation without its audit = %v, want 409", err)
+	}
+	heard.mu.Lock()
+	defer heard.mu.Unlock()
+	if want := []store.OperationStatus{store.OpPending, store.OpPending, store.OpCanceled}; !slices.Equal(heard.got, want) {
 		t.Fatalf("observers heard %v, want %v", heard.got, want)
 	}
 }
