@@ -379,3 +379,21 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("Load of a missing file = %v", err)
 	}
 }
+
+// TestRouteLimit: a configuration of exactly maxRoutes routes is valid; one more is refused with its problem.
+func TestRouteLimit(t *testing.T) {
+	for _, tt := range []struct {
+		routes int
+		ok     bool
+	}{{maxRoutes, true}, {maxRoutes + 1, false}} {
+		var b strings.Builder
+		b.WriteString(strings.SplitAfter(validConfig, "routes:\n")[0])
+		for i := range tt.routes {
+			fmt.Fprintf(&b, "  - {method: POST, path: /p%d, unbound: true}\n", i)
+		}
+		_, err := Parse([]byte(b.String()))
+		if tt.ok && err != nil || !tt.ok && (err == nil || !strings.Contains(err.Error(), fmt.Sprintf("routes: at most %d", maxRoutes))) {
+			t.Errorf("%d routes: %v", tt.routes, err)
+		}
+	}
+}
