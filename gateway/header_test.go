@@ -40,3 +40,12 @@ func TestHeaderIsCharacterClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestIsPrintableASCII: space (0x20) through tilde (0x7e) are printable; the bytes just outside are not.
+func TestIsPrintableASCII(t *testing.T) {
+	for in, want := range map[string]bool{" ": true, "~": true, "a b~": true, "\x1f": false, "\x7f": false, "a\x00": false, "": true} {
+		if got := isPrintableASCII([]byte(in)); got != want {
+			t.Errorf("isPrintableASCII(%q) = %v, want %v", in, got, want)
+		}
+	}
+}
