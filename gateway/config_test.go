@@ -397,3 +397,13 @@ func TestRouteLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestParsePointerTilde: RFC 6901 §3, "~" is followed by 0 or 1; a "~" that ends a token is refused, not
+// read past.
+func TestParsePointerTilde(t *testing.T) {
+	for ptr, ok := range map[string]bool{"/a~0": true, "/a~1b": true, "/~": false, "/a~": false, "/a~/b": false, "/a~2": false} {
+		if _, err := parsePointer(ptr); (err == nil) != ok || err != nil && !strings.Contains(err.Error(), "~ must be followed by 0 or 1") {
+			t.Errorf("parsePointer(%q) = %v, want ok=%v", ptr, err, ok)
+		}
+	}
+}
