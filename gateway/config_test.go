@@ -407,3 +407,27 @@ func TestParsePointerTilde(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigBounds: the largest accepted values are accepted and one past them refused: a leeway of
+// exactly verify.MaxLeeway and a file of exactly maxConfigSize bytes. ConsumeConfig.String names the mode.
+func TestConfigBounds(t *testing.T) {
+	if _, err := Parse([]byte(strings.Replace(validConfig, "listen:", "leeway: 60s\nlisten:", 1))); err != nil {
+		t.Errorf("leeway of exactly 60s (verify.MaxLeeway): %v", err)
+	}
+	if _, err := Parse([]byte(strings.Replace(validConfig, "listen:", "leeway: 61s\nlisten:", 1))); err == nil {
+		t.Error("leeway of 61s accepted")
+	}
+	pad := func(n int) []byte { return []byte(validConfig + "#" + strings.Repeat("x", n-len(validConfig)-1)) }
+	if _, err := Parse(pad(maxConfigSize)); err != nil {
+		t.Errorf("a file of exactly %d bytes: %v", maxConfigSize, err)
+	}
+	if _, err := Parse(pad(maxConfigSize + 1)); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a file of %d bytes: %v", maxConfigSize+1, err)
+	}
+	if got := (ConsumeConfig{RedisURL: "redis://r"}).String(); got != "consume(redis)" {
+		t.Errorf("redis consume prints %q", got)
+	}
+	if got := (ConsumeConfig{SignetURL: "https://s.example", APIKey: "k"}).String(); got != "consume(signet https://s.example)" {
+		t.Errorf("signet consume prints %q", got)
+	}
+}
