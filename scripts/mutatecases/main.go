@@ -36,26 +36,16 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/signet-sca/signet/scripts/internal/gremlins"
 )
 
-// result and mutation are gremlins' JSON output (internal/report/internal.OutputResult, v0.6.0); only the
-// fields read or written here.
-type result struct {
-	GoModule string `json:"go_module,omitempty"`
-	Files    []file `json:"files"`
-}
-
-type file struct {
-	Name      string     `json:"file_name"`
-	Mutations []mutation `json:"mutations"`
-}
-
-type mutation struct {
-	Type   string `json:"type"`
-	Status string `json:"status"`
-	Line   int    `json:"line"`
-	Column int    `json:"column"`
-}
+// The gremlins result types, by their short names here.
+type (
+	result   = gremlins.Result
+	file     = gremlins.File
+	mutation = gremlins.Mutation
+)
 
 // replacements are gremlins' token mutations (internal/engine/mappings.go, tokenMutations) for the
 // mutator types it enables by default.
@@ -71,7 +61,7 @@ var replacements = map[string]map[token.Token]token.Token{
 
 var errNotInCase = errors.New("not in a case expression")
 
-// mutate returns src with the mutation of type typ applied to the token at line:col, or, when inCase is
+// mutate returns src with the mutation of type typ applied to the token at line:col, or, when caseOnly is
 // set, errNotInCase when that position is not inside an expression of a case clause.
 func mutate(src []byte, line, col int, typ string, caseOnly bool) ([]byte, error) {
 	fset := token.NewFileSet()
@@ -157,13 +147,9 @@ func write(path string, res result) error {
 // run runs the case-expression mutants of the NOT COVERED ones in the result at resultPath, of the
 // package in dir, printing progress to log.
 func run(ctx context.Context, log io.Writer, dir, resultPath string, timeout time.Duration) (result, error) {
-	b, err := os.ReadFile(resultPath)
+	in, err := gremlins.Read(resultPath)
 	if err != nil {
 		return result{}, err
-	}
-	var in result
-	if err := json.Unmarshal(b, &in); err != nil {
-		return result{}, fmt.Errorf("%s: %w", resultPath, err)
 	}
 	if dir, err = filepath.Abs(dir); err != nil {
 		return result{}, err
@@ -181,8 +167,8 @@ func run(ctx context.Context, log io.Writer, dir, resultPath string, timeout tim
 			return result{}, err
 		}
 		for _, m := range f.Mutations {
-			buildOnly := m.Status == "KILLED" && m.Type == "ARITHMETIC_BASE" && tokenAt(src, m.Line, m.Column) == token.ADD
-			if m.Status != "NOT COVERED" && !buildOnly {
+			buildOnly := m.Status == gremlins.Killed && m.Type == "ARITHMETIC_BASE" && tokenAt(src, m.Line, m.Column) == token.ADD
+			if m.Status != gremlins.NotCovered && !buildOnly {
 				continue
 			}
 			mutated, err := mutate(src, m.Line, m.Column, m.Type, !buildOnly)
@@ -202,7 +188,7 @@ func run(ctx context.Context, log io.Writer, dir, resultPath string, timeout tim
 	}
 	if timeout == 0 {
 		start := time.Now()
-		if status, output := goTest(ctx, dir, "", 0); status != "LIVED" {
+		if status, output := goTest(ctx, dir, "", 0); status != gremlins.Lived {
 			return result{}, fmt.Errorf("the unmutated package's tests do not pass:\n%s", output)
 		}
 		timeout = 10 * time.Since(start)
@@ -225,7 +211,7 @@ func run(ctx context.Context, log io.Writer, dir, resultPath string, timeout tim
 		}
 		var status string
 		if j.buildOnly {
-			if status = goBuild(ctx, dir, overlay); status != "NOT VIABLE" {
+			if status = goBuild(ctx, dir, overlay); status != gremlins.NotViable {
 				status = j.m.Status
 			}
 		} else {
@@ -266,7 +252,7 @@ func goBuild(ctx context.Context, dir, overlay string) string {
 	cmd := exec.CommandContext(ctx, "go", "build", "-overlay", overlay, "-o", os.DevNull, ".")
 	cmd.Dir = dir
 	if err := cmd.Run(); err != nil {
-		return "NOT VIABLE"
+		return gremlins.NotViable
 	}
 	return "BUILDS"
 }
@@ -291,12 +277,12 @@ func goTest(ctx context.Context, dir, overlay string, timeout time.Duration) (st
 	err := cmd.Run()
 	switch {
 	case err == nil:
-		return "LIVED", buf.String()
+		return gremlins.Lived, buf.String()
 	case ctx.Err() != nil:
-		return "TIMED OUT", buf.String()
+		return gremlins.TimedOut, buf.String()
 	case strings.Contains(buf.String(), "[build failed]") || strings.Contains(buf.String(), "[setup failed]"):
-		return "NOT VIABLE", buf.String()
+		return gremlins.NotViable, buf.String()
 	default:
-		return "KILLED", buf.String()
+		return gremlins.Killed, buf.String()
 	}
 }

@@ -75,11 +75,11 @@ func TestRun(t *testing.T) {
 		t.Fatalf("files %+v", res.Files)
 	}
 	want := []mutation{
-		{"CONDITIONALS_BOUNDARY", "LIVED", 10, 9},
-		{"CONDITIONALS_NEGATION", "KILLED", 10, 9},
-		{"CONDITIONALS_NEGATION", "KILLED", 12, 9},
-		{"ARITHMETIC_BASE", "NOT VIABLE", 22, 16},
-		{"ARITHMETIC_BASE", "KILLED", 22, 32},
+		{Type: "CONDITIONALS_BOUNDARY", Status: "LIVED", Line: 10, Column: 9},
+		{Type: "CONDITIONALS_NEGATION", Status: "KILLED", Line: 10, Column: 9},
+		{Type: "CONDITIONALS_NEGATION", Status: "KILLED", Line: 12, Column: 9},
+		{Type: "ARITHMETIC_BASE", Status: "NOT VIABLE", Line: 22, Column: 16},
+		{Type: "ARITHMETIC_BASE", Status: "KILLED", Line: 22, Column: 32},
 	}
 	got := res.Files[0].Mutations
 	if len(got) != len(want) {

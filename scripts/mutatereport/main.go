@@ -13,7 +13,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,22 +21,9 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/signet-sca/signet/scripts/internal/gremlins"
 )
-
-// result is the part of gremlins' JSON output (internal/report/internal.OutputResult, v0.6.0) read here.
-type result struct {
-	Files []struct {
-		Name      string     `json:"file_name"`
-		Mutations []mutation `json:"mutations"`
-	} `json:"files"`
-}
-
-type mutation struct {
-	Type   string `json:"type"`
-	Status string `json:"status"`
-	Line   int    `json:"line"`
-	Column int    `json:"column"`
-}
 
 // mutant is one mutation at its position: what identifies it across runs.
 type mutant struct {
@@ -45,15 +31,6 @@ type mutant struct {
 	line, column int
 	typ          string
 }
-
-// Statuses as gremlins writes them (internal/mutator.Status.String).
-const (
-	killed     = "KILLED"
-	lived      = "LIVED"
-	timedOut   = "TIMED OUT"
-	notCovered = "NOT COVERED"
-	notViable  = "NOT VIABLE"
-)
 
 type counts struct{ killed, lived, timedOut, notCovered, notViable int }
 
@@ -83,17 +60,13 @@ func run(w io.Writer, args []string) error {
 		if !ok || pkg == "" || f == "" {
 			return fmt.Errorf("%q: want PACKAGE=RESULT.json", arg)
 		}
-		b, err := os.ReadFile(f)
+		r, err := gremlins.Read(f)
 		if errors.Is(err, fs.ErrNotExist) {
 			notRun = append(notRun, pkg)
 			continue
 		}
 		if err != nil {
 			return err
-		}
-		var r result
-		if err := json.Unmarshal(b, &r); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
 		}
 		for _, file := range r.Files {
 			for _, m := range file.Mutations {
@@ -116,17 +89,17 @@ func report(w io.Writer, status map[mutant]string, notRun []string) {
 			byPkg[pkg] = c
 		}
 		switch s {
-		case killed:
+		case gremlins.Killed:
 			c.killed++
-		case lived:
+		case gremlins.Lived:
 			c.lived++
 			attention = append(attention, m)
-		case timedOut:
+		case gremlins.TimedOut:
 			c.timedOut++
 			attention = append(attention, m)
-		case notCovered:
+		case gremlins.NotCovered:
 			c.notCovered++
-		case notViable:
+		case gremlins.NotViable:
 			c.notViable++
 		}
 	}
