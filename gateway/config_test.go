@@ -149,6 +149,11 @@ func TestParseValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Parse keeps only a non-empty problem list, so Validate is asked directly too: a valid configuration is nil,
+	// not an empty *ConfigError (which, as an error interface, is not nil).
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate of a valid configuration: %#v", err)
+	}
 	if c.Unmatched != "deny" || c.MaxBodyBytes != 1<<20 || c.Consume.RedisPrefix != "signet:jti:" || len(c.Routes) != 3 ||
 		!c.Routes[0].Guarded() || c.Routes[2].Guarded() || c.Routes[1].Pattern() != "PUT /payments/{id}" {
 		t.Fatalf("%+v", c)
