@@ -295,7 +295,10 @@ func (s *Service) finish(ctx context.Context, op store.Operation, cred store.Cre
 		if err != nil {
 			return Result{}, err
 		}
-		if err := s.replay.Record(ctx, jti, exp.Sub(now)+time.Second); err != nil {
+		// A verifier accepts the token until exp plus its leeway (at most verify.MaxLeeway, RFC 7519 §4.1.4),
+		// so the id is kept that long, and a second for clock skew between replicas and the store: gone
+		// earlier, a token every other check accepts would be answered "already used".
+		if err := s.replay.Record(ctx, jti, exp.Sub(now)+verify.MaxLeeway+time.Second); err != nil {
 			return Result{}, fault.Wrap(fault.ErrUnavailable, err, "replay store")
 		}
 	}

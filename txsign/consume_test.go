@@ -9,10 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/store/sqlstore/sqltest"
 	"github.com/signet-sca/signet/txsign"
+	"github.com/signet-sca/signet/txsign/replay"
 	"github.com/signet-sca/signet/txsign/verify"
 )
 
@@ -98,6 +102,50 @@ func TestTokenLifetime(t *testing.T) {
 	claims, err := svc.Consume(context.Background(), res.Token, "")
 	if err != nil || claims.ExpiresAt.Sub(claims.IssuedAt.Time) != 120*time.Second {
 		t.Fatalf("Consume at the token's expiry = %+v, %v; want its claims", claims, err)
+	}
+}
+
+// TestTokenOutlivesLeeway: a verifier accepts a token until its leeway after exp (verify.DefaultLeeway here,
+// up to verify.MaxLeeway at a gateway; RFC 7519 §4.1.4 allows that skew), so its id must still be in the
+// replay store then; otherwise a token every check accepts would be answered "already used". The id is kept
+// no longer than that, plus a second.
+func TestTokenOutlivesLeeway(t *testing.T) {
+	clk := newClock()
+	st := sqltest.OpenSQLite(t)
+	rp := replay.NewMemory(clk.now)
+	svc := txsign.NewService(st, audit.New(st, clk.now, nil), testKeyring(t, clk, st), rp,
+		txsign.Config{Issuer: "https://signet.example", Audience: "payments", Now: clk.now})
+	u := newUser(t, clk, st)
+	cred, _ := deviceKey(t, st, u.ID)
+	ctx := context.Background()
+	approved := func() txsign.Result {
+		op, _, err := svc.Create(ctx, "bank", payment(u.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return decide(t, svc, op, cred, txsign.Approve)
+	}
+
+	res := approved()
+	late := verify.DefaultLeeway - time.Millisecond
+	clk.advance(res.TokenExpiresAt.Sub(clk.now()) + late)
+	if _, err := svc.Consume(ctx, res.Token, ""); err != nil {
+		t.Fatalf("Consume %s after exp (within the default leeway): %v", late, err)
+	}
+
+	for _, tc := range []struct {
+		after time.Duration
+		want  error
+	}{{verify.MaxLeeway - time.Millisecond, nil}, {verify.MaxLeeway + time.Second + time.Millisecond, replay.ErrReplay}} {
+		res := approved()
+		var claims jwt.RegisteredClaims
+		if _, _, err := jwt.NewParser().ParseUnverified(res.Token, &claims); err != nil || claims.ID == "" {
+			t.Fatalf("token id: %q, %v", claims.ID, err)
+		}
+		clk.advance(res.TokenExpiresAt.Sub(clk.now()) + tc.after)
+		if err := rp.Consume(ctx, claims.ID); !errors.Is(err, tc.want) && err != tc.want {
+			t.Fatalf("replay store, %s after exp: %v, want %v", tc.after, err, tc.want)
+		}
 	}
 }
 

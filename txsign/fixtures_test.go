@@ -18,13 +18,19 @@ import (
 // ready to sign.
 func configuredService(t *testing.T, clk *clock, st store.Store, cfg txsign.Config) *txsign.Service {
 	t.Helper()
+	cfg.Now = clk.now
+	return txsign.NewService(st, audit.New(st, clk.now, nil), testKeyring(t, clk, st), replay.NewMemory(clk.now), cfg)
+}
+
+// testKeyring is a keyring on st, on clk's time, with a signing key ready.
+func testKeyring(t *testing.T, clk *clock, st store.Store) *txsign.Keyring {
+	t.Helper()
 	ring, _ := kek.New([][]byte{bytes.Repeat([]byte{5}, 32)})
 	keys := txsign.NewKeyring(st, ring, txsign.KeyringConfig{Now: clk.now})
 	if err := keys.Ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cfg.Now = clk.now
-	return txsign.NewService(st, audit.New(st, clk.now, nil), keys, replay.NewMemory(clk.now), cfg)
+	return keys
 }
 
 // newUser stores a user.

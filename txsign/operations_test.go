@@ -24,18 +24,8 @@ import (
 func newService(t *testing.T, clk *clock) (*txsign.Service, store.Store, string) {
 	t.Helper()
 	st := sqltest.OpenSQLite(t)
-	ring, _ := kek.New([][]byte{bytes.Repeat([]byte{5}, 32)})
-	keys := txsign.NewKeyring(st, ring, txsign.KeyringConfig{Now: clk.now})
-	if err := keys.Ensure(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	svc := txsign.NewService(st, audit.New(st, clk.now, nil), keys, replay.NewMemory(clk.now),
-		txsign.Config{Issuer: "https://signet.example", Audience: "payments", Now: clk.now})
-	u := store.User{ID: uuid.NewString(), ExternalID: "u-" + uuid.NewString(), CreatedAt: clk.now()}
-	if err := st.CreateUser(context.Background(), &u); err != nil {
-		t.Fatal(err)
-	}
-	return svc, st, u.ID
+	svc := configuredService(t, clk, st, txsign.Config{Issuer: "https://signet.example", Audience: "payments"})
+	return svc, st, newUser(t, clk, st).ID
 }
 
 func payment(userID string) txsign.NewOperation {
