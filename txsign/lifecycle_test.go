@@ -111,9 +111,25 @@ func (f *failingAppends) AppendAudit(ctx context.Context, e *store.AuditEvent) e
 	return f.Store.AppendAudit(ctx, e)
 }
 
-// TestCancelWithoutItsAudit: a cancellation whose audit record cannot be written is not reported as done
-// (503; observers hear nothing), while a refused cancellation keeps its own answer (409) whatever happened
-// to its audit record.
+// UpdateOperationWith, while fail is set, writes nothing when the transaction would append an audit record:
+// fn's refusal is the answer, as in the store's transaction; a change fn accepts fails at the audit insert.
+func (f *failingAppends) UpdateOperationWith(ctx context.Context, cur store.Operation, also store.Alongside, fn func(*store.Operation) error) (store.Operation, error) {
+	if f.fail.Load() && also.Audit != nil {
+		now, err := f.GetOperation(ctx, cur.ID)
+		if err != nil {
+			return cur, err
+		}
+		if err := fn(&now); err != nil {
+			return now, err
+		}
+		return cur, fmt.Errorf("update operation: append audit: %w", store.ErrUnavailable)
+	}
+	return f.Store.UpdateOperationWith(ctx, cur, also, fn)
+}
+
+// TestCancelWithoutItsAudit: a cancellation whose audit record cannot be written does not happen (503; the
+// operation stays PENDING, observers hear nothing) and the bank's retry makes it, while a refused
+// cancellation keeps its own answer (409) whatever happened to its audit record.
 func TestCancelWithoutItsAudit(t *testing.T) {
 	clk := newClock()
 	st := &failingAppends{Store: sqltest.OpenSQLite(t)}
@@ -134,9 +150,19 @@ func TestCancelWithoutItsAudit(t *testing.T) {
 	if _, err := svc.Cancel(ctx, "bank", done.ID); !errors.Is(err, fault.ErrConflict) || errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Cancel of a CANCELED operation without its audit = %v, want 409", err)
 	}
+	if now, _ := st.GetOperation(ctx, op.ID); now.Status != store.OpPending {
+		t.Fatalf("a cancellation that could not be audited left the operation %s, want PENDING", now.Status)
+	}
+	st.fail.Store(false)
+	if got, err := svc.Cancel(ctx, "bank", op.ID); err != nil || got.Status != store.OpCanceled {
+		t.Fatalf("the retry of a cancellation that could not be audited = %s, %v; want CANCELED", got.Status, err)
+	}
+	if ev := lastAudit(t, st, op.ID); ev.Type != "operation.cancel" || ev.Outcome != audit.Success {
+		t.Fatalf("the retried cancellation audited as %s %s", ev.Type, ev.Outcome)
+	}
 	heard.mu.Lock()
 	defer heard.mu.Unlock()
-	if want := []store.OperationStatus{store.OpPending, store.OpPending, store.OpCanceled}; !slices.Equal(heard.got, want) {
+	if want := []store.OperationStatus{store.OpPending, store.OpPending, store.OpCanceled, store.OpCanceled}; !slices.Equal(heard.got, want) {
 		t.Fatalf("observers heard %v, want %v", heard.got, want)
 	}
 }

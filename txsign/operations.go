@@ -379,7 +379,14 @@ func (s *Service) Cancel(ctx context.Context, actor, id string) (store.Operation
 	if err != nil {
 		return op, err
 	}
-	op, err = s.store.UpdateOperationFrom(ctx, op, func(o *store.Operation) error {
+	// The cancellation and its audit record are one transaction: a cancellation that could not be audited
+	// did not happen (503), and the bank's retry can make it, instead of finding it CANCELED (409).
+	ev := audit.Event{Type: "operation.cancel", Outcome: audit.Success, Actor: actor, UserID: op.UserID, OperationID: id}
+	rec, err := s.audit.Prepare(ev)
+	if err != nil {
+		return op, err
+	}
+	op, err = s.store.UpdateOperationWith(ctx, op, store.Alongside{Audit: rec}, func(o *store.Operation) error {
 		if o.Status != store.OpPending {
 			return stateError(*o)
 		}
@@ -387,18 +394,14 @@ func (s *Service) Cancel(ctx context.Context, actor, id string) (store.Operation
 		o.UpdatedAt = s.cfg.Now().UTC()
 		return nil
 	})
-	outcome, reason := audit.Success, ""
 	if err != nil {
-		outcome, reason = audit.Failure, err.Error()
+		// A refusal keeps its own answer whatever happens to its audit record.
+		ev.Outcome, ev.Reason = audit.Failure, err.Error()
+		_ = s.audit.Record(ctx, ev)
+		return op, err
 	}
-	if aerr := s.audit.Record(ctx, audit.Event{Type: "operation.cancel", Outcome: outcome, Reason: reason, Actor: actor,
-		UserID: op.UserID, OperationID: id}); aerr != nil && err == nil {
-		err = aerr
-	}
-	if err == nil {
-		s.notify(ctx, op)
-	}
-	return op, err
+	s.notify(ctx, op)
+	return op, nil
 }
 
 // stateError explains why an operation cannot change: 410 for expired, 409
