@@ -169,6 +169,11 @@ func (k *Keyring) rotate(ctx context.Context, keys []store.SigningKey) (string, 
 		if err := k.createKey(ctx, store.KeyNext); err != nil {
 			return "", err
 		}
+		// Read the table again so that this replica's JWKS publishes the new key now, not when its
+		// cache expires.
+		if _, err := k.reload(ctx); err != nil {
+			return "", err
+		}
 		return "", errors.New("txsign: there was no next key; one is now published, rotate again once gateways have refreshed")
 	}
 	now := k.cfg.Now().UTC()

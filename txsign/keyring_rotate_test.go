@@ -3,6 +3,7 @@ package txsign_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -54,6 +55,12 @@ func TestRotateNeverPromotesAnUnpublishedKey(t *testing.T) {
 		t.Fatalf("after Rotate without a next key: %v; want the same active key %s and one new next key", keys, signer)
 	}
 	published := keys[store.KeyNext][0]
+	// Published at once by this replica, not when its cache of the key table next expires: gateways that
+	// refresh now must see it before the next Rotate promotes it.
+	jwks, err := k.JWKS(ctx)
+	if err != nil || !slices.ContainsFunc(jwks, func(j txsign.JWK) bool { return j.Kid == published }) {
+		t.Fatalf("JWKS right after Rotate published %s: %+v, %v", published, jwks, err)
+	}
 	clk.advance(2 * time.Second) // past the cache
 	if kid, _, _ := k.Signer(ctx); kid != signer {
 		t.Fatalf("signing with %s, want the active key %s until the next rotation", kid, signer)
