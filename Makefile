@@ -70,7 +70,7 @@ mutate:
 	@mkdir -p $(MUTATE_OUT); for p in $(PKGS); do \
 		echo "== mutate ./$$p"; \
 		out=$(MUTATE_OUT)/$$(echo $$p | tr / -); \
-		GOFLAGS='-count=1 -cpu=1' $(GO) run $(GREMLINS) unleash $(MUTATE_FLAGS) --exclude-files / \
+		GOFLAGS='-count=1 -cpu=1 -vet=off' $(GO) run $(GREMLINS) unleash $(MUTATE_FLAGS) --exclude-files / \
 			--output $$out.json ./$$p || exit $$?; \
 		echo "== mutants in case expressions of ./$$p"; \
 		$(GO) run ./scripts/mutatecases -o $$out-cases.json ./$$p $$out.json || exit $$?; \
