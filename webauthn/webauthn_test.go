@@ -685,6 +685,48 @@ func TestManagePasskeys(t *testing.T) {
 	})
 }
 
+// TestOutOfTriesWithATryInFlight: a user whose tries are all charged but not yet settled (the last wrong
+// passcode still being checked, so not yet locked) is refused as locked by every passcode check, with no
+// further try charged: the reservation refuses at the maximum, not past it (concurrent requests must not
+// get more guesses than tries; NIST SP 800-63B §5.2.2 rate limiting).
+func TestOutOfTriesWithATryInFlight(t *testing.T) {
+	e := newEnv(t, nil)
+	u, d := e.enrolled("cust-inflight")
+	// A ceremony begun while the operation was pending, finished after the bank canceled it.
+	canceled := e.payment(u.ID, "1.00")
+	late := e.prepare(canceled, d, txsign.Approve, testPasscode)
+	if _, err := e.ops.Cancel(e.ctx, "bank", canceled.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.st.UpdateUserFrom(e.ctx, e.user(u.ID), func(x *store.User) error {
+		x.PasscodeFailed = webauthn.DefaultPasscodeMaxFailures
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sess := e.session(u.ID)
+	b, err := e.svc.BeginPasscodeChange(e.ctx, sess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = e.svc.FinishPasscodeChange(e.ctx, sess, webauthn.PasscodeChange{CeremonyID: b.CeremonyID,
+		Credential: d.assert(t, b.PublicKey), Passcode: seal(t, b.HPKE, webauthn.FieldPasscode, testPasscode),
+		NewPasscode: seal(t, b.HPKE, webauthn.FieldNewPasscode, "975319")})
+	wantErr(t, err, fault.ErrLocked)
+	_, err = e.enroll(sess, newDevice(virtualwebauthn.AuthenticatorOptions{}), testPasscode)
+	wantErr(t, err, fault.ErrLocked)
+	// The store reserves no try for an operation no longer pending; the answer is the lock, not the
+	// operation's state.
+	_, err = e.svc.FinishApproval(e.ctx, canceled.ID, late.in)
+	wantErr(t, err, fault.ErrLocked)
+	_, err = e.approve(e.payment(u.ID, "2.00"), d, testPasscode)
+	wantErr(t, err, fault.ErrLocked)
+	if got := e.user(u.ID); got.PasscodeFailed != webauthn.DefaultPasscodeMaxFailures || len(e.passkeysOf(u.ID)) != 1 {
+		t.Fatalf("after the refusals: %d tries charged, %d passkeys; want %d and 1", got.PasscodeFailed,
+			len(e.passkeysOf(u.ID)), webauthn.DefaultPasscodeMaxFailures)
+	}
+}
+
 func TestChangePasscode(t *testing.T) {
 	e := newEnv(t, nil)
 	u, d := e.enrolled("cust-change")
