@@ -429,6 +429,24 @@ func TestConfigBounds(t *testing.T) {
 	if _, err := Parse(pad(maxConfigSize + 1)); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("a file of %d bytes: %v", maxConfigSize+1, err)
 	}
+	if _, err := Parse([]byte(strings.Replace(validConfig, "listen:", "max_body_bytes: 16777216\nlisten:", 1))); err != nil {
+		t.Errorf("max_body_bytes of exactly 16 MiB: %v", err)
+	}
+	if _, err := Parse([]byte(strings.Replace(validConfig, "listen:", "max_body_bytes: 16777217\nlisten:", 1))); err == nil {
+		t.Error("max_body_bytes of 16 MiB + 1 accepted")
+	}
+	// No routes at all is one problem, said once: not also "no route requires a token".
+	noRoutes := validConfig[:strings.Index(validConfig, "routes:")] + "routes: []\n"
+	var ce *ConfigError
+	if _, err := Parse([]byte(noRoutes)); !errors.As(err, &ce) || len(ce.Problems) != 1 ||
+		ce.Problems[0].Msg != "routes: at least one route is required" {
+		t.Errorf("a config without routes: %v", err)
+	}
+	// A problem without a line (a check on the whole file) gets no "line 0".
+	if got := (&ConfigError{Problems: []Problem{{Msg: "issuer is required"}, {Line: 3, Msg: "unknown key"}}}).Error(); got !=
+		"gateway config: 2 problems:\n            issuer is required\n  line 3    unknown key" {
+		t.Errorf("ConfigError prints %q", got)
+	}
 	if got := (ConsumeConfig{RedisURL: "redis://r"}).String(); got != "consume(redis)" {
 		t.Errorf("redis consume prints %q", got)
 	}
