@@ -754,6 +754,11 @@ func TestChangePasscode(t *testing.T) {
 	if e.user(u.ID).PasscodeFailed != 0 {
 		t.Fatal("failures not reset")
 	}
+	// The change's verified assertion moved the passkey's signature counter (WebAuthn L3 §7.2 step 22), as
+	// an approval's does.
+	if got := e.passkey(u.ID).Counter; got != int64(d.cred.Counter) {
+		t.Fatalf("passkey counter %d after the change, want the asserted %d", got, d.cred.Counter)
+	}
 	_, err := e.approve(e.payment(u.ID, "1.00"), d, testPasscode)
 	wantErr(t, err, fault.ErrUnauthenticated)
 	if _, err := e.approve(e.payment(u.ID, "1.00"), d, "975319"); err != nil {
