@@ -409,7 +409,9 @@ func (a *approvalCheck) verify(ctx context.Context, op store.Operation, c store.
 		}
 		extra["spc"] = shown
 	}
-	extra["uv_required"] = a.s.uv == protocol.VerificationRequired
+	// What this ceremony asked of the authenticator (WebAuthn L3 §5.4.6): a passkey-only approval always
+	// required user verification, whatever the service's default.
+	extra["uv_required"] = a.data.Session.UserVerification == protocol.VerificationRequired
 	if a.decision == txsign.Reject {
 		return evidence, nil
 	}

@@ -220,6 +220,7 @@ func TestPasskeyOnlyApproval(t *testing.T) {
 	x := evidenceExtra(t, ev)
 	uvm, _ := x["user_verification"].(map[string]any)
 	if ev.Outcome != "success" || x["passcode"] != "not required for operation type login" || x["uv"] != true ||
+		x["uv_required"] != true ||
 		uvm["aaguid"] != allowedAAGUID || uvm["model"] != "Phone platform authenticator" ||
 		uvm["status"] != "FIDO_CERTIFIED_L1" || uvm["amr"] != "fpt" {
 		t.Fatalf("audited %s %q, evidence %v", ev.Outcome, ev.Reason, x)
@@ -327,7 +328,8 @@ func TestPasskeyOnlyRefusals(t *testing.T) {
 		if amr, _ := tokenClaims(t, res.Token); amr != "hwk,pin,mfa" {
 			t.Fatalf("amr %q", amr)
 		}
-		// uv_required is the service's Config.UserVerification ("preferred" here).
+		// uv_required is what the ceremony asked for: the service's Config.UserVerification ("preferred"
+		// here) when the passcode is the second factor.
 		if x := evidenceExtra(t, e.lastAudit(op.ID)); x["uv_required"] != false || x["passcode"] != "verified (HPKE, Argon2id)" {
 			t.Fatalf("evidence %v", x)
 		}
