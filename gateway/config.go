@@ -456,7 +456,7 @@ func (c *Config) validateLimits(p *problems) {
 	case c.Mode != ModeAuthz && c.Unmatched != "deny" && c.Unmatched != "proxy":
 		p.add("unmatched must be deny or proxy")
 	}
-	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > maxMaxBody {
+	if c.MaxBodyBytes < 1 || c.MaxBodyBytes > maxMaxBody {
 		p.add("max_body_bytes must be between 1 and %d", maxMaxBody)
 	}
 	if c.UpstreamTimeout <= 0 || c.ShutdownTimeout <= 0 {

@@ -313,7 +313,8 @@ func TestShippedConfigsParse(t *testing.T) {
 }
 
 // TestEveryProblemAtOnce: an unknown key, a value of the wrong type, a wrong value and a missing field are
-// reported together, each on its own line with the line of the file it is on, in file order, the messages aligned.
+// reported together, each on its own line with the line of the file it is on (the deepest key its path names),
+// in file order, the messages aligned.
 func TestEveryProblemAtOnce(t *testing.T) {
 	yaml := `upstream: "https://payments.internal"
 jwks_url: "https://signet.example/.well-known/jwks.json"
@@ -331,6 +332,12 @@ routes:
     path: /payments/{id}
     binding: {amount: /a, currency: /c, payee_account: /p}
     require_acr: gold
+  - method: DELETE
+    path: /payments/{id}
+    binding:
+      amount: amount
+      currency: /c
+      payee_account: /p
 `
 	_, err := Parse([]byte(yaml))
 	var ce *ConfigError
@@ -343,6 +350,7 @@ routes:
 		{9, "routes[0] requires a token but has no binding"},
 		{11, `unknown key "bindng"`},
 		{16, "routes[1].require_acr"},
+		{20, "routes[2].binding.amount"}, // the line of amount, not of binding above it
 		{0, "issuer is required"},
 	}
 	if len(ce.Problems) != len(want) {
@@ -354,7 +362,7 @@ routes:
 		}
 	}
 	lines := strings.Split(err.Error(), "\n")
-	if lines[0] != "gateway config: 6 problems:" {
+	if lines[0] != "gateway config: 7 problems:" {
 		t.Errorf("first line %q", lines[0])
 	}
 	col := strings.Index(lines[1], "unmatched")
@@ -413,6 +421,32 @@ func TestParsePointerTilde(t *testing.T) {
 	}
 }
 
+// TestValidateRefusesZeroLimits: Parse fills in a default for each limit left out, but Validate, called on a
+// Config built in Go, refuses a zero body limit and zero timeouts as its messages say (between 1 and the
+// maximum; positive) instead of running with them.
+func TestValidateRefusesZeroLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		zero func(*Config)
+		want string
+	}{
+		{"max_body_bytes", func(c *Config) { c.MaxBodyBytes = 0 }, "max_body_bytes must be between 1 and 16777216"},
+		{"upstream_timeout", func(c *Config) { c.UpstreamTimeout = 0 }, "upstream_timeout and shutdown_timeout must be positive"},
+		{"shutdown_timeout", func(c *Config) { c.ShutdownTimeout = 0 }, "upstream_timeout and shutdown_timeout must be positive"},
+		{"consume.timeout", func(c *Config) { c.Consume.Timeout = 0 }, "consume.timeout must be positive"},
+	} {
+		c, err := Parse([]byte(validConfig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.zero(c)
+		var ce *ConfigError
+		if err := c.Validate(); !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Msg != tc.want {
+			t.Errorf("Validate with %s 0 = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
 // TestConfigBounds: the largest accepted values are accepted and one past them refused: a leeway of
 // exactly verify.MaxLeeway and a file of exactly maxConfigSize bytes. ConsumeConfig.String names the mode.
 func TestConfigBounds(t *testing.T) {
@@ -429,8 +463,10 @@ func TestConfigBounds(t *testing.T) {
 	if _, err := Parse(pad(maxConfigSize + 1)); err == nil || !strings.Contains(err.Error(), "larger than") {
 		t.Errorf("a file of %d bytes: %v", maxConfigSize+1, err)
 	}
-	if _, err := Parse([]byte(strings.Replace(validConfig, "listen:", "max_body_bytes: 16777216\nlisten:", 1))); err != nil {
-		t.Errorf("max_body_bytes of exactly 16 MiB: %v", err)
+	for _, n := range []string{"1", "16777216"} {
+		if _, err := Parse([]byte(strings.Replace(validConfig, "listen:", "max_body_bytes: "+n+"\nlisten:", 1))); err != nil {
+			t.Errorf("max_body_bytes of %s (a bound): %v", n, err)
+		}
 	}
 	if _, err := Parse([]byte(strings.Replace(validConfig, "listen:", "max_body_bytes: 16777217\nlisten:", 1))); err == nil {
 		t.Error("max_body_bytes of 16 MiB + 1 accepted")
