@@ -68,6 +68,8 @@ func TestNormalizeAccount(t *testing.T) {
 		{name: "other keeps case", in: "abc123", want: "abc123"},
 		{name: "other 34 chars", in: strings.Repeat("9", 34), want: strings.Repeat("9", 34)},
 		{name: "two letters then a letter", in: "ABC-12", want: "ABC-12"},
+		// Fewer than four letters and digits: the IBAN-shape check reads to the end and no further.
+		{name: "other of three letters and digits", in: "DE-8", want: "DE-8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
