@@ -194,6 +194,9 @@ func TestCanonicalPayeeName(t *testing.T) {
 
 		// Must pass.
 		{name: "ASCII", in: "ACME Energie GmbH", want: "ACME Energie GmbH"},
+		// Every ASCII digit is of one numbering system, 9 (the end of its run) and 0 (the start) included.
+		{name: "ASCII digits 0 to 9", in: "Flat 1093 Ltd 4 5 6 7 8 2", want: "Flat 1093 Ltd 4 5 6 7 8 2"},
+		{name: "Bengali digits", in: "দোকান ০৯", want: "দোকান ০৯"},
 		{name: "trimmed", in: "  ACME  ", want: "ACME"},
 		{name: "trimmed NBSP and ideographic space at the edges", in: "\u00A0ACME\u3000", want: "ACME"},
 		{name: "NFC applied", in: "Mu\u0308ller", want: "M\u00fcller"},
