@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -663,5 +664,42 @@ func TestJWKSNegativeCacheHoldsSeveralKids(t *testing.T) {
 	}
 	if got := srv.hits.Load(); got != 3 {
 		t.Fatalf("%d requests; want 3 (the set, ghost-a, ghost-b; ghost-a again from the negative cache)", got)
+	}
+}
+
+// TestJWKSNegativeCacheBound: the negative cache holds at most maxNegative unknown kids; the one that would
+// exceed it empties the cache first (a memory bound against a flood of made-up kids), so a kid remembered
+// before is fetched for again.
+func TestJWKSNegativeCacheBound(t *testing.T) {
+	c := newClock()
+	srv := newJWKSServer(t, jwksJSON(t, newSigner(t, "k1").jwk(t)))
+	j := newTestJWKS(t, srv.URL, c)
+	if _, err := j.Key(t.Context(), "k1"); err != nil {
+		t.Fatal(err)
+	}
+	j.mu.Lock()
+	for i := range maxNegative - 1 { // remembered as if each had been looked up now
+		j.negative[fmt.Sprintf("ghost-%d", i)] = c.Now()
+	}
+	j.mu.Unlock()
+	lookup := func(kid string) {
+		t.Helper()
+		c.Advance(30 * time.Second) // the minimum refresh interval
+		if _, err := j.Key(t.Context(), kid); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("%s: %v", kid, err)
+		}
+	}
+	lookup("the last that fits") // the cache is full now
+	lookup("one too many")       // emptied first
+	before := srv.hits.Load()
+	lookup("ghost-0")
+	if got := srv.hits.Load() - before; got != 1 {
+		t.Fatalf("a kid remembered before the cache was emptied: %d fetches, want 1", got)
+	}
+	j.mu.Lock()
+	n := len(j.negative)
+	j.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d kids remembered, want 2 (one too many, ghost-0)", n)
 	}
 }
