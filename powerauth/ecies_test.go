@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -184,6 +185,12 @@ func TestEciesRejects(t *testing.T) {
 			}
 		})
 	}
+	// The window is inclusive at both ends: exactly 60 s late or early is still accepted.
+	for _, d := range []time.Duration{60 * time.Second, -60 * time.Second} {
+		if err := env.CheckTimestamp(time.UnixMilli(env.Timestamp).Add(d), 0); err != nil {
+			t.Fatalf("request %s from now at the window's edge: %v", d, err)
+		}
+	}
 	if err := env.CheckTimestamp(now.Add(61*time.Second), 0); !errors.Is(err, ErrInvalidEnvelope) {
 		t.Fatalf("stale request: %v", err)
 	}
@@ -214,6 +221,9 @@ func TestParseEnvelope(t *testing.T) {
 		{"request", good, true},
 		{"unknown field ignored", `{"x":1,` + good[1:], true},
 		{"response", `{"encryptedData":"aYwugV0XUKR+Q1x8nl4gew==","mac":"M96/vEVhdUMBVMCwacbRsW+rz8IOZPrgZrMDHldL1rU=","nonce":"t97lFCUOWRlAQeh0KTaowQ==","timestamp":1749762293621}`, true},
+		// The size limit: a body of exactly maxEnvelopeLen bytes (JSON whitespace padding) is read, one more is not.
+		{"exactly the size limit", good + strings.Repeat(" ", maxEnvelopeLen-len(good)), true},
+		{"one byte over the size limit", good + strings.Repeat(" ", maxEnvelopeLen-len(good)+1), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
