@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/store/sqlstore/sqltest"
 	"github.com/signet-sca/signet/txsign"
 )
 
@@ -85,5 +86,31 @@ func TestFinishApprovalSettleError(t *testing.T) {
 				t.Fatalf("PasscodeFailed %d, want the reserved try (1)", got)
 			}
 		})
+	}
+}
+
+// usersDown fails every user read while down is set, as a database that went away would.
+type usersDown struct {
+	store.Store
+	down bool
+}
+
+func (s *usersDown) GetUser(ctx context.Context, id string) (store.User, error) {
+	if s.down {
+		return store.User{}, fmt.Errorf("sqlstore: get user: %w", store.ErrUnavailable)
+	}
+	return s.Store.GetUser(ctx, id)
+}
+
+// TestSessionWithoutItsUser: a management session whose user cannot be read answers the store's
+// unavailability (503), never a session state of nobody.
+func TestSessionWithoutItsUser(t *testing.T) {
+	st := &usersDown{Store: sqltest.OpenSQLite(t)}
+	e := newEnvOn(t, st, nil)
+	u, _ := e.enrolled("cust-users-down")
+	sess := e.session(u.ID)
+	st.down = true
+	if got, err := e.svc.State(e.ctx, sess); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("State while users cannot be read = %+v, %v; want the store's unavailability", got, err)
 	}
 }

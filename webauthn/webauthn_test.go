@@ -541,11 +541,27 @@ func TestEnrollment(t *testing.T) {
 	})
 	t.Run("first passkey needs a passcode that meets the policy", func(t *testing.T) {
 		sess := e.session(u.ID)
+		if st, err := e.svc.State(e.ctx, sess); err != nil || st.HasPasscode || len(st.Passkeys) != 0 {
+			t.Fatalf("state before the first passkey %+v %v; want no passcode, no passkey", st, err)
+		}
 		d := newDevice(virtualwebauthn.AuthenticatorOptions{})
 		_, err := e.enroll(sess, d, "")
 		var inv *fault.InvalidError
-		if !errors.As(err, &inv) {
+		if !errors.As(err, &inv) || inv.Problems[0].Reason != "is required: choose a passcode of 6 to 12 digits" {
 			t.Fatalf("no passcode: %v", err)
+		}
+		// A JSON null (what a page sends for a passcode left out) is no passcode either.
+		begin, err := e.svc.BeginRegistration(e.ctx, sess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(begin.PublicKey)
+		opts, _ := virtualwebauthn.ParseAttestationOptions(string(raw))
+		d.auth.Options.UserHandle = []byte(opts.UserID)
+		_, err = e.svc.FinishRegistration(e.ctx, sess, webauthn.RegistrationResult{CeremonyID: begin.CeremonyID,
+			Credential: []byte(virtualwebauthn.CreateAttestationResponse(d.rp, d.auth, d.cred, *opts)), Passcode: []byte("null")})
+		if !errors.As(err, &inv) || inv.Problems[0].Reason != "is required: choose a passcode of 6 to 12 digits" {
+			t.Fatalf("passcode null: %v", err)
 		}
 		_, err = e.enroll(sess, d, "123456")
 		if !errors.As(err, &inv) || inv.Problems[0].Field != "passcode" {
