@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/descope/virtualwebauthn"
 
 	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
@@ -130,5 +135,128 @@ func TestArgon2GateDefaults(t *testing.T) {
 	g := webauthn.NewArgon2Gate(0, -1, webauthn.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 64})
 	if g.Slots() != 1 || g.Queue() != webauthn.DefaultArgon2Queue {
 		t.Fatalf("slots %d queue %d", g.Slots(), g.Queue())
+	}
+}
+
+// resetSession opens a passcode-reset session for userID (the bank's reset link, opened).
+func (e *env) resetSession(userID string) string {
+	e.t.Helper()
+	link, err := e.svc.IssuePasscodeReset(e.ctx, "bank", userID)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	_, token, _ := strings.Cut(link.URL, "#token=")
+	sess, err := e.svc.OpenSession(e.ctx, token)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return sess.Token
+}
+
+// A passcode change or reset that fails after the gate admitted it gives its admission back, and one that
+// succeeds holds it until its hashes are done (issue 17 item 1: the gate bounds the memory of concurrent
+// Argon2id, RFC 9106 §3.1). The gate here admits one request at a time and queues none, so a leaked
+// admission would refuse the next finish with a 503; every failure is one that startPasscodeFinish returns
+// after its Admit.
+func TestArgon2GateAdmissionGivenBackWhenPasscodeFinishFails(t *testing.T) {
+	gate := webauthn.NewArgon2Gate(1, 0, cheap)
+	e := newEnv(t, func(c *webauthn.Config) { c.Argon2Gate = gate })
+	u, d := e.enrolled("gate-finish")
+	sess := e.session(u.ID)
+	stranger := newDevice(virtualwebauthn.AuthenticatorOptions{}) // a passkey no user has
+	change := func(dev *device, newField, newPC string) error {
+		b, err := e.svc.BeginPasscodeChange(e.ctx, sess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.svc.FinishPasscodeChange(e.ctx, sess, webauthn.PasscodeChange{CeremonyID: b.CeremonyID,
+			Credential: dev.assert(t, b.PublicKey), Passcode: seal(t, b.HPKE, webauthn.FieldPasscode, testPasscode),
+			NewPasscode: seal(t, b.HPKE, newField, newPC)})
+	}
+	reset := func(rsess, newPC string) error {
+		b, err := e.svc.BeginPasscodeReset(e.ctx, rsess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.svc.FinishPasscodeReset(e.ctx, rsess, webauthn.PasscodeReset{CeremonyID: b.CeremonyID,
+			Credential: d.assert(t, b.PublicKey), NewPasscode: seal(t, b.HPKE, webauthn.FieldNewPasscode, newPC)})
+	}
+	wantDrained := func(t *testing.T) {
+		t.Helper()
+		if gate.InFlight() != 0 || gate.Waiting() != 0 || gate.Refused() != 0 {
+			t.Fatalf("gate after the finish: %d in flight, %d waiting, %d refused; want all 0",
+				gate.InFlight(), gate.Waiting(), gate.Refused())
+		}
+	}
+	// why is the refusal's exact reason: the field problem of an invalid new passcode, else the audited reason.
+	why := func(t *testing.T, err error, event string) string {
+		t.Helper()
+		var inv *fault.InvalidError
+		if errors.As(err, &inv) {
+			return fmt.Sprintf("%v", inv.Problems)
+		}
+		wantErr(t, err, fault.ErrUnauthenticated)
+		evs := e.audits(store.AuditFilter{UserID: u.ID})
+		if last := evs[len(evs)-1]; last.Type == event && last.Outcome == "failure" {
+			return last.Reason
+		}
+		return "not audited: " + err.Error()
+	}
+	failures := []struct {
+		name, event string
+		finish      func() error
+		want        string
+	}{
+		{"change to a weak new passcode", "passcode.change", func() error { return change(d, webauthn.FieldNewPasscode, "111111") },
+			"[{new_passcode must not be the same digit repeated}]"},
+		{"change whose new passcode is sealed for the old one's field", "passcode.change",
+			func() error { return change(d, webauthn.FieldPasscode, "975319") }, "new passcode: passcode ciphertext does not decrypt for this ceremony"},
+		{"change signed by an unknown passkey", "passcode.change",
+			func() error { return change(stranger, webauthn.FieldNewPasscode, "975319") }, "unknown, foreign or inactive passkey"},
+		{"reset to a weak new passcode", "passcode.reset", func() error { return reset(e.resetSession(u.ID), "123456") },
+			"[{new_passcode must not be a straight run of consecutive digits, ascending or descending}]"},
+	}
+	for _, tc := range failures {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := why(t, tc.finish(), tc.event); got != tc.want {
+				t.Fatalf("refusal %q, want %q", got, tc.want)
+			}
+			wantDrained(t)
+		})
+	}
+	t.Run("a later change is admitted and holds its admission while it hashes", func(t *testing.T) {
+		var held []int
+		gate.SetHook(func() { held = append(held, gate.InFlight()) })
+		defer gate.SetHook(nil)
+		if err := change(d, webauthn.FieldNewPasscode, "975319"); err != nil {
+			t.Fatalf("change after the failures: %v", err)
+		}
+		// Two hashes: the old passcode's check and the new verifier.
+		if !slices.Equal(held, []int{1, 1}) {
+			t.Fatalf("admissions held during the change's hashes: %v, want [1 1]", held)
+		}
+		wantDrained(t)
+	})
+}
+
+// NewArgon2Gate(0, …) (the default, SIGNET_ARGON2_CONCURRENCY unset) means one hash per core divided by
+// the lanes of a hash, and at least one: a gate with no slot at all would admit every request and leave it
+// waiting for a slot forever. The approval is bounded by a deadline so that such a gate fails the test
+// instead of hanging it.
+func TestArgon2GateZeroSlotsHashes(t *testing.T) {
+	gate := webauthn.NewArgon2Gate(0, -1, cheap)
+	e := newEnv(t, func(c *webauthn.Config) { c.Argon2Gate = gate })
+	var cancel context.CancelFunc
+	e.ctx, cancel = context.WithTimeout(e.ctx, 10*time.Second) // the enrollment hashes through the gate too
+	defer cancel()
+	u, d := e.enrolled("gate-zero")
+	op := e.payment(u.ID, "10.00")
+	a := e.prepare(op, d, txsign.Approve, testPasscode)
+	res, err := e.svc.FinishApproval(e.ctx, op.ID, a.in)
+	if err != nil || res.Operation.Status != store.OpApproved {
+		t.Fatalf("approval through NewArgon2Gate(0, -1): %v %v", res.Operation.Status, err)
+	}
+	if want := max(runtime.GOMAXPROCS(0), 1); gate.Slots() != want || gate.Peak() != 1 {
+		t.Fatalf("slots %d, peak %d; want %d slots (GOMAXPROCS / 1 lane) and the one hash", gate.Slots(), gate.Peak(), want)
 	}
 }

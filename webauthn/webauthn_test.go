@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,6 +245,11 @@ func TestCounterRegressionBlocksCredential(t *testing.T) {
 	if e.op(op.ID).Status != store.OpPending {
 		t.Fatal("operation changed")
 	}
+	// The refusal names both counters (WebAuthn L3 §7.2 step 21): the passkey's stored 42, the clone's 10.
+	if ev := e.lastAudit(op.ID); ev.Type != "operation.approve" || ev.Outcome != "failure" ||
+		ev.Reason != "sign counter did not increase: possible cloned authenticator (stored 42, asserted 10)" {
+		t.Fatalf("audited %s %s %q", ev.Type, ev.Outcome, ev.Reason)
+	}
 	blocked := false
 	for _, ev := range e.audits(store.AuditFilter{CredentialID: c.ID}) {
 		blocked = blocked || (ev.Type == "credential.block" && ev.Reason == string(store.ReasonCloneSuspected))
@@ -418,6 +424,64 @@ func TestUserVerificationRequired(t *testing.T) {
 	d.auth.Options.UserNotVerified = false
 	if _, err := e.approve(op, d, testPasscode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// User verification is read from each assertion's flags (WebAuthn L3 §7.2 step 17) and required only when
+// Config.UserVerification is "required" (§5.8.6). Under the default "preferred" an authenticator that did not
+// verify the user still proves possession, and the passcode is the second factor: the approval goes through,
+// its evidence recording uv false. Under "required" it is refused: by go-webauthn when the ceremony asked for
+// it (unverified: nothing proven), and by the service's own check when the ceremony was begun under
+// "preferred" and is finished by a service that now requires it (a configuration change between begin and
+// finish: the ceremony store outlives a restart).
+func TestUserVerificationOfTheAssertion(t *testing.T) {
+	required := func(c *webauthn.Config) { c.UserVerification = "required" }
+	tests := []struct {
+		name            string
+		begin, finish   func(*webauthn.Config)
+		outcome, reason string
+		status          store.OperationStatus
+	}{
+		{"required, asked for by the ceremony", required, required, "unverified",
+			"possession not proven: assertion: Error validating the authenticator response: User verification required but flag not set by authenticator",
+			store.OpPending},
+		{"required since the ceremony began", nil, required, "failure",
+			"assertion: user verification required but not performed", store.OpPending},
+		{"preferred", nil, nil, "success", "", store.OpApproved},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, tc.begin)
+			u, d := e.enrolled("cust-no-uv")
+			cfg := e.cfg
+			cfg.UserVerification = ""
+			if tc.finish != nil {
+				tc.finish(&cfg)
+			}
+			finisher, err := webauthn.New(e.st, e.ops, e.audit, e.ring, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			op := e.payment(u.ID, "5.00")
+			d.auth.Options.UserNotVerified = true
+			a := e.prepare(op, d, txsign.Approve, testPasscode)
+			_, err = finisher.FinishApproval(e.ctx, op.ID, a.in)
+			if (err == nil) != (tc.status == store.OpApproved) {
+				t.Fatalf("finish: %v", err)
+			}
+			ev := e.lastAudit(op.ID)
+			if ev.Type != "operation.approve" || ev.Outcome != tc.outcome || ev.Reason != tc.reason {
+				t.Fatalf("audited %s %s %q, want %s %q", ev.Type, ev.Outcome, ev.Reason, tc.outcome, tc.reason)
+			}
+			if got := e.op(op.ID).Status; got != tc.status {
+				t.Fatalf("operation %s, want %s", got, tc.status)
+			}
+			if tc.status == store.OpApproved {
+				if x := evidenceExtra(t, ev); x["uv"] != false || x["uv_required"] != false || x["passcode"] != "verified (HPKE, Argon2id)" {
+					t.Fatalf("evidence uv %v, uv_required %v, passcode %v", x["uv"], x["uv_required"], x["passcode"])
+				}
+			}
+		})
 	}
 }
 
@@ -787,6 +851,72 @@ func TestChangePasscode(t *testing.T) {
 			NewPasscode: seal(t, b.HPKE, webauthn.FieldPasscode, "246813")})
 		wantErr(t, err, fault.ErrUnauthenticated)
 	})
+}
+
+// A passcode change or reset refused for its new passcode names the problem on the new_passcode field
+// with the reason the policy or the envelope parser gave (the page shows it next to that field), not the
+// parser's own "passcode: …" text, and charges no passcode try.
+func TestNewPasscodeRefusalNamesTheProblem(t *testing.T) {
+	e := newEnv(t, nil)
+	u, d := e.enrolled("cust-new-invalid")
+	sess := e.session(u.ID)
+	sealed := func(pc string) func(*webauthn.HPKEParams) []byte {
+		return func(hp *webauthn.HPKEParams) []byte { return seal(t, hp, webauthn.FieldNewPasscode, pc) }
+	}
+	raw := func(b string) func(*webauthn.HPKEParams) []byte {
+		return func(*webauthn.HPKEParams) []byte { return []byte(b) }
+	}
+	change := func(newPC func(*webauthn.HPKEParams) []byte) error {
+		b, err := e.svc.BeginPasscodeChange(e.ctx, sess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.svc.FinishPasscodeChange(e.ctx, sess, webauthn.PasscodeChange{CeremonyID: b.CeremonyID,
+			Credential: d.assert(t, b.PublicKey), Passcode: seal(t, b.HPKE, webauthn.FieldPasscode, testPasscode),
+			NewPasscode: newPC(b.HPKE)})
+	}
+	reset := func(newPC func(*webauthn.HPKEParams) []byte) error {
+		rsess := e.resetSession(u.ID)
+		b, err := e.svc.BeginPasscodeReset(e.ctx, rsess)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e.svc.FinishPasscodeReset(e.ctx, rsess, webauthn.PasscodeReset{CeremonyID: b.CeremonyID,
+			Credential: d.assert(t, b.PublicKey), NewPasscode: newPC(b.HPKE)})
+	}
+	tests := []struct {
+		name   string
+		finish func(func(*webauthn.HPKEParams) []byte) error
+		newPC  func(*webauthn.HPKEParams) []byte
+		reason string
+	}{
+		{"change, same digit repeated", change, sealed("777777"), "must not be the same digit repeated"},
+		{"change, descending run", change, sealed("987654"), "must not be a straight run of consecutive digits, ascending or descending"},
+		{"change, too short (its ciphertext's length shows it)", change, sealed("4829"),
+			"ct must be base64url of an AES-128-GCM ciphertext of 6 to 12 digits"},
+		{"change, not an envelope", change, raw(`"482916"`), `must be an object {"enc","ct"} of base64url strings`},
+		{"change, no new passcode", change, raw(""), "is required"},
+		{"reset, ascending run", reset, sealed("0123456"), "must not be a straight run of consecutive digits, ascending or descending"},
+		{"reset, letters", reset, sealed("48291a"), "must contain digits only"},
+		{"reset, not an envelope", reset, raw(`{"enc":"AA"}`), "enc must be base64url of an uncompressed P-256 point (65 bytes)"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.finish(tc.newPC)
+			var inv *fault.InvalidError
+			want := []fault.FieldProblem{{Field: "new_passcode", Reason: tc.reason}}
+			if !errors.As(err, &inv) || !slices.Equal(inv.Problems, want) {
+				t.Fatalf("refusal %v, want %v", err, want)
+			}
+			if got := e.user(u.ID); got.PasscodeFailed != 0 || got.PasscodeLocked {
+				t.Fatalf("passcode tries charged %d, locked %v", got.PasscodeFailed, got.PasscodeLocked)
+			}
+		})
+	}
+	// The passcode is still the old one.
+	if _, err := e.approve(e.payment(u.ID, "1.00"), d, testPasscode); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestPasscodeKey(t *testing.T) {
