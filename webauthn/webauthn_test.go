@@ -314,6 +314,15 @@ func TestPasscodeLockAndUnlock(t *testing.T) {
 	if got := e.user(u.ID); got.PasscodeLocked || got.PasscodeFailed != 0 {
 		t.Fatalf("after unlock %+v", got)
 	}
+	var unlocks []store.AuditEvent
+	for _, ev := range e.audits(store.AuditFilter{UserID: u.ID}) {
+		if ev.Type == "passcode.unlock" {
+			unlocks = append(unlocks, ev)
+		}
+	}
+	if len(unlocks) != 1 || unlocks[0].Outcome != "success" || unlocks[0].Actor != "bank" {
+		t.Fatalf("the unlock audited as %+v, want one passcode.unlock success by the bank", unlocks)
+	}
 	if _, err := e.approve(op, d, testPasscode); err != nil {
 		t.Fatalf("after unlock: %v", err)
 	}
