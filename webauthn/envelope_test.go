@@ -40,3 +40,19 @@ func TestParseEnvelopeCiphertextBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestParseEnvelopeSizeLimit: an envelope is read up to 1024 bytes (JSON whitespace included) and refused
+// as too large past that, before it is decoded.
+func TestParseEnvelopeSizeLimit(t *testing.T) {
+	enc := append([]byte{4}, bytes.Repeat([]byte{1}, 64)...)
+	raw := fmt.Sprintf(`{"enc":%q,"ct":%q}`, base64.RawURLEncoding.EncodeToString(enc),
+		base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{2}, webauthn.MinPasscodeLen+16)))
+	if _, err := webauthn.ParseEnvelope([]byte(raw + strings.Repeat(" ", 1024-len(raw)))); err != nil {
+		t.Errorf("an envelope of exactly 1024 bytes: %v", err)
+	}
+	var invalid *fault.InvalidError
+	_, err := webauthn.ParseEnvelope([]byte(raw + strings.Repeat(" ", 1025-len(raw))))
+	if !errors.As(err, &invalid) || len(invalid.Problems) != 1 || invalid.Problems[0] != (fault.FieldProblem{Field: "passcode", Reason: "is too large"}) {
+		t.Errorf("an envelope of 1025 bytes: %v, want passcode: is too large", err)
+	}
+}
