@@ -70,6 +70,8 @@ func TestNormalizeAccount(t *testing.T) {
 		{name: "two letters then a letter", in: "ABC-12", want: "ABC-12"},
 		// Fewer than four letters and digits: the IBAN-shape check reads to the end and no further.
 		{name: "other of three letters and digits", in: "DE-8", want: "DE-8"},
+		// The edges of each ISO 20022 Latin range.
+		{name: "other with a, z, A, Z, 0 and 9", in: "az-AZ 09", want: "az-AZ 09"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
