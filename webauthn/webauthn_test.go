@@ -1030,6 +1030,27 @@ func TestConfigValidation(t *testing.T) {
 	if d := webauthn.DefaultArgon2Params(); d.MemoryKiB != 19456 || d.Time != 2 || d.Threads != 1 {
 		t.Fatalf("defaults %+v", d)
 	}
+	// The Argon2id bounds (memory 1024..4194304 KiB, time and threads 1..16) are inclusive; New only checks
+	// them, so the largest values cost nothing here.
+	for _, tc := range []struct {
+		p  webauthn.Argon2Params
+		ok bool
+	}{
+		{webauthn.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 1}, true},
+		{webauthn.Argon2Params{MemoryKiB: 4 << 20, Time: 16, Threads: 16}, true},
+		{webauthn.Argon2Params{MemoryKiB: 1023, Time: 1, Threads: 1}, false},
+		{webauthn.Argon2Params{MemoryKiB: 4<<20 + 1, Time: 16, Threads: 16}, false},
+		{webauthn.Argon2Params{MemoryKiB: 1024, Time: 0, Threads: 1}, false},
+		{webauthn.Argon2Params{MemoryKiB: 1024, Time: 17, Threads: 1}, false},
+		{webauthn.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 0}, false},
+		{webauthn.Argon2Params{MemoryKiB: 1024, Time: 1, Threads: 17}, false},
+	} {
+		cfg := e.cfg
+		cfg.Argon2 = tc.p
+		if _, err := webauthn.New(e.st, e.ops, e.audit, e.ring, cfg); (err == nil) != tc.ok {
+			t.Errorf("Argon2 %+v: %v, want accepted %v", tc.p, err, tc.ok)
+		}
+	}
 }
 
 func TestCheckReturnURL(t *testing.T) {
