@@ -85,6 +85,7 @@ func TestCorrectActivationCode(t *testing.T) {
 		{"LLLLL-LLLLL-LLLLL-LQJTA", "LLLLL-LLLLL-LLLLL-LQJTA"},
 		{"0000011111", "OOOOOIIIII"},
 		{"45awj-bvacs-sbwhs-aban0", "45AWJ-BVACS-SBWHS-ABANO"},
+		{"az`{", "AZ`{"}, // the ends of a–z upper-cased, their neighbours left as typed
 	}
 	for _, tc := range tests {
 		if got := CorrectActivationCode(tc.in); got != tc.want {

@@ -67,6 +67,8 @@ func TestCanonicalQueryString(t *testing.T) {
 		{in: "a=2&a=1&novalue&c=", want: "a=1&a=2&c="},
 		{in: "q=hello+world&p=%7E*", want: "p=%7E*&q=hello+world"},
 		{in: "k=%C3%A9", want: "k=%C3%A9"},
+		// java.net.URLEncoder keeps exactly A-Z a-z 0-9 . - * _: each range's ends kept, their neighbours escaped.
+		{in: "k=azAZ09.-*_%60%7B%40%5B%2F%3A", want: "k=azAZ09.-*_%60%7B%40%5B%2F%3A"},
 	}
 	for _, tc := range tests {
 		got, err := CanonicalQueryString(tc.in)
