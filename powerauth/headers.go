@@ -145,7 +145,9 @@ func isDigits(s string) bool {
 }
 
 func base64OfLength(s string, n int) ([]byte, bool) {
-	b, err := base64.StdEncoding.DecodeString(s)
+	// Strict: the unused bits of the last character must be zero (RFC 4648 §3.5), so each value has one
+	// spelling; signatures are compared as text.
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
 	return b, err == nil && len(b) == n
 }
 

@@ -99,3 +99,24 @@ func TestEncryptionHeaderVersion(t *testing.T) {
 		t.Fatalf("want ErrInvalidHeader missing version, got %v", err)
 	}
 }
+
+// TestBase64FieldsAreCanonical: a base64 field is refused unless it is the one spelling of its bytes (RFC 4648
+// §3.5: the unused bits of the last character are zero). A lenient decoder would read "AB==" and "AA==" as
+// the same byte, and a 3.1+ signature spelled the other way, compared as text, would be counted as a wrong
+// PIN although its value is right.
+func TestBase64FieldsAreCanonical(t *testing.T) {
+	sig := base64.StdEncoding.EncodeToString(make([]byte, 32)) // "AAAA…AAA=": 43 characters carry 258 bits
+	loose := sig[:42] + "B="                                     // the same 32 bytes, unused bits set
+	if b, err := base64.StdEncoding.DecodeString(loose); err != nil || len(b) != 32 {
+		t.Fatalf("the lenient reading: %d bytes, %v", len(b), err)
+	}
+	h := `PowerAuth pa_version="3.3", pa_activation_id="` + testActivationID + `", pa_application_key="` + testAppKey +
+		`", pa_nonce="` + testNonce + `", pa_signature_type="possession_knowledge", pa_signature="`
+	if _, err := ParseAuthorizationHeader(h + sig + `"`); err != nil {
+		t.Fatalf("canonical: %v", err)
+	}
+	if _, err := ParseAuthorizationHeader(h + loose + `"`); !errors.Is(err, ErrInvalidHeader) ||
+		!strings.HasSuffix(err.Error(), ": pa_signature is not base64 of 32 bytes") {
+		t.Fatalf("non-canonical signature: %v, want ErrInvalidHeader", err)
+	}
+}
