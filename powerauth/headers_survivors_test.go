@@ -106,7 +106,7 @@ func TestEncryptionHeaderVersion(t *testing.T) {
 // PIN although its value is right.
 func TestBase64FieldsAreCanonical(t *testing.T) {
 	sig := base64.StdEncoding.EncodeToString(make([]byte, 32)) // "AAAA…AAA=": 43 characters carry 258 bits
-	loose := sig[:42] + "B="                                     // the same 32 bytes, unused bits set
+	loose := sig[:42] + "B="                                   // the same 32 bytes, unused bits set
 	if b, err := base64.StdEncoding.DecodeString(loose); err != nil || len(b) != 32 {
 		t.Fatalf("the lenient reading: %d bytes, %v", len(b), err)
 	}
