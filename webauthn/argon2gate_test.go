@@ -260,3 +260,20 @@ func TestArgon2GateZeroSlotsHashes(t *testing.T) {
 		t.Fatalf("slots %d, peak %d; want %d slots (GOMAXPROCS / 1 lane) and the one hash", gate.Slots(), gate.Peak(), want)
 	}
 }
+
+// TestSessionPurpose: a session opened by a passcode reset link says so (the page offers the reset), one
+// opened by an enrollment link has no purpose.
+func TestSessionPurpose(t *testing.T) {
+	e := newEnv(t, nil)
+	u, _ := e.enrolled("cust-purpose")
+	for _, tc := range []struct {
+		name, sess, want string
+	}{
+		{"reset link", e.resetSession(u.ID), webauthn.PurposePasscodeReset},
+		{"enrollment link", e.session(u.ID), ""},
+	} {
+		if st, err := e.svc.State(e.ctx, tc.sess); err != nil || st.Purpose != tc.want {
+			t.Errorf("%s: purpose %q, %v; want %q", tc.name, st.Purpose, err, tc.want)
+		}
+	}
+}

@@ -1080,6 +1080,9 @@ func TestCheckReturnURL(t *testing.T) {
 		{"javascript:alert(1)", false},
 		{"https://evil.example/sca/", false},
 		{"", false},
+		// At most 2048 characters.
+		{"https://bank.example/sca/" + strings.Repeat("a", 2048-len("https://bank.example/sca/")), true},
+		{"https://bank.example/sca/" + strings.Repeat("a", 2049-len("https://bank.example/sca/")), false},
 	}
 	for _, tc := range tests {
 		got, ok := webauthn.CheckReturnURL(allow, tc.in)
