@@ -277,3 +277,15 @@ func TestSessionPurpose(t *testing.T) {
 		}
 	}
 }
+
+// TestPasskeyFailureLimit: a passkey is registered with the configured number of bad signatures before it is
+// BLOCKED, DefaultCredentialFailures (5) when none is configured.
+func TestPasskeyFailureLimit(t *testing.T) {
+	for _, tc := range []struct{ configured, want int }{{0, webauthn.DefaultCredentialFailures}, {2, 2}} {
+		e := newEnv(t, func(c *webauthn.Config) { c.CredentialMaxFailures = tc.configured })
+		u, _ := e.enrolled("cust-failure-limit")
+		if got := e.passkey(u.ID).MaxFailedAttempts; got != tc.want {
+			t.Errorf("CredentialMaxFailures %d: the passkey is blocked after %d failures, want %d", tc.configured, got, tc.want)
+		}
+	}
+}

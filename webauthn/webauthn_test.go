@@ -1018,6 +1018,7 @@ func TestConfigValidation(t *testing.T) {
 		func(c *webauthn.Config) { c.ReturnURLs = []string{"http://bank.example/cb"} },
 		func(c *webauthn.Config) { c.Argon2 = webauthn.Argon2Params{MemoryKiB: 8, Time: 1, Threads: 1} },
 		func(c *webauthn.Config) { c.PasscodeMaxFailures = -1 },
+		func(c *webauthn.Config) { c.PasscodeMaxFailures = 11 },
 		func(c *webauthn.Config) { c.RPID = "127.0.0.1" },
 	}
 	for i, m := range bad {
@@ -1029,6 +1030,13 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if d := webauthn.DefaultArgon2Params(); d.MemoryKiB != 19456 || d.Time != 2 || d.Threads != 1 {
 		t.Fatalf("defaults %+v", d)
+	}
+	for _, n := range []int{1, 10} { // the bounds of PasscodeMaxFailures, both accepted
+		cfg := e.cfg
+		cfg.PasscodeMaxFailures = n
+		if _, err := webauthn.New(e.st, e.ops, e.audit, e.ring, cfg); err != nil {
+			t.Errorf("PasscodeMaxFailures %d: %v", n, err)
+		}
 	}
 	// The Argon2id bounds (memory 1024..4194304 KiB, time and threads 1..16) are inclusive; New only checks
 	// them, so the largest values cost nothing here.
