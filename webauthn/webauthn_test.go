@@ -1019,6 +1019,7 @@ func TestConfigValidation(t *testing.T) {
 		func(c *webauthn.Config) { c.Argon2 = webauthn.Argon2Params{MemoryKiB: 8, Time: 1, Threads: 1} },
 		func(c *webauthn.Config) { c.PasscodeMaxFailures = -1 },
 		func(c *webauthn.Config) { c.PasscodeMaxFailures = 11 },
+		func(c *webauthn.Config) { c.PublicURL = "ftp://localhost:8080" },
 		func(c *webauthn.Config) { c.RPID = "127.0.0.1" },
 	}
 	for i, m := range bad {
@@ -1030,6 +1031,13 @@ func TestConfigValidation(t *testing.T) {
 	}
 	if d := webauthn.DefaultArgon2Params(); d.MemoryKiB != 19456 || d.Time != 2 || d.Threads != 1 {
 		t.Fatalf("defaults %+v", d)
+	}
+	for _, pub := range []string{"https://signet.bank.example", "http://localhost:8080"} { // either scheme
+		cfg := e.cfg
+		cfg.PublicURL = pub
+		if _, err := webauthn.New(e.st, e.ops, e.audit, e.ring, cfg); err != nil {
+			t.Errorf("PublicURL %s: %v", pub, err)
+		}
 	}
 	for _, n := range []int{1, 10} { // the bounds of PasscodeMaxFailures, both accepted
 		cfg := e.cfg
