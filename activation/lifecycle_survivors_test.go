@@ -12,10 +12,10 @@ import (
 
 // TestInitBounds: the bounds of an activation's settings (PowerAuth server initActivation's maxFailureCount,
 // activation expiry and activationOtp; here 1 to MaxFailedAttemptsLimit attempts, MinActivationTTL to
-// MaxActivationTTL, an OTP of 4 to 64 printable characters) include their ends, and a control character is refused in
-// the OTP's first position too. A value at each end is stored as
-// given, one step beyond is refused naming its field. Kills lifecycle.go:50's two and :55's boundaries
-// (>= → >, <= → <) and :59's, those of the OTP length and its IndexFunc(...) < 0 → <= 0.
+// MaxActivationTTL, an OTP of 4 to 64 printable characters) include their ends: a value at each end is
+// stored as given, one step beyond is refused naming its field; a control character is refused in the OTP's
+// first position too. Kills lifecycle.go:50's two and :55's boundaries (>= → >, <= → <) and :59's, those of
+// the OTP length and its IndexFunc(...) < 0 → <= 0.
 func TestInitBounds(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
