@@ -1020,6 +1020,7 @@ func TestConfigValidation(t *testing.T) {
 		func(c *webauthn.Config) { c.PasscodeMaxFailures = -1 },
 		func(c *webauthn.Config) { c.PasscodeMaxFailures = 11 },
 		func(c *webauthn.Config) { c.PublicURL = "ftp://localhost:8080" },
+		func(c *webauthn.Config) { c.RPOrigins = []string{"ftp://localhost:8080"} },
 		func(c *webauthn.Config) { c.RPID = "127.0.0.1" },
 	}
 	for i, m := range bad {
@@ -1035,6 +1036,9 @@ func TestConfigValidation(t *testing.T) {
 	for _, pub := range []string{"https://signet.bank.example", "http://localhost:8080"} { // either scheme
 		cfg := e.cfg
 		cfg.PublicURL = pub
+		if strings.HasPrefix(pub, "https:") {
+			cfg.RPID, cfg.RPOrigins = "bank.example", []string{pub}
+		}
 		if _, err := webauthn.New(e.st, e.ops, e.audit, e.ring, cfg); err != nil {
 			t.Errorf("PublicURL %s: %v", pub, err)
 		}
