@@ -2,12 +2,14 @@ package webauthn
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/go-webauthn/webauthn/protocol"
 
 	"github.com/signet-sca/signet/store"
+	"github.com/signet-sca/signet/txsign"
 )
 
 var (
@@ -78,5 +80,107 @@ func TestPasskeyOnlyNeedsMetadata(t *testing.T) {
 	cfg.PasskeyOnlyTypes = nil
 	if _, err := New(nil, nil, nil, nil, cfg); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSPCAssertion: spcAssertion accepts only a clientDataJSON that is JSON of
+// type "payment.get" (SPC "Verifying an Authentication Assertion", step
+// "C.type is payment.get") with a payment member holding rpId, topOrigin,
+// total and instrument; anything else proves no possession
+// (txsign.ErrPossessionNotProven) with its reason. Through FinishApproval the
+// first two are never reached (the library parses the same clientDataJSON
+// and isSPCAssertion reads its type first), so they are shown here. An
+// accepted one is returned with its payment member and a copy of the parsed
+// assertion typed "webauthn.get", the raw bytes untouched.
+func TestSPCAssertion(t *testing.T) {
+	const notPayment = "possession not proven: clientDataJSON is not a payment.get client data"
+	const incomplete = "possession not proven: clientDataJSON has no complete payment member"
+	drop := func(member string) string {
+		var m map[string]any
+		_ = json.Unmarshal([]byte(spcTestCDJ), &m)
+		delete(m["payment"].(map[string]any), member)
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
+	tests := []struct{ name, cdj, err string }{
+		{"not JSON", `{"type":"payment.get",`, notPayment},
+		{"type webauthn.get", strings.Replace(spcTestCDJ, `"payment.get"`, `"webauthn.get"`, 1), notPayment},
+		{"no payment member", strings.Replace(spcTestCDJ, `"payment":`, `"paymentX":`, 1), incomplete},
+		{"no rpId", drop("rpId"), incomplete},
+		{"no topOrigin", drop("topOrigin"), incomplete},
+		{"no total", drop("total"), incomplete},
+		{"no instrument", drop("instrument"), incomplete},
+		{"control: complete", spcTestCDJ, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			parsed := spcParsed([]byte(tc.cdj))
+			cp, p, err := spcAssertion(parsed)
+			if tc.err != "" {
+				if !errors.Is(err, txsign.ErrPossessionNotProven) || err.Error() != tc.err || cp != nil || p != (collectedPaymentData{}) {
+					t.Fatalf("got %v %+v, %v; want %q", cp, p, err, tc.err)
+				}
+				return
+			}
+			if err != nil || cp == nil || cp == parsed || cp.Response.CollectedClientData.Type != protocol.AssertCeremony ||
+				string(cp.Raw.AssertionResponse.ClientDataJSON) != tc.cdj || string(parsed.Response.CollectedClientData.Type) != "payment.get" {
+				t.Fatalf("control: %v, %+v", err, cp)
+			}
+			if *p.RPID != "sca.bank.example" || *p.TopOrigin != "https://sca.bank.example" || *p.PayeeName != spcTestOp.PayeeName ||
+				p.PayeeOrigin != nil || *p.Total != (SPCAmount{Currency: "CZK", Value: "1250.00"}) || *p.Instrument != spcTestInstrument {
+				t.Fatalf("payment %+v", p)
+			}
+		})
+	}
+}
+
+// TestCheckSPC: checkSPC refuses with errSPCMismatch naming, in order, every
+// field of what the browser showed that is not what this ceremony offered
+// (SPC "Verifying an Authentication Assertion": rpId, topOrigin,
+// payeeName/payeeOrigin, total, instrument), and returns what was shown when
+// all match.
+func TestCheckSPC(t *testing.T) {
+	str := func(s string) *string { return &s }
+	good := func() collectedPaymentData {
+		return collectedPaymentData{RPID: str("sca.bank.example"), TopOrigin: str("https://sca.bank.example"),
+			PayeeName: str(spcTestOp.PayeeName), Total: &SPCAmount{Currency: "CZK", Value: "1250.00"}, Instrument: &spcTestInstrument}
+	}
+	tests := []struct {
+		name string
+		edit func(*collectedPaymentData)
+		bad  string
+	}{
+		{"rpId", func(p *collectedPaymentData) { p.RPID = str("bank.example") }, "rpId"},
+		{"topOrigin", func(p *collectedPaymentData) { p.TopOrigin = str("https://evil.example") }, "topOrigin"},
+		{"payeeName other", func(p *collectedPaymentData) { p.PayeeName = str("Mallory") }, "payeeName"},
+		{"payeeName absent", func(p *collectedPaymentData) { p.PayeeName = nil }, "payeeName"},
+		{"payeeOrigin present", func(p *collectedPaymentData) { p.PayeeOrigin = str("https://shop.example") }, "payeeOrigin"},
+		{"total value", func(p *collectedPaymentData) { p.Total = &SPCAmount{Currency: "CZK", Value: "1250.0"} }, "total"},
+		{"total currency", func(p *collectedPaymentData) { p.Total = &SPCAmount{Currency: "EUR", Value: "1250.00"} }, "total"},
+		{"instrument", func(p *collectedPaymentData) { p.Instrument = &SPCInstrument{DisplayName: "Bank account", Icon: "x"} }, "instrument"},
+		{"all", func(p *collectedPaymentData) {
+			p.RPID, p.TopOrigin, p.PayeeName, p.PayeeOrigin = str("x"), str("x"), nil, str("x")
+			p.Total, p.Instrument = &SPCAmount{}, &SPCInstrument{}
+		}, "rpId, topOrigin, payeeName, payeeOrigin, total, instrument"},
+		{"control: exactly the operation", func(*collectedPaymentData) {}, ""},
+	}
+	s := spcTestService()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := good()
+			tc.edit(&p)
+			shown, err := s.checkSPC(spcTestOp, spcTestInstrument, p)
+			if tc.bad != "" {
+				want := "secure payment confirmation: what the browser showed is not the operation: " + tc.bad + " differ"
+				if !errors.Is(err, errSPCMismatch) || err.Error() != want || shown != nil {
+					t.Fatalf("got %v, %v; want %q", shown, err, want)
+				}
+				return
+			}
+			if err != nil || len(shown) != 4 || shown["payee_name"] != spcTestOp.PayeeName || shown["total"] != (SPCAmount{Currency: "CZK", Value: "1250.00"}) ||
+				shown["instrument"] != "Bank account" || shown["top_origin"] != "https://sca.bank.example" {
+				t.Fatalf("control: %v, %v", shown, err)
+			}
+		})
 	}
 }
