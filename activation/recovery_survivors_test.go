@@ -3,10 +3,12 @@ package activation
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/signet-sca/signet/audit"
 	"github.com/signet-sca/signet/device"
+	"github.com/signet-sca/signet/fault"
 	"github.com/signet-sca/signet/store"
 )
 
@@ -94,4 +96,51 @@ func (p *paFixture) wantCode(t *testing.T, id, status, puk string) RecoveryCode 
 		}
 	}
 	return mine[0]
+}
+
+// TestRevokeRecoveryCodeByBank: the bank's revocation (powerauth-server RecoveryServiceBehavior
+// .revokeRecoveryCodes) answers the code REVOKED with its VALID PUKs INVALID, audited with the bank as actor;
+// revoking it again changes nothing and answers it as it is; an unknown code is not found. Covers
+// recovery.go:719 (the revocation's err != nil → ==, which answered an empty code), which no test reached.
+func TestRevokeRecoveryCodeByBank(t *testing.T) {
+	p := newPAFixture(t)
+	ctx := context.Background()
+	if _, err := p.s.SetRecovery(ctx, "test", p.app.ID, RecoverySettings{Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	st := p.activate(t, p.user, 0)
+	id := p.wantCode(t, st.ActivationID, RecoveryActive, PUKValid).ID
+	if _, err := p.s.RevokeRecoveryCode(ctx, "bank", "6b1e1c52-0d6b-4f43-9f2e-8a4c3c1d2e3f"); !errors.Is(err, fault.ErrNotFound) {
+		t.Fatalf("unknown code: got %v, want %v", err, fault.ErrNotFound)
+	}
+	for i := 0; i < 2; i++ {
+		r, err := p.s.RevokeRecoveryCode(ctx, "bank", id)
+		if err != nil || r.ID != id || r.Status != RecoveryRevoked || len(r.PUKs) == 0 {
+			t.Fatalf("revocation %d: got %s %s (%d PUKs), %v; want %s REVOKED", i+1, r.ID, r.Status, len(r.PUKs), err, id)
+		}
+		for _, k := range r.PUKs {
+			if k.Status != PUKInvalid {
+				t.Fatalf("revocation %d: PUK %d %s, want INVALID", i+1, k.Index, k.Status)
+			}
+		}
+	}
+	p.wantCode(t, st.ActivationID, RecoveryRevoked, PUKInvalid)
+	ev, evidence := p.lastEvent(t)
+	if ev.Type != "powerauth.recovery.revoke" || ev.Outcome != audit.Success || ev.Actor != "bank" ||
+		ev.Reason != "revoked by the bank" || evidence["recovery_code_id"] != id {
+		t.Fatalf("audited %s %s by %s (%q), evidence %v", ev.Type, ev.Outcome, ev.Actor, ev.Reason, evidence)
+	}
+	evs, _, err := p.st.ListAudit(ctx, store.AuditFilter{Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Type == "powerauth.recovery.revoke" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d revocations audited, want 1 (the second changed nothing)", n)
+	}
 }
