@@ -345,6 +345,11 @@ func TestOperationData(t *testing.T) {
 			"A1*A1500JPY*IDE89370400440532013000*TLandlord"},
 		{"login", store.Operation{Type: "login", Text: "Sign in to web banking"}, "A2*NSign in to web banking"},
 		{"login without text", store.Operation{Type: "login"}, "A2"},
+		// What the mobile token shows of a login (an amount, a payee the bank gave it) is signed too.
+		{"login with an amount", store.Operation{Type: "login", Amount: "500.00", Currency: "EUR", Text: "new limit"},
+			"A2*A500.00EUR*Nnew limit"},
+		{"login with a payee", store.Operation{Type: "login", PayeeAccount: "DE89370400440532013000", PayeeName: "Landlord"},
+			"A2*IDE89370400440532013000*TLandlord"},
 		{"beneficiary change", with(func(o *store.Operation) { o.Type, o.Amount, o.Currency = "beneficiary.add", "", "" }),
 			"A0*IDE89370400440532013000*TLandlord"},
 	}

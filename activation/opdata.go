@@ -15,8 +15,11 @@ import (
 // created (PSD2 RTS Art. 5 dynamic linking: amount and payee are in the signed data):
 //
 //	payment (an amount):  A1*A{amount}{currency}*{I{IBAN} | Q{account}}*T{payee name}[*N{text}]
-//	login:                A2[*N{text}]
+//	login:                A2[*A{amount}{currency}][*{I|Q}{account}*T{payee name}][*N{text}]
 //	anything else:        A0[*A{amount}{currency}][*{I|Q}{account}*T{payee name}][*N{text}]
+//
+// A login has neither amount nor payee as a rule, but the bank may give it either; then the device shows
+// them (operationMessage) and so they are signed too.
 //
 // The amount is the stored canonical decimal ("100.00"), the account an IBAN (I) when it is one, else a
 // free account identifier (Q); text fields are escaped (\*, \\, \n). The result is deterministic: the
@@ -31,19 +34,17 @@ func OperationData(op store.Operation) (string, error) {
 	default:
 		d = powerauth.NewOperationData(powerauth.TemplateGeneric)
 	}
-	if op.Type != "login" {
-		if op.Amount != "" {
-			d.Amount(op.Amount, op.Currency)
+	if op.Amount != "" {
+		d.Amount(op.Amount, op.Currency)
+	}
+	if op.PayeeAccount != "" {
+		if txsign.LooksLikeIBAN(op.PayeeAccount) && txsign.ValidateIBAN(op.PayeeAccount) == nil {
+			d.IBAN(op.PayeeAccount, "")
+		} else {
+			d.Account(op.PayeeAccount)
 		}
-		if op.PayeeAccount != "" {
-			if txsign.LooksLikeIBAN(op.PayeeAccount) && txsign.ValidateIBAN(op.PayeeAccount) == nil {
-				d.IBAN(op.PayeeAccount, "")
-			} else {
-				d.Account(op.PayeeAccount)
-			}
-			if op.PayeeName != "" {
-				d.Text(op.PayeeName)
-			}
+		if op.PayeeName != "" {
+			d.Text(op.PayeeName)
 		}
 	}
 	if op.Text != "" {
