@@ -50,6 +50,9 @@ func TestNormalizeAccount(t *testing.T) {
 		{name: "IBAN after a slash is not other", in: "/" + iban, reason: "is not an IBAN"},
 		{name: "IBAN with a letter appended", in: iban + "X", reason: "must be 22 characters long for DE"},
 		{name: "IBAN-shaped, no such country", in: "CL 0012345678", reason: "country code that does not issue IBANs"},
+		// Z and z are letters too: ZA and za are read as an IBAN's country code, not passed as "other".
+		{name: "IBAN-shaped, country ZA", in: "ZA12 3456 7890", reason: "country code that does not issue IBANs"},
+		{name: "IBAN-shaped, country za", in: "za12 3456 7890", reason: "country code that does not issue IBANs"},
 		{name: "IBAN-shaped lower case, bad digits", in: "de88370400440532013000", reason: "wrong check digits"},
 		{name: "other too long", in: strings.Repeat("1", 35), reason: "longer than 34 characters"},
 		{name: "two spaces", in: "1234  5678", reason: "two spaces in a row at character 6"},
