@@ -2,37 +2,18 @@ package server_test
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/signet-sca/signet/internal/signettest"
 	"github.com/signet-sca/signet/mds"
 	"github.com/signet-sca/signet/mds/mdstest"
 	"github.com/signet-sca/signet/store"
 	"github.com/signet-sca/signet/webauthn"
 )
-
-// tokenAMR returns the amr and acr claims of a transaction token (unverified: the
-// signature is checked by the browser tests and txsign's).
-func tokenAMR(t *testing.T, tok string) (string, string) {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token %q", tok)
-	}
-	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
-	var c struct {
-		AMR []string `json:"amr"`
-		ACR string   `json:"acr"`
-	}
-	if err := json.Unmarshal(payload, &c); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(c.AMR, ","), c.ACR
-}
 
 // TestWebPasskeyOnlyPolicy (issue 18 §2): for the operation types the bank
 // names, a passkey whose assertion proves user verification, from an
@@ -117,7 +98,7 @@ func TestWebPasskeyOnlyPolicy(t *testing.T) {
 			t.Fatalf("finish %d %s", r.status, r.body)
 		}
 		tok := e.mustDo(200, "GET", "/v1/operations/"+op["id"].(string), "", nil)["token"].(string)
-		if amr, acr := tokenAMR(t, tok); amr != "hwk,fpt,mfa" || acr != "urn:signet:acr:sca" {
+		if amr, acr := signettest.TokenAMR(t, tok); amr != "hwk,fpt,mfa" || acr != "urn:signet:acr:sca" {
 			t.Fatalf("amr %q acr %q", amr, acr)
 		}
 		if got := lastAudit(op["id"].(string)); !strings.HasPrefix(got, "success") {
@@ -143,7 +124,7 @@ func TestWebPasskeyOnlyPolicy(t *testing.T) {
 			t.Fatalf("finish %d %s", r.status, r.body)
 		}
 		tok := e.mustDo(200, "GET", "/v1/operations/"+op["id"].(string), "", nil)["token"].(string)
-		if amr, acr := tokenAMR(t, tok); amr != "hwk,pin,mfa" || acr != "urn:signet:acr:sca" {
+		if amr, acr := signettest.TokenAMR(t, tok); amr != "hwk,pin,mfa" || acr != "urn:signet:acr:sca" {
 			t.Fatalf("amr %q acr %q", amr, acr)
 		}
 	})

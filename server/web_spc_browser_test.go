@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/signet-sca/signet/internal/signettest"
 	"github.com/signet-sca/signet/mds"
 	"github.com/signet-sca/signet/mds/mdstest"
 	"github.com/signet-sca/signet/store"
@@ -146,13 +147,8 @@ func TestBrowserSecurePaymentConfirmation(t *testing.T) {
 			t.Fatalf("what the browser showed: %v", pay)
 		}
 		tok := e.mustDo(200, "GET", "/v1/operations/"+opID, "", nil)["token"].(string)
-		parts := strings.Split(tok, ".")
-		payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
-		var claims struct {
-			AMR []string `json:"amr"`
-		}
-		if err := json.Unmarshal(payload, &claims); err != nil || !strings.Contains(strings.Join(claims.AMR, ","), "pin") {
-			t.Fatalf("token claims %s: %v", payload, err)
+		if amr, _ := signettest.TokenAMR(t, tok); !strings.Contains(amr, "pin") {
+			t.Fatalf("token amr %q, want the passcode (pin) in it", amr)
 		}
 	})
 
@@ -168,7 +164,7 @@ func TestBrowserSecurePaymentConfirmation(t *testing.T) {
 			t.Fatalf("login with the passkey alone: %q", got)
 		}
 		tok := e.mustDo(200, "GET", "/v1/operations/"+login["id"].(string), "", nil)["token"].(string)
-		if amr, acr := tokenAMR(t, tok); amr != "hwk,fpt,mfa" || acr != "urn:signet:acr:sca" {
+		if amr, acr := signettest.TokenAMR(t, tok); amr != "hwk,fpt,mfa" || acr != "urn:signet:acr:sca" {
 			t.Fatalf("amr %q acr %q", amr, acr)
 		}
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/signet-sca/signet/fault"
+	"github.com/signet-sca/signet/internal/signettest"
 	"github.com/signet-sca/signet/mds"
 	"github.com/signet-sca/signet/mds/mdstest"
 	"github.com/signet-sca/signet/store"
@@ -109,28 +110,6 @@ func (e *env) lastAudit(opID string) store.AuditEvent {
 	return evs[len(evs)-1]
 }
 
-// tokenClaims returns the amr (comma-joined) and acr of a transaction token, unverified: txsign's tests
-// verify its signature.
-func tokenClaims(t *testing.T, tok string) (string, string) {
-	t.Helper()
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		t.Fatalf("token %q", tok)
-	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var c struct {
-		AMR []string `json:"amr"`
-		ACR string   `json:"acr"`
-	}
-	if err := json.Unmarshal(payload, &c); err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(c.AMR, ","), c.ACR
-}
-
 // evidenceExtra is the "extra" member of an audit event's evidence (txsign.Evidence.Extra).
 func evidenceExtra(t *testing.T, ev store.AuditEvent) map[string]any {
 	t.Helper()
@@ -213,7 +192,7 @@ func TestPasskeyOnlyApproval(t *testing.T) {
 	if res.Operation.Status != store.OpApproved || res.Token == "" {
 		t.Fatalf("operation %s token %q", res.Operation.Status, res.Token)
 	}
-	if amr, acr := tokenClaims(t, res.Token); amr != "hwk,fpt,mfa" || acr != verify.ACRSCA {
+	if amr, acr := signettest.TokenAMR(t, res.Token); amr != "hwk,fpt,mfa" || acr != verify.ACRSCA {
 		t.Fatalf("amr %q acr %q, want hwk,fpt,mfa and %s", amr, acr, verify.ACRSCA)
 	}
 	ev := e.lastAudit(op.ID)
@@ -257,7 +236,7 @@ func TestPasskeyOnlyPasscodeSentAnyway(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if amr, acr := tokenClaims(t, res.Token); amr != "hwk,pin,mfa" || acr != verify.ACRSCA {
+	if amr, acr := signettest.TokenAMR(t, res.Token); amr != "hwk,pin,mfa" || acr != verify.ACRSCA {
 		t.Fatalf("amr %q acr %q, want hwk,pin,mfa and %s", amr, acr, verify.ACRSCA)
 	}
 	if x := evidenceExtra(t, e.lastAudit(op.ID)); x["passcode"] != "verified (HPKE, Argon2id)" || x["user_verification"] != nil {
@@ -325,7 +304,7 @@ func TestPasskeyOnlyRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if amr, _ := tokenClaims(t, res.Token); amr != "hwk,pin,mfa" {
+		if amr, _ := signettest.TokenAMR(t, res.Token); amr != "hwk,pin,mfa" {
 			t.Fatalf("amr %q", amr)
 		}
 		// uv_required is what the ceremony asked for: the service's Config.UserVerification ("preferred"

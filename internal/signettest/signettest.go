@@ -11,6 +11,9 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -157,4 +160,27 @@ func (s *Stack) Approve(op store.Operation, d Device) string {
 		s.T.Fatalf("approve %s: %v", op.ID, err)
 	}
 	return res.Token
+}
+
+// TokenAMR returns the amr claim (comma-joined) and the acr of a transaction token, read without
+// verifying it: the tests that call it check what an approval put in the token, and txsign's and verify's
+// tests check the signature.
+func TokenAMR(t testing.TB, tok string) (amr, acr string) {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("token %q is not a JWS in compact form", tok)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		AMR []string `json:"amr"`
+		ACR string   `json:"acr"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(c.AMR, ","), c.ACR
 }
